@@ -1,0 +1,238 @@
+#include "common/coordinator_session.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/grpc_endpoint.h"
+#include "common/grpc_status.h"
+#include "spdlog/spdlog.h"
+
+namespace ps {
+namespace {
+
+constexpr absl::Duration kInitialBackoff = absl::Milliseconds(50);
+constexpr absl::Duration kMaxBackoff = absl::Seconds(1);
+
+const char* RoleName(v1::MemberRef::Role role) {
+  return role == v1::MemberRef::ROLE_SERVER ? "server" : "worker";
+}
+
+bool IsNewer(const v1::ClusterMap& candidate, const v1::ClusterMap& current) {
+  return candidate.epoch() > current.epoch() ||
+         (candidate.epoch() == current.epoch() &&
+          candidate.catalog_version() > current.catalog_version());
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<CoordinatorSession>> CoordinatorSession::Start(
+    const CoordinatorSessionOptions& options, MapCallback on_map, ExpelledCallback on_expelled) {
+  if (options.coordinator_address.empty()) {
+    return absl::InvalidArgumentError("the coordinator address is empty (set --coordinator)");
+  }
+  if (options.role != v1::MemberRef::ROLE_SERVER && options.role != v1::MemberRef::ROLE_WORKER) {
+    return absl::InvalidArgumentError("a session's role must be SERVER or WORKER");
+  }
+  std::unique_ptr<CoordinatorSession> session(
+      new CoordinatorSession(options, std::move(on_map), std::move(on_expelled)));
+  absl::Status registered = session->Register();
+  if (!registered.ok()) return registered;
+  session->StartThreads();
+  return session;
+}
+
+CoordinatorSession::CoordinatorSession(const CoordinatorSessionOptions& options,
+                                       MapCallback on_map, ExpelledCallback on_expelled)
+    : options_(options),
+      on_map_(std::move(on_map)),
+      on_expelled_(std::move(on_expelled)),
+      stub_(v1::Coordinator::NewStub(OpenChannel(options.coordinator_address))) {}
+
+CoordinatorSession::~CoordinatorSession() { StopThreads(); }
+
+absl::Status CoordinatorSession::Register() {
+  const absl::Time give_up = absl::Now() + options_.register_timeout;
+  absl::Duration backoff = kInitialBackoff;
+  absl::Status last_error;
+  while (absl::Now() < give_up) {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(std::min(give_up, absl::Now() + absl::Seconds(5))));
+    v1::ClusterMap map;
+    grpc::Status status;
+    uint32_t heartbeat_ms = 0;
+    uint32_t timeout_ms = 0;
+    if (options_.role == v1::MemberRef::ROLE_SERVER) {
+      v1::RegisterServerRequest request;
+      request.set_address(options_.advertised_address);
+      v1::RegisterServerResponse response;
+      status = stub_->RegisterServer(&context, request, &response);
+      member_id_ = response.server_id();
+      incarnation_ = response.incarnation();
+      heartbeat_ms = response.heartbeat_interval_ms();
+      timeout_ms = response.failure_timeout_ms();
+      map = response.map();
+    } else {
+      v1::RegisterWorkerRequest request;
+      request.set_address(options_.advertised_address);
+      v1::RegisterWorkerResponse response;
+      status = stub_->RegisterWorker(&context, request, &response);
+      member_id_ = response.worker_id();
+      incarnation_ = response.incarnation();
+      rank_ = response.rank();
+      heartbeat_ms = response.heartbeat_interval_ms();
+      timeout_ms = response.failure_timeout_ms();
+      map = response.map();
+    }
+    if (status.ok()) {
+      heartbeat_interval_ = absl::Milliseconds(heartbeat_ms);
+      failure_timeout_ = absl::Milliseconds(timeout_ms);
+      spdlog::info("registered with coordinator {} as {} {} (incarnation {}{}), map epoch {}",
+                   options_.coordinator_address, RoleName(options_.role), member_id_, incarnation_,
+                   options_.role == v1::MemberRef::ROLE_WORKER ? absl::StrCat(", rank ", rank_) : "",
+                   map.epoch());
+      AcceptMap(map);
+      return absl::OkStatus();
+    }
+    last_error = FromGrpcStatus(status);
+    if (status.error_code() != grpc::StatusCode::UNAVAILABLE &&
+        status.error_code() != grpc::StatusCode::DEADLINE_EXCEEDED) {
+      return last_error;  // The coordinator answered and said no: retrying will not help.
+    }
+    spdlog::debug("coordinator {} not reachable yet ({}); retrying", options_.coordinator_address,
+                  status.error_message());
+    absl::SleepFor(backoff);  // Backoff between connection attempts, not synchronisation.
+    backoff = std::min(backoff * 2, kMaxBackoff);
+  }
+  return absl::DeadlineExceededError(
+      absl::StrCat("could not register with the coordinator at ", options_.coordinator_address,
+                   " within ", absl::FormatDuration(options_.register_timeout), ": ",
+                   last_error.ToString()));
+}
+
+void CoordinatorSession::StartThreads() {
+  heartbeat_thread_ = std::thread([this] { HeartbeatLoop(); });
+  watch_thread_ = std::thread([this] { WatchLoop(); });
+}
+
+void CoordinatorSession::StopThreads() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+    if (watch_context_ != nullptr) watch_context_->TryCancel();
+  }
+  if (heartbeat_thread_.joinable()) heartbeat_thread_.join();
+  if (watch_thread_.joinable()) watch_thread_.join();
+}
+
+void CoordinatorSession::Leave() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) return;
+  }
+  StopThreads();
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(2)));
+  v1::LeaveRequest request;
+  *request.mutable_member() = Self();
+  v1::LeaveResponse response;
+  const grpc::Status status = stub_->Leave(&context, request, &response);
+  if (status.ok()) {
+    spdlog::info("left the cluster (coordinator epoch now {})", response.epoch());
+  } else {
+    spdlog::warn("could not tell the coordinator we are leaving ({}); it will time us out",
+                 status.error_message());
+  }
+}
+
+v1::ClusterMap CoordinatorSession::CurrentMap() const {
+  absl::MutexLock lock(&mu_);
+  return map_;
+}
+
+v1::MemberRef CoordinatorSession::Self() const {
+  v1::MemberRef self;
+  self.set_role(options_.role);
+  self.set_id(member_id_);
+  self.set_incarnation(incarnation_);
+  return self;
+}
+
+void CoordinatorSession::AcceptMap(const v1::ClusterMap& map) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (!IsNewer(map, map_)) return;
+    map_ = map;
+  }
+  if (on_map_) on_map_(map);
+}
+
+void CoordinatorSession::HeartbeatLoop() {
+  bool unreachable_logged = false;
+  while (true) {
+    {
+      absl::MutexLock lock(&mu_);
+      const auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
+      if (mu_.AwaitWithTimeout(absl::Condition(&stopping), heartbeat_interval_)) return;
+    }
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + std::max(heartbeat_interval_, absl::Milliseconds(100))));
+    v1::HeartbeatRequest request;
+    *request.mutable_member() = Self();
+    request.set_known_epoch(CurrentMap().epoch());
+    v1::HeartbeatResponse response;
+    const grpc::Status status = stub_->Heartbeat(&context, request, &response);
+    if (status.error_code() == grpc::StatusCode::NOT_FOUND) {
+      spdlog::error("the coordinator no longer knows this member: {}", status.error_message());
+      if (on_expelled_) on_expelled_(FromGrpcStatus(status));
+      return;
+    }
+    if (!status.ok()) {
+      if (!unreachable_logged) {
+        spdlog::warn("heartbeat to coordinator failed: {}", status.error_message());
+        unreachable_logged = true;
+      }
+      continue;
+    }
+    if (unreachable_logged) spdlog::info("coordinator reachable again");
+    unreachable_logged = false;
+  }
+}
+
+void CoordinatorSession::WatchLoop() {
+  absl::Duration backoff = kInitialBackoff;
+  while (true) {
+    grpc::ClientContext context;
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) return;
+      watch_context_ = &context;
+    }
+    v1::WatchClusterMapRequest request;
+    const v1::ClusterMap known = CurrentMap();
+    request.set_known_epoch(known.epoch());
+    request.set_known_catalog_version(known.catalog_version());
+    std::unique_ptr<grpc::ClientReader<v1::ClusterMap>> reader =
+        stub_->WatchClusterMap(&context, request);
+    v1::ClusterMap map;
+    bool received = false;
+    while (reader->Read(&map)) {
+      received = true;
+      AcceptMap(map);
+    }
+    const grpc::Status status = reader->Finish();
+    {
+      absl::MutexLock lock(&mu_);
+      watch_context_ = nullptr;
+      if (stopping_) return;
+    }
+    if (received) backoff = kInitialBackoff;
+    spdlog::debug("map watch ended ({}); reconnecting", status.error_message());
+    absl::MutexLock lock(&mu_);
+    const auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
+    if (mu_.AwaitWithTimeout(absl::Condition(&stopping), backoff)) return;
+    backoff = std::min(backoff * 2, kMaxBackoff);
+  }
+}
+
+}  // namespace ps

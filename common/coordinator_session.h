@@ -1,0 +1,105 @@
+// A member's (server's or worker's) session with the coordinator: registration, periodic
+// heartbeats and a streaming watch of the cluster map.
+//
+// Thread-safety: safe for concurrent use. The session owns two threads (heartbeat, watch), started
+// by Start() and joined by Leave() or the destructor. Callbacks run on those threads and must not
+// call Leave() or destroy the session.
+#ifndef PS_COMMON_COORDINATOR_SESSION_H_
+#define PS_COMMON_COORDINATOR_SESSION_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "proto/coordinator.grpc.pb.h"
+
+namespace ps {
+
+struct CoordinatorSessionOptions {
+  // host:port of the coordinator.
+  std::string coordinator_address;
+  // SERVER or WORKER.
+  v1::MemberRef::Role role = v1::MemberRef::ROLE_UNSPECIFIED;
+  // host:port this member serves on (servers) or identifies as (workers; may be empty).
+  std::string advertised_address;
+  // How long to keep retrying registration while the coordinator is unreachable.
+  absl::Duration register_timeout = absl::Seconds(30);
+};
+
+class CoordinatorSession {
+ public:
+  // Called on the watch thread with every map newer than the last one seen.
+  using MapCallback = std::function<void(const v1::ClusterMap&)>;
+  // Called on the heartbeat thread once, when the coordinator no longer knows this incarnation
+  // (it was declared dead, e.g. after a long stall). The member should stop and re-register.
+  using ExpelledCallback = std::function<void(const absl::Status&)>;
+
+  // Registers (retrying with backoff until options.register_timeout) and starts the threads.
+  // `on_map` also receives the map returned by registration, before Start() returns.
+  // Errors: DeadlineExceeded if the coordinator was not reached in time; InvalidArgument for bad
+  // options; the coordinator's error if it refused the registration.
+  static absl::StatusOr<std::unique_ptr<CoordinatorSession>> Start(
+      const CoordinatorSessionOptions& options, MapCallback on_map, ExpelledCallback on_expelled);
+
+  CoordinatorSession(const CoordinatorSession&) = delete;
+  CoordinatorSession& operator=(const CoordinatorSession&) = delete;
+
+  // Stops the threads without telling the coordinator (it will time the member out).
+  ~CoordinatorSession();
+
+  // Tells the coordinator this member is leaving, then stops the threads. Idempotent.
+  void Leave();
+
+  uint32_t member_id() const { return member_id_; }
+  uint64_t incarnation() const { return incarnation_; }
+  // Workers: the data partition the coordinator assigned. Servers: 0.
+  uint32_t rank() const { return rank_; }
+  absl::Duration heartbeat_interval() const { return heartbeat_interval_; }
+  absl::Duration failure_timeout() const { return failure_timeout_; }
+
+  // The newest map seen so far.
+  v1::ClusterMap CurrentMap() const;
+
+ private:
+  CoordinatorSession(const CoordinatorSessionOptions& options, MapCallback on_map,
+                     ExpelledCallback on_expelled);
+
+  absl::Status Register();
+  void StartThreads();
+  void StopThreads();
+  void HeartbeatLoop();
+  void WatchLoop();
+  // Records `map` and runs the callback if it is newer than the current one.
+  void AcceptMap(const v1::ClusterMap& map);
+  v1::MemberRef Self() const;
+
+  // Constant after construction / registration.
+  const CoordinatorSessionOptions options_;
+  const MapCallback on_map_;
+  const ExpelledCallback on_expelled_;
+  std::unique_ptr<v1::Coordinator::Stub> stub_;
+  uint32_t member_id_ = 0;
+  uint64_t incarnation_ = 0;
+  uint32_t rank_ = 0;
+  absl::Duration heartbeat_interval_;
+  absl::Duration failure_timeout_;
+
+  mutable absl::Mutex mu_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  v1::ClusterMap map_ ABSL_GUARDED_BY(mu_);
+  // The open watch call, cancelled by StopThreads().
+  grpc::ClientContext* watch_context_ ABSL_GUARDED_BY(mu_) = nullptr;
+
+  std::thread heartbeat_thread_;
+  std::thread watch_thread_;
+};
+
+}  // namespace ps
+
+#endif  // PS_COMMON_COORDINATOR_SESSION_H_

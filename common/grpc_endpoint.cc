@@ -1,0 +1,57 @@
+#include "common/grpc_endpoint.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/file_util.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "grpcpp/security/server_credentials.h"
+#include "grpcpp/server_builder.h"
+
+namespace ps {
+
+absl::StatusOr<RunningEndpoint> StartEndpoint(const EndpointOptions& options,
+                                              const std::vector<grpc::Service*>& services) {
+  if (options.port < 0 || options.port > 65535) {
+    return absl::InvalidArgumentError(absl::StrCat("port ", options.port, " is out of range"));
+  }
+  std::string advertise_host = options.advertise_host.empty() ? options.bind_host
+                                                              : options.advertise_host;
+  if (advertise_host == "0.0.0.0" || advertise_host == "::" || advertise_host == "[::]") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "listening on the wildcard address ", advertise_host,
+        " needs --advertise_host: the address other members can reach this one at"));
+  }
+  grpc::ServerBuilder builder;
+  int selected_port = 0;
+  builder.AddListeningPort(absl::StrCat(options.bind_host, ":", options.port),
+                           grpc::InsecureServerCredentials(), &selected_port);
+  builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
+  builder.SetMaxSendMessageSize(kMaxMessageBytes);
+  for (grpc::Service* service : services) builder.RegisterService(service);
+  RunningEndpoint endpoint;
+  endpoint.server = builder.BuildAndStart();
+  if (endpoint.server == nullptr || selected_port == 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", options.bind_host, ":", options.port,
+                     " (address in use, or not an address of this machine?)"));
+  }
+  endpoint.advertised_address = absl::StrCat(advertise_host, ":", selected_port);
+  if (!options.address_file.empty()) {
+    absl::Status written =
+        WriteFileAtomically(options.address_file, endpoint.advertised_address + "\n");
+    if (!written.ok()) {
+      endpoint.server->Shutdown();
+      return written;
+    }
+  }
+  return endpoint;
+}
+
+std::shared_ptr<grpc::Channel> OpenChannel(const std::string& address) {
+  grpc::ChannelArguments arguments;
+  arguments.SetMaxReceiveMessageSize(kMaxMessageBytes);
+  arguments.SetMaxSendMessageSize(kMaxMessageBytes);
+  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), arguments);
+}
+
+}  // namespace ps

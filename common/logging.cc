@@ -1,0 +1,28 @@
+#include "common/logging.h"
+
+#include <memory>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "spdlog/sinks/stdout_color_sinks.h"
+#include "spdlog/spdlog.h"
+
+namespace ps {
+
+absl::Status InitLogging(absl::string_view process_name, absl::string_view level) {
+  const spdlog::level::level_enum parsed = spdlog::level::from_str(std::string(level));
+  // from_str maps anything unknown to `off`; only accept `off` when asked for by name.
+  if (parsed == spdlog::level::off && level != "off") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "unknown log level '", level, "'; use trace, debug, info, warn, error, critical or off"));
+  }
+  auto logger = spdlog::stderr_color_mt(std::string(process_name));
+  logger->set_pattern("%Y-%m-%d %H:%M:%S.%e %^%L%$ %n[%P] %v");
+  logger->set_level(parsed);
+  // Logs must reach the file even when the process is killed shortly after an event.
+  logger->flush_on(spdlog::level::info);
+  spdlog::set_default_logger(std::move(logger));
+  return absl::OkStatus();
+}
+
+}  // namespace ps

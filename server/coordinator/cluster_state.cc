@@ -1,0 +1,303 @@
+#include "server/coordinator/cluster_state.h"
+
+#include <algorithm>
+#include <set>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "spdlog/spdlog.h"
+
+namespace ps {
+namespace {
+
+const char* RoleName(v1::MemberRef::Role role) {
+  return role == v1::MemberRef::ROLE_SERVER ? "server" : "worker";
+}
+
+absl::Status ValidateAddress(const std::string& address, bool may_be_empty) {
+  if (address.empty() && may_be_empty) return absl::OkStatus();
+  const size_t colon = address.rfind(':');
+  int port = 0;
+  if (colon == std::string::npos || colon == 0 ||
+      !absl::SimpleAtoi(address.substr(colon + 1), &port) || port <= 0 || port > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("address '", address, "' is not host:port with a port in 1..65535"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status ValidateClusterOptions(const ClusterOptions& options) {
+  if (options.num_shards == 0 || options.num_shards > 65536) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("num_shards must be in 1..65536, got ", options.num_shards));
+  }
+  if (options.replication_factor == 0) {
+    return absl::InvalidArgumentError("replication_factor must be at least 1");
+  }
+  if (options.min_servers < options.replication_factor) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "min_servers (", options.min_servers, ") must be at least replication_factor (",
+        options.replication_factor, ") so replicas can sit on distinct servers"));
+  }
+  if (options.heartbeat_interval <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("heartbeat_interval must be positive");
+  }
+  if (options.failure_timeout < 2 * options.heartbeat_interval) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("failure_timeout (", absl::FormatDuration(options.failure_timeout),
+                     ") must be at least twice heartbeat_interval (",
+                     absl::FormatDuration(options.heartbeat_interval),
+                     ") or one late heartbeat kills a healthy member"));
+  }
+  return absl::OkStatus();
+}
+
+ClusterState::ClusterState(const ClusterOptions& options, absl::Time start)
+    : options_(options), next_incarnation_(static_cast<uint64_t>(absl::ToUnixMicros(start))) {
+  map_.set_num_shards(options.num_shards);
+  map_.set_replication_factor(options.replication_factor);
+  map_.set_epoch(1);
+}
+
+absl::StatusOr<Registration> ClusterState::RegisterServer(const std::string& address,
+                                                          absl::Time now) {
+  absl::Status valid = ValidateAddress(address, /*may_be_empty=*/false);
+  if (!valid.ok()) return valid;
+  absl::MutexLock lock(&mu_);
+  Registration registration;
+  registration.id = next_server_id_++;
+  registration.incarnation = next_incarnation_++;
+  v1::ServerInfo* server = map_.add_servers();
+  server->set_server_id(registration.id);
+  server->set_incarnation(registration.incarnation);
+  server->set_address(address);
+  server->set_state(v1::MEMBER_STATE_ALIVE);
+  liveness_[{v1::MemberRef::ROLE_SERVER, registration.id}] = {now, 0};
+  const bool placed_before = !chains_.empty();
+  MaybePlaceShards();
+  PublishNewEpoch();
+  spdlog::info("server {} joined from {} (incarnation {}); {} servers alive; epoch {}{}",
+               registration.id, address, registration.incarnation, AliveServers().size(),
+               map_.epoch(), placed_before ? "; spare until re-replication needs it" : "");
+  registration.map = map_;
+  return registration;
+}
+
+absl::StatusOr<Registration> ClusterState::RegisterWorker(const std::string& address,
+                                                          absl::Time now) {
+  absl::Status valid = ValidateAddress(address, /*may_be_empty=*/true);
+  if (!valid.ok()) return valid;
+  absl::MutexLock lock(&mu_);
+  std::set<uint32_t> taken_ranks;
+  for (const v1::WorkerInfo& worker : map_.workers()) {
+    if (worker.state() == v1::MEMBER_STATE_ALIVE) taken_ranks.insert(worker.rank());
+  }
+  Registration registration;
+  while (taken_ranks.count(registration.rank) > 0) ++registration.rank;
+  registration.id = next_worker_id_++;
+  registration.incarnation = next_incarnation_++;
+  v1::WorkerInfo* worker = map_.add_workers();
+  worker->set_worker_id(registration.id);
+  worker->set_incarnation(registration.incarnation);
+  worker->set_address(address);
+  worker->set_state(v1::MEMBER_STATE_ALIVE);
+  worker->set_rank(registration.rank);
+  liveness_[{v1::MemberRef::ROLE_WORKER, registration.id}] = {now, 0};
+  PublishNewEpoch();
+  spdlog::info("worker {} joined (rank {}, incarnation {}); epoch {}", registration.id,
+               registration.rank, registration.incarnation, map_.epoch());
+  registration.map = map_;
+  return registration;
+}
+
+absl::Status ClusterState::CheckAlive(const v1::MemberRef& member) const {
+  const auto matches = [&](uint32_t id, uint64_t incarnation, v1::MemberState state) {
+    return id == member.id() && incarnation == member.incarnation() &&
+           state == v1::MEMBER_STATE_ALIVE;
+  };
+  bool found = false;
+  if (member.role() == v1::MemberRef::ROLE_SERVER) {
+    for (const v1::ServerInfo& s : map_.servers()) {
+      found = found || matches(s.server_id(), s.incarnation(), s.state());
+    }
+  } else if (member.role() == v1::MemberRef::ROLE_WORKER) {
+    for (const v1::WorkerInfo& w : map_.workers()) {
+      found = found || matches(w.worker_id(), w.incarnation(), w.state());
+    }
+  }
+  if (found) return absl::OkStatus();
+  return absl::NotFoundError(absl::StrCat("no live ", RoleName(member.role()), " ", member.id(),
+                                          " with incarnation ", member.incarnation(),
+                                          "; it was declared dead or never registered: register again"));
+}
+
+absl::StatusOr<uint64_t> ClusterState::Heartbeat(const v1::MemberRef& member,
+                                                 uint64_t known_epoch, absl::Time now) {
+  absl::MutexLock lock(&mu_);
+  absl::Status alive = CheckAlive(member);
+  if (!alive.ok()) return alive;
+  liveness_[{member.role(), member.id()}] = {now, known_epoch};
+  return map_.epoch();
+}
+
+absl::StatusOr<uint64_t> ClusterState::Leave(const v1::MemberRef& member) {
+  absl::MutexLock lock(&mu_);
+  absl::Status alive = CheckAlive(member);
+  if (!alive.ok()) return alive;
+  MarkDead({member.role(), member.id()}, "left");
+  PublishNewEpoch();
+  return map_.epoch();
+}
+
+std::vector<v1::MemberRef> ClusterState::ExpireSilentMembers(absl::Time now) {
+  absl::MutexLock lock(&mu_);
+  std::vector<MemberKey> silent;
+  for (const auto& [key, liveness] : liveness_) {
+    if (now - liveness.last_heartbeat > options_.failure_timeout) silent.push_back(key);
+  }
+  std::vector<v1::MemberRef> expired;
+  for (const MemberKey& key : silent) {
+    v1::MemberRef ref;
+    ref.set_role(key.first);
+    ref.set_id(key.second);
+    for (const v1::ServerInfo& s : map_.servers()) {
+      if (key.first == v1::MemberRef::ROLE_SERVER && s.server_id() == key.second) {
+        ref.set_incarnation(s.incarnation());
+      }
+    }
+    for (const v1::WorkerInfo& w : map_.workers()) {
+      if (key.first == v1::MemberRef::ROLE_WORKER && w.worker_id() == key.second) {
+        ref.set_incarnation(w.incarnation());
+      }
+    }
+    MarkDead(key, "silent for longer than the failure timeout");
+    expired.push_back(ref);
+  }
+  if (!expired.empty()) PublishNewEpoch();
+  return expired;
+}
+
+void ClusterState::MarkDead(const MemberKey& key, const char* reason) {
+  liveness_.erase(key);
+  const auto [role, id] = key;
+  if (role == v1::MemberRef::ROLE_WORKER) {
+    for (v1::WorkerInfo& w : *map_.mutable_workers()) {
+      if (w.worker_id() == id) w.set_state(v1::MEMBER_STATE_DEAD);
+    }
+    spdlog::warn("worker {} declared dead: {}", id, reason);
+    return;
+  }
+  for (v1::ServerInfo& s : *map_.mutable_servers()) {
+    if (s.server_id() == id) s.set_state(v1::MEMBER_STATE_DEAD);
+  }
+  std::vector<uint32_t> led;
+  for (size_t shard = 0; shard < chains_.size(); ++shard) {
+    if (!chains_[shard].empty() && chains_[shard][0] == id) led.push_back(shard);
+  }
+  const int removed = RemoveServer(id, chains_);
+  spdlog::warn("server {} declared dead: {}; removed from {} replica chains, {} primaries moved",
+               id, reason, removed, led.size());
+  for (uint32_t shard : led) {
+    if (chains_[shard].empty()) {
+      spdlog::error("shard {} lost every replica and is unavailable", shard);
+    } else {
+      spdlog::info("shard {}: server {} promoted to primary", shard, chains_[shard][0]);
+    }
+  }
+}
+
+void ClusterState::MaybePlaceShards() {
+  if (!chains_.empty()) return;
+  const std::vector<uint32_t> alive = AliveServers();
+  if (alive.size() < options_.min_servers) return;
+  absl::StatusOr<ReplicaChains> chains =
+      PlaceShards(options_.num_shards, options_.replication_factor, alive);
+  // Options were validated (min_servers >= R) and ids are unique, so placement cannot fail.
+  if (!chains.ok()) {
+    spdlog::critical("placement failed: {}", chains.status().ToString());
+    return;
+  }
+  chains_ = *std::move(chains);
+  spdlog::info("placed {} shards x {} replicas on servers [{}]", options_.num_shards,
+               options_.replication_factor, absl::StrJoin(alive, ", "));
+}
+
+void ClusterState::PublishNewEpoch() {
+  map_.clear_shards();
+  for (size_t shard = 0; shard < chains_.size(); ++shard) {
+    v1::ShardAssignment* assignment = map_.add_shards();
+    assignment->set_shard_id(shard);
+    for (uint32_t server : chains_[shard]) assignment->add_replicas(server);
+  }
+  map_.set_epoch(map_.epoch() + 1);
+}
+
+std::vector<uint32_t> ClusterState::AliveServers() const {
+  std::vector<uint32_t> alive;
+  for (const v1::ServerInfo& s : map_.servers()) {
+    if (s.state() == v1::MEMBER_STATE_ALIVE) alive.push_back(s.server_id());
+  }
+  return alive;
+}
+
+v1::ClusterMap ClusterState::Map() const {
+  absl::MutexLock lock(&mu_);
+  return map_;
+}
+
+std::optional<v1::ClusterMap> ClusterState::WaitForNewerMap(uint64_t known_epoch,
+                                                            uint64_t known_catalog_version,
+                                                            absl::Time deadline) const {
+  absl::MutexLock lock(&mu_);
+  const auto ready = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return shut_down_ || map_.epoch() > known_epoch ||
+           (map_.epoch() == known_epoch && map_.catalog_version() > known_catalog_version);
+  };
+  mu_.AwaitWithDeadline(absl::Condition(&ready), deadline);
+  if (shut_down_ || !ready()) return std::nullopt;
+  return map_;
+}
+
+v1::ClusterStatus ClusterState::Status(absl::Time now) const {
+  absl::MutexLock lock(&mu_);
+  v1::ClusterStatus status;
+  *status.mutable_map() = map_;
+  status.set_min_servers(options_.min_servers);
+  status.set_heartbeat_interval_ms(absl::ToInt64Milliseconds(options_.heartbeat_interval));
+  status.set_failure_timeout_ms(absl::ToInt64Milliseconds(options_.failure_timeout));
+  const auto add = [&](v1::MemberRef::Role role, uint32_t id, uint64_t incarnation,
+                       v1::MemberState state) {
+    v1::MemberHealth* health = status.add_members();
+    health->mutable_member()->set_role(role);
+    health->mutable_member()->set_id(id);
+    health->mutable_member()->set_incarnation(incarnation);
+    health->set_state(state);
+    const auto it = liveness_.find({role, id});
+    if (it != liveness_.end()) {
+      health->set_last_heartbeat_age_ms(absl::ToInt64Milliseconds(now - it->second.last_heartbeat));
+      health->set_known_epoch(it->second.known_epoch);
+    }
+  };
+  for (const v1::ServerInfo& s : map_.servers()) {
+    add(v1::MemberRef::ROLE_SERVER, s.server_id(), s.incarnation(), s.state());
+  }
+  for (const v1::WorkerInfo& w : map_.workers()) {
+    add(v1::MemberRef::ROLE_WORKER, w.worker_id(), w.incarnation(), w.state());
+  }
+  return status;
+}
+
+void ClusterState::Shutdown() {
+  absl::MutexLock lock(&mu_);
+  shut_down_ = true;
+}
+
+bool ClusterState::IsShutDown() const {
+  absl::MutexLock lock(&mu_);
+  return shut_down_;
+}
+
+}  // namespace ps

@@ -1,0 +1,127 @@
+// The coordinator's authoritative state: members, their liveness, shard placement and the
+// cluster map with its epoch. Plain logic with time passed in, so tests drive it with a fake clock
+// and no network; the gRPC adapter (coordinator_service.h) and the failure detector call it.
+//
+// Thread-safety: safe for concurrent use; WaitForNewerMap() blocks the caller, nothing else does.
+#ifndef PS_SERVER_COORDINATOR_CLUSTER_STATE_H_
+#define PS_SERVER_COORDINATOR_CLUSTER_STATE_H_
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "proto/coordinator.pb.h"
+#include "proto/types.pb.h"
+#include "server/coordinator/placement.h"
+
+namespace ps {
+
+struct ClusterOptions {
+  // S: virtual shards per table, fixed for the cluster's life.
+  uint32_t num_shards = 16;
+  // R: replicas per shard, on distinct servers.
+  uint32_t replication_factor = 2;
+  // Placement is made once this many servers are alive. Must be >= replication_factor.
+  uint32_t min_servers = 2;
+  absl::Duration heartbeat_interval = absl::Milliseconds(200);
+  // A member silent this long is declared dead.
+  absl::Duration failure_timeout = absl::Seconds(1);
+};
+
+// Errors: InvalidArgument naming the offending option.
+absl::Status ValidateClusterOptions(const ClusterOptions& options);
+
+// What a member gets back from registering.
+struct Registration {
+  uint32_t id = 0;
+  uint64_t incarnation = 0;
+  // Workers only: the data partition.
+  uint32_t rank = 0;
+  v1::ClusterMap map;
+};
+
+class ClusterState {
+ public:
+  // REQUIRES: ValidateClusterOptions(options).ok(). `start` seeds incarnation numbers, which are
+  // unique across coordinator restarts as long as the clock moves forward.
+  ClusterState(const ClusterOptions& options, absl::Time start);
+
+  ClusterState(const ClusterState&) = delete;
+  ClusterState& operator=(const ClusterState&) = delete;
+
+  // Adds a live server (bumping the epoch) and, once min_servers are alive for the first time,
+  // places the shards. Errors: InvalidArgument for an address that is not host:port.
+  absl::StatusOr<Registration> RegisterServer(const std::string& address, absl::Time now);
+
+  // Adds a live worker with the lowest rank no live worker holds (bumping the epoch).
+  absl::StatusOr<Registration> RegisterWorker(const std::string& address, absl::Time now);
+
+  // Records that `member` is alive at `now`; returns the current epoch.
+  // Errors: NotFound when the member is unknown or was declared dead (it must register again).
+  absl::StatusOr<uint64_t> Heartbeat(const v1::MemberRef& member, uint64_t known_epoch,
+                                     absl::Time now);
+
+  // Marks `member` dead at once. Returns the new epoch. Errors: NotFound as Heartbeat.
+  absl::StatusOr<uint64_t> Leave(const v1::MemberRef& member);
+
+  // Declares dead every live member whose last heartbeat is older than now - failure_timeout,
+  // removes dead servers from replica chains (promoting backups) and bumps the epoch once if
+  // anything changed. Returns the members declared dead.
+  std::vector<v1::MemberRef> ExpireSilentMembers(absl::Time now);
+
+  // The current map.
+  v1::ClusterMap Map() const;
+
+  // Waits until the map's epoch exceeds `known_epoch` or, at the same epoch, its catalog version
+  // exceeds `known_catalog_version`; returns that map. Returns nullopt at `deadline` or once
+  // Shutdown() was called.
+  std::optional<v1::ClusterMap> WaitForNewerMap(uint64_t known_epoch,
+                                                uint64_t known_catalog_version,
+                                                absl::Time deadline) const;
+
+  // The map with per-member health as seen at `now`.
+  v1::ClusterStatus Status(absl::Time now) const;
+
+  // Wakes every WaitForNewerMap() caller; later calls return at once.
+  void Shutdown();
+  bool IsShutDown() const;
+
+  const ClusterOptions& options() const { return options_; }
+
+ private:
+  struct Liveness {
+    absl::Time last_heartbeat;
+    uint64_t known_epoch = 0;
+  };
+  using MemberKey = std::pair<v1::MemberRef::Role, uint32_t>;
+
+  // Finds the live member matching `member`'s role, id and incarnation.
+  absl::Status CheckAlive(const v1::MemberRef& member) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Marks the member dead (removing a server from its chains); does not bump the epoch.
+  void MarkDead(const MemberKey& key, const char* reason) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void MaybePlaceShards() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Copies chains_ into map_, bumps the epoch and wakes watchers.
+  void PublishNewEpoch() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::vector<uint32_t> AliveServers() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const ClusterOptions options_;
+
+  mutable absl::Mutex mu_;
+  v1::ClusterMap map_ ABSL_GUARDED_BY(mu_);
+  ReplicaChains chains_ ABSL_GUARDED_BY(mu_);
+  std::map<MemberKey, Liveness> liveness_ ABSL_GUARDED_BY(mu_);
+  uint32_t next_server_id_ ABSL_GUARDED_BY(mu_) = 1;
+  uint32_t next_worker_id_ ABSL_GUARDED_BY(mu_) = 1;
+  uint64_t next_incarnation_ ABSL_GUARDED_BY(mu_);
+  bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace ps
+
+#endif  // PS_SERVER_COORDINATOR_CLUSTER_STATE_H_

@@ -1,0 +1,83 @@
+// ps_coordinator: membership, failure detection and the cluster map of a parameter-server cluster.
+#include <cstdio>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "common/grpc_endpoint.h"
+#include "common/logging.h"
+#include "common/termination_signal.h"
+#include "server/coordinator/cluster_state.h"
+#include "server/coordinator/coordinator_service.h"
+#include "server/coordinator/failure_detector.h"
+#include "spdlog/spdlog.h"
+
+ABSL_FLAG(std::string, bind_host, "127.0.0.1", "Interface to listen on (0.0.0.0 for all).");
+ABSL_FLAG(int, port, 7070, "Port to listen on; 0 picks a free one (see --address_file).");
+ABSL_FLAG(std::string, advertise_host, "",
+          "Host name members use to reach this coordinator; defaults to --bind_host.");
+ABSL_FLAG(std::string, address_file, "",
+          "If set, the coordinator writes its host:port here once listening (for scripts).");
+ABSL_FLAG(uint32_t, num_shards, 16, "Virtual shards per table (fixed for the cluster's life).");
+ABSL_FLAG(uint32_t, replication_factor, 2, "Replicas per shard, on distinct servers.");
+ABSL_FLAG(uint32_t, min_servers, 2,
+          "Shards are placed once this many servers have registered (>= replication_factor).");
+ABSL_FLAG(uint32_t, heartbeat_interval_ms, 200, "How often members heartbeat, in ms.");
+ABSL_FLAG(uint32_t, failure_timeout_ms, 1000,
+          "A member silent this long (ms) is declared dead and the map's epoch bumps.");
+ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error, critical or off.");
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "Coordinator of a parameter-server cluster: registers servers and workers, detects failures\n"
+      "by heartbeats, places virtual shards on servers and streams the cluster map.\n"
+      "Usage: ps_coordinator [--port=7070] [--num_shards=16] [--replication_factor=2] ...");
+  absl::ParseCommandLine(argc, argv);
+  ps::BlockTerminationSignals();
+  if (absl::Status logging = ps::InitLogging("coordinator", absl::GetFlag(FLAGS_log_level));
+      !logging.ok()) {
+    std::fprintf(stderr, "ps_coordinator: %s\n", logging.ToString().c_str());
+    return 2;
+  }
+
+  ps::ClusterOptions options;
+  options.num_shards = absl::GetFlag(FLAGS_num_shards);
+  options.replication_factor = absl::GetFlag(FLAGS_replication_factor);
+  options.min_servers = absl::GetFlag(FLAGS_min_servers);
+  options.heartbeat_interval = absl::Milliseconds(absl::GetFlag(FLAGS_heartbeat_interval_ms));
+  options.failure_timeout = absl::Milliseconds(absl::GetFlag(FLAGS_failure_timeout_ms));
+  if (absl::Status valid = ps::ValidateClusterOptions(options); !valid.ok()) {
+    spdlog::critical("invalid options: {}", valid.ToString());
+    return 2;
+  }
+
+  ps::ClusterState state(options, absl::Now());
+  ps::CoordinatorService service(state);
+  ps::EndpointOptions endpoint_options;
+  endpoint_options.bind_host = absl::GetFlag(FLAGS_bind_host);
+  endpoint_options.port = absl::GetFlag(FLAGS_port);
+  endpoint_options.advertise_host = absl::GetFlag(FLAGS_advertise_host);
+  endpoint_options.address_file = absl::GetFlag(FLAGS_address_file);
+  absl::StatusOr<ps::RunningEndpoint> endpoint = ps::StartEndpoint(endpoint_options, {&service});
+  if (!endpoint.ok()) {
+    spdlog::critical("cannot start: {}", endpoint.status().ToString());
+    return 1;
+  }
+  spdlog::info(
+      "coordinator listening on {}: num_shards={} replication_factor={} min_servers={} "
+      "heartbeat_interval={}ms failure_timeout={}ms",
+      endpoint->advertised_address, options.num_shards, options.replication_factor,
+      options.min_servers, absl::GetFlag(FLAGS_heartbeat_interval_ms),
+      absl::GetFlag(FLAGS_failure_timeout_ms));
+  {
+    // Sweeping at a quarter of the heartbeat interval bounds detection at timeout + interval / 4.
+    ps::FailureDetector detector(state, options.heartbeat_interval / 4);
+    const int signal_number = ps::WaitForTerminationSignal();
+    spdlog::info("received signal {}; shutting down", signal_number);
+    state.Shutdown();
+    endpoint->server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  }
+  spdlog::info("coordinator stopped");
+  return 0;
+}

@@ -1,0 +1,83 @@
+#include "server/coordinator/coordinator_service.h"
+
+#include "common/grpc_status.h"
+
+namespace ps {
+namespace {
+
+// How often a watch re-checks for a cancelled client while the map is unchanged.
+constexpr absl::Duration kWatchPollInterval = absl::Milliseconds(500);
+
+}  // namespace
+
+grpc::Status CoordinatorService::RegisterServer(grpc::ServerContext*,
+                                                const v1::RegisterServerRequest* request,
+                                                v1::RegisterServerResponse* response) {
+  absl::StatusOr<Registration> registration = state_.RegisterServer(request->address(), absl::Now());
+  if (!registration.ok()) return ToGrpcStatus(registration.status());
+  response->set_server_id(registration->id);
+  response->set_incarnation(registration->incarnation);
+  *response->mutable_map() = std::move(registration->map);
+  response->set_heartbeat_interval_ms(absl::ToInt64Milliseconds(state_.options().heartbeat_interval));
+  response->set_failure_timeout_ms(absl::ToInt64Milliseconds(state_.options().failure_timeout));
+  return grpc::Status::OK;
+}
+
+grpc::Status CoordinatorService::RegisterWorker(grpc::ServerContext*,
+                                                const v1::RegisterWorkerRequest* request,
+                                                v1::RegisterWorkerResponse* response) {
+  absl::StatusOr<Registration> registration = state_.RegisterWorker(request->address(), absl::Now());
+  if (!registration.ok()) return ToGrpcStatus(registration.status());
+  response->set_worker_id(registration->id);
+  response->set_incarnation(registration->incarnation);
+  response->set_rank(registration->rank);
+  *response->mutable_map() = std::move(registration->map);
+  response->set_heartbeat_interval_ms(absl::ToInt64Milliseconds(state_.options().heartbeat_interval));
+  response->set_failure_timeout_ms(absl::ToInt64Milliseconds(state_.options().failure_timeout));
+  return grpc::Status::OK;
+}
+
+grpc::Status CoordinatorService::Heartbeat(grpc::ServerContext*, const v1::HeartbeatRequest* request,
+                                           v1::HeartbeatResponse* response) {
+  absl::StatusOr<uint64_t> epoch =
+      state_.Heartbeat(request->member(), request->known_epoch(), absl::Now());
+  if (!epoch.ok()) return ToGrpcStatus(epoch.status());
+  response->set_epoch(*epoch);
+  return grpc::Status::OK;
+}
+
+grpc::Status CoordinatorService::Leave(grpc::ServerContext*, const v1::LeaveRequest* request,
+                                       v1::LeaveResponse* response) {
+  absl::StatusOr<uint64_t> epoch = state_.Leave(request->member());
+  if (!epoch.ok()) return ToGrpcStatus(epoch.status());
+  response->set_epoch(*epoch);
+  return grpc::Status::OK;
+}
+
+grpc::Status CoordinatorService::WatchClusterMap(grpc::ServerContext* context,
+                                                 const v1::WatchClusterMapRequest* request,
+                                                 grpc::ServerWriter<v1::ClusterMap>* writer) {
+  uint64_t known_epoch = request->known_epoch();
+  uint64_t known_catalog_version = request->known_catalog_version();
+  while (!context->IsCancelled()) {
+    const std::optional<v1::ClusterMap> map = state_.WaitForNewerMap(
+        known_epoch, known_catalog_version, absl::Now() + kWatchPollInterval);
+    if (!map.has_value()) {
+      if (!state_.IsShutDown()) continue;
+      return grpc::Status(grpc::StatusCode::UNAVAILABLE, "coordinator is shutting down");
+    }
+    if (!writer->Write(*map)) break;  // The client went away.
+    known_epoch = map->epoch();
+    known_catalog_version = map->catalog_version();
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status CoordinatorService::GetClusterStatus(grpc::ServerContext*,
+                                                  const v1::GetClusterStatusRequest*,
+                                                  v1::ClusterStatus* response) {
+  *response = state_.Status(absl::Now());
+  return grpc::Status::OK;
+}
+
+}  // namespace ps
