@@ -1,0 +1,110 @@
+// ps_server: a parameter-server daemon hosting replicas of virtual shards.
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/synchronization/mutex.h"
+#include "common/coordinator_session.h"
+#include "common/grpc_endpoint.h"
+#include "common/logging.h"
+#include "common/termination_signal.h"
+#include "proto/parameter_server.grpc.pb.h"
+#include "server/shard_roles.h"
+#include "spdlog/spdlog.h"
+
+ABSL_FLAG(std::string, coordinator, "127.0.0.1:7070", "host:port of the coordinator.");
+ABSL_FLAG(std::string, bind_host, "127.0.0.1", "Interface to listen on (0.0.0.0 for all).");
+ABSL_FLAG(int, port, 0, "Port to listen on; 0 picks a free one (see --address_file).");
+ABSL_FLAG(std::string, advertise_host, "",
+          "Host name workers and peers use to reach this server; defaults to --bind_host.");
+ABSL_FLAG(std::string, address_file, "",
+          "If set, the server writes its host:port here once listening (for scripts).");
+ABSL_FLAG(int, register_timeout_s, 30,
+          "How long to keep trying to reach the coordinator at start, in seconds.");
+ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error, critical or off.");
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "Parameter-server daemon: hosts shard replicas of the cluster's tables and serves pushes\n"
+      "and pulls. Usage: ps_server --coordinator=HOST:PORT [--port=0] [--address_file=PATH]");
+  absl::ParseCommandLine(argc, argv);
+  ps::BlockTerminationSignals();
+  if (absl::Status logging = ps::InitLogging("server", absl::GetFlag(FLAGS_log_level));
+      !logging.ok()) {
+    std::fprintf(stderr, "ps_server: %s\n", logging.ToString().c_str());
+    return 2;
+  }
+
+  // The data plane (push, pull, replication) arrives with the shard store; until then every
+  // ParameterServer rpc answers UNIMPLEMENTED.
+  ps::v1::ParameterServer::Service parameter_server;
+  ps::EndpointOptions endpoint_options;
+  endpoint_options.bind_host = absl::GetFlag(FLAGS_bind_host);
+  endpoint_options.port = absl::GetFlag(FLAGS_port);
+  endpoint_options.advertise_host = absl::GetFlag(FLAGS_advertise_host);
+  endpoint_options.address_file = absl::GetFlag(FLAGS_address_file);
+  absl::StatusOr<ps::RunningEndpoint> endpoint =
+      ps::StartEndpoint(endpoint_options, {&parameter_server});
+  if (!endpoint.ok()) {
+    spdlog::critical("cannot start: {}", endpoint.status().ToString());
+    return 1;
+  }
+  spdlog::info("server listening on {}; coordinator {}", endpoint->advertised_address,
+               absl::GetFlag(FLAGS_coordinator));
+
+  ps::CoordinatorSessionOptions session_options;
+  session_options.coordinator_address = absl::GetFlag(FLAGS_coordinator);
+  session_options.role = ps::v1::MemberRef::ROLE_SERVER;
+  session_options.advertised_address = endpoint->advertised_address;
+  session_options.register_timeout = absl::Seconds(absl::GetFlag(FLAGS_register_timeout_s));
+  // Shared by main and the session's watch thread, which calls the map callback.
+  absl::Mutex roles_mu;
+  uint32_t self_id ABSL_GUARDED_BY(roles_mu) = 0;  // 0 until registration returns.
+  ps::ShardRoles roles ABSL_GUARDED_BY(roles_mu);
+  std::atomic<bool> expelled{false};
+  absl::StatusOr<std::unique_ptr<ps::CoordinatorSession>> session = ps::CoordinatorSession::Start(
+      session_options,
+      [&](const ps::v1::ClusterMap& map) {
+        absl::MutexLock lock(&roles_mu);
+        if (self_id == 0) return;  // The registration map; logged once registered.
+        const ps::ShardRoles now = ps::RolesOf(map, self_id);
+        if (now == roles) return;
+        roles = now;
+        spdlog::info("map epoch {}: {}", map.epoch(), ps::DescribeRoles(roles));
+      },
+      [&](const absl::Status&) {
+        // The cluster has moved on without this incarnation; exit so the supervisor restarts us
+        // as a new member instead of serving stale shards.
+        expelled = true;
+        kill(getpid(), SIGTERM);
+      });
+  if (!session.ok()) {
+    spdlog::critical("{}", session.status().ToString());
+    endpoint->server->Shutdown();
+    return 1;
+  }
+  {
+    absl::MutexLock lock(&roles_mu);
+    self_id = (*session)->member_id();
+    roles = ps::RolesOf((*session)->CurrentMap(), self_id);
+    spdlog::info("server {}: {}", self_id, ps::DescribeRoles(roles));
+  }
+
+  const int signal_number = ps::WaitForTerminationSignal();
+  if (expelled) {
+    spdlog::error("declared dead by the coordinator; stopping");
+    (*session).reset();
+  } else {
+    spdlog::info("received signal {}; leaving the cluster", signal_number);
+    (*session)->Leave();
+  }
+  endpoint->server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  spdlog::info("server stopped");
+  return expelled ? 1 : 0;
+}
