@@ -1,0 +1,67 @@
+// A daemon started by a test as a real child process, with its output in a log file.
+//
+// Reaping is guaranteed: the destructor SIGKILLs and reaps a child still running, and every child
+// is started with PR_SET_PDEATHSIG so it dies with the test process even if the test crashes.
+// One thread only.
+#ifndef PS_TESTS_HARNESS_DAEMON_PROCESS_H_
+#define PS_TESTS_HARNESS_DAEMON_PROCESS_H_
+
+#include <sys/types.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace ps::testing {
+
+class DaemonProcess {
+ public:
+  // Starts `binary` with `args`, stdout and stderr appended to `log_path`.
+  // Errors: Internal when fork or the log file fails; the child reports exec failure by exiting
+  // with status 127 (see Wait()).
+  static absl::StatusOr<std::unique_ptr<DaemonProcess>> Start(const std::string& binary,
+                                                              const std::vector<std::string>& args,
+                                                              const std::string& log_path);
+
+  DaemonProcess(const DaemonProcess&) = delete;
+  DaemonProcess& operator=(const DaemonProcess&) = delete;
+  ~DaemonProcess();
+
+  pid_t pid() const { return pid_; }
+  const std::string& log_path() const { return log_path_; }
+
+  // Sends `signal` if the child has not been reaped yet.
+  void Signal(int signal);
+
+  // Waits up to `timeout` for the child to exit. Returns its exit code (128 + signal number when a
+  // signal ended it), or nullopt if it is still running.
+  std::optional<int> Wait(absl::Duration timeout);
+
+  // The log so far (for failure messages).
+  std::string ReadLog() const;
+
+ private:
+  DaemonProcess(pid_t pid, std::string log_path) : pid_(pid), log_path_(std::move(log_path)) {}
+
+  const pid_t pid_;
+  const std::string log_path_;
+  std::optional<int> exit_code_;
+};
+
+// Absolute path of a file in this test's runfiles, e.g. "server/ps_server".
+std::string RunfilePath(const std::string& workspace_relative);
+
+// A fresh directory under $TEST_TMPDIR.
+std::string MakeTempDir(const std::string& prefix);
+
+// Polls until `path` holds a complete line (daemons write address files atomically) and returns
+// it without the newline. Errors: DeadlineExceeded.
+absl::StatusOr<std::string> WaitForAddressFile(const std::string& path, absl::Duration timeout);
+
+}  // namespace ps::testing
+
+#endif  // PS_TESTS_HARNESS_DAEMON_PROCESS_H_

@@ -1,0 +1,122 @@
+#include "tests/harness/local_cluster.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/grpc_endpoint.h"
+
+namespace ps::testing {
+namespace {
+
+constexpr absl::Duration kStartTimeout = absl::Seconds(30);
+
+}  // namespace
+
+int AliveServers(const v1::ClusterMap& map) {
+  int alive = 0;
+  for (const auto& server : map.servers()) alive += server.state() == v1::MEMBER_STATE_ALIVE;
+  return alive;
+}
+
+int AliveWorkers(const v1::ClusterMap& map) {
+  int alive = 0;
+  for (const auto& worker : map.workers()) alive += worker.state() == v1::MEMBER_STATE_ALIVE;
+  return alive;
+}
+
+LocalCluster::LocalCluster(const LocalClusterOptions& options) : options_(options) {}
+
+absl::StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Start(
+    const LocalClusterOptions& options) {
+  std::unique_ptr<LocalCluster> cluster(new LocalCluster(options));
+  absl::Status started = cluster->StartAll();
+  if (!started.ok()) {
+    return absl::Status(started.code(), absl::StrCat(started.message(), "\n", cluster->AllLogs()));
+  }
+  return cluster;
+}
+
+absl::Status LocalCluster::StartAll() {
+  directory_ = MakeTempDir("cluster");
+  if (directory_.empty()) return absl::InternalError("cannot create a temp dir");
+  const std::string coordinator_file = directory_ + "/coordinator.addr";
+  absl::StatusOr<std::unique_ptr<DaemonProcess>> coordinator = DaemonProcess::Start(
+      RunfilePath("server/coordinator/ps_coordinator"),
+      {"--port=0", "--address_file=" + coordinator_file,
+       absl::StrCat("--num_shards=", options_.num_shards),
+       absl::StrCat("--replication_factor=", options_.replication_factor),
+       absl::StrCat("--min_servers=", options_.servers),
+       absl::StrCat("--heartbeat_interval_ms=", options_.heartbeat_interval_ms),
+       absl::StrCat("--failure_timeout_ms=", options_.failure_timeout_ms)},
+      directory_ + "/coordinator.log");
+  if (!coordinator.ok()) return coordinator.status();
+  coordinator_ = *std::move(coordinator);
+  absl::StatusOr<std::string> address = WaitForAddressFile(coordinator_file, kStartTimeout);
+  if (!address.ok()) return address.status();
+  coordinator_address_ = *address;
+  stub_ = v1::Coordinator::NewStub(OpenChannel(coordinator_address_));
+
+  for (int i = 0; i < options_.servers; ++i) {
+    absl::StatusOr<std::unique_ptr<DaemonProcess>> server = DaemonProcess::Start(
+        RunfilePath("server/ps_server"),
+        {"--coordinator=" + coordinator_address_, "--port=0",
+         absl::StrCat("--address_file=", directory_, "/server-", i, ".addr")},
+        absl::StrCat(directory_, "/server-", i, ".log"));
+    if (!server.ok()) return server.status();
+    servers_.push_back(*std::move(server));
+  }
+  for (int i = 0; i < options_.servers; ++i) {
+    absl::StatusOr<std::string> server_address =
+        WaitForAddressFile(absl::StrCat(directory_, "/server-", i, ".addr"), kStartTimeout);
+    if (!server_address.ok()) return server_address.status();
+    server_addresses_.push_back(*server_address);
+  }
+  for (int i = 0; i < options_.workers; ++i) {
+    std::vector<std::string> args = {"--coordinator=" + coordinator_address_};
+    args.insert(args.end(), options_.worker_args.begin(), options_.worker_args.end());
+    absl::StatusOr<std::unique_ptr<DaemonProcess>> worker = DaemonProcess::Start(
+        RunfilePath("worker/ps_worker"), args, absl::StrCat(directory_, "/worker-", i, ".log"));
+    if (!worker.ok()) return worker.status();
+    workers_.push_back(*std::move(worker));
+  }
+  return WaitForMap(
+             [&](const v1::ClusterMap& map) {
+               return AliveServers(map) == options_.servers &&
+                      AliveWorkers(map) == options_.workers &&
+                      map.shards_size() == static_cast<int>(options_.num_shards);
+             },
+             kStartTimeout)
+      .status();
+}
+
+absl::StatusOr<v1::ClusterMap> LocalCluster::WaitForMap(
+    const std::function<bool(const v1::ClusterMap&)>& done, absl::Duration timeout) {
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  v1::WatchClusterMapRequest request;  // known_epoch 0: the current map comes first.
+  std::unique_ptr<grpc::ClientReader<v1::ClusterMap>> reader =
+      stub_->WatchClusterMap(&context, request);
+  v1::ClusterMap map;
+  while (reader->Read(&map)) {
+    if (done(map)) {
+      context.TryCancel();
+      reader->Finish();
+      return map;
+    }
+  }
+  const grpc::Status status = reader->Finish();
+  return absl::DeadlineExceededError(absl::StrCat(
+      "the cluster map did not reach the expected state within ", absl::FormatDuration(timeout),
+      " (stream ended: ", status.error_message(), "); last map: ", map.ShortDebugString()));
+}
+
+std::string LocalCluster::AllLogs() const {
+  std::string logs;
+  const auto append = [&](const std::string& label, const DaemonProcess* process) {
+    if (process != nullptr) absl::StrAppend(&logs, "=== ", label, " ===\n", process->ReadLog());
+  };
+  append("coordinator", coordinator_.get());
+  for (size_t i = 0; i < servers_.size(); ++i) append(absl::StrCat("server-", i), servers_[i].get());
+  for (size_t i = 0; i < workers_.size(); ++i) append(absl::StrCat("worker-", i), workers_[i].get());
+  return logs;
+}
+
+}  // namespace ps::testing

@@ -1,0 +1,73 @@
+// A localhost cluster of real daemons (coordinator, servers, workers) for integration tests.
+// Every process is reaped when the cluster is destroyed, also when the test fails. One thread only.
+#ifndef PS_TESTS_HARNESS_LOCAL_CLUSTER_H_
+#define PS_TESTS_HARNESS_LOCAL_CLUSTER_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "proto/coordinator.grpc.pb.h"
+#include "tests/harness/daemon_process.h"
+
+namespace ps::testing {
+
+struct LocalClusterOptions {
+  int servers = 3;
+  int workers = 2;
+  uint32_t num_shards = 12;
+  uint32_t replication_factor = 2;
+  uint32_t heartbeat_interval_ms = 200;
+  uint32_t failure_timeout_ms = 1000;
+  // Appended to every ps_worker command line.
+  std::vector<std::string> worker_args;
+};
+
+class LocalCluster {
+ public:
+  // Starts the coordinator (placement once every server has registered), then the servers and
+  // workers, and waits until the map shows all of them alive and the shards placed.
+  static absl::StatusOr<std::unique_ptr<LocalCluster>> Start(const LocalClusterOptions& options);
+
+  const LocalClusterOptions& options() const { return options_; }
+  const std::string& coordinator_address() const { return coordinator_address_; }
+  v1::Coordinator::Stub& coordinator() { return *stub_; }
+  DaemonProcess& coordinator_process() { return *coordinator_; }
+  DaemonProcess& server(int index) { return *servers_[index]; }
+  // host:port server `index` advertises (and registered with).
+  const std::string& server_address(int index) const { return server_addresses_[index]; }
+  DaemonProcess& worker(int index) { return *workers_[index]; }
+
+  // Follows the coordinator's map stream until `done(map)` holds and returns that map.
+  // Errors: DeadlineExceeded (with the last map seen) after `timeout`.
+  absl::StatusOr<v1::ClusterMap> WaitForMap(const std::function<bool(const v1::ClusterMap&)>& done,
+                                            absl::Duration timeout);
+
+  // Every daemon's log, labelled, for failure messages.
+  std::string AllLogs() const;
+
+ private:
+  explicit LocalCluster(const LocalClusterOptions& options);
+  absl::Status StartAll();
+
+  const LocalClusterOptions options_;
+  std::string directory_;
+  std::string coordinator_address_;
+  std::unique_ptr<v1::Coordinator::Stub> stub_;
+  std::unique_ptr<DaemonProcess> coordinator_;
+  std::vector<std::unique_ptr<DaemonProcess>> servers_;
+  std::vector<std::string> server_addresses_;
+  std::vector<std::unique_ptr<DaemonProcess>> workers_;
+};
+
+// Members of `map` in state ALIVE.
+int AliveServers(const v1::ClusterMap& map);
+int AliveWorkers(const v1::ClusterMap& map);
+
+}  // namespace ps::testing
+
+#endif  // PS_TESTS_HARNESS_LOCAL_CLUSTER_H_
