@@ -62,5 +62,7 @@ def cuda_library(name, srcs, hdrs = [], cuda_hdrs = [], deps = [], **kwargs):
         srcs = cuda_enabled_select(objects, []),
         hdrs = hdrs,
         deps = deps + cuda_enabled_select(["@local_cuda//:cuda_runtime"], []),
+        # Objects go straight into the binary, where the CUDA runtime's link options apply.
+        linkstatic = True,
         **kwargs
     )

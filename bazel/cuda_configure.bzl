@@ -34,7 +34,7 @@ cc_library(
         "-L{home}/lib64",
         "-Wl,-rpath,{home}/lib64",
         "-lcublas",
-        "-lcudart_static",
+        "-lcudart",
         "-ldl",
         "-lrt",
         "-pthread",

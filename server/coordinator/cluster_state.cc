@@ -6,6 +6,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "server/coordinator/table_spec.h"
 #include "spdlog/spdlog.h"
 
 namespace ps {
@@ -241,6 +243,35 @@ std::vector<uint32_t> ClusterState::AliveServers() const {
     if (s.state() == v1::MEMBER_STATE_ALIVE) alive.push_back(s.server_id());
   }
   return alive;
+}
+
+absl::StatusOr<std::pair<v1::TableInfo, bool>> ClusterState::CreateTable(
+    const v1::TableSpec& spec) {
+  if (absl::Status valid = ValidateTableSpec(spec); !valid.ok()) return valid;
+  absl::MutexLock lock(&mu_);
+  for (const v1::TableInfo& table : map_.tables()) {
+    if (table.spec().name() != spec.name()) continue;
+    if (google::protobuf::util::MessageDifferencer::Equals(table.spec(), spec)) {
+      return std::make_pair(table, false);
+    }
+    return absl::AlreadyExistsError(absl::StrCat(
+        "table '", spec.name(), "' already exists with a different spec: ",
+        table.spec().ShortDebugString(), " (requested: ", spec.ShortDebugString(), ")"));
+  }
+  v1::TableInfo* table = map_.add_tables();
+  table->set_table_id(map_.tables_size());
+  *table->mutable_spec() = spec;
+  map_.set_catalog_version(map_.catalog_version() + 1);
+  spdlog::info("table {} '{}' created: {}", table->table_id(), spec.name(), spec.ShortDebugString());
+  return std::make_pair(*table, true);
+}
+
+absl::StatusOr<v1::TableInfo> ClusterState::DescribeTable(const std::string& name) const {
+  absl::MutexLock lock(&mu_);
+  for (const v1::TableInfo& table : map_.tables()) {
+    if (table.spec().name() == name) return table;
+  }
+  return absl::NotFoundError(absl::StrCat("no table named '", name, "'"));
 }
 
 v1::ClusterMap ClusterState::Map() const {

@@ -75,6 +75,15 @@ class ClusterState {
   // anything changed. Returns the members declared dead.
   std::vector<v1::MemberRef> ExpireSilentMembers(absl::Time now);
 
+  // Adds a table to the catalog (bumping the catalog version, not the epoch). Returns the table
+  // and whether it was created; an identical spec under the same name returns the existing table.
+  // Errors: InvalidArgument for an invalid spec; AlreadyExists for a different spec under the
+  // same name.
+  absl::StatusOr<std::pair<v1::TableInfo, bool>> CreateTable(const v1::TableSpec& spec);
+
+  // Errors: NotFound.
+  absl::StatusOr<v1::TableInfo> DescribeTable(const std::string& name) const;
+
   // The current map.
   v1::ClusterMap Map() const;
 

@@ -148,3 +148,46 @@ TEST(ClusterStateTest, WaitForNewerMapWakesOnChangeAndTimesOut) {
 
 }  // namespace
 }  // namespace ps
+
+namespace ps {
+namespace {
+
+v1::TableSpec DenseTable(const std::string& name, uint64_t size) {
+  v1::TableSpec spec;
+  spec.set_name(name);
+  spec.set_kind(v1::TABLE_KIND_DENSE);
+  spec.set_dense_size(size);
+  spec.mutable_optimizer()->set_kind(v1::OptimizerSpec::KIND_SGD);
+  spec.mutable_optimizer()->set_learning_rate(1.0f);
+  spec.mutable_consistency()->set_model(v1::ConsistencySpec::MODEL_ASP);
+  return spec;
+}
+
+TEST(TableCatalogTest, CreateIsIdempotentAndConflictsAreErrors) {
+  ClusterState state(ThreeServerOptions(), kStart);
+  const uint64_t epoch = state.Map().epoch();
+  auto first = state.CreateTable(DenseTable("w", 10));
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_TRUE(first->second);
+  auto again = state.CreateTable(DenseTable("w", 10));
+  ASSERT_TRUE(again.ok());
+  EXPECT_FALSE(again->second);
+  EXPECT_EQ(again->first.table_id(), first->first.table_id());
+  EXPECT_EQ(state.CreateTable(DenseTable("w", 11)).status().code(),
+            absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(state.CreateTable(DenseTable("bad name", 11)).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  auto other = state.CreateTable(DenseTable("b", 5));
+  ASSERT_TRUE(other.ok());
+  EXPECT_NE(other->first.table_id(), first->first.table_id());
+
+  const v1::ClusterMap map = state.Map();
+  EXPECT_EQ(map.tables_size(), 2);
+  EXPECT_EQ(map.catalog_version(), 2u) << "only the two creations bump the catalog";
+  EXPECT_EQ(map.epoch(), epoch) << "tables must not invalidate data-plane routing";
+  EXPECT_EQ(state.DescribeTable("b")->spec().dense_size(), 5u);
+  EXPECT_EQ(state.DescribeTable("nope").status().code(), absl::StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace ps

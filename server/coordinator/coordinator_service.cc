@@ -73,6 +73,25 @@ grpc::Status CoordinatorService::WatchClusterMap(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
+grpc::Status CoordinatorService::CreateTable(grpc::ServerContext*,
+                                             const v1::CreateTableRequest* request,
+                                             v1::CreateTableResponse* response) {
+  absl::StatusOr<std::pair<v1::TableInfo, bool>> created = state_.CreateTable(request->spec());
+  if (!created.ok()) return ToGrpcStatus(created.status());
+  *response->mutable_table() = std::move(created->first);
+  response->set_created(created->second);
+  return grpc::Status::OK;
+}
+
+grpc::Status CoordinatorService::DescribeTable(grpc::ServerContext*,
+                                               const v1::DescribeTableRequest* request,
+                                               v1::TableInfo* response) {
+  absl::StatusOr<v1::TableInfo> table = state_.DescribeTable(request->name());
+  if (!table.ok()) return ToGrpcStatus(table.status());
+  *response = *std::move(table);
+  return grpc::Status::OK;
+}
+
 grpc::Status CoordinatorService::GetClusterStatus(grpc::ServerContext*,
                                                   const v1::GetClusterStatusRequest*,
                                                   v1::ClusterStatus* response) {

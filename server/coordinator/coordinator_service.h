@@ -25,6 +25,10 @@ class CoordinatorService final : public v1::Coordinator::Service {
   grpc::Status WatchClusterMap(grpc::ServerContext* context,
                                const v1::WatchClusterMapRequest* request,
                                grpc::ServerWriter<v1::ClusterMap>* writer) override;
+  grpc::Status CreateTable(grpc::ServerContext* context, const v1::CreateTableRequest* request,
+                           v1::CreateTableResponse* response) override;
+  grpc::Status DescribeTable(grpc::ServerContext* context, const v1::DescribeTableRequest* request,
+                             v1::TableInfo* response) override;
   grpc::Status GetClusterStatus(grpc::ServerContext* context,
                                 const v1::GetClusterStatusRequest* request,
                                 v1::ClusterStatus* response) override;

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Runs every test from a fresh clone: installs missing Debian packages, checks that the CPU-only
+# variant builds where CUDA is present, builds and runs the whole suite, and ends with the line
+# "N passed, M failed" counted over test cases. Exits non-zero on any failure or build error.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+fail() {
+  echo "$1" >&2
+  echo "0 passed, 1 failed"
+  exit 1
+}
+
+deploy/install_deps.sh || fail "installing dependencies failed"
+
+bazel_flags=()
+if [[ "${CI:-}" == "true" ]]; then bazel_flags+=(--config=ci); fi
+
+# The default build includes the CUDA variant when the toolkit is present; the CPU-only variant
+# must build on such machines too, so check it explicitly there.
+cuda_home="${CUDA_HOME:-/usr/local/cuda}"
+if [[ -x "${cuda_home}/bin/nvcc" ]]; then
+  echo "CUDA toolkit found at ${cuda_home}: checking that the CPU-only variant builds (--config=cpu)"
+  bazel build "${bazel_flags[@]}" --config=cpu //... || fail "the CPU-only build failed"
+fi
+
+bazel test "${bazel_flags[@]}" //...
+bazel_status=$?
+
+mapfile -t targets < <(bazel query 'tests(//...)' 2>/dev/null)
+[[ ${#targets[@]} -gt 0 ]] || fail "bazel query found no tests"
+python3 tests/count_test_cases.py "$(bazel info bazel-testlogs 2>/dev/null)" "${targets[@]}"
+count_status=$?
+
+if [[ ${bazel_status} -ne 0 && ${count_status} -eq 0 ]]; then
+  # Bazel failed although every recorded test case passed: a build error outside the tests.
+  echo "bazel test exited with status ${bazel_status}"
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+exit ${count_status}

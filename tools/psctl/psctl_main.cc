@@ -1,0 +1,93 @@
+// psctl: operator CLI of a parameter-server cluster.
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/time.h"
+#include "common/grpc_endpoint.h"
+#include "proto/coordinator.grpc.pb.h"
+
+ABSL_FLAG(std::string, coordinator, "127.0.0.1:7070", "host:port of the coordinator.");
+ABSL_FLAG(int, timeout_s, 5, "How long to wait for the coordinator, in seconds.");
+
+namespace {
+
+const char* StateName(ps::v1::MemberState state) {
+  return state == ps::v1::MEMBER_STATE_ALIVE ? "alive" : "dead";
+}
+
+int PrintStatus(ps::v1::Coordinator::Stub& coordinator) {
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(absl::GetFlag(FLAGS_timeout_s))));
+  ps::v1::ClusterStatus status;
+  const grpc::Status rpc = coordinator.GetClusterStatus(&context, {}, &status);
+  if (!rpc.ok()) {
+    std::fprintf(stderr, "psctl: cannot reach the coordinator at %s: %s\n",
+                 absl::GetFlag(FLAGS_coordinator).c_str(), rpc.error_message().c_str());
+    return 1;
+  }
+  const ps::v1::ClusterMap& map = status.map();
+  std::printf("cluster map epoch %lu: %u shards x %u replicas, heartbeat %u ms, failure timeout %u ms\n",
+              static_cast<unsigned long>(map.epoch()), map.num_shards(), map.replication_factor(),
+              status.heartbeat_interval_ms(), status.failure_timeout_ms());
+  std::printf("\n%-8s %-4s %-22s %-6s %-10s %s\n", "ROLE", "ID", "ADDRESS", "STATE", "HEARTBEAT",
+              "PRIMARY/BACKUP SHARDS");
+  for (const ps::v1::MemberHealth& health : status.members()) {
+    const bool is_server = health.member().role() == ps::v1::MemberRef::ROLE_SERVER;
+    std::string address;
+    std::string shards;
+    if (is_server) {
+      for (const auto& server : map.servers()) {
+        if (server.server_id() == health.member().id()) address = server.address();
+      }
+      int primary = 0, backup = 0;
+      for (const auto& shard : map.shards()) {
+        for (int i = 0; i < shard.replicas_size(); ++i) {
+          if (shard.replicas(i) == health.member().id()) ++(i == 0 ? primary : backup);
+        }
+      }
+      shards = absl::StrCat(primary, "/", backup);
+    } else {
+      for (const auto& worker : map.workers()) {
+        if (worker.worker_id() == health.member().id()) address = absl::StrCat("rank ", worker.rank());
+      }
+    }
+    const std::string age = health.state() == ps::v1::MEMBER_STATE_ALIVE
+                                ? absl::StrCat(health.last_heartbeat_age_ms(), " ms ago")
+                                : "-";
+    std::printf("%-8s %-4u %-22s %-6s %-10s %s\n", is_server ? "server" : "worker",
+                health.member().id(), address.c_str(), StateName(health.state()), age.c_str(),
+                shards.c_str());
+  }
+  if (map.shards().empty()) {
+    std::printf("\nshards not placed yet: waiting for %u servers to register\n", status.min_servers());
+    return 0;
+  }
+  std::printf("\nSHARD  REPLICAS (primary first)\n");
+  for (const auto& shard : map.shards()) {
+    std::printf("%-6u [%s]%s\n", shard.shard_id(), absl::StrJoin(shard.replicas(), ", ").c_str(),
+                shard.replicas().empty() ? "  UNAVAILABLE: every replica lost" : "");
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "Operator CLI of a parameter-server cluster.\n"
+      "Usage: psctl [--coordinator=HOST:PORT] status\n"
+      "  status   members with liveness, and every shard's replica chain");
+  std::vector<char*> commands = absl::ParseCommandLine(argc, argv);
+  if (commands.size() != 2 || std::string(commands[1]) != "status") {
+    std::fprintf(stderr, "%s\n", absl::ProgramUsageMessage().data());
+    return 2;
+  }
+  auto coordinator = ps::v1::Coordinator::NewStub(ps::OpenChannel(absl::GetFlag(FLAGS_coordinator)));
+  return PrintStatus(*coordinator);
+}
