@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Installs the Debian packages this project builds and runs with. Idempotent: prints nothing and
+# touches nothing when every package is already installed.
+set -euo pipefail
+
+required=(
+  bazel-bootstrap bazel-rules-java bazel-platforms bazel-skylib
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  libabsl-dev libspdlog-dev libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libopenblas-dev zlib1g-dev pkg-config systemd python3 procps
+)
+# Real training data; the demo falls back to a labelled synthetic set without it.
+optional=(dataset-fashion-mnist)
+
+missing_from() {
+  local package
+  for package in "$@"; do
+    if [[ "$(dpkg-query -W -f='${Status}' "${package}" 2>/dev/null)" != "install ok installed" ]]; then
+      echo "${package}"
+    fi
+  done
+}
+
+mapfile -t missing < <(missing_from "${required[@]}")
+mapfile -t missing_optional < <(missing_from "${optional[@]}")
+if [[ ${#missing[@]} -eq 0 && ${#missing_optional[@]} -eq 0 ]]; then
+  exit 0
+fi
+
+as_root=()
+if [[ $(id -u) -ne 0 ]]; then
+  command -v sudo >/dev/null || { echo "install_deps: run as root (or install sudo)" >&2; exit 1; }
+  as_root=(sudo)
+fi
+apt_install=("${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends)
+
+echo "install_deps: installing ${missing[*]} ${missing_optional[*]}"
+"${as_root[@]}" apt-get update -qq
+if [[ ${#missing[@]} -gt 0 ]]; then
+  "${apt_install[@]}" "${missing[@]}" >/dev/null
+fi
+if [[ ${#missing_optional[@]} -gt 0 ]]; then
+  "${apt_install[@]}" "${missing_optional[@]}" >/dev/null ||
+    echo "install_deps: warning: could not install ${missing_optional[*]}; the demo will use synthetic data" >&2
+fi
