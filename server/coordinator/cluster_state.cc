@@ -149,7 +149,7 @@ absl::StatusOr<uint64_t> ClusterState::Leave(const v1::MemberRef& member) {
   absl::MutexLock lock(&mu_);
   absl::Status alive = CheckAlive(member);
   if (!alive.ok()) return alive;
-  MarkDead({member.role(), member.id()}, "left");
+  MarkDead({member.role(), member.id()}, "left the cluster");
   PublishNewEpoch();
   return map_.epoch();
 }
@@ -175,7 +175,7 @@ std::vector<v1::MemberRef> ClusterState::ExpireSilentMembers(absl::Time now) {
         ref.set_incarnation(w.incarnation());
       }
     }
-    MarkDead(key, "silent for longer than the failure timeout");
+    MarkDead(key, "declared dead: silent for longer than the failure timeout");
     expired.push_back(ref);
   }
   if (!expired.empty()) PublishNewEpoch();
@@ -189,7 +189,7 @@ void ClusterState::MarkDead(const MemberKey& key, const char* reason) {
     for (v1::WorkerInfo& w : *map_.mutable_workers()) {
       if (w.worker_id() == id) w.set_state(v1::MEMBER_STATE_DEAD);
     }
-    spdlog::warn("worker {} declared dead: {}", id, reason);
+    spdlog::warn("worker {} is out: {}", id, reason);
     return;
   }
   for (v1::ServerInfo& s : *map_.mutable_servers()) {
@@ -200,7 +200,7 @@ void ClusterState::MarkDead(const MemberKey& key, const char* reason) {
     if (!chains_[shard].empty() && chains_[shard][0] == id) led.push_back(shard);
   }
   const int removed = RemoveServer(id, chains_);
-  spdlog::warn("server {} declared dead: {}; removed from {} replica chains, {} primaries moved",
+  spdlog::warn("server {} is out: {}; removed from {} replica chains, {} primaries moved",
                id, reason, removed, led.size());
   for (uint32_t shard : led) {
     if (chains_[shard].empty()) {
