@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# Checks the systemd units in deploy/systemd/ with `systemd-analyze verify`, which parses them the
+# way systemd does: an unknown section or directive, a misspelt key or an unparsable value fails.
+#
+# Usage: systemd_units_test.sh UNIT_FILE...
+# Under Bazel the unit files come from //deploy:systemd_units; by hand:
+#   tests/deploy/systemd_units_test.sh deploy/systemd/*.service
+#
+# Needs systemd installed (deploy/install_deps.sh installs it), not systemd running as PID 1, and
+# not root. Exits non-zero, naming each unit that failed and what systemd said about it.
+set -euo pipefail
+
+if [[ $# -eq 0 ]]; then
+  echo "usage: $0 UNIT_FILE..." >&2
+  exit 2
+fi
+if ! command -v systemd-analyze >/dev/null; then
+  echo "FAIL: systemd-analyze not found (install the systemd package: deploy/install_deps.sh)" >&2
+  exit 1
+fi
+
+# Bazel provides TEST_TMPDIR and cleans it; by hand, use a temporary directory of our own.
+if [[ -n "${TEST_TMPDIR:-}" ]]; then
+  work_dir="$(mktemp -d "${TEST_TMPDIR}/systemd_units.XXXXXX")"
+else
+  work_dir="$(mktemp -d "${TMPDIR:-/tmp}/systemd_units.XXXXXX")"
+  trap 'rm -rf "${work_dir}"' EXIT
+fi
+placeholder_bin="${work_dir}/bin"
+mkdir -p "${placeholder_bin}" "${work_dir}/units"
+
+# `verify` insists that every ExecStart= binary exists and is executable, and a test machine has no
+# /usr/local/bin/ps_*. So each unit is verified from a copy whose /usr/local/bin/ points at
+# placeholder executables; nothing else in the unit changes. The copy keeps the file name, since
+# systemd derives the unit's name and kind (e.g. the template ps-server@.service) from it.
+stage_unit() {
+  local unit="$1" staged="$2" binary
+  while read -r binary; do
+    printf '#!/bin/sh\nexit 0\n' >"${placeholder_bin}/${binary}"
+    chmod +x "${placeholder_bin}/${binary}"
+  done < <(grep -o '/usr/local/bin/[A-Za-z0-9_.-]*' "${unit}" | sed 's#^/usr/local/bin/##' | sort -u)
+  sed "s#/usr/local/bin/#${placeholder_bin}/#g" "${unit}" >"${staged}"
+}
+
+# --recursive-errors=no: exit non-zero on any warning about the unit itself (the default "yes" only
+# prints unknown keys and still exits 0), but not on warnings about the host's own units that it
+# pulls in (multi-user.target, network-online.target), which are not ours to fix.
+# --man=no: Documentation= must not depend on which man pages the host has.
+verify_unit() {
+  local staged="$1" name ours output status=0
+  name="$(basename "${staged}")"
+  # Messages about a template name its test instance (ps-server@test_instance.service), so match
+  # on the part before the "@".
+  ours="${name}"
+  if [[ "${name}" == *@* ]]; then ours="${name%%@*}@"; fi
+  output="$(cd "${work_dir}/units" && systemd-analyze verify --man=no --recursive-errors=no \
+    "./${name}" 2>&1)" || status=$?
+  if [[ ${status} -ne 0 ]] || grep -qF "${ours}" <<<"${output}"; then
+    echo "FAIL: ${name}: systemd-analyze verify exited with status ${status}:"
+    sed 's/^/    /' <<<"${output}"
+    return 1
+  fi
+  if [[ -n "${output}" ]]; then
+    # Only messages about other (host) units; shown so that a reader can judge them.
+    echo "note: ${name}: systemd-analyze printed, about other units:"
+    sed 's/^/    /' <<<"${output}"
+  fi
+  echo "PASS: ${name}"
+}
+
+# One JUnit test case per unit, so that test counts are per unit rather than per script.
+junit_cases=""
+add_junit_case() {
+  local name="$1" failure="$2"
+  junit_cases+="  <testcase classname=\"systemd_units_test\" name=\"${name}\">"
+  if [[ -n "${failure}" ]]; then
+    junit_cases+="<failure message=\"systemd-analyze verify failed\"/>"
+  fi
+  junit_cases+="</testcase>"$'\n'
+}
+
+failed=0
+for unit in "$@"; do
+  name="$(basename "${unit}")"
+  if [[ ! -f "${unit}" ]]; then
+    echo "FAIL: ${unit}: no such file"
+    failed=$((failed + 1))
+    add_junit_case "${name}" "missing"
+    continue
+  fi
+  stage_unit "${unit}" "${work_dir}/units/${name}"
+  if verify_unit "${work_dir}/units/${name}"; then
+    add_junit_case "${name}" ""
+  else
+    failed=$((failed + 1))
+    add_junit_case "${name}" "failed"
+  fi
+done
+
+if [[ -n "${XML_OUTPUT_FILE:-}" ]]; then
+  {
+    echo '<?xml version="1.0" encoding="UTF-8"?>'
+    echo "<testsuites><testsuite name=\"systemd_units_test\" tests=\"$#\" failures=\"${failed}\">"
+    printf '%s' "${junit_cases}"
+    echo '</testsuite></testsuites>'
+  } >"${XML_OUTPUT_FILE}"
+fi
+
+if [[ ${failed} -ne 0 ]]; then
+  echo "${failed} of $# unit(s) failed verification"
+  exit 1
+fi
+echo "all $# unit(s) verified"
