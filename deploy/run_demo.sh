@@ -15,7 +15,8 @@ run_dir=$(mktemp -d "${TMPDIR:-/tmp}/ps-demo-XXXXXX")
 deploy/local_cluster.sh --servers=3 --workers=2 --num_shards=12 --keep_going \
   --run_dir="${run_dir}" &
 cluster=$!
-trap 'kill -TERM ${cluster} 2>/dev/null; wait ${cluster} 2>/dev/null' EXIT
+# Stop the cluster on the way out, keeping this script's own exit status.
+trap 'status=$?; kill -TERM ${cluster} 2>/dev/null; wait ${cluster} 2>/dev/null || true; exit ${status}' EXIT
 
 psctl() { bazel-bin/tools/psctl/psctl --coordinator="$(cat "${run_dir}/coordinator.addr")" "$@"; }
 wait_for() {  # wait_for DESCRIPTION COMMAND...: polls for up to 30 s
