@@ -34,8 +34,11 @@ if [[ $(id -u) -ne 0 ]]; then
 fi
 apt_install=("${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends)
 
-echo "install_deps: installing ${missing[*]} ${missing_optional[*]}"
-"${as_root[@]}" apt-get update -qq
+to_install=("${missing[@]}" "${missing_optional[@]}")
+echo "install_deps: installing ${to_install[*]}"
+# Offline, the cached package lists may still do; the installs below fail loudly if they do not.
+"${as_root[@]}" apt-get update -qq ||
+  echo "install_deps: warning: apt-get update failed; using the cached package lists" >&2
 if [[ ${#missing[@]} -gt 0 ]]; then
   "${apt_install[@]}" "${missing[@]}" >/dev/null
 fi

@@ -42,6 +42,12 @@ stage_unit() {
   sed "s#/usr/local/bin/#${placeholder_bin}/#g" "${unit}" >"${staged}"
 }
 
+# Prints its input indented, under the line that introduces it.
+indent() {
+  local line
+  while IFS= read -r line; do echo "    ${line}"; done
+}
+
 # --recursive-errors=no: exit non-zero on any warning about the unit itself (the default "yes" only
 # prints unknown keys and still exits 0), but not on warnings about the host's own units that it
 # pulls in (multi-user.target, network-online.target), which are not ours to fix.
@@ -57,13 +63,13 @@ verify_unit() {
     "./${name}" 2>&1)" || status=$?
   if [[ ${status} -ne 0 ]] || grep -qF "${ours}" <<<"${output}"; then
     echo "FAIL: ${name}: systemd-analyze verify exited with status ${status}:"
-    sed 's/^/    /' <<<"${output}"
+    indent <<<"${output}"
     return 1
   fi
   if [[ -n "${output}" ]]; then
     # Only messages about other (host) units; shown so that a reader can judge them.
     echo "note: ${name}: systemd-analyze printed, about other units:"
-    sed 's/^/    /' <<<"${output}"
+    indent <<<"${output}"
   fi
   echo "PASS: ${name}"
 }
