@@ -1,0 +1,119 @@
+#include "common/frame.h"
+
+#include <cmath>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "proto/parameter_server.pb.h"
+
+namespace ps {
+namespace {
+
+v1::PushRequest SampleHeader() {
+  v1::PushRequest header;
+  header.set_epoch(7);
+  header.set_seq(3);
+  v1::ShardSlice* slice = header.add_slices();
+  slice->set_table_id(2);
+  slice->mutable_values()->set_num_elements(10);
+  return header;
+}
+
+// Re-splits a frame's bytes into slices cut at `cuts`, as gRPC's receive path might.
+grpc::ByteBuffer Resplit(const grpc::ByteBuffer& frame, const std::vector<size_t>& cuts) {
+  std::vector<grpc::Slice> slices;
+  EXPECT_TRUE(frame.Dump(&slices).ok());
+  std::string bytes;
+  for (const grpc::Slice& slice : slices) {
+    bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+  }
+  std::vector<grpc::Slice> pieces;
+  size_t start = 0;
+  for (size_t cut : cuts) {
+    pieces.emplace_back(bytes.data() + start, cut - start);
+    start = cut;
+  }
+  pieces.emplace_back(bytes.data() + start, bytes.size() - start);
+  return grpc::ByteBuffer(pieces.data(), pieces.size());
+}
+
+TEST(FrameTest, HeaderAndPayloadRoundTripAcrossOddSliceBoundaries) {
+  std::vector<float> first = {1.5f, -2.25f, 3.0f};
+  std::vector<float> second(7);
+  for (size_t i = 0; i < second.size(); ++i) second[i] = static_cast<float>(i) * 0.5f;
+  const grpc::ByteBuffer frame = MakeFrame(
+      SampleHeader(), {BorrowedSlice(first.data(), first.size() * sizeof(float)),
+                       BorrowedSlice(second.data(), second.size() * sizeof(float))});
+  // Cut inside the length prefix, inside the header, and through the middle of floats.
+  const grpc::ByteBuffer received = Resplit(frame, {2, 9, 23, 31, 45});
+
+  v1::PushRequest header;
+  absl::StatusOr<FrameReader> reader = FrameReader::Open(received, &header);
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  EXPECT_EQ(header.epoch(), 7u);
+  EXPECT_EQ(header.slices(0).values().num_elements(), 10u);
+  EXPECT_EQ(reader->remaining(), 40u);
+
+  std::vector<float> all;
+  ASSERT_TRUE(ForEachFloatBlock(*reader, 10, [&](uint64_t begin, absl::Span<const float> block) {
+                EXPECT_EQ(begin, all.size());
+                all.insert(all.end(), block.begin(), block.end());
+                return absl::OkStatus();
+              }).ok());
+  std::vector<float> expected = first;
+  expected.insert(expected.end(), second.begin(), second.end());
+  EXPECT_EQ(all, expected);
+  EXPECT_EQ(reader->remaining(), 0u);
+}
+
+TEST(FrameTest, ACopiedReaderRereadsTheSameBytes) {
+  std::vector<float> values = {4.0f, 5.0f};
+  v1::PushRequest header;
+  absl::StatusOr<FrameReader> reader = FrameReader::Open(
+      MakeFrame(SampleHeader(), {BorrowedSlice(values.data(), 8)}), &header);
+  ASSERT_TRUE(reader.ok());
+  FrameReader second_pass = *reader;
+  float a[2], b[2];
+  ASSERT_TRUE(reader->Read(a, 8).ok());
+  ASSERT_TRUE(second_pass.Read(b, 8).ok());
+  EXPECT_EQ(std::memcmp(a, b, 8), 0);
+  EXPECT_EQ(a[1], 5.0f);
+}
+
+TEST(FrameTest, ShortPayloadIsOutOfRangeAndConsumesNothing) {
+  std::vector<float> values = {1.0f};
+  v1::PushRequest header;
+  absl::StatusOr<FrameReader> reader =
+      FrameReader::Open(MakeFrame(SampleHeader(), {BorrowedSlice(values.data(), 4)}), &header);
+  ASSERT_TRUE(reader.ok());
+  float out[2];
+  EXPECT_EQ(reader->Read(out, 8).code(), absl::StatusCode::kOutOfRange);
+  EXPECT_EQ(reader->remaining(), 4u);
+  EXPECT_EQ(ForEachFloatBlock(*reader, 2, [](uint64_t, absl::Span<const float>) {
+              return absl::OkStatus();
+            }).code(),
+            absl::StatusCode::kOutOfRange);
+}
+
+TEST(FrameTest, MalformedFramesAreInvalidArgument) {
+  v1::PushRequest header;
+  const char tiny[] = {1, 0};
+  grpc::Slice two(tiny, 2);
+  EXPECT_EQ(FrameReader::Open(grpc::ByteBuffer(&two, 1), &header).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  // Claims a 100-byte header but carries 3 bytes.
+  const char overlong[] = {100, 0, 0, 0, 1, 2, 3};
+  grpc::Slice slice(overlong, sizeof(overlong));
+  EXPECT_EQ(FrameReader::Open(grpc::ByteBuffer(&slice, 1), &header).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  // A 3-byte header that is not a valid message (field 0 is illegal).
+  const char garbage[] = {3, 0, 0, 0, 0, 0, 0};
+  grpc::Slice bad(garbage, sizeof(garbage));
+  EXPECT_EQ(FrameReader::Open(grpc::ByteBuffer(&bad, 1), &header).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace ps
