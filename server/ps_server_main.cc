@@ -15,6 +15,7 @@
 #include "common/logging.h"
 #include "common/termination_signal.h"
 #include "proto/parameter_server.grpc.pb.h"
+#include "server/data_plane_service.h"
 #include "server/shard_roles.h"
 #include "spdlog/spdlog.h"
 
@@ -41,9 +42,8 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  // The data plane (push, pull, replication) arrives with the shard store; until then every
-  // ParameterServer rpc answers UNIMPLEMENTED.
-  ps::v1::ParameterServer::Service parameter_server;
+  // Push and Pull; replication, snapshots and checkpoints still answer UNIMPLEMENTED.
+  ps::DataPlaneService parameter_server;
   ps::EndpointOptions endpoint_options;
   endpoint_options.bind_host = absl::GetFlag(FLAGS_bind_host);
   endpoint_options.port = absl::GetFlag(FLAGS_port);
@@ -72,7 +72,8 @@ int main(int argc, char** argv) {
       session_options,
       [&](const ps::v1::ClusterMap& map) {
         absl::MutexLock lock(&roles_mu);
-        if (self_id == 0) return;  // The registration map; logged once registered.
+        if (self_id == 0) return;  // The registration map; adopted once registered.
+        parameter_server.OnClusterMap(map, self_id);
         const ps::ShardRoles now = ps::RolesOf(map, self_id);
         if (now == roles) return;
         roles = now;
@@ -92,7 +93,9 @@ int main(int argc, char** argv) {
   {
     absl::MutexLock lock(&roles_mu);
     self_id = (*session)->member_id();
-    roles = ps::RolesOf((*session)->CurrentMap(), self_id);
+    const ps::v1::ClusterMap map = (*session)->CurrentMap();
+    parameter_server.OnClusterMap(map, self_id);
+    roles = ps::RolesOf(map, self_id);
     spdlog::info("server {}: {}", self_id, ps::DescribeRoles(roles));
   }
 
@@ -104,6 +107,7 @@ int main(int argc, char** argv) {
     spdlog::info("received signal {}; leaving the cluster", signal_number);
     (*session)->Leave();
   }
+  parameter_server.FinishWaitingPulls();
   endpoint->server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   spdlog::info("server stopped");
   return expelled ? 1 : 0;

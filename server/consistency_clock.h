@@ -1,0 +1,70 @@
+// The consistency model of one table in one shard (DESIGN.md "Consistency"): which worker clocks
+// the shard has seen, when a BSP clock is complete, and whether a reader at a given clock may
+// read now. Pure bookkeeping: the shard's values live in its ShardStore.
+//
+//   BSP: pushes for clock t are accumulated; once every live worker has pushed t (and at least
+//        one worker has) the average is applied and the shard's clock becomes t + 1. A reader at
+//        clock c may read once the shard's clock is >= c.
+//   SSP(s): pushes apply on arrival; a worker that pushed clock t has reached t + 1. A reader at
+//        clock c may read once the slowest live worker has reached c - s.
+//   ASP: pushes apply on arrival; reads never wait.
+//
+// Not thread-safe: the owning TableShard serialises access.
+#ifndef PS_SERVER_CONSISTENCY_CLOCK_H_
+#define PS_SERVER_CONSISTENCY_CLOCK_H_
+
+#include <cstdint>
+#include <map>
+#include <optional>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "proto/types.pb.h"
+
+namespace ps {
+
+class ConsistencyClock {
+ public:
+  // How far ahead of the shard's clock a BSP worker may push before being told to pull first.
+  static constexpr uint64_t kMaxBspClocksAhead = 64;
+
+  explicit ConsistencyClock(const v1::ConsistencySpec& spec) : spec_(spec) {}
+
+  v1::ConsistencySpec::Model model() const { return spec_.model(); }
+  bool accumulates() const { return spec_.model() == v1::ConsistencySpec::MODEL_BSP; }
+
+  void SetLiveWorkers(absl::flat_hash_set<uint32_t> live) { live_ = std::move(live); }
+
+  // Whether `worker` may push for `clock` now. BSP: FailedPrecondition for a clock the shard has
+  // already completed, for a second push to the same clock, or for one too far ahead.
+  absl::Status CheckPush(uint32_t worker, uint64_t clock) const;
+  // Records an accepted push. REQUIRES: CheckPush(worker, clock).ok().
+  void RecordPush(uint32_t worker, uint64_t clock);
+
+  // BSP: the number of workers that pushed the shard's current clock, if every live worker has.
+  // The caller applies that clock's average and then calls CompleteClock(). Otherwise nullopt.
+  std::optional<uint32_t> CompletableContributors() const;
+  void CompleteClock();
+
+  // Whether a reader at `reader_clock` may read now.
+  bool Readable(uint64_t reader_clock) const;
+
+  // BSP: clocks completed. SSP and ASP: the slowest live worker's clock (0 without workers).
+  uint64_t clock() const;
+
+ private:
+  uint64_t SlowestLiveWorkerClock() const;
+
+  const v1::ConsistencySpec spec_;
+  absl::flat_hash_set<uint32_t> live_;
+  // BSP: clocks completed so far, and the workers that pushed each pending clock.
+  uint64_t completed_ = 0;
+  std::map<uint64_t, absl::flat_hash_set<uint32_t>> pending_;
+  // SSP and ASP: each worker's clock (one more than the newest clock it pushed).
+  absl::flat_hash_map<uint32_t, uint64_t> worker_clocks_;
+};
+
+}  // namespace ps
+
+#endif  // PS_SERVER_CONSISTENCY_CLOCK_H_

@@ -1,0 +1,44 @@
+// A dense table's contiguous range within one shard (see shard_store.h).
+#ifndef PS_SERVER_DENSE_STORE_H_
+#define PS_SERVER_DENSE_STORE_H_
+
+#include <map>
+
+#include "common/partition.h"
+#include "server/shard_store.h"
+
+namespace ps {
+
+class DenseStore : public ShardStore {
+ public:
+  DenseStore(const v1::TableInfo& table, uint32_t num_shards, uint32_t shard_id,
+             std::unique_ptr<Optimizer> optimizer);
+
+  absl::StatusOr<PushPayload> ValidatePush(const v1::ShardSlice& slice,
+                                           FrameReader& reader) const override;
+  absl::StatusOr<std::vector<uint64_t>> ValidatePull(const v1::ShardSlice& slice,
+                                                     FrameReader& reader) const override;
+  void Apply(PushPayload& payload) override;
+  void Accumulate(uint64_t clock, PushPayload& payload) override;
+  void ApplyAccumulated(uint64_t clock, uint32_t contributors) override;
+  grpc::Slice Read(const std::vector<uint64_t>& keys, v1::TensorHeader* header) override;
+
+ private:
+  // Applies `gradient` to elements [first, first + gradient.size()) of the range.
+  void ApplyBlock(uint64_t first, absl::Span<const float> gradient);
+
+  const DenseRange range_;
+  std::vector<float> values_;
+  std::vector<std::vector<float>> slots_;
+  // Updates applied so far (Adam's bias correction): every update covers the whole range.
+  uint64_t step_ = 0;
+  // BSP: per pending clock, the sum of the gradients pushed for it.
+  std::map<uint64_t, std::vector<float>> accumulators_;
+  // A zeroed accumulator kept from the last completed clock: reusing it avoids page-faulting a
+  // fresh allocation every clock.
+  std::vector<float> spare_accumulator_;
+};
+
+}  // namespace ps
+
+#endif  // PS_SERVER_DENSE_STORE_H_

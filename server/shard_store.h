@@ -1,0 +1,85 @@
+// The values and optimizer state of one table within one virtual shard, and the checks that
+// guard them: a ShardStore validates a slice completely before anything touches it, so a bad
+// request changes nothing. Dense stores hold the shard's contiguous range; sparse stores hold the
+// rows of the keys that hash to the shard, created on first touch with the table's initialiser.
+//
+// Not thread-safe: the owning TableShard serialises access.
+#ifndef PS_SERVER_SHARD_STORE_H_
+#define PS_SERVER_SHARD_STORE_H_
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/frame.h"
+#include "grpcpp/support/slice.h"
+#include "proto/parameter_server.pb.h"
+#include "server/initializer.h"
+#include "server/optimizer.h"
+
+namespace ps {
+
+// A push slice that passed validation: its keys, and a reader positioned at its values.
+struct PushPayload {
+  std::vector<uint64_t> keys;  // SPARSE only.
+  FrameReader values;
+  uint64_t num_values = 0;
+};
+
+class ShardStore {
+ public:
+  // Errors: InvalidArgument for a table whose kind or optimizer cannot be served.
+  static absl::StatusOr<std::unique_ptr<ShardStore>> Create(const v1::TableInfo& table,
+                                                            uint32_t num_shards, uint32_t shard_id);
+  virtual ~ShardStore() = default;
+
+  const v1::TableInfo& table() const { return table_; }
+  uint32_t shard_id() const { return shard_id_; }
+
+  // Checks a push slice (encoding, lengths, keys in this shard and unique, finite values) and
+  // reads past its payload in `reader`. Changes nothing. Errors: InvalidArgument naming the
+  // problem, the table and the shard.
+  virtual absl::StatusOr<PushPayload> ValidatePush(const v1::ShardSlice& slice,
+                                                   FrameReader& reader) const = 0;
+  // Checks a pull slice and reads its keys (SPARSE) from `reader`. Errors: InvalidArgument.
+  virtual absl::StatusOr<std::vector<uint64_t>> ValidatePull(const v1::ShardSlice& slice,
+                                                             FrameReader& reader) const = 0;
+
+  // ASP and SSP: applies the gradient with the table's optimizer.
+  virtual void Apply(PushPayload& payload) = 0;
+  // BSP: adds the gradient to clock `clock`'s accumulator.
+  virtual void Accumulate(uint64_t clock, PushPayload& payload) = 0;
+  // BSP: applies clock `clock`'s accumulated gradient divided by `contributors` (their average)
+  // and drops the accumulator. A clock nobody sent values for changes nothing.
+  virtual void ApplyAccumulated(uint64_t clock, uint32_t contributors) = 0;
+
+  // The current values (DENSE: the whole range; SPARSE: the rows of `keys`, created if new),
+  // as a payload slice; `header` receives their description.
+  virtual grpc::Slice Read(const std::vector<uint64_t>& keys, v1::TensorHeader* header) = 0;
+
+ protected:
+  ShardStore(const v1::TableInfo& table, uint32_t shard_id, std::unique_ptr<Optimizer> optimizer);
+
+  // "table 'name' shard 3" for error messages.
+  std::string Where() const;
+  // Checks the encoding and byte length of `values` for `num_elements` float32 values and that
+  // the reader holds them. Errors: InvalidArgument.
+  absl::Status CheckValuesHeader(const v1::TensorHeader& values, uint64_t num_elements,
+                                 const FrameReader& reader) const;
+  // Reads `num_keys` little-endian uint64 keys and checks that each hashes to this shard (and,
+  // if `unique`, appears once). Errors: InvalidArgument.
+  absl::StatusOr<std::vector<uint64_t>> ReadKeys(uint64_t num_keys, uint32_t num_shards,
+                                                 bool unique, FrameReader& reader) const;
+  // Reads past `count` values, failing on the first that is NaN or infinite.
+  absl::Status CheckFinite(FrameReader& reader, uint64_t count) const;
+
+  const v1::TableInfo table_;
+  const uint32_t shard_id_;
+  const std::unique_ptr<Optimizer> optimizer_;
+  const Initializer initializer_;
+};
+
+}  // namespace ps
+
+#endif  // PS_SERVER_SHARD_STORE_H_
