@@ -31,11 +31,22 @@ absl::StatusOr<std::unique_ptr<CoordinatorSession>> CoordinatorSession::Start(
   if (options.coordinator_address.empty()) {
     return absl::InvalidArgumentError("the coordinator address is empty (set --coordinator)");
   }
-  if (options.role != v1::MemberRef::ROLE_SERVER && options.role != v1::MemberRef::ROLE_WORKER) {
+  if (!options.observer && options.role != v1::MemberRef::ROLE_SERVER &&
+      options.role != v1::MemberRef::ROLE_WORKER) {
     return absl::InvalidArgumentError("a session's role must be SERVER or WORKER");
   }
   std::unique_ptr<CoordinatorSession> session(
       new CoordinatorSession(options, std::move(on_map), std::move(on_expelled)));
+  if (options.observer) {
+    session->watch_thread_ = std::thread([s = session.get()] { s->WatchLoop(); });
+    if (!session->AwaitMap([](const v1::ClusterMap& map) { return map.epoch() > 0; },
+                           options.register_timeout)) {
+      return absl::DeadlineExceededError(
+          absl::StrCat("no cluster map from the coordinator at ", options.coordinator_address,
+                       " within ", absl::FormatDuration(options.register_timeout)));
+    }
+    return session;
+  }
   absl::Status registered = session->Register();
   if (!registered.ok()) return registered;
   session->StartThreads();
@@ -131,6 +142,7 @@ void CoordinatorSession::Leave() {
     if (stopping_) return;
   }
   StopThreads();
+  if (options_.observer) return;  // Never registered.
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(2)));
   v1::LeaveRequest request;
@@ -147,6 +159,15 @@ void CoordinatorSession::Leave() {
 
 v1::ClusterMap CoordinatorSession::CurrentMap() const {
   absl::MutexLock lock(&mu_);
+  return map_;
+}
+
+std::optional<v1::ClusterMap> CoordinatorSession::AwaitMap(
+    const std::function<bool(const v1::ClusterMap&)>& ready, absl::Duration timeout) const {
+  absl::MutexLock lock(&mu_);
+  const auto done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_ || ready(map_); };
+  mu_.AwaitWithTimeout(absl::Condition(&done), timeout);
+  if (!ready(map_)) return std::nullopt;
   return map_;
 }
 

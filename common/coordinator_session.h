@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -24,8 +25,11 @@ namespace ps {
 struct CoordinatorSessionOptions {
   // host:port of the coordinator.
   std::string coordinator_address;
-  // SERVER or WORKER.
+  // SERVER or WORKER; ignored for observers.
   v1::MemberRef::Role role = v1::MemberRef::ROLE_UNSPECIFIED;
+  // An observer (an operator tool, a test checking results) follows the map without registering:
+  // no heartbeats, no member id, never counted as a worker.
+  bool observer = false;
   // host:port this member serves on (servers) or identifies as (workers; may be empty).
   std::string advertised_address;
   // How long to keep retrying registration while the coordinator is unreachable.
@@ -41,6 +45,7 @@ class CoordinatorSession {
   using ExpelledCallback = std::function<void(const absl::Status&)>;
 
   // Registers (retrying with backoff until options.register_timeout) and starts the threads.
+  // Observers instead wait, as long, for the first map.
   // `on_map` also receives the map returned by registration, before Start() returns.
   // Errors: DeadlineExceeded if the coordinator was not reached in time; InvalidArgument for bad
   // options; the coordinator's error if it refused the registration.
@@ -65,6 +70,11 @@ class CoordinatorSession {
 
   // The newest map seen so far.
   v1::ClusterMap CurrentMap() const;
+
+  // Waits until the newest map satisfies `ready` and returns it; nullopt after `timeout` or once
+  // the session stops.
+  std::optional<v1::ClusterMap> AwaitMap(const std::function<bool(const v1::ClusterMap&)>& ready,
+                                         absl::Duration timeout) const;
 
  private:
   CoordinatorSession(const CoordinatorSessionOptions& options, MapCallback on_map,

@@ -1,0 +1,154 @@
+// The client library a training loop programs against: create or look up tables, push
+// gradients, pull parameters, advance the clock. It routes every call by the cluster map: one
+// request per server holding all of that server's shards, requests to different servers in flight
+// together, and a transparent refresh-and-retry when the map changes under a call (a retried push
+// keeps its sequence number, so the server applies it exactly once).
+//
+// Threading contract: the data-plane calls (Push*, Pull*, PushPull, AdvanceClock) belong to one
+// training thread; call them from one thread at a time. CreateTable, LookupTable, stats(),
+// clock() and the identity accessors are safe from any thread. A background thread follows the
+// cluster map and heartbeats for the worker.
+//
+// Example (see README.md):
+//   PsClientOptions options;
+//   options.coordinator_address = "127.0.0.1:7070";
+//   auto client = PsClient::Connect(options);            // registers as a worker
+//   v1::TableSpec spec;  /* name, kind, size, optimizer, consistency */
+//   auto table = (*client)->CreateTable(spec);            // idempotent
+//   std::vector<float> weights(spec.dense_size()), gradient(spec.dense_size());
+//   for (int step = 0; step < steps; ++step) {
+//     (*client)->Pull(*table, absl::MakeSpan(weights));  // waits as BSP/SSP require
+//     ComputeGradient(weights, &gradient);
+//     (*client)->Push(*table, gradient);
+//     (*client)->AdvanceClock();
+//   }
+#ifndef PS_WORKER_CLIENT_PS_CLIENT_H_
+#define PS_WORKER_CLIENT_PS_CLIENT_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "absl/types/span.h"
+#include "common/coordinator_session.h"
+#include "grpcpp/generic/generic_stub.h"
+#include "proto/coordinator.grpc.pb.h"
+#include "proto/types.pb.h"
+
+namespace ps {
+
+struct PsClientOptions {
+  // host:port of the coordinator.
+  std::string coordinator_address;
+  // Read-only client (tools, tests checking results): not registered as a worker, so BSP and SSP
+  // never wait for it; it cannot push.
+  bool observer = false;
+  // Connect() waits until at least this many workers are alive: the start barrier of a job whose
+  // workers must all count from clock 0 (BSP, SSP).
+  int wait_for_workers = 0;
+  // How long Connect() keeps trying to reach the coordinator (and to see wait_for_workers).
+  absl::Duration connect_timeout = absl::Seconds(30);
+  // Deadline of one Push or Pull including its retries. A pull waiting longer for slow workers
+  // fails with DEADLINE_EXCEEDED.
+  absl::Duration request_timeout = absl::Seconds(60);
+};
+
+// Cumulative traffic of a client.
+struct ClientStats {
+  // Payload bytes (keys and values) sent by pushes and received by pulls.
+  uint64_t bytes_pushed = 0;
+  uint64_t bytes_pulled = 0;
+  // Time spent inside Pull calls (network plus waiting for slower workers) and Push calls.
+  absl::Duration pull_time;
+  absl::Duration push_time;
+  // Requests re-sent after a map change or an unreachable server.
+  uint64_t retries = 0;
+};
+
+class PsClient {
+ public:
+  // Registers with the coordinator as a worker (or follows the map as an observer).
+  // Errors: DeadlineExceeded when the coordinator or the awaited workers do not show up in time.
+  static absl::StatusOr<std::unique_ptr<PsClient>> Connect(const PsClientOptions& options);
+
+  PsClient(const PsClient&) = delete;
+  PsClient& operator=(const PsClient&) = delete;
+  // Leaves the cluster.
+  ~PsClient();
+
+  // Creates a table, or returns the existing one if an identical spec exists.
+  // Errors: AlreadyExists for a different spec under the same name; InvalidArgument for a bad spec.
+  absl::StatusOr<v1::TableInfo> CreateTable(const v1::TableSpec& spec);
+  // Errors: NotFound.
+  absl::StatusOr<v1::TableInfo> LookupTable(const std::string& name);
+
+  // Dense tables: pushes a gradient of the whole table (dense_size values) for the current clock.
+  absl::Status Push(const v1::TableInfo& table, absl::Span<const float> gradient);
+  // Dense tables: reads the whole table into `values` (dense_size values), waiting as the table's
+  // consistency model requires for a reader at the current clock.
+  absl::Status Pull(const v1::TableInfo& table, absl::Span<float> values);
+  // Sparse tables: pushes one gradient row (sparse_dim values) per key; repeated keys are summed.
+  absl::Status PushSparse(const v1::TableInfo& table, absl::Span<const uint64_t> keys,
+                          absl::Span<const float> gradients);
+  // Sparse tables: reads one row per key into `values` (keys.size() * sparse_dim), creating rows
+  // that do not exist yet with the table's initialiser.
+  absl::Status PullSparse(const v1::TableInfo& table, absl::Span<const uint64_t> keys,
+                          absl::Span<float> values);
+  // One training step on a dense table: Push(gradient), AdvanceClock(), Pull(values).
+  absl::Status PushPull(const v1::TableInfo& table, absl::Span<const float> gradient,
+                        absl::Span<float> values);
+
+  // Ends this worker's clock: its next pushes belong to clock() + 1.
+  void AdvanceClock() { clock_.fetch_add(1); }
+  uint64_t clock() const { return clock_.load(); }
+
+  // 0 for observers.
+  uint32_t worker_id() const { return session_->member_id(); }
+  // The data partition the coordinator assigned (workers).
+  uint32_t rank() const { return session_->rank(); }
+  // Workers alive in the newest map.
+  int live_workers() const;
+  ClientStats stats() const;
+
+  // Leaves the cluster now (the destructor does it otherwise). Idempotent.
+  void Leave();
+
+ private:
+  struct ShardPart;
+  struct Operation;
+  struct ServerCall;
+
+  PsClient(const PsClientOptions& options, std::unique_ptr<CoordinatorSession> session);
+
+  // Waits until the map lists `table` so that requests carry a catalog version that names it.
+  absl::StatusOr<v1::TableInfo> AwaitTable(const v1::TableInfo& table);
+  // Sends `op` to the primaries of its shards, retrying the parts whose server asked for a map
+  // refresh or could not be reached, until every part succeeded or the deadline passed.
+  absl::Status Execute(Operation& op);
+  grpc::GenericStub& StubFor(const std::string& address);
+
+  const PsClientOptions options_;
+  std::unique_ptr<CoordinatorSession> session_;
+  std::unique_ptr<v1::Coordinator::Stub> coordinator_;
+  std::atomic<uint64_t> clock_{0};
+  // Per-client push sequence number (the server's dedupe key with worker id and incarnation).
+  uint64_t seq_ = 0;
+
+  absl::Mutex stubs_mu_;
+  absl::flat_hash_map<std::string, std::unique_ptr<grpc::GenericStub>> stubs_
+      ABSL_GUARDED_BY(stubs_mu_);
+
+  mutable absl::Mutex stats_mu_;
+  ClientStats stats_ ABSL_GUARDED_BY(stats_mu_);
+};
+
+}  // namespace ps
+
+#endif  // PS_WORKER_CLIENT_PS_CLIENT_H_
