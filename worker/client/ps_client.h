@@ -111,6 +111,7 @@ class PsClient {
 
   // 0 for observers.
   uint32_t worker_id() const { return session_->member_id(); }
+  uint64_t incarnation() const { return session_->incarnation(); }
   // The data partition the coordinator assigned (workers).
   uint32_t rank() const { return session_->rank(); }
   // Workers alive in the newest map.

@@ -1,0 +1,70 @@
+// A worker for the exact-sum test: for --clocks clocks it pulls both tables (waiting as their
+// consistency model requires), then pushes the known increments of increments.h, then advances
+// its clock. Exits 0 when every call succeeded.
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "tests/integration/increments.h"
+#include "worker/client/ps_client.h"
+
+ABSL_FLAG(std::string, coordinator, "", "host:port of the coordinator.");
+ABSL_FLAG(std::string, dense_table, "dense", "Dense table to push to.");
+ABSL_FLAG(std::string, sparse_table, "sparse", "Sparse table to push to.");
+ABSL_FLAG(int, workers, 4, "Workers to wait for before the first clock.");
+ABSL_FLAG(int, clocks, 5, "Clocks to run.");
+
+namespace {
+
+int Fail(const char* what, const absl::Status& status) {
+  std::fprintf(stderr, "increment_worker: %s: %s\n", what, status.ToString().c_str());
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  ps::PsClientOptions options;
+  options.coordinator_address = absl::GetFlag(FLAGS_coordinator);
+  options.wait_for_workers = absl::GetFlag(FLAGS_workers);
+  absl::StatusOr<std::unique_ptr<ps::PsClient>> client = ps::PsClient::Connect(options);
+  if (!client.ok()) return Fail("connect", client.status());
+  absl::StatusOr<ps::v1::TableInfo> dense = (*client)->LookupTable(absl::GetFlag(FLAGS_dense_table));
+  if (!dense.ok()) return Fail("dense table", dense.status());
+  absl::StatusOr<ps::v1::TableInfo> sparse =
+      (*client)->LookupTable(absl::GetFlag(FLAGS_sparse_table));
+  if (!sparse.ok()) return Fail("sparse table", sparse.status());
+
+  const uint32_t rank = (*client)->rank();
+  const std::vector<uint64_t> keys = ps::testing::SparseKeys(rank);
+  std::vector<float> weights(ps::testing::kDenseSize), gradient(ps::testing::kDenseSize);
+  std::vector<float> rows(keys.size() * ps::testing::kSparseDim);
+  std::vector<float> row_gradients(rows.size());
+  for (int clock = 0; clock < absl::GetFlag(FLAGS_clocks); ++clock) {
+    if (absl::Status s = (*client)->Pull(*dense, absl::MakeSpan(weights)); !s.ok()) {
+      return Fail("pull dense", s);
+    }
+    if (absl::Status s = (*client)->PullSparse(*sparse, keys, absl::MakeSpan(rows)); !s.ok()) {
+      return Fail("pull sparse", s);
+    }
+    for (uint64_t i = 0; i < gradient.size(); ++i) {
+      gradient[i] = -ps::testing::DenseIncrement(rank, clock, i);
+    }
+    for (size_t k = 0; k < keys.size(); ++k) {
+      for (uint32_t j = 0; j < ps::testing::kSparseDim; ++j) {
+        row_gradients[k * ps::testing::kSparseDim + j] =
+            -ps::testing::SparseIncrement(rank, clock, keys[k], j);
+      }
+    }
+    if (absl::Status s = (*client)->Push(*dense, gradient); !s.ok()) return Fail("push dense", s);
+    if (absl::Status s = (*client)->PushSparse(*sparse, keys, row_gradients); !s.ok()) {
+      return Fail("push sparse", s);
+    }
+    (*client)->AdvanceClock();
+  }
+  std::printf("worker rank %u finished %d clocks\n", rank, absl::GetFlag(FLAGS_clocks));
+  return 0;
+}
