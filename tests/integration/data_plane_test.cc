@@ -1,0 +1,373 @@
+// The data plane against real server processes: the waiting semantics of BSP, SSP and ASP,
+// exactly-once pushes, and the rejection of every kind of bad request.
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/synchronization/notification.h"
+#include "common/frame.h"
+#include "common/grpc_endpoint.h"
+#include "common/partition.h"
+#include "grpcpp/generic/generic_stub.h"
+#include "gtest/gtest.h"
+#include "proto/parameter_server.pb.h"
+#include "tests/harness/local_cluster.h"
+#include "worker/client/ps_client.h"
+
+namespace ps::testing {
+namespace {
+
+constexpr uint64_t kSize = 100;
+constexpr uint32_t kShards = 4;
+
+class DataPlaneTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    LocalClusterOptions options;
+    options.servers = 2;
+    options.workers = 0;
+    options.num_shards = kShards;
+    options.replication_factor = 1;
+    absl::StatusOr<std::unique_ptr<LocalCluster>> cluster = LocalCluster::Start(options);
+    ASSERT_TRUE(cluster.ok()) << cluster.status();
+    cluster_ = *std::move(cluster);
+    for (int i = 0; i < 2; ++i) {
+      PsClientOptions client_options;
+      client_options.coordinator_address = cluster_->coordinator_address();
+      client_options.wait_for_workers = 2;
+      client_options.request_timeout = absl::Seconds(20);
+      // Connect both before waiting: each waits for the other.
+      clients_.emplace_back();
+      threads_.emplace_back([this, i, client_options] {
+        absl::StatusOr<std::unique_ptr<PsClient>> client = PsClient::Connect(client_options);
+        if (client.ok()) clients_[i] = *std::move(client);
+      });
+    }
+    for (std::thread& thread : threads_) thread.join();
+    threads_.clear();
+    ASSERT_NE(clients_[0], nullptr);
+    ASSERT_NE(clients_[1], nullptr);
+  }
+
+  PsClient& a() { return *clients_[0]; }
+  PsClient& b() { return *clients_[1]; }
+
+  // A dense table of kSize zeros with SGD at learning rate 1. Both workers pull once so that the
+  // servers have seen the map listing both before anyone pushes.
+  v1::TableInfo MakeTable(v1::ConsistencySpec::Model model, uint32_t staleness = 0) {
+    v1::TableSpec spec;
+    spec.set_name("w");
+    spec.set_kind(v1::TABLE_KIND_DENSE);
+    spec.set_dense_size(kSize);
+    spec.mutable_optimizer()->set_kind(v1::OptimizerSpec::KIND_SGD);
+    spec.mutable_optimizer()->set_learning_rate(1.0f);
+    spec.mutable_consistency()->set_model(model);
+    spec.mutable_consistency()->set_staleness(staleness);
+    absl::StatusOr<v1::TableInfo> table = a().CreateTable(spec);
+    EXPECT_TRUE(table.ok()) << table.status();
+    EXPECT_TRUE(b().LookupTable("w").ok());
+    EXPECT_TRUE(a().Pull(*table, absl::MakeSpan(scratch_)).ok());
+    EXPECT_TRUE(b().Pull(*table, absl::MakeSpan(scratch_)).ok());
+    return *table;
+  }
+
+  // Starts a pull by `client` on another thread; `done` is notified when it returns.
+  void PullInBackground(PsClient& client, const v1::TableInfo& table, absl::Status* status,
+                        absl::Notification* done) {
+    threads_.emplace_back([&client, table, status, done, this] {
+      std::vector<float> values(kSize);
+      *status = client.Pull(table, absl::MakeSpan(values));
+      background_values_ = values;
+      done->Notify();
+    });
+  }
+
+  void TearDown() override {
+    for (std::thread& thread : threads_) thread.join();
+  }
+
+  std::unique_ptr<LocalCluster> cluster_;
+  std::vector<std::unique_ptr<PsClient>> clients_;
+  std::vector<std::thread> threads_;
+  std::vector<float> scratch_ = std::vector<float>(kSize);
+  std::vector<float> background_values_;
+};
+
+std::vector<float> Filled(float value) { return std::vector<float>(kSize, value); }
+
+TEST_F(DataPlaneTest, BspReaderOfTheNextClockWaitsForEveryLiveWorker) {
+  const v1::TableInfo table = MakeTable(v1::ConsistencySpec::MODEL_BSP);
+  ASSERT_TRUE(a().Push(table, Filled(1.0f)).ok());
+  a().AdvanceClock();
+  absl::Status pulled;
+  absl::Notification done;
+  PullInBackground(a(), table, &pulled, &done);
+  EXPECT_FALSE(done.WaitForNotificationWithTimeout(absl::Milliseconds(700)))
+      << "a reader at clock 1 must wait for worker b's clock-0 push";
+  ASSERT_TRUE(b().Push(table, Filled(3.0f)).ok());
+  ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  ASSERT_TRUE(pulled.ok()) << pulled;
+  EXPECT_EQ(background_values_, Filled(-2.0f)) << "one update: minus the mean of 1 and 3";
+}
+
+TEST_F(DataPlaneTest, SspFastWorkerBlocksExactlyWhenStalenessPlusOneAheadAndResumes) {
+  constexpr uint32_t kStaleness = 2;
+  const v1::TableInfo table = MakeTable(v1::ConsistencySpec::MODEL_SSP, kStaleness);
+  // Worker b stays at clock 0. Worker a may read at clocks 0..s without waiting.
+  for (uint32_t clock = 0; clock <= kStaleness; ++clock) {
+    absl::Status pulled;
+    absl::Notification done;
+    PullInBackground(a(), table, &pulled, &done);
+    ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(5)))
+        << "a reader " << clock << " clocks ahead must not wait";
+    ASSERT_TRUE(pulled.ok()) << pulled;
+    ASSERT_TRUE(a().Push(table, Filled(1.0f)).ok());
+    a().AdvanceClock();
+  }
+  absl::Status pulled;
+  absl::Notification done;
+  PullInBackground(a(), table, &pulled, &done);
+  EXPECT_FALSE(done.WaitForNotificationWithTimeout(absl::Milliseconds(700)))
+      << "s + 1 clocks ahead of the slowest worker must wait";
+  ASSERT_TRUE(b().Push(table, Filled(1.0f)).ok());
+  b().AdvanceClock();
+  ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  ASSERT_TRUE(pulled.ok()) << pulled;
+  EXPECT_EQ(background_values_, Filled(-4.0f)) << "pushes apply on arrival: 3 from a, 1 from b";
+}
+
+TEST_F(DataPlaneTest, AspReadersNeverWait) {
+  const v1::TableInfo table = MakeTable(v1::ConsistencySpec::MODEL_ASP);
+  for (int clock = 0; clock < 20; ++clock) {
+    ASSERT_TRUE(a().PushPull(table, Filled(1.0f), absl::MakeSpan(scratch_)).ok());
+  }
+  EXPECT_EQ(scratch_, Filled(-20.0f));
+}
+
+TEST_F(DataPlaneTest, APullPastItsDeadlineFailsWithAClearError) {
+  PsClientOptions options;
+  options.coordinator_address = cluster_->coordinator_address();
+  options.request_timeout = absl::Milliseconds(600);
+  absl::StatusOr<std::unique_ptr<PsClient>> impatient = PsClient::Connect(options);
+  ASSERT_TRUE(impatient.ok());
+  const v1::TableInfo table = MakeTable(v1::ConsistencySpec::MODEL_BSP);
+  ASSERT_TRUE((*impatient)->Pull(table, absl::MakeSpan(scratch_)).ok());
+  (*impatient)->AdvanceClock();  // Clock 1 cannot complete: nobody pushed clock 0.
+  const absl::Time start = absl::Now();
+  const absl::Status status = (*impatient)->Pull(table, absl::MakeSpan(scratch_));
+  EXPECT_EQ(status.code(), absl::StatusCode::kDeadlineExceeded) << status;
+  EXPECT_NE(status.message().find("slower workers"), std::string::npos) << status;
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+}
+
+TEST_F(DataPlaneTest, CreatingATableIsIdempotentAndAConflictingSpecIsRefused) {
+  const v1::TableInfo table = MakeTable(v1::ConsistencySpec::MODEL_ASP);
+  absl::StatusOr<v1::TableInfo> again = b().CreateTable(table.spec());
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->table_id(), table.table_id());
+  v1::TableSpec different = table.spec();
+  different.set_dense_size(kSize + 1);
+  EXPECT_EQ(b().CreateTable(different).status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(b().LookupTable("nope").status().code(), absl::StatusCode::kNotFound);
+}
+
+// Hand-built frames sent straight to a server, as a buggy or hostile client might.
+class RawDataPlaneTest : public DataPlaneTest {
+ protected:
+  void SetUp() override {
+    DataPlaneTest::SetUp();
+    if (HasFatalFailure()) return;
+    table_ = MakeTable(v1::ConsistencySpec::MODEL_ASP);
+    absl::StatusOr<v1::ClusterMap> map = cluster_->WaitForMap(
+        [](const v1::ClusterMap&) { return true; }, absl::Seconds(5));
+    ASSERT_TRUE(map.ok());
+    map_ = *map;
+    const uint32_t primary = map_.shards(0).replicas(0);
+    for (const v1::ServerInfo& server : map_.servers()) {
+      if (server.server_id() == primary) address_ = server.address();
+    }
+    range_ = DenseShardRange(kSize, kShards, 0);
+  }
+
+  // A push to shard 0 from worker a with `values` (the right length unless a test says otherwise).
+  v1::PushRequest Header(uint64_t seq, uint64_t num_values) {
+    v1::PushRequest header;
+    header.set_epoch(map_.epoch());
+    header.set_catalog_version(map_.catalog_version());
+    header.set_worker_id(a().worker_id());
+    header.set_incarnation(a().incarnation());
+    header.set_seq(seq);
+    v1::ShardSlice* slice = header.add_slices();
+    slice->set_table_id(table_.table_id());
+    slice->set_shard_id(0);
+    slice->mutable_values()->set_encoding(v1::ENCODING_F32);
+    slice->mutable_values()->set_num_elements(num_values);
+    slice->mutable_values()->set_payload_bytes(num_values * sizeof(float));
+    return header;
+  }
+
+  struct Answer {
+    grpc::Status status;
+    v1::PushResponse response;
+    std::string epoch_trailer;
+  };
+  Answer Send(const grpc::ByteBuffer& frame, const char* method = "/ps.v1.ParameterServer/Push") {
+    grpc::GenericStub stub(OpenChannel(address_));
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    grpc::ByteBuffer response;
+    Answer answer;
+    absl::Notification done;
+    stub.UnaryCall(&context, method, grpc::StubOptions(), &frame, &response,
+                   [&](grpc::Status status) {
+                     answer.status = std::move(status);
+                     done.Notify();
+                   });
+    done.WaitForNotification();
+    if (answer.status.ok()) {
+      std::vector<grpc::Slice> slices;
+      EXPECT_TRUE(response.Dump(&slices).ok());
+      std::string bytes;
+      for (const grpc::Slice& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+      EXPECT_TRUE(answer.response.ParseFromString(bytes));
+    }
+    const auto trailer = context.GetServerTrailingMetadata().find("ps-epoch");
+    if (trailer != context.GetServerTrailingMetadata().end()) {
+      answer.epoch_trailer = std::string(trailer->second.data(), trailer->second.size());
+    }
+    return answer;
+  }
+
+  Answer Push(const v1::PushRequest& header, const std::vector<float>& values) {
+    return Send(MakeFrame(header, {BorrowedSlice(values.data(), values.size() * sizeof(float))}));
+  }
+
+  // Element 0 of the table as the observer-free client a sees it.
+  float FirstValue() {
+    EXPECT_TRUE(a().Pull(table_, absl::MakeSpan(scratch_)).ok());
+    return scratch_[0];
+  }
+
+  v1::TableInfo table_;
+  v1::ClusterMap map_;
+  std::string address_;
+  DenseRange range_;
+};
+
+TEST_F(RawDataPlaneTest, ADuplicatedPushIsAcknowledgedButAppliedOnce) {
+  const std::vector<float> ones(range_.size(), 1.0f);
+  const Answer first = Push(Header(1000, range_.size()), ones);
+  ASSERT_TRUE(first.status.ok()) << first.status.error_message();
+  EXPECT_FALSE(first.response.duplicate());
+  const Answer retry = Push(Header(1000, range_.size()), ones);
+  ASSERT_TRUE(retry.status.ok()) << retry.status.error_message();
+  EXPECT_TRUE(retry.response.duplicate());
+  EXPECT_EQ(FirstValue(), -1.0f);
+  ASSERT_TRUE(Push(Header(1001, range_.size()), ones).status.ok());
+  EXPECT_EQ(FirstValue(), -2.0f) << "the next seq applies";
+}
+
+TEST_F(RawDataPlaneTest, EveryBadRequestIsRejectedAndChangesNothing) {
+  const float before = FirstValue();
+  const std::vector<float> ones(range_.size(), 1.0f);
+
+  std::vector<float> with_nan = ones;
+  with_nan[1] = std::numeric_limits<float>::quiet_NaN();
+  Answer answer = Push(Header(1, range_.size()), with_nan);
+  EXPECT_EQ(answer.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(answer.status.error_message().find("finite"), std::string::npos);
+
+  std::vector<float> with_inf = ones;
+  with_inf.back() = -std::numeric_limits<float>::infinity();
+  EXPECT_EQ(Push(Header(2, range_.size()), with_inf).status.error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+
+  const std::vector<float> short_values(range_.size() - 1, 1.0f);
+  EXPECT_EQ(Push(Header(3, range_.size() - 1), short_values).status.error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT)
+      << "wrong length";
+  EXPECT_EQ(Push(Header(4, range_.size()), short_values).status.error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT)
+      << "payload shorter than the header says";
+
+  v1::PushRequest unknown_table = Header(5, range_.size());
+  unknown_table.mutable_slices(0)->set_table_id(999);
+  answer = Push(unknown_table, ones);
+  EXPECT_EQ(answer.status.error_code(), grpc::StatusCode::NOT_FOUND);
+
+  v1::PushRequest no_such_shard = Header(6, range_.size());
+  no_such_shard.mutable_slices(0)->set_shard_id(kShards + 3);
+  EXPECT_EQ(Push(no_such_shard, ones).status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+
+  v1::PushRequest stale = Header(7, range_.size());
+  stale.set_epoch(map_.epoch() - 1);
+  answer = Push(stale, ones);
+  EXPECT_EQ(answer.status.error_code(), grpc::StatusCode::ABORTED);
+  EXPECT_EQ(answer.epoch_trailer, std::to_string(map_.epoch())) << "names the current epoch";
+
+  v1::PushRequest stranger = Header(8, range_.size());
+  stranger.set_worker_id(4242);
+  EXPECT_EQ(Push(stranger, ones).status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+
+  v1::PushRequest old_incarnation = Header(9, range_.size());
+  old_incarnation.set_incarnation(a().incarnation() + 1);
+  EXPECT_EQ(Push(old_incarnation, ones).status.error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+
+  v1::PushRequest wrong_encoding = Header(10, range_.size());
+  wrong_encoding.mutable_slices(0)->mutable_values()->set_encoding(v1::ENCODING_F16);
+  EXPECT_EQ(Push(wrong_encoding, ones).status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+
+  const char garbage[] = {9, 0, 0, 0, 1, 2, 3};
+  grpc::Slice garbage_slice(garbage, sizeof(garbage));
+  EXPECT_EQ(Send(grpc::ByteBuffer(&garbage_slice, 1)).status.error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT)
+      << "a frame that does not parse";
+  EXPECT_EQ(Send(grpc::ByteBuffer(&garbage_slice, 1), "/ps.v1.ParameterServer/Pull")
+                .status.error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+
+  // Client-side checks fail before anything is sent.
+  EXPECT_EQ(a().Push(table_, std::vector<float>(kSize + 1)).code(),
+            absl::StatusCode::kInvalidArgument);
+  std::vector<uint64_t> keys = {1};
+  std::vector<float> row(1);
+  EXPECT_EQ(a().PushSparse(table_, keys, row).code(), absl::StatusCode::kInvalidArgument)
+      << "a dense table through the sparse call";
+
+  EXPECT_EQ(FirstValue(), before) << "no rejected push changed the shard";
+}
+
+TEST_F(RawDataPlaneTest, SparseKeysOfAnotherShardAreRejected) {
+  v1::TableSpec spec;
+  spec.set_name("embeddings");
+  spec.set_kind(v1::TABLE_KIND_SPARSE);
+  spec.set_sparse_dim(2);
+  spec.mutable_optimizer()->set_kind(v1::OptimizerSpec::KIND_SGD);
+  spec.mutable_optimizer()->set_learning_rate(1.0f);
+  spec.mutable_consistency()->set_model(v1::ConsistencySpec::MODEL_ASP);
+  absl::StatusOr<v1::TableInfo> sparse = a().CreateTable(spec);
+  ASSERT_TRUE(sparse.ok());
+  absl::StatusOr<v1::ClusterMap> map = cluster_->WaitForMap(
+      [&](const v1::ClusterMap& m) { return m.tables_size() == 2; }, absl::Seconds(5));
+  ASSERT_TRUE(map.ok());
+  uint64_t key = 0;
+  while (SparseShardOf(key, kShards) == 0) ++key;  // A key of some other shard.
+  v1::PushRequest header = Header(1, 2);
+  header.set_catalog_version(map->catalog_version());
+  header.mutable_slices(0)->set_table_id(sparse->table_id());
+  header.mutable_slices(0)->set_num_keys(1);
+  const std::vector<float> row = {1.0f, 1.0f};
+  const Answer answer = Send(MakeFrame(header, {BorrowedSlice(&key, sizeof(key)),
+                                                BorrowedSlice(row.data(), 8)}));
+  EXPECT_EQ(answer.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(answer.status.error_message().find("belongs to shard"), std::string::npos)
+      << answer.status.error_message();
+}
+
+}  // namespace
+}  // namespace ps::testing
