@@ -94,10 +94,16 @@ std::string DaemonProcess::ReadLog() const {
 }
 
 std::string RunfilePath(const std::string& workspace_relative) {
-  const char* srcdir = std::getenv("TEST_SRCDIR");
   const char* workspace = std::getenv("TEST_WORKSPACE");
-  return absl::StrCat(srcdir ? srcdir : ".", "/", workspace ? workspace : "paramserver", "/",
-                      workspace_relative);
+  const std::string suffix =
+      absl::StrCat("/", workspace ? workspace : "paramserver", "/", workspace_relative);
+  if (const char* srcdir = std::getenv("TEST_SRCDIR")) return srcdir + suffix;
+  if (const char* runfiles = std::getenv("RUNFILES_DIR")) return runfiles + suffix;
+  // A binary started by `bazel run` or by hand: its runfiles tree sits beside it.
+  char self[4096];
+  const ssize_t length = readlink("/proc/self/exe", self, sizeof(self) - 1);
+  if (length <= 0) return "." + suffix;
+  return absl::StrCat(std::string(self, length), ".runfiles", suffix);
 }
 
 std::string MakeTempDir(const std::string& prefix) {

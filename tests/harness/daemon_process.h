@@ -52,7 +52,8 @@ class DaemonProcess {
   std::optional<int> exit_code_;
 };
 
-// Absolute path of a file in this test's runfiles, e.g. "server/ps_server".
+// Path of a file in the runfiles of this test (or of this binary, under `bazel run` or started
+// by hand), e.g. "server/ps_server".
 std::string RunfilePath(const std::string& workspace_relative);
 
 // A fresh directory under $TEST_TMPDIR.
