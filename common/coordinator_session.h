@@ -1,9 +1,9 @@
 // A member's (server's or worker's) session with the coordinator: registration, periodic
 // heartbeats and a streaming watch of the cluster map.
 //
-// Thread-safety: safe for concurrent use. The session owns two threads (heartbeat, watch), started
-// by Start() and joined by Leave() or the destructor. Callbacks run on those threads and must not
-// call Leave() or destroy the session.
+// Thread-safety: safe for concurrent use. The session owns two threads (heartbeat, watch; an
+// observer only the watch), started by Start() and joined by Leave() or the destructor. Callbacks
+// run on those threads and must not call Leave() or destroy the session.
 #ifndef PS_COMMON_COORDINATOR_SESSION_H_
 #define PS_COMMON_COORDINATOR_SESSION_H_
 
