@@ -8,23 +8,6 @@
 #include "grpcpp/server_builder.h"
 
 namespace ps {
-namespace {
-
-// HTTP/2 and TCP settings for tensors of many megabytes: large HTTP/2 frames and TCP reads mean
-// fewer syscalls and fewer, larger slices per message; a large initial window lets a 64 MB push
-// stream without waiting for window updates.
-std::vector<std::pair<std::string, int>> TransportTuning() {
-  return {
-      {GRPC_ARG_HTTP2_MAX_FRAME_SIZE, 16 * 1024 * 1024 - 1},
-      {GRPC_ARG_HTTP2_BDP_PROBE, 0},
-      {GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 64 * 1024 * 1024},
-      {GRPC_ARG_TCP_READ_CHUNK_SIZE, 1024 * 1024},
-      {GRPC_ARG_TCP_MIN_READ_CHUNK_SIZE, 256 * 1024},
-      {GRPC_ARG_TCP_MAX_READ_CHUNK_SIZE, 4 * 1024 * 1024},
-  };
-}
-
-}  // namespace
 
 absl::StatusOr<RunningEndpoint> StartEndpoint(const EndpointOptions& options,
                                               const std::vector<grpc::Service*>& services) {
@@ -44,7 +27,6 @@ absl::StatusOr<RunningEndpoint> StartEndpoint(const EndpointOptions& options,
                            grpc::InsecureServerCredentials(), &selected_port);
   builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
   builder.SetMaxSendMessageSize(kMaxMessageBytes);
-  for (const auto& [name, value] : TransportTuning()) builder.AddChannelArgument(name, value);
   for (grpc::Service* service : services) builder.RegisterService(service);
   RunningEndpoint endpoint;
   endpoint.server = builder.BuildAndStart();
@@ -69,7 +51,6 @@ std::shared_ptr<grpc::Channel> OpenChannel(const std::string& address) {
   grpc::ChannelArguments arguments;
   arguments.SetMaxReceiveMessageSize(kMaxMessageBytes);
   arguments.SetMaxSendMessageSize(kMaxMessageBytes);
-  for (const auto& [name, value] : TransportTuning()) arguments.SetInt(name, value);
   return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), arguments);
 }
 
