@@ -33,22 +33,6 @@ bool ListsTable(const v1::ClusterMap& map, uint32_t table_id) {
                      [&](const v1::TableInfo& table) { return table.table_id() == table_id; });
 }
 
-absl::Status CheckKind(const v1::TableInfo& table, v1::TableKind kind) {
-  if (table.spec().kind() == kind) return absl::OkStatus();
-  return absl::InvalidArgumentError(
-      absl::StrCat("table '", table.spec().name(), "' is ",
-                   v1::TableKind_Name(table.spec().kind()), "; this call needs ",
-                   v1::TableKind_Name(kind)));
-}
-
-absl::Status CheckLength(const char* what, size_t actual, uint64_t expected,
-                         const v1::TableInfo& table) {
-  if (actual == expected) return absl::OkStatus();
-  return absl::InvalidArgumentError(absl::StrCat(what, " for table '", table.spec().name(),
-                                                 "' has ", actual, " values; expected ",
-                                                 expected));
-}
-
 }  // namespace
 
 // One shard's part of an operation.
@@ -153,16 +137,34 @@ absl::StatusOr<v1::TableInfo> PsClient::AwaitTable(const v1::TableInfo& table) {
   return table;
 }
 
-absl::Status PsClient::Push(const v1::TableInfo& table, absl::Span<const float> gradient) {
-  if (absl::Status kind = CheckKind(table, v1::TABLE_KIND_DENSE); !kind.ok()) return kind;
-  if (absl::Status length = CheckLength("the gradient", gradient.size(), table.spec().dense_size(), table);
-      !length.ok()) {
-    return length;
+absl::StatusOr<PsClient::Operation> PsClient::BeginOperation(const v1::TableInfo& table,
+                                                             v1::TableKind kind, bool push,
+                                                             size_t num_values,
+                                                             uint64_t expected_values) const {
+  if (table.spec().kind() != kind) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("table '", table.spec().name(), "' is ",
+                     v1::TableKind_Name(table.spec().kind()), "; this call needs ",
+                     v1::TableKind_Name(kind)));
+  }
+  if (num_values != expected_values) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(push ? "the gradient" : "the output", " for table '", table.spec().name(),
+                     "' has ", num_values, " values; expected ", expected_values));
   }
   Operation op;
-  op.push = true;
+  op.push = push;
   op.table = &table;
-  op.what = absl::StrCat("push to table '", table.spec().name(), "'");
+  op.what = push ? absl::StrCat("push to table '", table.spec().name(), "'")
+                 : absl::StrCat("pull of table '", table.spec().name(), "' at clock ", clock());
+  return op;
+}
+
+absl::Status PsClient::Push(const v1::TableInfo& table, absl::Span<const float> gradient) {
+  absl::StatusOr<Operation> begun = BeginOperation(table, v1::TABLE_KIND_DENSE, /*push=*/true,
+                                                  gradient.size(), table.spec().dense_size());
+  if (!begun.ok()) return begun.status();
+  Operation& op = *begun;
   const uint32_t num_shards = session_->CurrentMap().num_shards();
   for (uint32_t shard = 0; shard < num_shards; ++shard) {
     const DenseRange range = DenseShardRange(table.spec().dense_size(), num_shards, shard);
@@ -176,14 +178,10 @@ absl::Status PsClient::Push(const v1::TableInfo& table, absl::Span<const float> 
 }
 
 absl::Status PsClient::Pull(const v1::TableInfo& table, absl::Span<float> values) {
-  if (absl::Status kind = CheckKind(table, v1::TABLE_KIND_DENSE); !kind.ok()) return kind;
-  if (absl::Status length = CheckLength("the output", values.size(), table.spec().dense_size(), table);
-      !length.ok()) {
-    return length;
-  }
-  Operation op;
-  op.table = &table;
-  op.what = absl::StrCat("pull of table '", table.spec().name(), "' at clock ", clock());
+  absl::StatusOr<Operation> begun = BeginOperation(table, v1::TABLE_KIND_DENSE, /*push=*/false,
+                                                  values.size(), table.spec().dense_size());
+  if (!begun.ok()) return begun.status();
+  Operation& op = *begun;
   const uint32_t num_shards = session_->CurrentMap().num_shards();
   for (uint32_t shard = 0; shard < num_shards; ++shard) {
     const DenseRange range = DenseShardRange(table.spec().dense_size(), num_shards, shard);
@@ -197,12 +195,11 @@ absl::Status PsClient::Pull(const v1::TableInfo& table, absl::Span<float> values
 
 absl::Status PsClient::PushSparse(const v1::TableInfo& table, absl::Span<const uint64_t> keys,
                                   absl::Span<const float> gradients) {
-  if (absl::Status kind = CheckKind(table, v1::TABLE_KIND_SPARSE); !kind.ok()) return kind;
   const size_t dim = table.spec().sparse_dim();
-  if (absl::Status length = CheckLength("the gradient rows", gradients.size(), keys.size() * dim, table);
-      !length.ok()) {
-    return length;
-  }
+  absl::StatusOr<Operation> begun = BeginOperation(table, v1::TABLE_KIND_SPARSE, /*push=*/true,
+                                                  gradients.size(), keys.size() * dim);
+  if (!begun.ok()) return begun.status();
+  Operation& op = *begun;
   // Sum the rows of repeated keys, grouped by shard; every shard gets a slice (empty if need be)
   // so that BSP and SSP count this worker in at this clock.
   const uint32_t num_shards = session_->CurrentMap().num_shards();
@@ -222,10 +219,6 @@ absl::Status PsClient::PushSparse(const v1::TableInfo& table, absl::Span<const u
       for (size_t j = 0; j < dim; ++j) row[j] += gradients[i * dim + j];
     }
   }
-  Operation op;
-  op.push = true;
-  op.table = &table;
-  op.what = absl::StrCat("push to table '", table.spec().name(), "'");
   for (uint32_t shard = 0; shard < num_shards; ++shard) {
     ShardPart& part = op.parts.emplace_back();
     part.shard_id = shard;
@@ -239,12 +232,11 @@ absl::Status PsClient::PushSparse(const v1::TableInfo& table, absl::Span<const u
 
 absl::Status PsClient::PullSparse(const v1::TableInfo& table, absl::Span<const uint64_t> keys,
                                   absl::Span<float> values) {
-  if (absl::Status kind = CheckKind(table, v1::TABLE_KIND_SPARSE); !kind.ok()) return kind;
   const size_t dim = table.spec().sparse_dim();
-  if (absl::Status length = CheckLength("the output rows", values.size(), keys.size() * dim, table);
-      !length.ok()) {
-    return length;
-  }
+  absl::StatusOr<Operation> begun = BeginOperation(table, v1::TABLE_KIND_SPARSE, /*push=*/false,
+                                                  values.size(), keys.size() * dim);
+  if (!begun.ok()) return begun.status();
+  Operation& op = *begun;
   const uint32_t num_shards = session_->CurrentMap().num_shards();
   std::vector<std::vector<uint64_t>> shard_keys(num_shards);
   std::vector<std::vector<size_t>> positions(num_shards);
@@ -253,9 +245,6 @@ absl::Status PsClient::PullSparse(const v1::TableInfo& table, absl::Span<const u
     shard_keys[shard].push_back(keys[i]);
     positions[shard].push_back(i);
   }
-  Operation op;
-  op.table = &table;
-  op.what = absl::StrCat("pull of table '", table.spec().name(), "' at clock ", clock());
   for (uint32_t shard = 0; shard < num_shards; ++shard) {
     if (shard_keys[shard].empty()) continue;
     ShardPart& part = op.parts.emplace_back();

@@ -128,6 +128,11 @@ class PsClient {
 
   PsClient(const PsClientOptions& options, std::unique_ptr<CoordinatorSession> session);
 
+  // Checks that `table` has `kind` and that the caller's buffer holds `expected_values`, and
+  // starts an operation on it. Errors: InvalidArgument.
+  absl::StatusOr<Operation> BeginOperation(const v1::TableInfo& table, v1::TableKind kind,
+                                           bool push, size_t num_values,
+                                           uint64_t expected_values) const;
   // Waits until the map lists `table` so that requests carry a catalog version that names it.
   absl::StatusOr<v1::TableInfo> AwaitTable(const v1::TableInfo& table);
   // Sends `op` to the primaries of its shards, retrying the parts whose server asked for a map
