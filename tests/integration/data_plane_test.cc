@@ -362,8 +362,16 @@ TEST_F(RawDataPlaneTest, SparseKeysOfAnotherShardAreRejected) {
   header.mutable_slices(0)->set_table_id(sparse->table_id());
   header.mutable_slices(0)->set_num_keys(1);
   const std::vector<float> row = {1.0f, 1.0f};
-  const Answer answer = Send(MakeFrame(header, {BorrowedSlice(&key, sizeof(key)),
-                                                BorrowedSlice(row.data(), 8)}));
+  const grpc::ByteBuffer frame =
+      MakeFrame(header, {BorrowedSlice(&key, sizeof(key)), BorrowedSlice(row.data(), 8)});
+  // The server may not have the catalog listing the new table yet: it answers UNAVAILABLE (retry)
+  // until its map watch delivers it.
+  Answer answer = Send(frame);
+  for (int attempt = 0; attempt < 50 && answer.status.error_code() == grpc::StatusCode::UNAVAILABLE;
+       ++attempt) {
+    absl::SleepFor(absl::Milliseconds(100));
+    answer = Send(frame);
+  }
   EXPECT_EQ(answer.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_NE(answer.status.error_message().find("belongs to shard"), std::string::npos)
       << answer.status.error_message();
