@@ -1,0 +1,111 @@
+// The numerical kernels a model needs, behind one interface with a CPU implementation (OpenBLAS
+// plus plain loops, cpu_backend.h) and a CUDA one (cuBLAS plus small kernels, cuda/cuda_backend.h).
+// Models allocate their buffers through the backend and call only these operations, so the same
+// model code runs on either device.
+//
+// Conventions: matrices are row-major float32; pointers passed to the operations point into
+// memory the same backend allocated (device memory for CUDA); sizes are element counts. Every
+// operation is ordered after the previous ones on the same backend; Download() and the reductions
+// that return host values wait for the work before them.
+//
+// Thread-safety: a backend serves one thread at a time.
+#ifndef PS_WORKER_COMPUTE_COMPUTE_BACKEND_H_
+#define PS_WORKER_COMPUTE_COMPUTE_BACKEND_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+
+namespace ps {
+
+// `count` elements of T in a backend's memory, freed when the array is destroyed. Move-only.
+template <typename T>
+class DeviceArray {
+ public:
+  DeviceArray() : memory_(nullptr, nullptr) {}
+  DeviceArray(void* memory, size_t count, void (*release)(void*))
+      : memory_(static_cast<T*>(memory), release), count_(count) {}
+
+  T* data() const { return memory_.get(); }
+  size_t size() const { return count_; }
+
+ private:
+  std::unique_ptr<T, void (*)(void*)> memory_;
+  size_t count_ = 0;
+};
+
+// Sum of the cross-entropy losses and count of correct argmax predictions over a batch.
+struct BatchLoss {
+  double loss_sum = 0;
+  int64_t correct = 0;
+};
+
+class ComputeBackend {
+ public:
+  virtual ~ComputeBackend() = default;
+
+  // "cpu (OpenBLAS, 2 threads)", "cuda (NVIDIA H100 ...)".
+  virtual std::string name() const = 0;
+
+  // Uninitialised memory for `count` elements. Errors: ResourceExhausted.
+  template <typename T>
+  absl::StatusOr<DeviceArray<T>> Allocate(size_t count) {
+    absl::StatusOr<void*> memory = AllocateBytes(count * sizeof(T));
+    if (!memory.ok()) return memory.status();
+    return DeviceArray<T>(*memory, count, release_function());
+  }
+  // Copies host values to `device` starting at element `offset`. Errors: OutOfRange when they do
+  // not fit; Internal for a device failure.
+  template <typename T>
+  absl::Status Upload(absl::Span<const T> host, const DeviceArray<T>& device, size_t offset = 0) {
+    if (offset > device.size() || host.size() > device.size() - offset) {
+      return absl::OutOfRangeError("upload past the end of a device array");
+    }
+    return CopyToDevice(host.data(), device.data() + offset, host.size() * sizeof(T));
+  }
+  // Copies the first host.size() elements of `device` to the host, waiting for pending work.
+  template <typename T>
+  absl::Status Download(const DeviceArray<T>& device, absl::Span<T> host) {
+    if (host.size() > device.size()) {
+      return absl::OutOfRangeError("download past the end of a device array");
+    }
+    return CopyToHost(device.data(), host.data(), host.size() * sizeof(T));
+  }
+
+  // C (m x n) = alpha * op(A) * op(B) + beta * C, where op(A) is m x k (A stored k x m when
+  // transpose_a) and op(B) is k x n (B stored n x k when transpose_b).
+  virtual absl::Status Gemm(bool transpose_a, bool transpose_b, int m, int n, int k, float alpha,
+                            const float* a, const float* b, float beta, float* c) = 0;
+  // z[r][c] += bias[c] for a rows x cols matrix.
+  virtual absl::Status AddBias(float* z, const float* bias, int rows, int cols) = 0;
+  // sums[c] = sum over r of m[r][c] (a bias gradient).
+  virtual absl::Status ColumnSums(const float* m, int rows, int cols, float* sums) = 0;
+  // x = max(x, 0) for n elements.
+  virtual absl::Status Relu(float* x, int n) = 0;
+  // gradient[i] = 0 where activation[i] <= 0 (activation is the ReLU's output).
+  virtual absl::Status ReluBackward(const float* activation, float* gradient, int n) = 0;
+  // Softmax cross-entropy of `logits` (rows x classes) against `labels` (rows values in
+  // [0, classes)). When `gradient` is not null it receives gradient_scale * (softmax - one_hot),
+  // the gradient of gradient_scale * loss_sum with respect to the logits. Returns the loss sum and
+  // the number of rows whose largest logit is the label.
+  virtual absl::StatusOr<BatchLoss> SoftmaxCrossEntropy(const float* logits,
+                                                        const int32_t* labels, int rows,
+                                                        int classes, float gradient_scale,
+                                                        float* gradient) = 0;
+
+ protected:
+  virtual absl::StatusOr<void*> AllocateBytes(size_t bytes) = 0;
+  // Frees what AllocateBytes returned; outlives the backend (arrays may be destroyed later).
+  virtual void (*release_function() const)(void*) = 0;
+  virtual absl::Status CopyToDevice(const void* host, void* device, size_t bytes) = 0;
+  virtual absl::Status CopyToHost(const void* device, void* host, size_t bytes) = 0;
+};
+
+}  // namespace ps
+
+#endif  // PS_WORKER_COMPUTE_COMPUTE_BACKEND_H_
