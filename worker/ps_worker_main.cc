@@ -1,31 +1,384 @@
-// ps_worker: a worker daemon of a parameter-server cluster.
+// ps_worker: a worker daemon of a parameter-server cluster. It joins the cluster, trains a model
+// on its partition of the data through the servers (pull, compute, push, advance the clock),
+// reports progress and exports the model. Two more modes need no cluster: `standalone` trains
+// the same model in this process (the baseline of the overhead benchmark) and `evaluate` scores
+// an exported model on the test set.
 #include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cstdio>
+#include <memory>
 #include <string>
+#include <thread>
+#include <utility>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
-#include "common/coordinator_session.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
 #include "common/logging.h"
+#include "common/status_macros.h"
 #include "common/termination_signal.h"
 #include "spdlog/spdlog.h"
+#include "worker/client/ps_client.h"
 #include "worker/compute/device.h"
+#include "worker/data/idx_reader.h"
+#include "worker/data/libsvm_reader.h"
+#include "worker/data/partition.h"
+#include "worker/data/synthetic_images.h"
+#include "worker/data/zipf_generator.h"
+#include "worker/model/mlp.h"
+#include "worker/model/model_file.h"
+#include "worker/training/dense_parameters.h"
+#include "worker/training/mlp_task.h"
+#include "worker/training/sparse_lr_task.h"
+#include "worker/training/table_specs.h"
+#include "worker/training/training_loop.h"
 
-ABSL_FLAG(std::string, coordinator, "127.0.0.1:7070", "host:port of the coordinator.");
+ABSL_FLAG(std::string, mode, "train",
+          "train: join the cluster and train; standalone: train the same model in this process "
+          "without a cluster; evaluate: score --model_in on the test set.");
+ABSL_FLAG(std::string, coordinator, "127.0.0.1:7070", "host:port of the coordinator (train).");
 ABSL_FLAG(std::string, device, "auto",
           "Compute device: auto (GPU when usable, else CPU), cuda, or cpu.");
-ABSL_FLAG(int, register_timeout_s, 30,
-          "How long to keep trying to reach the coordinator at start, in seconds.");
+ABSL_FLAG(int, cpu_threads, 0, "OpenBLAS threads on the CPU device; 0 = one per core.");
+ABSL_FLAG(std::string, model, "mlp", "mlp (dense table) or sparse_lr (sparse table).");
+ABSL_FLAG(std::string, dataset, "fashion-mnist",
+          "mlp: fashion-mnist or synthetic-images (a labelled stand-in); sparse_lr: zipf "
+          "(synthetic) or libsvm (--libsvm_train, --libsvm_test).");
+ABSL_FLAG(std::string, data_dir, "/usr/share/datasets/fashion-mnist",
+          "Directory of the Fashion-MNIST IDX files (.gz).");
+ABSL_FLAG(std::string, libsvm_train, "", "LIBSVM training file (--dataset=libsvm).");
+ABSL_FLAG(std::string, libsvm_test, "", "LIBSVM test file (--dataset=libsvm).");
+ABSL_FLAG(int64_t, zipf_examples, 200000, "Training examples of the zipf set (test: a quarter).");
+ABSL_FLAG(uint64_t, zipf_keys, 1000000, "Key space of the zipf set.");
+ABSL_FLAG(std::string, hidden, "256,128", "mlp: hidden layer sizes, comma-separated.");
+ABSL_FLAG(float, init_scale, 0.05f, "mlp: initial weights are uniform in [-s, s).");
+ABSL_FLAG(int, epochs, 10, "Passes over this worker's partition.");
+ABSL_FLAG(int, batch_size, 64, "Examples per step and worker.");
+ABSL_FLAG(std::string, optimizer, "adam", "sgd, momentum, adagrad, adam or ftrl (sparse only).");
+ABSL_FLAG(float, learning_rate, 0, "0 = the optimizer's usual rate (adam 0.001, ftrl 0.1, else 0.05).");
+ABSL_FLAG(std::string, consistency, "bsp", "bsp, ssp or asp.");
+ABSL_FLAG(uint32_t, staleness, 3, "SSP's staleness bound in clocks.");
+ABSL_FLAG(std::string, table, "", "Table name; default: the model's name.");
+ABSL_FLAG(int, workers, 1,
+          "Workers of the job: the data is split into this many partitions, and training starts "
+          "once this many workers have joined.");
+ABSL_FLAG(uint64_t, seed, 1, "Seed of the initial weights, the shuffles and generated data.");
+ABSL_FLAG(int64_t, log_every_steps, 100, "A progress line every this many steps (0: per epoch).");
+ABSL_FLAG(std::string, metrics_out, "",
+          "JSON-lines metrics file; {rank} in the path becomes this worker's rank.");
+ABSL_FLAG(std::string, model_out, "",
+          "mlp: export the trained model here (rank 0 only, unless the path holds {rank}); "
+          "format in worker/model/model_file.h.");
+ABSL_FLAG(std::string, model_in, "", "evaluate: the exported model to score.");
+ABSL_FLAG(int, register_timeout_s, 60,
+          "How long to wait for the coordinator and the other workers at start, in seconds.");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error, critical or off.");
+
+namespace ps {
+namespace {
+
+struct DenseData {
+  DenseDataset train;
+  DenseDataset test;
+};
+
+struct SparseData {
+  SparseDataset train;
+  SparseDataset test;
+};
+
+absl::StatusOr<DenseData> LoadDenseData() {
+  const std::string dataset = absl::GetFlag(FLAGS_dataset);
+  if (dataset == "fashion-mnist") {
+    PS_ASSIGN_OR_RETURN(auto sets, ReadFashionMnist(absl::GetFlag(FLAGS_data_dir)));
+    return DenseData{std::move(sets.first), std::move(sets.second)};
+  }
+  if (dataset == "synthetic-images") {
+    const uint64_t seed = absl::GetFlag(FLAGS_seed);
+    return DenseData{MakeSyntheticImages(60000, seed, seed + 1),
+                     MakeSyntheticImages(10000, seed, seed + 2)};
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "--dataset for the mlp must be fashion-mnist or synthetic-images, got '", dataset, "'"));
+}
+
+absl::StatusOr<SparseData> LoadSparseData() {
+  const std::string dataset = absl::GetFlag(FLAGS_dataset);
+  if (dataset == "libsvm") {
+    if (absl::GetFlag(FLAGS_libsvm_train).empty() || absl::GetFlag(FLAGS_libsvm_test).empty()) {
+      return absl::InvalidArgumentError("--dataset=libsvm needs --libsvm_train and --libsvm_test");
+    }
+    PS_ASSIGN_OR_RETURN(SparseDataset train, ReadLibsvm(absl::GetFlag(FLAGS_libsvm_train)));
+    PS_ASSIGN_OR_RETURN(SparseDataset test, ReadLibsvm(absl::GetFlag(FLAGS_libsvm_test)));
+    return SparseData{std::move(train), std::move(test)};
+  }
+  if (dataset == "zipf") {
+    ZipfOptions options;
+    options.key_space = absl::GetFlag(FLAGS_zipf_keys);
+    options.seed = absl::GetFlag(FLAGS_seed);
+    const int64_t examples = absl::GetFlag(FLAGS_zipf_examples);
+    // One generated set split in two, so train and test share the hidden model.
+    options.num_examples = examples + examples / 4;
+    SparseDataset all = MakeZipfDataset(options);
+    PS_ASSIGN_OR_RETURN(SparseDataset train, PartitionOf(all, 0, 5));
+    SparseData data;
+    for (int part = 0; part < 5; ++part) {
+      PS_ASSIGN_OR_RETURN(SparseDataset piece, PartitionOf(all, part, 5));
+      if (part == 4) {
+        data.test = std::move(piece);
+      } else {
+        AppendExamples(piece, data.train);
+      }
+    }
+    return data;
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "--dataset for sparse_lr must be zipf or libsvm, got '", dataset, "'"));
+}
+
+absl::StatusOr<std::vector<int>> MlpLayers(int inputs, int classes) {
+  std::vector<int> layers = {inputs};
+  for (absl::string_view size : absl::StrSplit(absl::GetFlag(FLAGS_hidden), ',',
+                                               absl::SkipWhitespace())) {
+    int value;
+    if (!absl::SimpleAtoi(size, &value) || value <= 0 || value > (1 << 20)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--hidden must list positive layer sizes, got '", size, "'"));
+    }
+    layers.push_back(value);
+  }
+  layers.push_back(classes);
+  return layers;
+}
+
+TrainingChoices ChoicesFromFlags(const std::string& default_table) {
+  TrainingChoices choices;
+  choices.table_name = absl::GetFlag(FLAGS_table).empty() ? default_table
+                                                           : absl::GetFlag(FLAGS_table);
+  choices.optimizer = absl::GetFlag(FLAGS_optimizer);
+  choices.learning_rate = absl::GetFlag(FLAGS_learning_rate);
+  choices.consistency = absl::GetFlag(FLAGS_consistency);
+  choices.staleness = absl::GetFlag(FLAGS_staleness);
+  choices.seed = absl::GetFlag(FLAGS_seed);
+  return choices;
+}
+
+std::string ForRank(const std::string& path, uint32_t rank) {
+  return absl::StrReplaceAll(path, {{"{rank}", absl::StrCat(rank)}});
+}
+
+absl::StatusOr<std::unique_ptr<ComputeBackend>> BackendFromFlags() {
+  PS_ASSIGN_OR_RETURN(const DeviceChoice device, ChooseDevice(absl::GetFlag(FLAGS_device)));
+  spdlog::info("compute device: {}", device.description);
+  PS_ASSIGN_OR_RETURN(std::unique_ptr<ComputeBackend> backend,
+                      CreateComputeBackend(device, absl::GetFlag(FLAGS_cpu_threads)));
+  spdlog::info("compute backend: {}", backend->name());
+  return backend;
+}
+
+absl::Status CheckTrainingFlags() {
+  if (absl::GetFlag(FLAGS_epochs) < 1) return absl::InvalidArgumentError("--epochs must be >= 1");
+  if (absl::GetFlag(FLAGS_batch_size) < 1) {
+    return absl::InvalidArgumentError("--batch_size must be >= 1");
+  }
+  if (absl::GetFlag(FLAGS_workers) < 1) return absl::InvalidArgumentError("--workers must be >= 1");
+  return absl::OkStatus();
+}
+
+void LogSummary(const std::string& label, const MetricsRecord& final_record) {
+  spdlog::info("{}training finished: {}", label, final_record.ToJson());
+}
+
+// Trains the MLP; with `client` null, in this process (standalone).
+absl::Status TrainMlp(PsClient* client, uint32_t rank, const std::string& label) {
+  PS_ASSIGN_OR_RETURN(DenseData data, LoadDenseData());
+  spdlog::info("{}data: {} ({} examples); test: {} ({} examples)", label, data.train.description,
+               data.train.num_examples, data.test.description, data.test.num_examples);
+  const int workers = client == nullptr ? 1 : absl::GetFlag(FLAGS_workers);
+  const int batch_size = absl::GetFlag(FLAGS_batch_size);
+  PS_ASSIGN_OR_RETURN(DenseDataset partition, PartitionOf(data.train, rank, workers));
+  // Every worker takes the same number of steps, so BSP's clocks line up across workers.
+  const int64_t steps_per_epoch = data.train.num_examples / workers / batch_size;
+  if (steps_per_epoch < 1) {
+    return absl::InvalidArgumentError(absl::StrCat("a partition of ", partition.num_examples,
+                                                   " examples is smaller than one batch"));
+  }
+  PS_ASSIGN_OR_RETURN(const std::vector<int> layers,
+                      MlpLayers(data.train.feature_dim, data.train.num_classes));
+  PS_ASSIGN_OR_RETURN(const v1::TableSpec spec,
+                      DenseTableSpec(ChoicesFromFlags("mlp"), MlpParameterCount(layers),
+                                     absl::GetFlag(FLAGS_init_scale)));
+  std::unique_ptr<DenseParameters> parameters;
+  if (client == nullptr) {
+    PS_ASSIGN_OR_RETURN(parameters, LocalDenseParameters::Create(spec));
+  } else {
+    PS_ASSIGN_OR_RETURN(v1::TableInfo table, client->CreateTable(spec));
+    parameters = std::make_unique<ClusterDenseParameters>(client, std::move(table));
+  }
+  PS_ASSIGN_OR_RETURN(std::unique_ptr<ComputeBackend> backend, BackendFromFlags());
+  PS_ASSIGN_OR_RETURN(std::unique_ptr<Mlp> mlp, Mlp::Create(backend.get(), layers, batch_size));
+  spdlog::info("{}mlp {} ({} parameters), {} consistency, {} optimizer, partition {}/{} of {} "
+               "examples, {} steps per epoch of batch {}",
+               label, absl::StrJoin(layers, "-"), mlp->num_parameters(),
+               spec.consistency().ShortDebugString(), spec.optimizer().ShortDebugString(), rank,
+               workers, partition.num_examples, steps_per_epoch, batch_size);
+
+  MlpTask task(mlp.get(), parameters.get(), &partition, &data.test, batch_size,
+               absl::GetFlag(FLAGS_seed) * 7919 + rank);
+  PS_ASSIGN_OR_RETURN(MetricsLog log, MetricsLog::Open(ForRank(absl::GetFlag(FLAGS_metrics_out), rank)));
+  TrainingLoopOptions options;
+  options.epochs = absl::GetFlag(FLAGS_epochs);
+  options.steps_per_epoch = steps_per_epoch;
+  options.log_every_steps = absl::GetFlag(FLAGS_log_every_steps);
+  options.label = label;
+  PS_ASSIGN_OR_RETURN(const MetricsRecord final_record, RunTraining(task, options, log));
+  LogSummary(label, final_record);
+
+  const std::string model_out = absl::GetFlag(FLAGS_model_out);
+  if (!model_out.empty() && (rank == 0 || absl::StrContains(model_out, "{rank}"))) {
+    const std::string path = ForRank(model_out, rank);
+    PS_RETURN_IF_ERROR(WriteMlpModel(path, MlpModel{layers, task.parameters()}));
+    spdlog::info("{}model exported to {}", label, path);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status TrainSparseLr(PsClient* client, uint32_t rank, const std::string& label) {
+  PS_ASSIGN_OR_RETURN(SparseData data, LoadSparseData());
+  spdlog::info("{}data: {} ({} examples); test: {} examples", label, data.train.description,
+               data.train.num_examples(), data.test.num_examples());
+  const int workers = absl::GetFlag(FLAGS_workers);
+  const int batch_size = absl::GetFlag(FLAGS_batch_size);
+  PS_ASSIGN_OR_RETURN(SparseDataset partition, PartitionOf(data.train, rank, workers));
+  const int64_t steps_per_epoch = data.train.num_examples() / workers / batch_size;
+  if (steps_per_epoch < 1) {
+    return absl::InvalidArgumentError(absl::StrCat("a partition of ", partition.num_examples(),
+                                                   " examples is smaller than one batch"));
+  }
+  PS_ASSIGN_OR_RETURN(const v1::TableSpec spec, SparseTableSpec(ChoicesFromFlags("sparse_lr"), 1));
+  PS_ASSIGN_OR_RETURN(v1::TableInfo table, client->CreateTable(spec));
+  spdlog::info("{}sparse logistic regression over {} keys, {} consistency, {} optimizer, "
+               "partition {}/{}, {} steps per epoch of batch {}",
+               label, data.train.key_space, spec.consistency().ShortDebugString(),
+               spec.optimizer().ShortDebugString(), rank, workers, steps_per_epoch, batch_size);
+  SparseLrTask task(client, std::move(table), &partition, &data.test, batch_size,
+                    absl::GetFlag(FLAGS_seed) * 7919 + rank);
+  PS_ASSIGN_OR_RETURN(MetricsLog log, MetricsLog::Open(ForRank(absl::GetFlag(FLAGS_metrics_out), rank)));
+  TrainingLoopOptions options;
+  options.epochs = absl::GetFlag(FLAGS_epochs);
+  options.steps_per_epoch = steps_per_epoch;
+  options.log_every_steps = absl::GetFlag(FLAGS_log_every_steps);
+  options.label = label;
+  PS_ASSIGN_OR_RETURN(const MetricsRecord final_record, RunTraining(task, options, log));
+  LogSummary(label, final_record);
+  return absl::OkStatus();
+}
+
+absl::Status Evaluate() {
+  const std::string path = absl::GetFlag(FLAGS_model_in);
+  if (path.empty()) return absl::InvalidArgumentError("--mode=evaluate needs --model_in");
+  PS_ASSIGN_OR_RETURN(const MlpModel model, ReadMlpModel(path));
+  PS_ASSIGN_OR_RETURN(DenseData data, LoadDenseData());
+  if (model.layer_sizes.front() != data.test.feature_dim ||
+      model.layer_sizes.back() != data.test.num_classes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the model maps ", model.layer_sizes.front(), " inputs to ", model.layer_sizes.back(),
+        " classes; the test set has ", data.test.feature_dim, " and ", data.test.num_classes));
+  }
+  PS_ASSIGN_OR_RETURN(std::unique_ptr<ComputeBackend> backend, BackendFromFlags());
+  PS_ASSIGN_OR_RETURN(std::unique_ptr<Mlp> mlp, Mlp::Create(backend.get(), model.layer_sizes,
+                                                            absl::GetFlag(FLAGS_batch_size)));
+  PS_RETURN_IF_ERROR(mlp->SetParameters(model.parameters));
+  PS_ASSIGN_OR_RETURN(const BatchLoss loss, mlp->Evaluate(data.test.features, data.test.labels));
+  MetricsRecord record;
+  record.Set("event", std::string("evaluate"))
+      .Set("model", path)
+      .Set("test_set", data.test.description)
+      .Set("test_accuracy", double(loss.correct) / data.test.num_examples)
+      .Set("test_loss", loss.loss_sum / data.test.num_examples);
+  PS_ASSIGN_OR_RETURN(MetricsLog log, MetricsLog::Open(absl::GetFlag(FLAGS_metrics_out)));
+  PS_RETURN_IF_ERROR(log.Write(record));
+  std::printf("test_accuracy %.4f on %lld examples of %s\n",
+              double(loss.correct) / data.test.num_examples,
+              static_cast<long long>(data.test.num_examples), data.test.description.c_str());
+  return absl::OkStatus();
+}
+
+absl::Status TrainModel(PsClient* client, uint32_t rank, const std::string& label) {
+  const std::string model = absl::GetFlag(FLAGS_model);
+  if (model == "mlp") return TrainMlp(client, rank, label);
+  if (model == "sparse_lr") {
+    if (client == nullptr) return absl::InvalidArgumentError("sparse_lr trains on a cluster only");
+    return TrainSparseLr(client, rank, label);
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("--model must be mlp or sparse_lr, got '", model, "'"));
+}
+
+// Joins the cluster and trains in a thread while main() waits for a termination signal; the
+// thread raises SIGTERM itself when training ends, so one wait covers both. Returns the exit
+// status.
+int TrainOnCluster() {
+  PsClientOptions options;
+  options.coordinator_address = absl::GetFlag(FLAGS_coordinator);
+  options.wait_for_workers = absl::GetFlag(FLAGS_workers);
+  options.connect_timeout = absl::Seconds(absl::GetFlag(FLAGS_register_timeout_s));
+  absl::StatusOr<std::unique_ptr<PsClient>> client = PsClient::Connect(options);
+  if (!client.ok()) {
+    spdlog::critical("cannot join the cluster: {}", client.status().ToString());
+    return 1;
+  }
+  const uint32_t rank = (*client)->rank();
+  const std::string label = absl::StrCat("worker ", (*client)->worker_id(), " rank ", rank, ": ");
+  if (rank >= static_cast<uint32_t>(absl::GetFlag(FLAGS_workers))) {
+    spdlog::critical("{}rank {} but --workers={}: start at most --workers workers", label, rank,
+                     absl::GetFlag(FLAGS_workers));
+    return 2;
+  }
+  std::atomic<bool> finished{false};
+  absl::Status result;
+  std::thread trainer([&] {
+    result = TrainModel(client->get(), rank, label);
+    finished = true;
+    kill(getpid(), SIGTERM);
+  });
+  const int signal_number = WaitForTerminationSignal();
+  if (!finished) {
+    spdlog::warn("{}received signal {} during training; leaving the cluster", label,
+                 signal_number);
+    (*client)->Leave();
+    spdlog::shutdown();
+    std::_Exit(1);  // The training thread may be inside a call; nothing of it needs saving.
+  }
+  trainer.join();
+  (*client)->Leave();
+  if (!result.ok()) {
+    spdlog::critical("{}training failed: {}", label, result.ToString());
+    return 1;
+  }
+  spdlog::info("{}left the cluster", label);
+  return 0;
+}
+
+}  // namespace
+}  // namespace ps
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
-      "Worker daemon of a parameter-server cluster: joins the cluster, follows the cluster map\n"
-      "and computes on the chosen device. Usage: ps_worker --coordinator=HOST:PORT [--device=auto]");
+      "Worker daemon of a parameter-server cluster.\n"
+      "  ps_worker --coordinator=HOST:PORT --workers=N [--model=mlp] [--consistency=bsp] ...\n"
+      "      joins the cluster and trains on its partition of the data\n"
+      "  ps_worker --mode=standalone [--model=mlp] ...   the same training, in this process\n"
+      "  ps_worker --mode=evaluate --model_in=FILE       test accuracy of an exported model");
   absl::ParseCommandLine(argc, argv);
   ps::BlockTerminationSignals();
   if (absl::Status logging = ps::InitLogging("worker", absl::GetFlag(FLAGS_log_level));
@@ -33,45 +386,24 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "ps_worker: %s\n", logging.ToString().c_str());
     return 2;
   }
-  const absl::StatusOr<ps::DeviceChoice> device = ps::ChooseDevice(absl::GetFlag(FLAGS_device));
-  if (!device.ok()) {
-    spdlog::critical("{}", device.status().ToString());
+  if (absl::Status flags = ps::CheckTrainingFlags(); !flags.ok()) {
+    spdlog::critical("{}", flags.ToString());
     return 2;
   }
-  spdlog::info("compute device: {}", device->description);
-
-  ps::CoordinatorSessionOptions session_options;
-  session_options.coordinator_address = absl::GetFlag(FLAGS_coordinator);
-  session_options.role = ps::v1::MemberRef::ROLE_WORKER;
-  session_options.register_timeout = absl::Seconds(absl::GetFlag(FLAGS_register_timeout_s));
-  std::atomic<bool> expelled{false};
-  absl::StatusOr<std::unique_ptr<ps::CoordinatorSession>> session = ps::CoordinatorSession::Start(
-      session_options,
-      [](const ps::v1::ClusterMap& map) {
-        int live_servers = 0;
-        for (const auto& server : map.servers()) {
-          live_servers += server.state() == ps::v1::MEMBER_STATE_ALIVE;
-        }
-        spdlog::info("map epoch {}: {} live servers, {} shards placed", map.epoch(), live_servers,
-                     map.shards_size());
-      },
-      [&](const absl::Status&) {
-        expelled = true;
-        kill(getpid(), SIGTERM);
-      });
-  if (!session.ok()) {
-    spdlog::critical("{}", session.status().ToString());
-    return 1;
+  const std::string mode = absl::GetFlag(FLAGS_mode);
+  if (mode == "train") return ps::TrainOnCluster();
+  absl::Status result;
+  if (mode == "standalone") {
+    result = ps::TrainModel(nullptr, 0, "standalone: ");
+  } else if (mode == "evaluate") {
+    result = ps::Evaluate();
+  } else {
+    result = absl::InvalidArgumentError(
+        absl::StrCat("--mode must be train, standalone or evaluate, got '", mode, "'"));
   }
-  spdlog::info("worker {} has rank {}", (*session)->member_id(), (*session)->rank());
-
-  const int signal_number = ps::WaitForTerminationSignal();
-  if (expelled) {
-    spdlog::error("declared dead by the coordinator; stopping");
-    return 1;
+  if (!result.ok()) {
+    spdlog::critical("{}", result.ToString());
+    return result.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
   }
-  spdlog::info("received signal {}; leaving the cluster", signal_number);
-  (*session)->Leave();
-  spdlog::info("worker stopped");
   return 0;
 }

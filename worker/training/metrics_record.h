@@ -1,0 +1,51 @@
+// One record of training metrics, written as a progress line for people and as one JSON object
+// per line (--metrics_out) for plots and scripts.
+#ifndef PS_WORKER_TRAINING_METRICS_RECORD_H_
+#define PS_WORKER_TRAINING_METRICS_RECORD_H_
+
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace ps {
+
+class MetricsRecord {
+ public:
+  using Value = std::variant<double, int64_t, std::string>;
+
+  // Sets `key`, replacing an earlier value; keys keep their first insertion order.
+  MetricsRecord& Set(const std::string& key, Value value);
+  // The value of `key`, or nullptr.
+  const Value* Find(const std::string& key) const;
+  // Copies every field of `other` into this record.
+  MetricsRecord& Merge(const MetricsRecord& other);
+
+  // {"key": value, ...} on one line; non-finite doubles become null.
+  std::string ToJson() const;
+
+ private:
+  std::vector<std::pair<std::string, Value>> fields_;
+};
+
+// Appends records to a JSON-lines file, flushing each so a crash loses nothing written.
+class MetricsLog {
+ public:
+  // An empty path gives a log that writes nothing. Errors: what opening the file returns.
+  static absl::StatusOr<MetricsLog> Open(const std::string& path);
+
+  absl::Status Write(const MetricsRecord& record);
+
+ private:
+  explicit MetricsLog(std::FILE* file) : file_(file, &std::fclose) {}
+
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> file_;
+};
+
+}  // namespace ps
+
+#endif  // PS_WORKER_TRAINING_METRICS_RECORD_H_

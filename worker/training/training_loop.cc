@@ -1,0 +1,140 @@
+#include "worker/training/training_loop.h"
+
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "common/status_macros.h"
+#include "spdlog/spdlog.h"
+
+namespace ps {
+namespace {
+
+double Megabytes(uint64_t bytes) { return bytes / 1e6; }
+
+// Traffic fields shared by every record.
+void AddTraffic(const ClientStats& traffic, MetricsRecord& record) {
+  record.Set("bytes_pushed", static_cast<int64_t>(traffic.bytes_pushed))
+      .Set("bytes_pulled", static_cast<int64_t>(traffic.bytes_pulled))
+      .Set("wait_seconds", absl::ToDoubleSeconds(traffic.pull_time + traffic.push_time));
+}
+
+std::string TrafficText(const ClientStats& traffic) {
+  return absl::StrFormat("pushed %.1f MB pulled %.1f MB waiting %.1f s",
+                         Megabytes(traffic.bytes_pushed), Megabytes(traffic.bytes_pulled),
+                         absl::ToDoubleSeconds(traffic.pull_time + traffic.push_time));
+}
+
+// "test_accuracy 0.8912 test_loss 0.31" from an evaluation record.
+std::string EvaluationText(const MetricsRecord& evaluation) {
+  std::string text;
+  for (const char* key : {"test_accuracy", "test_loss", "test_auc", "test_logloss",
+                          "baseline_logloss"}) {
+    if (const MetricsRecord::Value* value = evaluation.Find(key)) {
+      absl::StrAppend(&text, text.empty() ? "" : " ", key, " ",
+                      absl::StrFormat("%.4f", std::get<double>(*value)));
+    }
+  }
+  return text;
+}
+
+// Sums step statistics over an interval.
+struct Interval {
+  StepStats sums;
+  absl::Duration compute;
+
+  void Add(const StepStats& step) {
+    sums.loss_sum += step.loss_sum;
+    sums.correct += step.correct;
+    sums.examples += step.examples;
+  }
+};
+
+}  // namespace
+
+absl::StatusOr<MetricsRecord> RunTraining(TrainingTask& task, const TrainingLoopOptions& options,
+                                          MetricsLog& log) {
+  const absl::Time start = absl::Now();
+  absl::Duration train_time;
+  int64_t total_examples = 0;
+  MetricsRecord evaluation;
+  for (int epoch = 0; epoch < options.epochs; ++epoch) {
+    task.BeginEpoch(epoch);
+    Interval epoch_stats, interval;
+    absl::Time interval_start = absl::Now();
+    const absl::Time epoch_start = interval_start;
+    for (int64_t step = 0; step < options.steps_per_epoch; ++step) {
+      PS_ASSIGN_OR_RETURN(const StepStats stats, task.Step(step));
+      epoch_stats.Add(stats);
+      interval.Add(stats);
+      const bool last = step + 1 == options.steps_per_epoch;
+      if (options.log_every_steps <= 0 || ((step + 1) % options.log_every_steps != 0) || last) {
+        continue;
+      }
+      const absl::Time now = absl::Now();
+      const double seconds = absl::ToDoubleSeconds(now - interval_start);
+      const double loss = interval.sums.loss_sum / interval.sums.examples;
+      const double accuracy = double(interval.sums.correct) / interval.sums.examples;
+      const double rate = interval.sums.examples / seconds;
+      const ClientStats traffic = task.traffic();
+      spdlog::info("{}epoch {}/{} step {}/{} loss {:.4f}{} {:.0f} examples/s {}", options.label,
+                   epoch + 1, options.epochs, step + 1, options.steps_per_epoch, loss,
+                   task.reports_accuracy() ? absl::StrFormat(" train_accuracy %.4f", accuracy)
+                                           : "",
+                   rate, TrafficText(traffic));
+      MetricsRecord record;
+      record.Set("event", std::string("progress"))
+          .Set("epoch", int64_t{epoch + 1})
+          .Set("step", epoch * options.steps_per_epoch + step + 1)
+          .Set("loss", loss)
+          .Set("examples_per_sec", rate)
+          .Set("elapsed_seconds", absl::ToDoubleSeconds(now - start));
+      if (task.reports_accuracy()) record.Set("train_accuracy", accuracy);
+      AddTraffic(traffic, record);
+      PS_RETURN_IF_ERROR(log.Write(record));
+      interval = Interval();
+      interval_start = now;
+    }
+    const absl::Duration epoch_time = absl::Now() - epoch_start;
+    train_time += epoch_time;
+    total_examples += epoch_stats.sums.examples;
+    PS_ASSIGN_OR_RETURN(evaluation, task.Evaluate());
+    const int64_t examples = std::max<int64_t>(1, epoch_stats.sums.examples);
+    const double loss = epoch_stats.sums.loss_sum / examples;
+    const double accuracy = double(epoch_stats.sums.correct) / examples;
+    const double rate = epoch_stats.sums.examples / absl::ToDoubleSeconds(epoch_time);
+    const ClientStats traffic = task.traffic();
+    spdlog::info("{}epoch {}/{} done in {:.1f} s: loss {:.4f}{} {} {:.0f} examples/s {}",
+                 options.label, epoch + 1, options.epochs, absl::ToDoubleSeconds(epoch_time),
+                 loss,
+                 task.reports_accuracy() ? absl::StrFormat(" train_accuracy %.4f", accuracy) : "",
+                 EvaluationText(evaluation), rate, TrafficText(traffic));
+    MetricsRecord record;
+    record.Set("event", std::string("epoch"))
+        .Set("epoch", int64_t{epoch + 1})
+        .Set("step", (epoch + 1) * options.steps_per_epoch)
+        .Set("loss", loss)
+        .Set("epoch_seconds", absl::ToDoubleSeconds(epoch_time))
+        .Set("examples_per_sec", rate)
+        .Set("elapsed_seconds", absl::ToDoubleSeconds(absl::Now() - start));
+    if (task.reports_accuracy()) record.Set("train_accuracy", accuracy);
+    record.Merge(evaluation);
+    AddTraffic(traffic, record);
+    PS_RETURN_IF_ERROR(log.Write(record));
+  }
+
+  MetricsRecord final_record;
+  final_record.Set("event", std::string("final"));
+  final_record.Merge(evaluation)
+      .Set("epochs", int64_t{options.epochs})
+      .Set("examples", total_examples)
+      .Set("examples_per_sec", total_examples / std::max(1e-9, absl::ToDoubleSeconds(train_time)))
+      .Set("train_seconds", absl::ToDoubleSeconds(train_time))
+      .Set("elapsed_seconds", absl::ToDoubleSeconds(absl::Now() - start));
+  AddTraffic(task.traffic(), final_record);
+  PS_RETURN_IF_ERROR(log.Write(final_record));
+  return final_record;
+}
+
+}  // namespace ps

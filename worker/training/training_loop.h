@@ -1,0 +1,59 @@
+// The loop every model trains in: epochs of steps (each one pull, compute, push, clock advance),
+// a progress line every few steps, an evaluation at the end of each epoch, and a final summary.
+// BSP, SSP and ASP differ only in how long the servers make a pull wait, so the loop is the same
+// for all three.
+#ifndef PS_WORKER_TRAINING_TRAINING_LOOP_H_
+#define PS_WORKER_TRAINING_TRAINING_LOOP_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "worker/client/ps_client.h"
+#include "worker/training/metrics_record.h"
+
+namespace ps {
+
+// What one step saw.
+struct StepStats {
+  double loss_sum = 0;
+  // Correct predictions, for classifiers (see TrainingTask::reports_accuracy).
+  int64_t correct = 0;
+  int64_t examples = 0;
+};
+
+// A model, its data and its parameters, seen as the loop needs them.
+class TrainingTask {
+ public:
+  virtual ~TrainingTask() = default;
+  // Prepares epoch `epoch` (0-based), e.g. reshuffles the partition.
+  virtual void BeginEpoch(int epoch) = 0;
+  // Pulls the parameters, computes the gradient of batch `step` of the epoch, pushes it and
+  // advances the clock.
+  virtual absl::StatusOr<StepStats> Step(int64_t step) = 0;
+  // Pulls the current parameters and evaluates them on the held-out set. The record's first
+  // field is the headline figure (test_accuracy, test_auc).
+  virtual absl::StatusOr<MetricsRecord> Evaluate() = 0;
+  virtual bool reports_accuracy() const = 0;
+  // Traffic so far and time spent waiting on the servers.
+  virtual ClientStats traffic() const = 0;
+};
+
+struct TrainingLoopOptions {
+  int epochs = 1;
+  int64_t steps_per_epoch = 1;
+  // A progress line every this many steps; 0 for epoch lines only.
+  int64_t log_every_steps = 100;
+  // Prefix of every log line, e.g. "worker 3 (rank 0)".
+  std::string label;
+};
+
+// Trains, logging progress lines and writing every record (events "progress", "epoch", "final")
+// to `log`. Returns the final record: the last evaluation plus examples_per_sec, bytes_pushed,
+// bytes_pulled, wait_seconds and train_seconds. Errors: the first failed step or evaluation.
+absl::StatusOr<MetricsRecord> RunTraining(TrainingTask& task, const TrainingLoopOptions& options,
+                                          MetricsLog& log);
+
+}  // namespace ps
+
+#endif  // PS_WORKER_TRAINING_TRAINING_LOOP_H_
