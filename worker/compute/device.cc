@@ -1,6 +1,8 @@
 #include "worker/compute/device.h"
 
 #include "absl/strings/str_cat.h"
+#include "worker/compute/cpu_backend.h"
+#include "worker/compute/cuda/cuda_backend.h"
 #include "worker/compute/cuda/cuda_probe.h"
 
 namespace ps {
@@ -21,5 +23,11 @@ absl::StatusOr<DeviceChoice> ChooseDevice(absl::string_view requested) {
 }
 
 const char* DeviceKindName(DeviceKind kind) { return kind == DeviceKind::kCuda ? "cuda" : "cpu"; }
+
+absl::StatusOr<std::unique_ptr<ComputeBackend>> CreateComputeBackend(const DeviceChoice& choice,
+                                                                     int cpu_threads) {
+  if (choice.kind == DeviceKind::kCuda) return CreateCudaBackend();
+  return CreateCpuBackend(cpu_threads);
+}
 
 }  // namespace ps

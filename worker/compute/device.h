@@ -1,11 +1,14 @@
-// Chooses the compute device a worker trains on from --device=auto|cuda|cpu.
+// Chooses the compute device a worker trains on from --device=auto|cuda|cpu, and creates the
+// ComputeBackend for that choice.
 #ifndef PS_WORKER_COMPUTE_DEVICE_H_
 #define PS_WORKER_COMPUTE_DEVICE_H_
 
+#include <memory>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "worker/compute/compute_backend.h"
 
 namespace ps {
 
@@ -23,6 +26,11 @@ struct DeviceChoice {
 absl::StatusOr<DeviceChoice> ChooseDevice(absl::string_view requested);
 
 const char* DeviceKindName(DeviceKind kind);
+
+// The backend for `choice`: CPU -> CreateCpuBackend(cpu_threads) (0 keeps OpenBLAS's default);
+// CUDA -> CreateCudaBackend(), whose errors it returns (FailedPrecondition in a CPU-only build).
+absl::StatusOr<std::unique_ptr<ComputeBackend>> CreateComputeBackend(const DeviceChoice& choice,
+                                                                     int cpu_threads);
 
 }  // namespace ps
 

@@ -33,5 +33,22 @@ TEST(ChooseDeviceTest, AutoAndCudaFollowTheProbe) {
   }
 }
 
+TEST(CreateComputeBackendTest, CpuChoiceGivesTheCpuBackend) {
+  const auto backend = CreateComputeBackend(DeviceChoice{DeviceKind::kCpu, "test"}, 1);
+  ASSERT_TRUE(backend.ok()) << backend.status();
+  EXPECT_EQ((*backend)->name().rfind("cpu", 0), 0u) << (*backend)->name();
+}
+
+TEST(CreateComputeBackendTest, CudaChoiceFollowsTheProbe) {
+  const CudaAvailability cuda = ProbeCuda();
+  const auto backend = CreateComputeBackend(DeviceChoice{DeviceKind::kCuda, "test"}, 1);
+  if (cuda.usable) {
+    ASSERT_TRUE(backend.ok()) << backend.status();
+    EXPECT_EQ((*backend)->name().rfind("cuda", 0), 0u) << (*backend)->name();
+  } else {
+    EXPECT_EQ(backend.status().code(), absl::StatusCode::kFailedPrecondition) << backend.status();
+  }
+}
+
 }  // namespace
 }  // namespace ps
