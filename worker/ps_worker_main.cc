@@ -57,6 +57,8 @@ ABSL_FLAG(std::string, data_dir, "/usr/share/datasets/fashion-mnist",
           "Directory of the Fashion-MNIST IDX files (.gz).");
 ABSL_FLAG(std::string, libsvm_train, "", "LIBSVM training file (--dataset=libsvm).");
 ABSL_FLAG(std::string, libsvm_test, "", "LIBSVM test file (--dataset=libsvm).");
+ABSL_FLAG(int64_t, train_limit, 0,
+          "mlp: train on only the first N training examples (0 = all), for quick runs.");
 ABSL_FLAG(int64_t, zipf_examples, 200000, "Training examples of the zipf set (test: a quarter).");
 ABSL_FLAG(uint64_t, zipf_keys, 1000000, "Key space of the zipf set.");
 ABSL_FLAG(std::string, hidden, "256,128", "mlp: hidden layer sizes, comma-separated.");
@@ -122,24 +124,17 @@ absl::StatusOr<SparseData> LoadSparseData() {
     return SparseData{std::move(train), std::move(test)};
   }
   if (dataset == "zipf") {
+    // Train and test share the hidden model (model_seed) and differ in their examples.
     ZipfOptions options;
     options.key_space = absl::GetFlag(FLAGS_zipf_keys);
-    options.seed = absl::GetFlag(FLAGS_seed);
-    const int64_t examples = absl::GetFlag(FLAGS_zipf_examples);
-    // One generated set split in two, so train and test share the hidden model.
-    options.num_examples = examples + examples / 4;
-    SparseDataset all = MakeZipfDataset(options);
-    PS_ASSIGN_OR_RETURN(SparseDataset train, PartitionOf(all, 0, 5));
-    SparseData data;
-    for (int part = 0; part < 5; ++part) {
-      PS_ASSIGN_OR_RETURN(SparseDataset piece, PartitionOf(all, part, 5));
-      if (part == 4) {
-        data.test = std::move(piece);
-      } else {
-        AppendExamples(piece, data.train);
-      }
-    }
-    return data;
+    options.model_seed = absl::GetFlag(FLAGS_seed);
+    options.num_examples = absl::GetFlag(FLAGS_zipf_examples);
+    options.seed = absl::GetFlag(FLAGS_seed) * 2;
+    PS_ASSIGN_OR_RETURN(SparseDataset train, MakeZipfDataset(options));
+    options.num_examples /= 4;
+    options.seed += 1;
+    PS_ASSIGN_OR_RETURN(SparseDataset test, MakeZipfDataset(options));
+    return SparseData{std::move(train), std::move(test)};
   }
   return absl::InvalidArgumentError(absl::StrCat(
       "--dataset for sparse_lr must be zipf or libsvm, got '", dataset, "'"));
@@ -172,6 +167,16 @@ TrainingChoices ChoicesFromFlags(const std::string& default_table) {
   return choices;
 }
 
+// "bsp, adam lr 0.001" (ssp with its bound).
+std::string Describe(const v1::TableSpec& spec) {
+  std::string consistency = absl::GetFlag(FLAGS_consistency);
+  if (spec.consistency().model() == v1::ConsistencySpec::MODEL_SSP) {
+    absl::StrAppend(&consistency, "(", spec.consistency().staleness(), ")");
+  }
+  return absl::StrCat(consistency, ", ", absl::GetFlag(FLAGS_optimizer), " lr ",
+                      spec.optimizer().learning_rate());
+}
+
 std::string ForRank(const std::string& path, uint32_t rank) {
   return absl::StrReplaceAll(path, {{"{rank}", absl::StrCat(rank)}});
 }
@@ -201,6 +206,13 @@ void LogSummary(const std::string& label, const MetricsRecord& final_record) {
 // Trains the MLP; with `client` null, in this process (standalone).
 absl::Status TrainMlp(PsClient* client, uint32_t rank, const std::string& label) {
   PS_ASSIGN_OR_RETURN(DenseData data, LoadDenseData());
+  if (const int64_t limit = absl::GetFlag(FLAGS_train_limit);
+      limit > 0 && limit < data.train.num_examples) {
+    data.train.num_examples = limit;
+    data.train.features.resize(limit * data.train.feature_dim);
+    data.train.labels.resize(limit);
+    absl::StrAppend(&data.train.description, ", first ", limit, " examples");
+  }
   spdlog::info("{}data: {} ({} examples); test: {} ({} examples)", label, data.train.description,
                data.train.num_examples, data.test.description, data.test.num_examples);
   const int workers = client == nullptr ? 1 : absl::GetFlag(FLAGS_workers);
@@ -226,10 +238,9 @@ absl::Status TrainMlp(PsClient* client, uint32_t rank, const std::string& label)
   }
   PS_ASSIGN_OR_RETURN(std::unique_ptr<ComputeBackend> backend, BackendFromFlags());
   PS_ASSIGN_OR_RETURN(std::unique_ptr<Mlp> mlp, Mlp::Create(backend.get(), layers, batch_size));
-  spdlog::info("{}mlp {} ({} parameters), {} consistency, {} optimizer, partition {}/{} of {} "
-               "examples, {} steps per epoch of batch {}",
-               label, absl::StrJoin(layers, "-"), mlp->num_parameters(),
-               spec.consistency().ShortDebugString(), spec.optimizer().ShortDebugString(), rank,
+  spdlog::info("{}mlp {} ({} parameters), {}, partition {}/{} of {} examples, {} steps per "
+               "epoch of batch {}",
+               label, absl::StrJoin(layers, "-"), mlp->num_parameters(), Describe(spec), rank,
                workers, partition.num_examples, steps_per_epoch, batch_size);
 
   MlpTask task(mlp.get(), parameters.get(), &partition, &data.test, batch_size,
@@ -266,10 +277,10 @@ absl::Status TrainSparseLr(PsClient* client, uint32_t rank, const std::string& l
   }
   PS_ASSIGN_OR_RETURN(const v1::TableSpec spec, SparseTableSpec(ChoicesFromFlags("sparse_lr"), 1));
   PS_ASSIGN_OR_RETURN(v1::TableInfo table, client->CreateTable(spec));
-  spdlog::info("{}sparse logistic regression over {} keys, {} consistency, {} optimizer, "
-               "partition {}/{}, {} steps per epoch of batch {}",
-               label, data.train.key_space, spec.consistency().ShortDebugString(),
-               spec.optimizer().ShortDebugString(), rank, workers, steps_per_epoch, batch_size);
+  spdlog::info("{}sparse logistic regression over {} keys, {}, partition {}/{}, {} steps per "
+               "epoch of batch {}",
+               label, data.train.key_space, Describe(spec), rank, workers, steps_per_epoch,
+               batch_size);
   SparseLrTask task(client, std::move(table), &partition, &data.test, batch_size,
                     absl::GetFlag(FLAGS_seed) * 7919 + rank);
   PS_ASSIGN_OR_RETURN(MetricsLog log, MetricsLog::Open(ForRank(absl::GetFlag(FLAGS_metrics_out), rank)));

@@ -1,0 +1,141 @@
+// End-to-end training on real processes: a coordinator, servers and two ps_worker daemons train
+// a model through the cluster; the test reads the workers' metrics files and the exported model.
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "gtest/gtest.h"
+#include "tests/harness/daemon_process.h"
+#include "tests/harness/local_cluster.h"
+
+namespace ps::testing {
+namespace {
+
+// The value of `key` in the last line of a JSON-lines file whose "event" is `event`.
+std::optional<double> LastValue(const std::string& path, const std::string& event,
+                                const std::string& key) {
+  std::ifstream file(path);
+  std::string line;
+  std::optional<double> value;
+  while (std::getline(file, line)) {
+    if (line.find("\"event\": \"" + event + "\"") == std::string::npos) continue;
+    const std::string needle = "\"" + key + "\": ";
+    const size_t at = line.find(needle);
+    if (at == std::string::npos) continue;
+    const std::string rest = line.substr(at + needle.size());
+    double parsed;
+    if (absl::SimpleAtod(rest.substr(0, rest.find_first_of(",}")), &parsed)) value = parsed;
+  }
+  return value;
+}
+
+struct Job {
+  std::string consistency;
+  std::vector<std::string> model_args;
+};
+
+class TrainingTest : public ::testing::Test {
+ protected:
+  // Trains with two workers and returns the metrics path pattern ({rank} unreplaced).
+  std::string Train(const Job& job) {
+    const std::string dir = MakeTempDir(job.consistency);
+    LocalClusterOptions options;
+    options.servers = 2;
+    options.workers = 2;
+    options.num_shards = 4;
+    // Training keeps both cores busy; a longer timeout keeps heartbeats from looking late.
+    options.failure_timeout_ms = 5000;
+    options.worker_args = {"--workers=2", "--device=cpu", "--cpu_threads=1",
+                           "--consistency=" + job.consistency, "--log_every_steps=50",
+                           "--metrics_out=" + dir + "/metrics-{rank}.jsonl",
+                           "--model_out=" + dir + "/model.psmlp"};
+    options.worker_args.insert(options.worker_args.end(), job.model_args.begin(),
+                               job.model_args.end());
+    absl::StatusOr<std::unique_ptr<LocalCluster>> cluster = LocalCluster::Start(options);
+    EXPECT_TRUE(cluster.ok()) << cluster.status();
+    if (!cluster.ok()) return "";
+    for (int i = 0; i < 2; ++i) {
+      const std::optional<int> status = (*cluster)->worker(i).Wait(absl::Seconds(240));
+      EXPECT_EQ(status, std::optional<int>(0)) << (*cluster)->AllLogs();
+    }
+    return dir;
+  }
+};
+
+const std::vector<std::string> kSmallMlp = {"--model=mlp", "--dataset=synthetic-images",
+                                            "--train_limit=6000", "--hidden=64",
+                                            "--epochs=2", "--batch_size=32"};
+
+TEST_F(TrainingTest, MlpLearnsInEveryConsistencyModelAndExportsWhatItReports) {
+  for (const std::string consistency : {"bsp", "ssp", "asp"}) {
+    SCOPED_TRACE(consistency);
+    const std::string dir = Train({consistency, kSmallMlp});
+    ASSERT_FALSE(dir.empty());
+    for (int rank = 0; rank < 2; ++rank) {
+      const std::string metrics = absl::StrCat(dir, "/metrics-", rank, ".jsonl");
+      const std::optional<double> accuracy = LastValue(metrics, "final", "test_accuracy");
+      ASSERT_TRUE(accuracy.has_value()) << metrics;
+      // Ten classes: chance is 0.1. Two short epochs on the synthetic set reach far beyond it.
+      EXPECT_GT(*accuracy, 0.7) << "rank " << rank;
+      // Each worker pushed and pulled one table-sized payload (values only) per step at least.
+      EXPECT_GT(*LastValue(metrics, "final", "bytes_pushed"), 2 * 93 * 50e3);
+      EXPECT_GT(*LastValue(metrics, "final", "bytes_pulled"), 2 * 93 * 50e3);
+      EXPECT_GT(*LastValue(metrics, "final", "examples_per_sec"), 0);
+      EXPECT_TRUE(LastValue(metrics, "progress", "loss").has_value());
+      EXPECT_TRUE(LastValue(metrics, "epoch", "epoch_seconds").has_value());
+    }
+    // The exported model (rank 0's final pull) scores exactly what rank 0 reported.
+    absl::StatusOr<std::unique_ptr<DaemonProcess>> evaluate = DaemonProcess::Start(
+        RunfilePath("worker/ps_worker"),
+        {"--mode=evaluate", "--dataset=synthetic-images", "--device=cpu",
+         "--model_in=" + dir + "/model.psmlp", "--metrics_out=" + dir + "/evaluate.jsonl"},
+        dir + "/evaluate.log");
+    ASSERT_TRUE(evaluate.ok()) << evaluate.status();
+    ASSERT_EQ((*evaluate)->Wait(absl::Seconds(60)), std::optional<int>(0))
+        << (*evaluate)->ReadLog();
+    EXPECT_NEAR(*LastValue(dir + "/evaluate.jsonl", "evaluate", "test_accuracy"),
+                *LastValue(dir + "/metrics-0.jsonl", "final", "test_accuracy"), 1e-6);
+  }
+}
+
+TEST_F(TrainingTest, SparseLogisticRegressionBeatsTheMeanPredictor) {
+  const std::string dir =
+      Train({"bsp",
+             {"--model=sparse_lr", "--dataset=zipf", "--zipf_examples=40000",
+              "--zipf_keys=100000", "--optimizer=adagrad", "--learning_rate=0.1", "--epochs=2",
+              "--batch_size=256"}});
+  ASSERT_FALSE(dir.empty());
+  for (int rank = 0; rank < 2; ++rank) {
+    const std::string metrics = absl::StrCat(dir, "/metrics-", rank, ".jsonl");
+    const std::optional<double> auc = LastValue(metrics, "final", "test_auc");
+    const std::optional<double> logloss = LastValue(metrics, "final", "test_logloss");
+    const std::optional<double> baseline = LastValue(metrics, "final", "baseline_logloss");
+    ASSERT_TRUE(auc && logloss && baseline) << metrics;
+    EXPECT_GT(*auc, 0.65);
+    EXPECT_LT(*logloss, *baseline - 0.02);
+  }
+}
+
+TEST_F(TrainingTest, EvaluateRejectsACorruptModelClearly) {
+  const std::string dir = MakeTempDir("corrupt");
+  std::ofstream(dir + "/corrupt.psmlp") << "not a model";
+  absl::StatusOr<std::unique_ptr<DaemonProcess>> evaluate = DaemonProcess::Start(
+      RunfilePath("worker/ps_worker"),
+      {"--mode=evaluate", "--dataset=synthetic-images", "--device=cpu",
+       "--model_in=" + dir + "/corrupt.psmlp"},
+      dir + "/evaluate.log");
+  ASSERT_TRUE(evaluate.ok()) << evaluate.status();
+  const std::optional<int> status = (*evaluate)->Wait(absl::Seconds(60));
+  ASSERT_TRUE(status.has_value());
+  EXPECT_NE(*status, 0);
+  EXPECT_NE((*evaluate)->ReadLog().find("wrong magic"), std::string::npos)
+      << (*evaluate)->ReadLog();
+}
+
+}  // namespace
+}  // namespace ps::testing
