@@ -7,39 +7,58 @@
 namespace ps {
 namespace {
 
-// w -= lr * g
-class Sgd final : public Optimizer {
+// The learning rate of update `step` under the spec's exponential decay.
+class LearningRate {
  public:
-  explicit Sgd(const v1::OptimizerSpec& spec) : lr_(spec.learning_rate()) {}
-  int num_slots() const override { return 0; }
-  float InitialSlotValue(int) const override { return 0.0f; }
-  void Apply(absl::Span<float> w, absl::Span<float* const>, absl::Span<const float> g,
-             uint64_t) const override {
-    for (size_t i = 0; i < w.size(); ++i) w[i] -= lr_ * g[i];
+  explicit LearningRate(const v1::OptimizerSpec& spec)
+      : base_(spec.learning_rate()), decay_steps_(spec.decay_steps()), decay_rate_(spec.decay_rate()) {}
+  float At(uint64_t step) const {
+    if (decay_steps_ == 0) return base_;
+    const double exponent = static_cast<double>(step - 1) / static_cast<double>(decay_steps_);
+    return static_cast<float>(base_ * std::pow(double{decay_rate_}, exponent));
   }
 
  private:
-  const float lr_;
+  const float base_;
+  const uint64_t decay_steps_;
+  const float decay_rate_;
+};
+
+// w -= lr * g
+class Sgd final : public Optimizer {
+ public:
+  explicit Sgd(const v1::OptimizerSpec& spec) : lr_(spec) {}
+  int num_slots() const override { return 0; }
+  float InitialSlotValue(int) const override { return 0.0f; }
+  void Apply(absl::Span<float> w, absl::Span<float* const>, absl::Span<const float> g,
+             uint64_t step) const override {
+    const float lr = lr_.At(step);
+    for (size_t i = 0; i < w.size(); ++i) w[i] -= lr * g[i];
+  }
+
+ private:
+  const LearningRate lr_;
 };
 
 // v = momentum * v + g; w -= lr * v
 class Momentum final : public Optimizer {
  public:
   explicit Momentum(const v1::OptimizerSpec& spec)
-      : lr_(spec.learning_rate()), momentum_(spec.momentum()) {}
+      : lr_(spec), momentum_(spec.momentum()) {}
   int num_slots() const override { return 1; }
   float InitialSlotValue(int) const override { return 0.0f; }
   void Apply(absl::Span<float> w, absl::Span<float* const> slots, absl::Span<const float> g,
-             uint64_t) const override {
+             uint64_t step) const override {
+    const float lr = lr_.At(step);
     float* v = slots[0];
     for (size_t i = 0; i < w.size(); ++i) {
       v[i] = momentum_ * v[i] + g[i];
-      w[i] -= lr_ * v[i];
+      w[i] -= lr * v[i];
     }
   }
 
  private:
-  const float lr_;
+  const LearningRate lr_;
   const float momentum_;
 };
 
@@ -47,22 +66,21 @@ class Momentum final : public Optimizer {
 class Adagrad final : public Optimizer {
  public:
   explicit Adagrad(const v1::OptimizerSpec& spec)
-      : lr_(spec.learning_rate()),
-        epsilon_(spec.epsilon()),
-        initial_accumulator_(spec.initial_accumulator()) {}
+      : lr_(spec), epsilon_(spec.epsilon()), initial_accumulator_(spec.initial_accumulator()) {}
   int num_slots() const override { return 1; }
   float InitialSlotValue(int) const override { return initial_accumulator_; }
   void Apply(absl::Span<float> w, absl::Span<float* const> slots, absl::Span<const float> g,
-             uint64_t) const override {
+             uint64_t step) const override {
+    const float lr = lr_.At(step);
     float* a = slots[0];
     for (size_t i = 0; i < w.size(); ++i) {
       a[i] += g[i] * g[i];
-      w[i] -= lr_ * g[i] / (std::sqrt(a[i]) + epsilon_);
+      w[i] -= lr * g[i] / (std::sqrt(a[i]) + epsilon_);
     }
   }
 
  private:
-  const float lr_;
+  const LearningRate lr_;
   const float epsilon_;
   const float initial_accumulator_;
 };
@@ -72,7 +90,7 @@ class Adagrad final : public Optimizer {
 class Adam final : public Optimizer {
  public:
   explicit Adam(const v1::OptimizerSpec& spec)
-      : lr_(spec.learning_rate()),
+      : lr_(spec),
         beta1_(spec.beta1()),
         beta2_(spec.beta2()),
         epsilon_(spec.epsilon()) {}
@@ -85,15 +103,16 @@ class Adam final : public Optimizer {
     const double t = static_cast<double>(step);
     const float correction1 = static_cast<float>(1.0 - std::pow(double{beta1_}, t));
     const float correction2 = static_cast<float>(1.0 - std::pow(double{beta2_}, t));
+    const float lr = lr_.At(step);
     for (size_t i = 0; i < w.size(); ++i) {
       m[i] = beta1_ * m[i] + (1.0f - beta1_) * g[i];
       v[i] = beta2_ * v[i] + (1.0f - beta2_) * g[i] * g[i];
-      w[i] -= lr_ * (m[i] / correction1) / (std::sqrt(v[i] / correction2) + epsilon_);
+      w[i] -= lr * (m[i] / correction1) / (std::sqrt(v[i] / correction2) + epsilon_);
     }
   }
 
  private:
-  const float lr_;
+  const LearningRate lr_;
   const float beta1_;
   const float beta2_;
   const float epsilon_;

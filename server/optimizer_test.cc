@@ -55,6 +55,19 @@ TEST(OptimizerTest, Sgd) {
   ExpectNear(RunUpdates(Spec(v1::OptimizerSpec::KIND_SGD, 0.1f)), w);
 }
 
+TEST(OptimizerTest, SgdWithExponentialDecay) {
+  // Update t uses 0.1 * 0.5^((t - 1) / 2): rates 0.1, 0.1/sqrt(2), 0.05.
+  v1::OptimizerSpec spec = Spec(v1::OptimizerSpec::KIND_SGD, 0.1f);
+  spec.set_decay_steps(2);
+  spec.set_decay_rate(0.5f);
+  std::vector<double> w = kStart;
+  for (size_t t = 0; t < kGradients.size(); ++t) {
+    const double lr = 0.1 * std::pow(0.5, t / 2.0);
+    for (size_t i = 0; i < w.size(); ++i) w[i] -= lr * kGradients[t][i];
+  }
+  ExpectNear(RunUpdates(spec), w);
+}
+
 TEST(OptimizerTest, Momentum) {
   v1::OptimizerSpec spec = Spec(v1::OptimizerSpec::KIND_MOMENTUM, 0.1f);
   spec.set_momentum(0.9f);

@@ -67,6 +67,8 @@ ABSL_FLAG(int, epochs, 10, "Passes over this worker's partition.");
 ABSL_FLAG(int, batch_size, 64, "Examples per step and worker.");
 ABSL_FLAG(std::string, optimizer, "adam", "sgd, momentum, adagrad, adam or ftrl (sparse only).");
 ABSL_FLAG(float, learning_rate, 0, "0 = the optimizer's usual rate (adam 0.001, ftrl 0.1, else 0.05).");
+ABSL_FLAG(float, lr_decay, 1.0f,
+          "Learning-rate factor per epoch, applied smoothly by the servers (1 = constant).");
 ABSL_FLAG(std::string, consistency, "bsp", "bsp, ssp or asp.");
 ABSL_FLAG(uint32_t, staleness, 3, "SSP's staleness bound in clocks.");
 ABSL_FLAG(std::string, table, "", "Table name; default: the model's name.");
@@ -155,7 +157,9 @@ absl::StatusOr<std::vector<int>> MlpLayers(int inputs, int classes) {
   return layers;
 }
 
-TrainingChoices ChoicesFromFlags(const std::string& default_table) {
+// `steps_per_epoch` is per worker; `workers` take them together.
+TrainingChoices ChoicesFromFlags(const std::string& default_table, int64_t steps_per_epoch,
+                                 int workers) {
   TrainingChoices choices;
   choices.table_name = absl::GetFlag(FLAGS_table).empty() ? default_table
                                                            : absl::GetFlag(FLAGS_table);
@@ -164,6 +168,9 @@ TrainingChoices ChoicesFromFlags(const std::string& default_table) {
   choices.consistency = absl::GetFlag(FLAGS_consistency);
   choices.staleness = absl::GetFlag(FLAGS_staleness);
   choices.seed = absl::GetFlag(FLAGS_seed);
+  choices.decay_per_epoch = absl::GetFlag(FLAGS_lr_decay);
+  choices.updates_per_epoch =
+      steps_per_epoch * (choices.consistency == "bsp" ? 1 : static_cast<int64_t>(workers));
   return choices;
 }
 
@@ -173,8 +180,13 @@ std::string Describe(const v1::TableSpec& spec) {
   if (spec.consistency().model() == v1::ConsistencySpec::MODEL_SSP) {
     absl::StrAppend(&consistency, "(", spec.consistency().staleness(), ")");
   }
-  return absl::StrCat(consistency, ", ", absl::GetFlag(FLAGS_optimizer), " lr ",
-                      spec.optimizer().learning_rate());
+  std::string text = absl::StrCat(consistency, ", ", absl::GetFlag(FLAGS_optimizer), " lr ",
+                                  spec.optimizer().learning_rate());
+  if (spec.optimizer().decay_steps() > 0) {
+    absl::StrAppend(&text, " x", spec.optimizer().decay_rate(), " every ",
+                    spec.optimizer().decay_steps(), " updates");
+  }
+  return text;
 }
 
 std::string ForRank(const std::string& path, uint32_t rank) {
@@ -227,7 +239,7 @@ absl::Status TrainMlp(PsClient* client, uint32_t rank, const std::string& label)
   PS_ASSIGN_OR_RETURN(const std::vector<int> layers,
                       MlpLayers(data.train.feature_dim, data.train.num_classes));
   PS_ASSIGN_OR_RETURN(const v1::TableSpec spec,
-                      DenseTableSpec(ChoicesFromFlags("mlp"), MlpParameterCount(layers),
+                      DenseTableSpec(ChoicesFromFlags("mlp", steps_per_epoch, workers), MlpParameterCount(layers),
                                      absl::GetFlag(FLAGS_init_scale)));
   std::unique_ptr<DenseParameters> parameters;
   if (client == nullptr) {
@@ -275,7 +287,7 @@ absl::Status TrainSparseLr(PsClient* client, uint32_t rank, const std::string& l
     return absl::InvalidArgumentError(absl::StrCat("a partition of ", partition.num_examples(),
                                                    " examples is smaller than one batch"));
   }
-  PS_ASSIGN_OR_RETURN(const v1::TableSpec spec, SparseTableSpec(ChoicesFromFlags("sparse_lr"), 1));
+  PS_ASSIGN_OR_RETURN(const v1::TableSpec spec, SparseTableSpec(ChoicesFromFlags("sparse_lr", steps_per_epoch, workers), 1));
   PS_ASSIGN_OR_RETURN(v1::TableInfo table, client->CreateTable(spec));
   spdlog::info("{}sparse logistic regression over {} keys, {}, partition {}/{}, {} steps per "
                "epoch of batch {}",

@@ -32,10 +32,16 @@ bool Finite(std::initializer_list<float> values) {
 absl::Status ValidateOptimizer(const v1::TableSpec& spec) {
   const v1::OptimizerSpec& o = spec.optimizer();
   if (!Finite({o.learning_rate(), o.momentum(), o.beta1(), o.beta2(), o.epsilon(),
-               o.initial_accumulator(), o.l1(), o.l2()})) {
+               o.initial_accumulator(), o.l1(), o.l2(), o.decay_rate()})) {
     return Invalid(spec, "optimizer parameters must be finite");
   }
   if (o.learning_rate() <= 0) return Invalid(spec, "optimizer learning_rate must be positive");
+  if (o.decay_steps() > 0 && (o.decay_rate() <= 0 || o.decay_rate() > 1)) {
+    return Invalid(spec, "decay_rate must be in (0, 1] when decay_steps is set");
+  }
+  if (o.decay_steps() > 0 && o.kind() == v1::OptimizerSpec::KIND_FTRL) {
+    return Invalid(spec, "FTRL has its own per-coordinate rate; decay_steps must be 0");
+  }
   switch (o.kind()) {
     case v1::OptimizerSpec::KIND_SGD:
       return absl::OkStatus();

@@ -57,6 +57,12 @@ TEST(ValidateTableSpecTest, RejectsEachBadFieldWithItsName) {
       {"learning_rate", [](v1::TableSpec& s) { s.mutable_optimizer()->set_learning_rate(0); }},
       {"finite", [](v1::TableSpec& s) { s.mutable_optimizer()->set_learning_rate(NAN); }},
       {"optimizer kind", [](v1::TableSpec& s) { s.mutable_optimizer()->clear_kind(); }},
+      {"decay_rate", [](v1::TableSpec& s) { s.mutable_optimizer()->set_decay_steps(10); }},
+      {"decay_rate",
+       [](v1::TableSpec& s) {
+         s.mutable_optimizer()->set_decay_steps(10);
+         s.mutable_optimizer()->set_decay_rate(1.5f);
+       }},
       {"FTRL", [](v1::TableSpec& s) { s.mutable_optimizer()->set_kind(v1::OptimizerSpec::KIND_FTRL); }},
       {"momentum",
        [](v1::TableSpec& s) {

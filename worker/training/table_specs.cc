@@ -38,6 +38,14 @@ absl::Status FillCommon(const TrainingChoices& choices, v1::TableSpec& spec) {
         absl::StrCat("learning rate must not be negative, got ", choices.learning_rate));
   }
   optimizer.set_learning_rate(choices.learning_rate > 0 ? choices.learning_rate : default_rate);
+  if (!(choices.decay_per_epoch > 0 && choices.decay_per_epoch <= 1)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "learning-rate decay per epoch must be in (0, 1], got ", choices.decay_per_epoch));
+  }
+  if (choices.decay_per_epoch < 1 && choices.updates_per_epoch > 0) {
+    optimizer.set_decay_steps(choices.updates_per_epoch);
+    optimizer.set_decay_rate(choices.decay_per_epoch);
+  }
 
   v1::ConsistencySpec& consistency = *spec.mutable_consistency();
   if (choices.consistency == "bsp") {

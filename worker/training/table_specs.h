@@ -24,6 +24,11 @@ struct TrainingChoices {
   // SSP's bound, in clocks.
   uint32_t staleness = 3;
   uint64_t seed = 1;
+  // Learning-rate factor per epoch (1: constant), and the server-side updates one epoch makes:
+  // steps per epoch under BSP (one averaged update per clock), times the workers under SSP and
+  // ASP (each push applied on arrival).
+  float decay_per_epoch = 1;
+  uint64_t updates_per_epoch = 0;
 };
 
 // A dense table of `size` values, initialised uniformly in [-init_scale, init_scale).
