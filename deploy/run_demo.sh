@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 started=${SECONDS}
 
 consistency=bsp
-epochs=12
+epochs=20
 device=auto
 extra_args=()
 while [[ $# -gt 0 ]]; do
@@ -52,7 +52,7 @@ tail -q -n +1 -F --pid=$$ "${run_dir}/logs/worker-1.log" "${run_dir}/logs/worker
 # One OpenBLAS thread per worker: two workers and two servers share the cores.
 deploy/local_cluster.sh --servers=2 --workers=2 --num_shards=8 --run_dir="${run_dir}" -- \
   --workers=2 --model=mlp --hidden=256,128 --dataset="${dataset}" --device="${device}" \
-  --cpu_threads=1 --consistency="${consistency}" --epochs="${epochs}" --batch_size=64 \
+  --cpu_threads=1 --consistency="${consistency}" --epochs="${epochs}" --batch_size=64 --lr_decay=0.85 \
   --log_every_steps=0 --metrics_out="${run_dir}/metrics-{rank}.jsonl" \
   --model_out="${run_dir}/model.psmlp" "${extra_args[@]}"
 sleep 0.5  # Let the progress tail print the last lines.
