@@ -12,6 +12,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/coordinator_session.h"
 #include "common/grpc_endpoint.h"
+#include "common/denormals.h"
 #include "common/logging.h"
 #include "common/termination_signal.h"
 #include "proto/parameter_server.grpc.pb.h"
@@ -35,6 +36,7 @@ int main(int argc, char** argv) {
       "Parameter-server daemon: hosts shard replicas of the cluster's tables and serves pushes\n"
       "and pulls. Usage: ps_server --coordinator=HOST:PORT [--port=0] [--address_file=PATH]");
   absl::ParseCommandLine(argc, argv);
+  ps::FlushDenormalsToZero();
   ps::BlockTerminationSignals();
   if (absl::Status logging = ps::InitLogging("server", absl::GetFlag(FLAGS_log_level));
       !logging.ok()) {

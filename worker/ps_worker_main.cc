@@ -23,6 +23,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
+#include "common/denormals.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
 #include "common/termination_signal.h"
@@ -403,6 +404,7 @@ int main(int argc, char** argv) {
       "  ps_worker --mode=standalone [--model=mlp] ...   the same training, in this process\n"
       "  ps_worker --mode=evaluate --model_in=FILE       test accuracy of an exported model");
   absl::ParseCommandLine(argc, argv);
+  ps::FlushDenormalsToZero();
   ps::BlockTerminationSignals();
   if (absl::Status logging = ps::InitLogging("worker", absl::GetFlag(FLAGS_log_level));
       !logging.ok()) {
