@@ -212,8 +212,19 @@ absl::Status CheckTrainingFlags() {
   return absl::OkStatus();
 }
 
-void LogSummary(const std::string& label, const MetricsRecord& final_record) {
+// Runs the training loop with the flags' epochs, logging and metrics file, and logs the summary.
+absl::Status RunTask(TrainingTask& task, int64_t steps_per_epoch, uint32_t rank,
+                     const std::string& label) {
+  PS_ASSIGN_OR_RETURN(MetricsLog log,
+                      MetricsLog::Open(ForRank(absl::GetFlag(FLAGS_metrics_out), rank)));
+  TrainingLoopOptions options;
+  options.epochs = absl::GetFlag(FLAGS_epochs);
+  options.steps_per_epoch = steps_per_epoch;
+  options.log_every_steps = absl::GetFlag(FLAGS_log_every_steps);
+  options.label = label;
+  PS_ASSIGN_OR_RETURN(const MetricsRecord final_record, RunTraining(task, options, log));
   spdlog::info("{}training finished: {}", label, final_record.ToJson());
+  return absl::OkStatus();
 }
 
 // Trains the MLP; with `client` null, in this process (standalone).
@@ -258,14 +269,7 @@ absl::Status TrainMlp(PsClient* client, uint32_t rank, const std::string& label)
 
   MlpTask task(mlp.get(), parameters.get(), &partition, &data.test, batch_size,
                absl::GetFlag(FLAGS_seed) * 7919 + rank);
-  PS_ASSIGN_OR_RETURN(MetricsLog log, MetricsLog::Open(ForRank(absl::GetFlag(FLAGS_metrics_out), rank)));
-  TrainingLoopOptions options;
-  options.epochs = absl::GetFlag(FLAGS_epochs);
-  options.steps_per_epoch = steps_per_epoch;
-  options.log_every_steps = absl::GetFlag(FLAGS_log_every_steps);
-  options.label = label;
-  PS_ASSIGN_OR_RETURN(const MetricsRecord final_record, RunTraining(task, options, log));
-  LogSummary(label, final_record);
+  PS_RETURN_IF_ERROR(RunTask(task, steps_per_epoch, rank, label));
 
   const std::string model_out = absl::GetFlag(FLAGS_model_out);
   if (!model_out.empty() && (rank == 0 || absl::StrContains(model_out, "{rank}"))) {
@@ -296,14 +300,7 @@ absl::Status TrainSparseLr(PsClient* client, uint32_t rank, const std::string& l
                batch_size);
   SparseLrTask task(client, std::move(table), &partition, &data.test, batch_size,
                     absl::GetFlag(FLAGS_seed) * 7919 + rank);
-  PS_ASSIGN_OR_RETURN(MetricsLog log, MetricsLog::Open(ForRank(absl::GetFlag(FLAGS_metrics_out), rank)));
-  TrainingLoopOptions options;
-  options.epochs = absl::GetFlag(FLAGS_epochs);
-  options.steps_per_epoch = steps_per_epoch;
-  options.log_every_steps = absl::GetFlag(FLAGS_log_every_steps);
-  options.label = label;
-  PS_ASSIGN_OR_RETURN(const MetricsRecord final_record, RunTraining(task, options, log));
-  LogSummary(label, final_record);
+  PS_RETURN_IF_ERROR(RunTask(task, steps_per_epoch, rank, label));
   return absl::OkStatus();
 }
 
