@@ -23,6 +23,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
 #include "common/denormals.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
@@ -345,48 +346,60 @@ absl::Status TrainModel(PsClient* client, uint32_t rank, const std::string& labe
       absl::StrCat("--model must be mlp or sparse_lr, got '", model, "'"));
 }
 
-// Joins the cluster and trains in a thread while main() waits for a termination signal; the
-// thread raises SIGTERM itself when training ends, so one wait covers both. Returns the exit
-// status.
+// Joins the cluster and trains, in a thread, while main() waits for a termination signal from
+// the start (also while waiting for the other workers); the thread raises SIGTERM itself when it
+// is done, so one wait covers both. A signal before then is an orderly stop: the worker leaves
+// the cluster and exits 0. Returns the exit status.
 int TrainOnCluster() {
-  PsClientOptions options;
-  options.coordinator_address = absl::GetFlag(FLAGS_coordinator);
-  options.wait_for_workers = absl::GetFlag(FLAGS_workers);
-  options.connect_timeout = absl::Seconds(absl::GetFlag(FLAGS_register_timeout_s));
-  absl::StatusOr<std::unique_ptr<PsClient>> client = PsClient::Connect(options);
-  if (!client.ok()) {
-    spdlog::critical("cannot join the cluster: {}", client.status().ToString());
-    return 1;
-  }
-  const uint32_t rank = (*client)->rank();
-  const std::string label = absl::StrCat("worker ", (*client)->worker_id(), " rank ", rank, ": ");
-  if (rank >= static_cast<uint32_t>(absl::GetFlag(FLAGS_workers))) {
-    spdlog::critical("{}rank {} but --workers={}: start at most --workers workers", label, rank,
-                     absl::GetFlag(FLAGS_workers));
-    return 2;
-  }
+  absl::Mutex mu;
+  std::unique_ptr<PsClient> client;  // Guarded by mu once the thread runs.
   std::atomic<bool> finished{false};
   absl::Status result;
   std::thread trainer([&] {
-    result = TrainModel(client->get(), rank, label);
+    PsClientOptions options;
+    options.coordinator_address = absl::GetFlag(FLAGS_coordinator);
+    options.wait_for_workers = absl::GetFlag(FLAGS_workers);
+    options.connect_timeout = absl::Seconds(absl::GetFlag(FLAGS_register_timeout_s));
+    absl::StatusOr<std::unique_ptr<PsClient>> connected = PsClient::Connect(options);
+    PsClient* joined = nullptr;
+    if (connected.ok()) {
+      absl::MutexLock lock(&mu);
+      client = *std::move(connected);
+      joined = client.get();
+    }
+    if (joined == nullptr) {
+      result = absl::Status(connected.status().code(),
+                            absl::StrCat("cannot join the cluster: ", connected.status().message()));
+    } else if (joined->rank() >= static_cast<uint32_t>(absl::GetFlag(FLAGS_workers))) {
+      result = absl::InvalidArgumentError(
+          absl::StrCat("rank ", joined->rank(), " but --workers=", absl::GetFlag(FLAGS_workers),
+                       ": start at most --workers workers"));
+    } else {
+      result = TrainModel(joined, joined->rank(),
+                          absl::StrCat("worker ", joined->worker_id(), " rank ", joined->rank(),
+                                       ": "));
+    }
     finished = true;
     kill(getpid(), SIGTERM);
   });
   const int signal_number = WaitForTerminationSignal();
   if (!finished) {
-    spdlog::warn("{}received signal {} during training; leaving the cluster", label,
+    spdlog::info("received signal {} before training finished; leaving the cluster",
                  signal_number);
-    (*client)->Leave();
+    {
+      absl::MutexLock lock(&mu);
+      if (client != nullptr) client->Leave();
+    }
     spdlog::shutdown();
-    std::_Exit(1);  // The training thread may be inside a call; nothing of it needs saving.
+    std::_Exit(0);  // The training thread may be inside a call; nothing of it needs saving.
   }
   trainer.join();
-  (*client)->Leave();
+  if (client != nullptr) client->Leave();
   if (!result.ok()) {
-    spdlog::critical("{}training failed: {}", label, result.ToString());
-    return 1;
+    spdlog::critical("training failed: {}", result.ToString());
+    return result.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
   }
-  spdlog::info("{}left the cluster", label);
+  spdlog::info("training done; left the cluster");
   return 0;
 }
 
