@@ -1,8 +1,6 @@
 #include "worker/training/mlp_task.h"
 
 #include <algorithm>
-#include <numeric>
-#include <random>
 
 #include "common/status_macros.h"
 
@@ -15,26 +13,19 @@ MlpTask::MlpTask(Mlp* mlp, DenseParameters* parameters, const DenseDataset* trai
       train_(train),
       test_(test),
       batch_size_(batch_size),
-      seed_(seed),
-      order_(train->num_examples),
+      order_(train->num_examples, seed),
       values_(mlp->num_parameters()),
       gradient_(mlp->num_parameters()),
       batch_features_(size_t(batch_size) * train->feature_dim),
-      batch_labels_(batch_size) {
-  std::iota(order_.begin(), order_.end(), 0);
-}
+      batch_labels_(batch_size) {}
 
-void MlpTask::BeginEpoch(int epoch) {
-  std::mt19937_64 generator(seed_ * 1000003 + epoch);
-  std::shuffle(order_.begin(), order_.end(), generator);
-}
+void MlpTask::BeginEpoch(int epoch) { order_.Shuffle(epoch); }
 
 absl::StatusOr<StepStats> MlpTask::Step(int64_t step) {
   const size_t dim = train_->feature_dim;
-  // Steps past the end of a short partition wrap around (partitions differ by one example).
-  const size_t first = size_t(step) * batch_size_ % (order_.size() - batch_size_ + 1);
+  const int64_t first = order_.BatchStart(step, batch_size_);
   for (int row = 0; row < batch_size_; ++row) {
-    const int64_t example = order_[first + row];
+    const int64_t example = order_.order()[first + row];
     std::copy_n(train_->features.begin() + example * dim, dim,
                 batch_features_.begin() + row * dim);
     batch_labels_[row] = train_->labels[example];

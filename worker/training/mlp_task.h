@@ -9,6 +9,7 @@
 #include "worker/data/dataset.h"
 #include "worker/model/mlp.h"
 #include "worker/training/dense_parameters.h"
+#include "worker/training/epoch_order.h"
 #include "worker/training/training_loop.h"
 
 namespace ps {
@@ -37,8 +38,7 @@ class MlpTask final : public TrainingTask {
   const DenseDataset* const train_;
   const DenseDataset* const test_;
   const int batch_size_;
-  const uint64_t seed_;
-  std::vector<int64_t> order_;
+  EpochOrder order_;
   std::vector<float> values_;
   std::vector<float> gradient_;
   std::vector<float> batch_features_;

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <numeric>
-#include <random>
 
 #include "common/status_macros.h"
 #include "worker/model/binary_metrics.h"
@@ -23,21 +22,13 @@ SparseLrTask::SparseLrTask(PsClient* client, v1::TableInfo table, const SparseDa
       train_(train),
       test_(test),
       batch_size_(batch_size),
-      seed_(seed),
-      order_(train->num_examples()) {
-  std::iota(order_.begin(), order_.end(), 0);
-}
+      order_(train->num_examples(), seed) {}
 
-void SparseLrTask::BeginEpoch(int epoch) {
-  std::mt19937_64 generator(seed_ * 1000003 + epoch);
-  std::shuffle(order_.begin(), order_.end(), generator);
-}
+void SparseLrTask::BeginEpoch(int epoch) { order_.Shuffle(epoch); }
 
 absl::StatusOr<StepStats> SparseLrTask::Step(int64_t step) {
-  // Steps past the end of a short partition wrap around (partitions differ by one example).
-  const int64_t first =
-      step * batch_size_ % (static_cast<int64_t>(order_.size()) - batch_size_ + 1);
-  const SparseBatch batch = MakeSparseBatch(*train_, order_, first, first + batch_size_);
+  const int64_t first = order_.BatchStart(step, batch_size_);
+  const SparseBatch batch = MakeSparseBatch(*train_, order_.order(), first, first + batch_size_);
   std::vector<float> weights(batch.keys.size()), gradient(batch.keys.size());
   std::vector<float> probabilities(batch.labels.size());
   PS_RETURN_IF_ERROR(client_->PullSparse(table_, batch.keys, absl::MakeSpan(weights)));

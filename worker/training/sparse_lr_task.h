@@ -9,6 +9,7 @@
 #include "proto/types.pb.h"
 #include "worker/client/ps_client.h"
 #include "worker/data/dataset.h"
+#include "worker/training/epoch_order.h"
 #include "worker/training/training_loop.h"
 
 namespace ps {
@@ -34,8 +35,7 @@ class SparseLrTask final : public TrainingTask {
   const SparseDataset* const train_;
   const SparseDataset* const test_;
   const int batch_size_;
-  const uint64_t seed_;
-  std::vector<int64_t> order_;
+  EpochOrder order_;
 };
 
 }  // namespace ps
