@@ -12,7 +12,6 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/types/span.h"
 #include "google/protobuf/message_lite.h"
 #include "grpcpp/support/byte_buffer.h"
 #include "grpcpp/support/slice.h"
@@ -55,27 +54,6 @@ class FrameReader {
   size_t slice_offset_ = 0;
   size_t remaining_ = 0;
 };
-
-// Streams `count` float32 values from `reader` through a small cache-resident block, calling
-// `fn(first_index, block)` for consecutive blocks. This is the one copy between gRPC's receive
-// buffers and the shard: it also aligns floats that straddle slice boundaries. Stops at and
-// returns the first non-OK status `fn` returns. Errors: OutOfRange for a short payload.
-template <typename Fn>
-absl::Status ForEachFloatBlock(FrameReader& reader, uint64_t count, Fn&& fn) {
-  if (reader.remaining() / sizeof(float) < count) {
-    return absl::OutOfRangeError("the frame's payload is shorter than its header says");
-  }
-  constexpr uint64_t kBlockFloats = 4096;  // 16 KB: stays in L1/L2 between copy and use.
-  alignas(64) float block[kBlockFloats];
-  for (uint64_t first = 0; first < count; first += kBlockFloats) {
-    const uint64_t n = count - first < kBlockFloats ? count - first : kBlockFloats;
-    absl::Status read = reader.Read(block, n * sizeof(float));
-    if (!read.ok()) return read;
-    absl::Status status = fn(first, absl::Span<const float>(block, n));
-    if (!status.ok()) return status;
-  }
-  return absl::OkStatus();
-}
 
 }  // namespace ps
 

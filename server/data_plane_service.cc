@@ -68,7 +68,8 @@ class DataPlaneService::PullCall : public grpc::ServerUnaryReactor {
       slice->set_shard_id(part.slice.shard_id());
       slice->set_num_keys(part.keys.size());
       uint64_t shard_clock = 0;
-      payload.push_back(part.shard->Read(part.keys, slice->mutable_values(), &shard_clock));
+      payload.push_back(
+          part.shard->Read(part.keys, encoding, slice->mutable_values(), &shard_clock));
       header.add_shard_clocks(shard_clock);
     }
     *response_ = MakeFrame(header, payload);
@@ -76,6 +77,8 @@ class DataPlaneService::PullCall : public grpc::ServerUnaryReactor {
   }
 
   uint64_t clock = 0;
+  // F32 or F16.
+  v1::Encoding encoding = v1::ENCODING_F32;
   std::vector<Part> parts;
 
  private:
@@ -276,11 +279,16 @@ absl::Status DataPlaneService::PreparePull(grpc::CallbackServerContext* context,
   v1::PullRequest header;
   absl::StatusOr<FrameReader> reader = FrameReader::Open(request, &header);
   if (!reader.ok()) return reader.status();
-  if (header.value_encoding() != v1::ENCODING_UNSPECIFIED &&
-      header.value_encoding() != v1::ENCODING_F32) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "pulls return F32 values; ", v1::Encoding_Name(header.value_encoding()),
-        " is not supported"));
+  switch (header.value_encoding()) {
+    case v1::ENCODING_UNSPECIFIED:
+    case v1::ENCODING_F32:
+      break;
+    case v1::ENCODING_F16:
+      call->encoding = v1::ENCODING_F16;
+      break;
+    default:
+      return absl::InvalidArgumentError(absl::StrCat(
+          "pulls return F32 or F16 values, not ", v1::Encoding_Name(header.value_encoding())));
   }
   absl::ReaderMutexLock state(&state_mu_);
   if (absl::Status routed = CheckRouting(context, header.epoch()); !routed.ok()) return routed;

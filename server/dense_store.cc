@@ -1,10 +1,9 @@
 #include "server/dense_store.h"
 
 #include <algorithm>
-#include <cstring>
 
 #include "absl/strings/str_cat.h"
-#include "common/buffer_pool.h"
+#include "common/codec/decoder.h"
 
 namespace ps {
 
@@ -24,12 +23,7 @@ absl::StatusOr<PushPayload> DenseStore::ValidatePush(const v1::ShardSlice& slice
   if (slice.num_keys() != 0) {
     return absl::InvalidArgumentError(absl::StrCat(Where(), ": a dense table takes no keys"));
   }
-  if (absl::Status header = CheckValuesHeader(slice.values(), range_.size(), reader); !header.ok()) {
-    return header;
-  }
-  PushPayload payload{{}, reader, range_.size()};
-  if (absl::Status finite = CheckFinite(reader, range_.size()); !finite.ok()) return finite;
-  return payload;
+  return ValidateValues(slice.values(), range_.size(), {}, reader);
 }
 
 absl::StatusOr<std::vector<uint64_t>> DenseStore::ValidatePull(const v1::ShardSlice& slice,
@@ -49,13 +43,21 @@ void DenseStore::ApplyBlock(uint64_t first, absl::Span<const float> gradient) {
 
 void DenseStore::Apply(PushPayload& payload) {
   ++step_;
-  // The payload was validated, so reading it cannot fail.
-  ForEachFloatBlock(payload.values, payload.num_values,
-                    [&](uint64_t first, absl::Span<const float> gradient) {
-                      ApplyBlock(first, gradient);
-                      return absl::OkStatus();
-                    })
-      .IgnoreError();
+  if (payload.header.encoding() == v1::ENCODING_TOPK) {
+    // Only the coordinates sent change, as in a sparse update: the optimizer state of the others
+    // (momentum, Adam's moments) waits for their turn instead of decaying on a zero gradient.
+    ForEachTopkChunk(payload.header, payload.values,
+                     [&](absl::Span<const uint32_t> indices, absl::Span<const float> values) {
+                       for (size_t i = 0; i < indices.size(); ++i) {
+                         ApplyBlock(indices[i], values.subspan(i, 1));
+                       }
+                     });
+    return;
+  }
+  ForEachDecodedBlock(payload.header, payload.values,
+                      [&](uint64_t first, absl::Span<const float> gradient) {
+                        ApplyBlock(first, gradient);
+                      });
 }
 
 void DenseStore::Accumulate(uint64_t clock, PushPayload& payload) {
@@ -68,13 +70,18 @@ void DenseStore::Accumulate(uint64_t clock, PushPayload& payload) {
       sum.assign(range_.size(), 0.0f);
     }
   }
-  ForEachFloatBlock(payload.values, payload.num_values,
-                    [&](uint64_t first, absl::Span<const float> gradient) {
-                      float* target = sum.data() + first;
-                      for (size_t i = 0; i < gradient.size(); ++i) target[i] += gradient[i];
-                      return absl::OkStatus();
-                    })
-      .IgnoreError();
+  if (payload.header.encoding() == v1::ENCODING_TOPK) {
+    ForEachTopkChunk(payload.header, payload.values,
+                     [&](absl::Span<const uint32_t> indices, absl::Span<const float> values) {
+                       for (size_t i = 0; i < indices.size(); ++i) sum[indices[i]] += values[i];
+                     });
+    return;
+  }
+  ForEachDecodedBlock(payload.header, payload.values,
+                      [&](uint64_t first, absl::Span<const float> gradient) {
+                        float* target = sum.data() + first;
+                        for (size_t i = 0; i < gradient.size(); ++i) target[i] += gradient[i];
+                      });
 }
 
 void DenseStore::ApplyAccumulated(uint64_t clock, uint32_t contributors) {
@@ -90,12 +97,9 @@ void DenseStore::ApplyAccumulated(uint64_t clock, uint32_t contributors) {
   accumulators_.erase(it);
 }
 
-grpc::Slice DenseStore::Read(const std::vector<uint64_t>&, v1::TensorHeader* header) {
-  const size_t bytes = values_.size() * sizeof(float);
-  header->set_encoding(v1::ENCODING_F32);
-  header->set_num_elements(values_.size());
-  header->set_payload_bytes(bytes);
-  return PooledSlice(bytes, [&](char* out) { std::memcpy(out, values_.data(), bytes); });
+grpc::Slice DenseStore::Read(const std::vector<uint64_t>&, v1::Encoding encoding,
+                             v1::TensorHeader* header) {
+  return EncodeForPull(values_, encoding, header);
 }
 
 }  // namespace ps

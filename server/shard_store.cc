@@ -1,10 +1,12 @@
 #include "server/shard_store.h"
 
-#include <cmath>
 #include <cstring>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "common/buffer_pool.h"
+#include "common/codec/decoder.h"
+#include "common/codec/half.h"
 #include "common/partition.h"
 #include "server/dense_store.h"
 #include "server/sparse_store.h"
@@ -38,28 +40,34 @@ std::string ShardStore::Where() const {
   return absl::StrCat("table '", table_.spec().name(), "' shard ", shard_id_);
 }
 
-absl::Status ShardStore::CheckValuesHeader(const v1::TensorHeader& values, uint64_t num_elements,
-                                           const FrameReader& reader) const {
-  if (values.encoding() != v1::ENCODING_F32) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        Where(), ": values must be encoded as F32, got ", v1::Encoding_Name(values.encoding())));
+absl::StatusOr<PushPayload> ShardStore::ValidateValues(const v1::TensorHeader& values,
+                                                       uint64_t num_elements,
+                                                       std::vector<uint64_t> keys,
+                                                       FrameReader& reader) const {
+  PushPayload payload{std::move(keys), values, reader};
+  if (absl::Status valid = ValidateEncoded(values, num_elements, reader); !valid.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(Where(), ": ", valid.message()));
   }
-  if (values.num_elements() != num_elements) {
-    return absl::InvalidArgumentError(absl::StrCat(Where(), ": expected ", num_elements,
-                                                   " values, the slice has ",
-                                                   values.num_elements()));
-  }
-  if (values.payload_bytes() != num_elements * sizeof(float)) {
-    return absl::InvalidArgumentError(absl::StrCat(Where(), ": ", num_elements,
-                                                   " F32 values take ", num_elements * sizeof(float),
-                                                   " bytes, the slice says ", values.payload_bytes()));
-  }
-  if (reader.remaining() < values.payload_bytes()) {
-    return absl::InvalidArgumentError(absl::StrCat(Where(), ": the frame ends ",
-                                                   values.payload_bytes() - reader.remaining(),
-                                                   " bytes before the slice's values do"));
-  }
-  return absl::OkStatus();
+  return payload;
+}
+
+grpc::Slice ShardStore::EncodeForPull(absl::Span<const float> values, v1::Encoding encoding,
+                                      v1::TensorHeader* header) {
+  const bool half = encoding == v1::ENCODING_F16;
+  const size_t bytes = values.size() * (half ? sizeof(uint16_t) : sizeof(float));
+  header->set_encoding(half ? v1::ENCODING_F16 : v1::ENCODING_F32);
+  header->set_num_elements(values.size());
+  header->set_payload_bytes(bytes);
+  return PooledSlice(bytes, [&](char* out) {
+    if (!half) {
+      std::memcpy(out, values.data(), bytes);
+      return;
+    }
+    for (size_t i = 0; i < values.size(); ++i) {
+      const uint16_t value = FloatToHalf(values[i]);
+      std::memcpy(out + i * sizeof(value), &value, sizeof(value));
+    }
+  });
 }
 
 absl::StatusOr<std::vector<uint64_t>> ShardStore::ReadKeys(uint64_t num_keys, uint32_t num_shards,
@@ -88,27 +96,6 @@ absl::StatusOr<std::vector<uint64_t>> ShardStore::ReadKeys(uint64_t num_keys, ui
     }
   }
   return keys;
-}
-
-absl::Status ShardStore::CheckFinite(FrameReader& reader, uint64_t count) const {
-  return ForEachFloatBlock(reader, count, [&](uint64_t first, absl::Span<const float> block) {
-    // A branch-free scan of the exponent bits (all ones: NaN or infinity) that the compiler
-    // vectorises; the slow search runs only on a bad block.
-    uint32_t all_ones = 0;
-    for (float value : block) {
-      uint32_t bits;
-      std::memcpy(&bits, &value, sizeof(bits));
-      all_ones |= static_cast<uint32_t>((bits & 0x7f800000u) == 0x7f800000u);
-    }
-    if (all_ones == 0) return absl::OkStatus();
-    for (size_t i = 0; i < block.size(); ++i) {
-      if (!std::isfinite(block[i])) {
-        return absl::InvalidArgumentError(absl::StrCat(Where(), ": value ", first + i, " is ",
-                                                       block[i], "; gradients must be finite"));
-      }
-    }
-    return absl::OkStatus();
-  });
 }
 
 }  // namespace ps

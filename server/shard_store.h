@@ -20,11 +20,12 @@
 
 namespace ps {
 
-// A push slice that passed validation: its keys, and a reader positioned at its values.
+// A push slice that passed validation: its keys, and a reader positioned at its encoded values
+// (common/codec/decoder.h streams them).
 struct PushPayload {
   std::vector<uint64_t> keys;  // SPARSE only.
+  v1::TensorHeader header;
   FrameReader values;
-  uint64_t num_values = 0;
 };
 
 class ShardStore {
@@ -37,9 +38,9 @@ class ShardStore {
   const v1::TableInfo& table() const { return table_; }
   uint32_t shard_id() const { return shard_id_; }
 
-  // Checks a push slice (encoding, lengths, keys in this shard and unique, finite values) and
-  // reads past its payload in `reader`. Changes nothing. Errors: InvalidArgument naming the
-  // problem, the table and the shard.
+  // Checks a push slice (encoding and payload, see ValidateEncoded; keys in this shard and
+  // unique) and reads past its payload in `reader`. Changes nothing. Errors: InvalidArgument
+  // naming the problem, the table and the shard.
   virtual absl::StatusOr<PushPayload> ValidatePush(const v1::ShardSlice& slice,
                                                    FrameReader& reader) const = 0;
   // Checks a pull slice and reads its keys (SPARSE) from `reader`. Errors: InvalidArgument.
@@ -55,24 +56,26 @@ class ShardStore {
   virtual void ApplyAccumulated(uint64_t clock, uint32_t contributors) = 0;
 
   // The current values (DENSE: the whole range; SPARSE: the rows of `keys`, created if new),
-  // as a payload slice; `header` receives their description.
-  virtual grpc::Slice Read(const std::vector<uint64_t>& keys, v1::TensorHeader* header) = 0;
+  // as a payload slice in `encoding` (F32 or F16); `header` receives their description.
+  virtual grpc::Slice Read(const std::vector<uint64_t>& keys, v1::Encoding encoding,
+                           v1::TensorHeader* header) = 0;
 
  protected:
   ShardStore(const v1::TableInfo& table, uint32_t shard_id, std::unique_ptr<Optimizer> optimizer);
 
   // "table 'name' shard 3" for error messages.
   std::string Where() const;
-  // Checks the encoding and byte length of `values` for `num_elements` float32 values and that
-  // the reader holds them. Errors: InvalidArgument.
-  absl::Status CheckValuesHeader(const v1::TensorHeader& values, uint64_t num_elements,
-                                 const FrameReader& reader) const;
+  // Validates the encoded `values` of `num_elements` elements (ValidateEncoded), reading past
+  // them, and returns the payload to apply. Errors: InvalidArgument naming this shard.
+  absl::StatusOr<PushPayload> ValidateValues(const v1::TensorHeader& values, uint64_t num_elements,
+                                             std::vector<uint64_t> keys, FrameReader& reader) const;
+  // `values` as a pull payload in `encoding` (F32 or F16), described in `header`.
+  static grpc::Slice EncodeForPull(absl::Span<const float> values, v1::Encoding encoding,
+                                   v1::TensorHeader* header);
   // Reads `num_keys` little-endian uint64 keys and checks that each hashes to this shard (and,
   // if `unique`, appears once). Errors: InvalidArgument.
   absl::StatusOr<std::vector<uint64_t>> ReadKeys(uint64_t num_keys, uint32_t num_shards,
                                                  bool unique, FrameReader& reader) const;
-  // Reads past `count` values, failing on the first that is NaN or infinite.
-  absl::Status CheckFinite(FrameReader& reader, uint64_t count) const;
 
   const v1::TableInfo table_;
   const uint32_t shard_id_;

@@ -1,9 +1,9 @@
 #include "server/sparse_store.h"
 
-#include <cstring>
+#include <algorithm>
 
 #include "absl/strings/str_cat.h"
-#include "common/buffer_pool.h"
+#include "common/codec/decoder.h"
 
 namespace ps {
 
@@ -19,13 +19,12 @@ absl::StatusOr<PushPayload> SparseStore::ValidatePush(const v1::ShardSlice& slic
   absl::StatusOr<std::vector<uint64_t>> keys =
       ReadKeys(slice.num_keys(), num_shards_, /*unique=*/true, reader);
   if (!keys.ok()) return keys.status();
-  const uint64_t num_values = keys->size() * dim_;
-  if (absl::Status header = CheckValuesHeader(slice.values(), num_values, reader); !header.ok()) {
-    return header;
+  if (slice.values().encoding() == v1::ENCODING_TOPK) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        Where(), ": top-k compresses dense tables; a sparse push already sends only its rows"));
   }
-  PushPayload payload{*std::move(keys), reader, num_values};
-  if (absl::Status finite = CheckFinite(reader, num_values); !finite.ok()) return finite;
-  return payload;
+  const uint64_t num_values = keys->size() * dim_;
+  return ValidateValues(slice.values(), num_values, *std::move(keys), reader);
 }
 
 absl::StatusOr<std::vector<uint64_t>> SparseStore::ValidatePull(const v1::ShardSlice& slice,
@@ -58,9 +57,9 @@ void SparseStore::ApplyRow(uint64_t key, absl::Span<const float> gradient) {
 
 void SparseStore::Apply(PushPayload& payload) {
   std::vector<float> gradient(dim_);
+  TensorDecoder decoder(payload.header, payload.values);
   for (uint64_t key : payload.keys) {
-    // Validated already, so the read cannot fail.
-    payload.values.Read(gradient.data(), dim_ * sizeof(float)).IgnoreError();
+    decoder.Next(absl::MakeSpan(gradient));
     ApplyRow(key, gradient);
   }
 }
@@ -68,8 +67,9 @@ void SparseStore::Apply(PushPayload& payload) {
 void SparseStore::Accumulate(uint64_t clock, PushPayload& payload) {
   Accumulator& accumulator = accumulators_[clock];
   std::vector<float> gradient(dim_);
+  TensorDecoder decoder(payload.header, payload.values);
   for (uint64_t key : payload.keys) {
-    payload.values.Read(gradient.data(), dim_ * sizeof(float)).IgnoreError();
+    decoder.Next(absl::MakeSpan(gradient));
     const auto [it, inserted] = accumulator.offsets.try_emplace(key, accumulator.sums.size());
     if (inserted) accumulator.sums.resize(accumulator.sums.size() + dim_, 0.0f);
     float* sum = accumulator.sums.data() + it->second;
@@ -89,20 +89,17 @@ void SparseStore::ApplyAccumulated(uint64_t clock, uint32_t contributors) {
   accumulators_.erase(it);
 }
 
-grpc::Slice SparseStore::Read(const std::vector<uint64_t>& keys, v1::TensorHeader* header) {
+grpc::Slice SparseStore::Read(const std::vector<uint64_t>& keys, v1::Encoding encoding,
+                              v1::TensorHeader* header) {
   // Create missing rows first: creation may reallocate values_.
   std::vector<size_t> rows;
   rows.reserve(keys.size());
   for (uint64_t key : keys) rows.push_back(Row(key));
-  const size_t row_bytes = dim_ * sizeof(float);
-  header->set_encoding(v1::ENCODING_F32);
-  header->set_num_elements(keys.size() * dim_);
-  header->set_payload_bytes(keys.size() * row_bytes);
-  return PooledSlice(keys.size() * row_bytes, [&](char* out) {
-    for (size_t i = 0; i < rows.size(); ++i) {
-      std::memcpy(out + i * row_bytes, values_.data() + rows[i] * dim_, row_bytes);
-    }
-  });
+  std::vector<float> gathered(keys.size() * dim_);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    std::copy_n(values_.data() + rows[i] * dim_, dim_, gathered.data() + i * dim_);
+  }
+  return EncodeForPull(gathered, encoding, header);
 }
 
 }  // namespace ps

@@ -22,7 +22,8 @@ class SparseStore : public ShardStore {
   void Apply(PushPayload& payload) override;
   void Accumulate(uint64_t clock, PushPayload& payload) override;
   void ApplyAccumulated(uint64_t clock, uint32_t contributors) override;
-  grpc::Slice Read(const std::vector<uint64_t>& keys, v1::TensorHeader* header) override;
+  grpc::Slice Read(const std::vector<uint64_t>& keys, v1::Encoding encoding,
+                   v1::TensorHeader* header) override;
 
   size_t num_rows() const { return index_.size(); }
 

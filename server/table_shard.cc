@@ -58,11 +58,11 @@ bool TableShard::Readable(uint64_t reader_clock) {
   return clock_.Readable(reader_clock);
 }
 
-grpc::Slice TableShard::Read(const std::vector<uint64_t>& keys, v1::TensorHeader* header,
-                             uint64_t* clock) {
+grpc::Slice TableShard::Read(const std::vector<uint64_t>& keys, v1::Encoding encoding,
+                             v1::TensorHeader* header, uint64_t* clock) {
   absl::MutexLock lock(&mu_);
   *clock = clock_.clock();
-  return store_->Read(keys, header);
+  return store_->Read(keys, encoding, header);
 }
 
 }  // namespace ps

@@ -49,7 +49,8 @@ class TableShard {
 
   bool Readable(uint64_t reader_clock);
   // The current values of `keys` (see ShardStore::Read) and the shard's clock.
-  grpc::Slice Read(const std::vector<uint64_t>& keys, v1::TensorHeader* header, uint64_t* clock);
+  grpc::Slice Read(const std::vector<uint64_t>& keys, v1::Encoding encoding,
+                   v1::TensorHeader* header, uint64_t* clock);
 
  private:
   void CompleteClocksLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -7,6 +7,9 @@
 #include <limits>
 #include <vector>
 
+#include "common/codec/compression.h"
+#include "common/codec/encoder.h"
+#include "common/codec/half.h"
 #include "common/partition.h"
 #include "gtest/gtest.h"
 
@@ -44,22 +47,36 @@ struct Frame {
   v1::ShardSlice slice;
   grpc::ByteBuffer bytes;
 };
-Frame MakeFrame1(uint32_t shard_id, const std::vector<uint64_t>& keys,
-                 const std::vector<float>& values, int64_t claimed_values = -1) {
+Frame EncodedFrame(uint32_t shard_id, const std::vector<uint64_t>& keys,
+                   const v1::TensorHeader& values, const std::string& encoded) {
   v1::PushRequest header;
   v1::ShardSlice* slice = header.add_slices();
   slice->set_table_id(1);
   slice->set_shard_id(shard_id);
   slice->set_num_keys(keys.size());
-  const uint64_t count = claimed_values < 0 ? values.size() : claimed_values;
-  slice->mutable_values()->set_encoding(v1::ENCODING_F32);
-  slice->mutable_values()->set_num_elements(count);
-  slice->mutable_values()->set_payload_bytes(count * sizeof(float));
-  std::vector<char> payload(keys.size() * 8 + values.size() * 4);
-  std::memcpy(payload.data(), keys.data(), keys.size() * 8);
-  std::memcpy(payload.data() + keys.size() * 8, values.data(), values.size() * 4);
+  *slice->mutable_values() = values;
+  std::string payload(reinterpret_cast<const char*>(keys.data()), keys.size() * 8);
+  payload += encoded;
   grpc::Slice owned(payload.data(), payload.size());  // Copies: outlives `payload`.
   return Frame{*slice, MakeFrame(header, {owned})};
+}
+
+Frame MakeFrame1(uint32_t shard_id, const std::vector<uint64_t>& keys,
+                 const std::vector<float>& values, int64_t claimed_values = -1) {
+  const uint64_t count = claimed_values < 0 ? values.size() : claimed_values;
+  v1::TensorHeader header = DescribeEncoded(Compression(), count);
+  return EncodedFrame(shard_id, keys, header,
+                      std::string(reinterpret_cast<const char*>(values.data()), values.size() * 4));
+}
+
+// `values` compressed with `codec` ("int8", "topk:0.25", ...; no error feedback carried over).
+Frame CompressedFrame(uint32_t shard_id, const std::vector<uint64_t>& keys,
+                      const std::vector<float>& values, const char* codec) {
+  const Compression compression = *ParseCompression(codec);
+  std::vector<float> residual(values.size(), 0.0f);
+  std::string encoded(EncodedBytes(compression, values.size()), '\0');
+  EXPECT_TRUE(EncodeTensor(compression, values, absl::MakeSpan(residual), encoded.data()).ok());
+  return EncodedFrame(shard_id, keys, DescribeEncoded(compression, values.size()), encoded);
 }
 
 absl::StatusOr<PushPayload> Validate(TableShard& shard, const Frame& frame) {
@@ -79,13 +96,23 @@ absl::StatusOr<bool> PushTo(TableShard& shard, const Frame& frame, PushIdentity 
   return duplicate;
 }
 
-std::vector<float> ReadAll(TableShard& shard, const std::vector<uint64_t>& keys = {}) {
+std::vector<float> ReadAll(TableShard& shard, const std::vector<uint64_t>& keys = {},
+                           v1::Encoding encoding = v1::ENCODING_F32) {
   v1::TensorHeader header;
   uint64_t clock = 0;
-  grpc::Slice slice = shard.Read(keys, &header, &clock);
+  grpc::Slice slice = shard.Read(keys, encoding, &header, &clock);
+  EXPECT_EQ(header.encoding(), encoding);
+  EXPECT_EQ(slice.size(), header.payload_bytes());
   std::vector<float> values(header.num_elements());
-  EXPECT_EQ(slice.size(), values.size() * sizeof(float));
-  std::memcpy(values.data(), slice.begin(), slice.size());
+  if (encoding == v1::ENCODING_F32) {
+    std::memcpy(values.data(), slice.begin(), slice.size());
+  } else {
+    for (size_t i = 0; i < values.size(); ++i) {
+      uint16_t half;
+      std::memcpy(&half, slice.begin() + 2 * i, 2);
+      values[i] = HalfToFloat(half);
+    }
+  }
   return values;
 }
 
@@ -188,6 +215,102 @@ TEST(TableShardTest, BadPushesAreRejectedAndChangeNothing) {
   EXPECT_EQ(sparse->store().table().spec().sparse_dim(), 3u);
   EXPECT_EQ(static_cast<const SparseStore&>(sparse->store()).num_rows(), 0u)
       << "rejected pushes create no rows";
+}
+
+TEST(TableShardTest, TopkPushesChangeOnlyTheCoordinatesSent) {
+  auto asp = Shard(Table(v1::TABLE_KIND_DENSE, v1::ConsistencySpec::MODEL_ASP));
+  const size_t size = DenseShardRange(40, kShards, 1).size();  // 10 values.
+  std::vector<float> gradient(size, 0.5f);
+  gradient[3] = 4.0f;
+  gradient[7] = -2.0f;
+  ASSERT_TRUE(PushTo(*asp, CompressedFrame(1, {}, gradient, "topk:0.2"), {1, 1, 1, 0}).ok());
+  std::vector<float> expected(size, 10.0f);
+  expected[3] = 6.0f;
+  expected[7] = 12.0f;
+  EXPECT_EQ(ReadAll(*asp), expected);
+
+  // BSP sums the two workers' sparse contributions before averaging.
+  auto bsp = Shard(Table(v1::TABLE_KIND_DENSE, v1::ConsistencySpec::MODEL_BSP));
+  std::vector<float> other(size, 0.0f);
+  other[3] = 2.0f;
+  other[9] = 6.0f;
+  ASSERT_TRUE(PushTo(*bsp, CompressedFrame(1, {}, gradient, "topk:0.2"), {1, 1, 1, 0}).ok());
+  ASSERT_TRUE(PushTo(*bsp, CompressedFrame(1, {}, other, "topk:0.2"), {2, 1, 1, 0}).ok());
+  expected.assign(size, 10.0f);
+  expected[3] = 10.0f - (4.0f + 2.0f) / 2;
+  expected[7] = 10.0f + 1.0f;
+  expected[9] = 10.0f - 3.0f;
+  EXPECT_EQ(ReadAll(*bsp), expected);
+}
+
+TEST(TableShardTest, BlockAndHalfEncodedPushesDecodeIntoTheUpdate) {
+  const size_t size = DenseShardRange(40, kShards, 1).size();
+  std::vector<float> gradient(size);
+  for (size_t i = 0; i < size; ++i) gradient[i] = 0.25f * static_cast<float>(i) - 1.0f;
+  for (const char* codec : {"fp16", "int8:4", "onebit:4"}) {
+    auto shard = Shard(Table(v1::TABLE_KIND_DENSE, v1::ConsistencySpec::MODEL_ASP));
+    ASSERT_TRUE(PushTo(*shard, CompressedFrame(1, {}, gradient, codec), {1, 1, 1, 0}).ok());
+    const std::vector<float> values = ReadAll(*shard);
+    // fp16 and int8 are close to the gradient; one bit keeps each sign.
+    for (size_t i = 0; i < size; ++i) {
+      const float applied = 10.0f - values[i];
+      if (std::string(codec) == "onebit:4") {
+        EXPECT_EQ(applied > 0, gradient[i] >= 0) << codec << " " << i;
+      } else {
+        EXPECT_NEAR(applied, gradient[i], 0.02f) << codec << " " << i;
+      }
+    }
+  }
+  // Sparse rows accept the dense codecs too.
+  auto sparse = Shard(Table(v1::TABLE_KIND_SPARSE, v1::ConsistencySpec::MODEL_ASP), 2);
+  std::vector<uint64_t> keys;
+  for (uint64_t key = 0; keys.size() < 2; ++key) {
+    if (SparseShardOf(key, kShards) == 2) keys.push_back(key);
+  }
+  ASSERT_TRUE(PushTo(*sparse, CompressedFrame(2, keys, {1, 2, 3, 4, 5, 6}, "fp16"), {1, 1, 1, 0}).ok());
+  EXPECT_EQ(ReadAll(*sparse, keys), (std::vector<float>{9, 8, 7, 6, 5, 4}));
+  EXPECT_EQ(Validate(*sparse, CompressedFrame(2, keys, {1, 2, 3, 4, 5, 6}, "topk:0.5")).status().code(),
+            absl::StatusCode::kInvalidArgument)
+      << "top-k is for dense tables";
+}
+
+TEST(TableShardTest, MalformedCompressedPushesAreRejectedAndChangeNothing) {
+  auto shard = Shard(Table(v1::TABLE_KIND_DENSE, v1::ConsistencySpec::MODEL_ASP));
+  const size_t size = DenseShardRange(40, kShards, 1).size();
+  const std::vector<float> before = ReadAll(*shard);
+  std::vector<float> gradient(size, 1.0f);
+  // An index past the shard's range.
+  v1::TensorHeader topk = DescribeEncoded(*ParseCompression("topk:0.1"), size);
+  std::string pair(8, '\0');
+  const uint32_t index = static_cast<uint32_t>(size);
+  const float value = 1.0f;
+  std::memcpy(pair.data(), &index, 4);
+  std::memcpy(pair.data() + 4, &value, 4);
+  absl::Status beyond = Validate(*shard, EncodedFrame(1, {}, topk, pair)).status();
+  EXPECT_EQ(beyond.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(beyond.message().find("table 't' shard 1"), std::string::npos) << beyond;
+  // A block scale that is not finite.
+  Frame int8 = CompressedFrame(1, {}, gradient, "int8:4");
+  v1::TensorHeader header = int8.slice.values();
+  std::string bad(header.payload_bytes(), '\0');
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  std::memcpy(bad.data(), &nan, 4);
+  EXPECT_EQ(Validate(*shard, EncodedFrame(1, {}, header, bad)).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ReadAll(*shard), before);
+}
+
+TEST(TableShardTest, PullsCanReturnHalfPrecision) {
+  auto shard = Shard(Table(v1::TABLE_KIND_DENSE, v1::ConsistencySpec::MODEL_ASP));
+  std::vector<float> gradient(DenseShardRange(40, kShards, 1).size(), 0.1f);
+  ASSERT_TRUE(PushTo(*shard, MakeFrame1(1, {}, gradient), {1, 1, 1, 0}).ok());
+  const std::vector<float> exact = ReadAll(*shard);
+  const std::vector<float> half = ReadAll(*shard, {}, v1::ENCODING_F16);
+  ASSERT_EQ(half.size(), exact.size());
+  for (size_t i = 0; i < exact.size(); ++i) {
+    EXPECT_NE(half[i], exact[i]);
+    EXPECT_NEAR(half[i], exact[i], exact[i] * 1e-3f);
+  }
 }
 
 }  // namespace

@@ -6,6 +6,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/blocking_counter.h"
+#include "common/codec/compression.h"
+#include "common/codec/decoder.h"
 #include "common/frame.h"
 #include "common/grpc_endpoint.h"
 #include "common/grpc_status.h"
@@ -39,8 +41,10 @@ bool ListsTable(const v1::ClusterMap& map, uint32_t table_id) {
 struct PsClient::ShardPart {
   uint32_t shard_id = 0;
   uint64_t num_keys = 0;
-  grpc::Slice keys;    // Sparse push and pull.
-  grpc::Slice values;  // Push.
+  grpc::Slice keys;  // Sparse push and pull.
+  // Push: the values as sent, and their description.
+  v1::TensorHeader values_header;
+  grpc::Slice values;
   // Push: values sent. Pull: values expected back.
   uint64_t num_values = 0;
   // Pull destination: DENSE the shard's range starts at `out`; SPARSE row i of the answer goes to
@@ -171,8 +175,33 @@ absl::Status PsClient::Push(const v1::TableInfo& table, absl::Span<const float> 
     ShardPart& part = op.parts.emplace_back();
     part.shard_id = shard;
     part.num_values = range.size();
+    part.values_header = DescribeEncoded(Compression(), range.size());
     // Borrowed: Execute() returns only after every request carrying it has completed.
     part.values = BorrowedSlice(gradient.data() + range.begin, range.size() * sizeof(float));
+  }
+  return Execute(op);
+}
+
+absl::Status PsClient::Push(const v1::TableInfo& table, GradientEncoder& gradient) {
+  const uint64_t size = table.spec().dense_size();
+  absl::StatusOr<Operation> begun =
+      BeginOperation(table, v1::TABLE_KIND_DENSE, /*push=*/true, size, size);
+  if (!begun.ok()) return begun.status();
+  Operation& op = *begun;
+  const uint32_t num_shards = session_->CurrentMap().num_shards();
+  for (uint32_t shard = 0; shard < num_shards; ++shard) {
+    const DenseRange range = DenseShardRange(size, num_shards, shard);
+    absl::StatusOr<EncodedValues> encoded = gradient.Encode(range.begin, range.size());
+    if (!encoded.ok()) {
+      return absl::Status(encoded.status().code(),
+                          absl::StrCat(op.what, ": encoding shard ", shard, ": ",
+                                       encoded.status().message()));
+    }
+    ShardPart& part = op.parts.emplace_back();
+    part.shard_id = shard;
+    part.num_values = range.size();
+    part.values_header = std::move(encoded->header);
+    part.values = std::move(encoded->payload);
   }
   return Execute(op);
 }
@@ -225,6 +254,7 @@ absl::Status PsClient::PushSparse(const v1::TableInfo& table, absl::Span<const u
     part.num_keys = shard_keys[shard].size();
     part.keys = grpc::Slice(shard_keys[shard].data(), part.num_keys * sizeof(uint64_t));
     part.num_values = shard_rows[shard].size();
+    part.values_header = DescribeEncoded(Compression(), part.num_values);
     part.values = grpc::Slice(shard_rows[shard].data(), part.num_values * sizeof(float));
   }
   return Execute(op);
@@ -285,10 +315,10 @@ struct PsClient::ServerCall {
 
 namespace {
 
-// Copies one pull answer into the parts' destinations, checking that it is what was asked for.
+// Decodes one pull answer into the parts' destinations, checking that it is what was asked for.
 template <typename Part>
 absl::Status Scatter(const grpc::ByteBuffer& response, const std::vector<Part*>& parts, size_t dim,
-                     uint64_t* bytes) {
+                     v1::Encoding encoding, uint64_t* bytes, uint64_t* dense_bytes) {
   v1::PullResponse header;
   absl::StatusOr<FrameReader> reader = FrameReader::Open(response, &header);
   if (!reader.ok()) return reader.status();
@@ -299,23 +329,26 @@ absl::Status Scatter(const grpc::ByteBuffer& response, const std::vector<Part*>&
   for (size_t i = 0; i < parts.size(); ++i) {
     const Part& part = *parts[i];
     const v1::ShardSlice& slice = header.slices(i);
-    if (slice.shard_id() != part.shard_id || slice.values().encoding() != v1::ENCODING_F32 ||
-        slice.values().num_elements() != part.num_values ||
-        slice.values().payload_bytes() != part.num_values * sizeof(float)) {
+    const v1::TensorHeader& values = slice.values();
+    FrameReader payload = *reader;
+    absl::Status valid = slice.shard_id() == part.shard_id && values.encoding() == encoding
+                             ? ValidateEncoded(values, part.num_values, *reader)
+                             : absl::InvalidArgumentError("another shard or encoding");
+    if (!valid.ok()) {
       return absl::InternalError(absl::StrCat("the server's answer for shard ", part.shard_id,
-                                              " does not match the request: ",
-                                              slice.ShortDebugString()));
+                                              " does not match the request (", valid.message(),
+                                              "): ", slice.ShortDebugString()));
     }
-    absl::Status read;
     if (part.positions.empty()) {
-      read = reader->Read(part.out, part.num_values * sizeof(float));
+      DecodeInto(values, payload, absl::MakeSpan(part.out, part.num_values));
     } else {
-      for (size_t row = 0; row < part.positions.size() && read.ok(); ++row) {
-        read = reader->Read(part.out + part.positions[row] * dim, dim * sizeof(float));
+      TensorDecoder decoder(values, payload);
+      for (size_t position : part.positions) {
+        decoder.Next(absl::MakeSpan(part.out + position * dim, dim));
       }
     }
-    if (!read.ok()) return absl::InternalError(absl::StrCat("short pull answer: ", read.message()));
-    *bytes += part.num_values * sizeof(float);
+    *bytes += values.payload_bytes();
+    *dense_bytes += part.num_values * sizeof(float);
   }
   return absl::OkStatus();
 }
@@ -335,6 +368,7 @@ absl::Status PsClient::Execute(Operation& op) {
   const size_t dim = op.table->spec().sparse_dim();
   absl::Duration retry_wait = kFirstRetryWait;
   uint64_t bytes = 0;
+  uint64_t dense_bytes = 0;
   uint64_t retries = 0;
   absl::Status result;
   while (true) {
@@ -387,9 +421,7 @@ absl::Status PsClient::Execute(Operation& op) {
           const ShardPart& part = *p;
           v1::ShardSlice* slice = header.add_slices();
           describe(slice, part);
-          slice->mutable_values()->set_encoding(v1::ENCODING_F32);
-          slice->mutable_values()->set_num_elements(part.num_values);
-          slice->mutable_values()->set_payload_bytes(part.num_values * sizeof(float));
+          *slice->mutable_values() = part.values_header;
           payload.push_back(part.values);
         }
         call->request = MakeFrame(header, payload);
@@ -400,6 +432,7 @@ absl::Status PsClient::Execute(Operation& op) {
         header.set_worker_id(session_->member_id());
         header.set_incarnation(session_->incarnation());
         header.set_clock(op.clock);
+        header.set_value_encoding(options_.pull_encoding);
         for (const ShardPart* part : call->parts) describe(header.add_slices(), *part);
         call->request = MakeFrame(header, payload);
       }
@@ -425,11 +458,19 @@ absl::Status PsClient::Execute(Operation& op) {
       const grpc::StatusCode code = call->status.error_code();
       if (code == grpc::StatusCode::OK) {
         const std::vector<ShardPart*>& parts = call->parts;
+        for (ShardPart* part : parts) {
+          bytes += part->keys.size();
+          dense_bytes += part->keys.size();
+        }
         if (op.push) {
-          for (ShardPart* part : parts) bytes += part->keys.size() + part->values.size();
+          for (ShardPart* part : parts) {
+            bytes += part->values.size();
+            dense_bytes += part->num_values * sizeof(float);
+          }
         } else {
-          for (ShardPart* part : parts) bytes += part->keys.size();
-          if (absl::Status scattered = Scatter(call->response, parts, dim, &bytes); !scattered.ok()) {
+          if (absl::Status scattered = Scatter(call->response, parts, dim, options_.pull_encoding,
+                                               &bytes, &dense_bytes);
+              !scattered.ok()) {
             result = absl::Status(scattered.code(), absl::StrCat(op.what, " from server ",
                                                                  call->server_id, ": ",
                                                                  scattered.message()));
@@ -487,6 +528,8 @@ absl::Status PsClient::Execute(Operation& op) {
   }
   absl::MutexLock lock(&stats_mu_);
   (op.push ? stats_.bytes_pushed : stats_.bytes_pulled) += bytes;
+  (op.push ? stats_.dense_equivalent_bytes_pushed : stats_.dense_equivalent_bytes_pulled) +=
+      dense_bytes;
   (op.push ? stats_.push_time : stats_.pull_time) += absl::Now() - start;
   stats_.retries += retries;
   return result;

@@ -39,6 +39,7 @@
 #include "absl/types/span.h"
 #include "common/coordinator_session.h"
 #include "grpcpp/generic/generic_stub.h"
+#include "grpcpp/support/slice.h"
 #include "proto/coordinator.grpc.pb.h"
 #include "proto/types.pb.h"
 
@@ -58,13 +59,37 @@ struct PsClientOptions {
   // Deadline of one Push or Pull including its retries. A pull waiting longer for slow workers
   // fails with DEADLINE_EXCEEDED.
   absl::Duration request_timeout = absl::Seconds(60);
+  // How servers send pulled values: F32, or F16 (half the bytes, values rounded to half
+  // precision).
+  v1::Encoding pull_encoding = v1::ENCODING_F32;
+};
+
+// One shard's part of a gradient, encoded for the wire.
+struct EncodedValues {
+  v1::TensorHeader header;
+  grpc::Slice payload;
+};
+
+// Encodes ranges of a dense gradient, for PsClient::Push to send compressed (see
+// common/codec/compression.h). The encoder may keep state between pushes (error-feedback
+// residuals): Push calls Encode once per shard range per push, and a retried request resends
+// the same bytes.
+class GradientEncoder {
+ public:
+  virtual ~GradientEncoder() = default;
+  // The payload carrying gradient values [begin, begin + count).
+  virtual absl::StatusOr<EncodedValues> Encode(uint64_t begin, uint64_t count) = 0;
 };
 
 // Cumulative traffic of a client.
 struct ClientStats {
-  // Payload bytes (keys and values) sent by pushes and received by pulls.
+  // Payload bytes (keys and values, as encoded) sent by pushes and received by pulls.
   uint64_t bytes_pushed = 0;
   uint64_t bytes_pulled = 0;
+  // What the same payloads take as float32 values: bytes_pushed / dense_equivalent_bytes_pushed
+  // is the inverse compression ratio.
+  uint64_t dense_equivalent_bytes_pushed = 0;
+  uint64_t dense_equivalent_bytes_pulled = 0;
   // Time spent inside Pull calls (network plus waiting for slower workers) and Push calls.
   absl::Duration pull_time;
   absl::Duration push_time;
@@ -91,6 +116,9 @@ class PsClient {
 
   // Dense tables: pushes a gradient of the whole table (dense_size values) for the current clock.
   absl::Status Push(const v1::TableInfo& table, absl::Span<const float> gradient);
+  // The same, with each shard's range encoded by `gradient` (compressed pushes).
+  // Errors: what the encoder returns; those of Push.
+  absl::Status Push(const v1::TableInfo& table, GradientEncoder& gradient);
   // Dense tables: reads the whole table into `values` (dense_size values), waiting as the table's
   // consistency model requires for a reader at the current clock.
   absl::Status Pull(const v1::TableInfo& table, absl::Span<float> values);
