@@ -9,9 +9,8 @@
 #include "common/codec/half.h"
 
 namespace ps {
-namespace {
 
-void EncodeF16(absl::Span<const float> values, char* out) {
+void EncodeHalf(absl::Span<const float> values, char* out) {
   for (size_t i = 0; i < values.size(); ++i) {
     const uint16_t half = FloatToHalf(values[i]);
     std::memcpy(out + 2 * i, &half, sizeof(half));
@@ -36,8 +35,8 @@ void EncodeInt8Blocks(absl::Span<const float> values, uint32_t block_size, char*
   }
 }
 
-void EncodeOneBitBlocks(absl::Span<const float> values, uint32_t block_size,
-                        absl::Span<float> residual, char* out) {
+void EncodeOneBit(absl::Span<const float> values, absl::Span<float> residual, uint32_t block_size,
+                  char* out) {
   for (size_t first = 0; first < values.size(); first += block_size) {
     const size_t length = std::min<size_t>(block_size, values.size() - first);
     float* corrected = residual.data() + first;
@@ -59,10 +58,8 @@ void EncodeOneBitBlocks(absl::Span<const float> values, uint32_t block_size,
   }
 }
 
-void EncodeTopk(absl::Span<const float> values, double ratio, absl::Span<float> residual,
-                char* out) {
+void EncodeTopk(absl::Span<const float> values, absl::Span<float> residual, uint64_t k, char* out) {
   const size_t n = values.size();
-  const uint64_t k = TopkCount(n, ratio);
   if (k == 0) return;
   std::vector<float> magnitudes(n);
   for (size_t i = 0; i < n; ++i) {
@@ -92,7 +89,15 @@ void EncodeTopk(absl::Span<const float> values, double ratio, absl::Span<float> 
   }
 }
 
-}  // namespace
+absl::Status CheckFiniteGradient(absl::Span<const float> values) {
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (!std::isfinite(values[i])) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("cannot encode value ", i, " (", values[i], "): gradients must be finite"));
+    }
+  }
+  return absl::OkStatus();
+}
 
 absl::Status EncodeTensor(const Compression& compression, absl::Span<const float> values,
                           absl::Span<float> residual, char* out) {
@@ -110,27 +115,22 @@ absl::Status EncodeTensor(const Compression& compression, absl::Span<const float
   if (compression.encoding == v1::ENCODING_TOPK && values.size() > UINT32_MAX) {
     return absl::InvalidArgumentError("top-k indexes at most 2^32 values per slice");
   }
-  for (size_t i = 0; i < values.size(); ++i) {
-    if (!std::isfinite(values[i])) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("cannot encode value ", i, " (", values[i], "): gradients must be finite"));
-    }
-  }
+  if (absl::Status finite = CheckFiniteGradient(values); !finite.ok()) return finite;
   switch (compression.encoding) {
     case v1::ENCODING_F32:
       std::memcpy(out, values.data(), values.size() * sizeof(float));
       return absl::OkStatus();
     case v1::ENCODING_F16:
-      EncodeF16(values, out);
+      EncodeHalf(values, out);
       return absl::OkStatus();
     case v1::ENCODING_INT8_BLOCK:
       EncodeInt8Blocks(values, compression.block_size, out);
       return absl::OkStatus();
     case v1::ENCODING_ONEBIT:
-      EncodeOneBitBlocks(values, compression.block_size, residual, out);
+      EncodeOneBit(values, residual, compression.block_size, out);
       return absl::OkStatus();
     case v1::ENCODING_TOPK:
-      EncodeTopk(values, compression.topk_ratio, residual, out);
+      EncodeTopk(values, residual, TopkCount(values.size(), compression.topk_ratio), out);
       return absl::OkStatus();
     default:
       return absl::InvalidArgumentError(

@@ -22,6 +22,18 @@ namespace ps {
 absl::Status EncodeTensor(const Compression& compression, absl::Span<const float> values,
                           absl::Span<float> residual, char* out);
 
+// The codecs one by one, for callers that checked their arguments (ComputeBackend's CPU
+// implementation). REQUIRES: finite values; residual.size() == values.size(); 1 <= block_size
+// <= kMaxCodecBlock; 1 <= k <= values.size() <= 2^32.
+void EncodeHalf(absl::Span<const float> values, char* out);
+void EncodeInt8Blocks(absl::Span<const float> values, uint32_t block_size, char* out);
+void EncodeTopk(absl::Span<const float> values, absl::Span<float> residual, uint64_t k, char* out);
+void EncodeOneBit(absl::Span<const float> values, absl::Span<float> residual, uint32_t block_size,
+                  char* out);
+
+// Errors: InvalidArgument naming the first value that is NaN or infinite.
+absl::Status CheckFiniteGradient(absl::Span<const float> values);
+
 }  // namespace ps
 
 #endif  // PS_COMMON_CODEC_ENCODER_H_

@@ -98,6 +98,20 @@ class ComputeBackend {
                                                         int classes, float gradient_scale,
                                                         float* gradient) = 0;
 
+  // Gradient compression: byte layouts in proto/types.proto (Encoding), semantics and the
+  // error-feedback contract in common/codec/encoder.h, whose CPU encoder the CUDA kernels match.
+  // `values` and `residual` (count elements) are backend memory; the payload goes to host memory
+  // at `out`. The CPU backend refuses non-finite values (InvalidArgument); the CUDA kernels pass
+  // them into the payload, which the server then refuses.
+  virtual absl::Status EncodeHalf(const float* values, size_t count, char* out) = 0;
+  virtual absl::Status EncodeInt8Blocks(const float* values, size_t count, uint32_t block_size,
+                                        char* out) = 0;
+  // REQUIRES: 1 <= k <= count <= 2^32.
+  virtual absl::Status EncodeTopk(const float* values, float* residual, size_t count, size_t k,
+                                  char* out) = 0;
+  virtual absl::Status EncodeOneBit(const float* values, float* residual, size_t count,
+                                    uint32_t block_size, char* out) = 0;
+
  protected:
   virtual absl::StatusOr<void*> AllocateBytes(size_t bytes) = 0;
   // Frees what AllocateBytes returned; outlives the backend (arrays may be destroyed later).

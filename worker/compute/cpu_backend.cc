@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "common/codec/encoder.h"
 
 namespace ps {
 namespace {
@@ -86,6 +87,37 @@ class CpuBackend final : public ComputeBackend {
       }
     }
     return result;
+  }
+
+  absl::Status EncodeHalf(const float* values, size_t count, char* out) override {
+    const absl::Span<const float> span(values, count);
+    if (absl::Status finite = CheckFiniteGradient(span); !finite.ok()) return finite;
+    ps::EncodeHalf(span, out);
+    return absl::OkStatus();
+  }
+
+  absl::Status EncodeInt8Blocks(const float* values, size_t count, uint32_t block_size,
+                                char* out) override {
+    const absl::Span<const float> span(values, count);
+    if (absl::Status finite = CheckFiniteGradient(span); !finite.ok()) return finite;
+    ps::EncodeInt8Blocks(span, block_size, out);
+    return absl::OkStatus();
+  }
+
+  absl::Status EncodeTopk(const float* values, float* residual, size_t count, size_t k,
+                          char* out) override {
+    const absl::Span<const float> span(values, count);
+    if (absl::Status finite = CheckFiniteGradient(span); !finite.ok()) return finite;
+    ps::EncodeTopk(span, absl::MakeSpan(residual, count), k, out);
+    return absl::OkStatus();
+  }
+
+  absl::Status EncodeOneBit(const float* values, float* residual, size_t count,
+                            uint32_t block_size, char* out) override {
+    const absl::Span<const float> span(values, count);
+    if (absl::Status finite = CheckFiniteGradient(span); !finite.ok()) return finite;
+    ps::EncodeOneBit(span, absl::MakeSpan(residual, count), block_size, out);
+    return absl::OkStatus();
   }
 
  protected:

@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "worker/compute/compute_backend.h"
+#include "worker/compute/cuda/codec_kernels.cuh"
 #include "worker/compute/cuda/cuda_backend.h"
 #include "worker/compute/cuda/cuda_kernels.cuh"
 
@@ -185,6 +186,60 @@ class CudaBackend final : public ComputeBackend {
     return result;
   }
 
+  absl::Status EncodeHalf(const float* values, size_t count, char* out) override {
+    const size_t bytes = 2 * count;
+    PS_RETURN_IF_ERROR(Reserve(payload_, bytes));
+    PS_RETURN_IF_ERROR(
+        FromCuda(cuda_kernels::LaunchEncodeHalf(stream_.get(), values, count, payload_.memory.get()),
+                 "EncodeHalf kernel launch"));
+    return CopyToHost(payload_.memory.get(), out, bytes);
+  }
+
+  absl::Status EncodeInt8Blocks(const float* values, size_t count, uint32_t block_size,
+                                char* out) override {
+    if (block_size == 0) return absl::InvalidArgumentError("int8 blocks need a block size");
+    const size_t bytes = (count + block_size - 1) / block_size * sizeof(float) + count;
+    PS_RETURN_IF_ERROR(Reserve(payload_, bytes));
+    PS_RETURN_IF_ERROR(FromCuda(cuda_kernels::LaunchEncodeInt8Blocks(
+                                    stream_.get(), values, count, block_size, payload_.memory.get()),
+                                "EncodeInt8Blocks kernel launch"));
+    return CopyToHost(payload_.memory.get(), out, bytes);
+  }
+
+  absl::Status EncodeTopk(const float* values, float* residual, size_t count, size_t k,
+                          char* out) override {
+    if (k > count || count > UINT32_MAX) {
+      return absl::InvalidArgumentError(absl::StrCat("top-", k, " of ", count, " values"));
+    }
+    const size_t bytes = k * (sizeof(uint32_t) + sizeof(float));
+    PS_RETURN_IF_ERROR(Reserve(payload_, bytes));
+    PS_RETURN_IF_ERROR(Reserve(topk_magnitudes_, count * sizeof(float)));
+    PS_RETURN_IF_ERROR(Reserve(topk_indices_, count * sizeof(uint32_t)));
+    PS_RETURN_IF_ERROR(FromCuda(
+        cuda_kernels::EncodeTopk(stream_.get(), values, residual, count, k,
+                                 reinterpret_cast<float*>(topk_magnitudes_.memory.get()),
+                                 reinterpret_cast<uint32_t*>(topk_indices_.memory.get()),
+                                 payload_.memory.get()),
+        "EncodeTopk"));
+    return CopyToHost(payload_.memory.get(), out, bytes);
+  }
+
+  absl::Status EncodeOneBit(const float* values, float* residual, size_t count,
+                            uint32_t block_size, char* out) override {
+    if (block_size == 0) return absl::InvalidArgumentError("one-bit blocks need a block size");
+    const size_t blocks = (count + block_size - 1) / block_size;
+    const size_t last = count - (blocks == 0 ? 0 : (blocks - 1) * block_size);
+    const size_t bytes = blocks == 0 ? 0
+                                     : blocks * sizeof(float) +
+                                           (blocks - 1) * ((block_size + 7) / 8) + (last + 7) / 8;
+    PS_RETURN_IF_ERROR(Reserve(payload_, bytes));
+    PS_RETURN_IF_ERROR(FromCuda(
+        cuda_kernels::LaunchEncodeOneBit(stream_.get(), values, residual, count, block_size,
+                                         payload_.memory.get()),
+        "EncodeOneBit kernel launch"));
+    return CopyToHost(payload_.memory.get(), out, bytes);
+  }
+
  protected:
   absl::StatusOr<void*> AllocateBytes(size_t bytes) override {
     void* memory = nullptr;
@@ -213,6 +268,26 @@ class CudaBackend final : public ComputeBackend {
   }
 
  private:
+  // Device memory reused across calls, grown on demand.
+  struct Scratch {
+    UniqueDeviceMemory<uint8_t> memory;
+    size_t capacity = 0;
+  };
+
+  absl::Status Reserve(Scratch& scratch, size_t bytes) {
+    if (bytes <= scratch.capacity) return absl::OkStatus();
+    // Work queued on the stream may still use the old buffer.
+    PS_RETURN_IF_ERROR(FromCuda(cudaStreamSynchronize(stream_.get()), "cudaStreamSynchronize"));
+    scratch.memory.reset();
+    scratch.capacity = 0;
+    void* memory = nullptr;
+    PS_RETURN_IF_ERROR(
+        FromCuda(cudaMalloc(&memory, bytes), absl::StrCat("cudaMalloc(", bytes, " bytes)")));
+    scratch.memory.reset(static_cast<uint8_t*>(memory));
+    scratch.capacity = bytes;
+    return absl::OkStatus();
+  }
+
   CudaBackend(std::string name, UniqueStream stream, UniqueCublas cublas,
               UniqueDeviceMemory<cuda_kernels::LossTotals> loss_totals)
       : name_(std::move(name)),
@@ -227,6 +302,10 @@ class CudaBackend final : public ComputeBackend {
   UniqueCublas cublas_;
   // SoftmaxCrossEntropy's device-side totals, copied back after each call.
   UniqueDeviceMemory<cuda_kernels::LossTotals> loss_totals_;
+  // The encoders' payload (copied to the host after each call) and top-k's sort scratch.
+  Scratch payload_;
+  Scratch topk_magnitudes_;
+  Scratch topk_indices_;
 };
 
 }  // namespace
