@@ -24,6 +24,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
+#include "common/codec/compression.h"
 #include "common/denormals.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
@@ -73,6 +74,13 @@ ABSL_FLAG(float, lr_decay, 1.0f,
           "Learning-rate factor per epoch, applied smoothly by the servers (1 = constant).");
 ABSL_FLAG(std::string, consistency, "bsp", "bsp, ssp or asp.");
 ABSL_FLAG(uint32_t, staleness, 3, "SSP's staleness bound in clocks.");
+ABSL_FLAG(std::string, compression, "none",
+          "mlp: how pushed gradients travel: none (float32), fp16, int8[:BLOCK] (per-block "
+          "scale), topk:RATIO (the largest RATIO of values, e.g. topk:0.01) or onebit[:BLOCK] "
+          "(signs and a per-block scale). topk and onebit keep what they do not send and add it "
+          "to the next gradient (error feedback). Encoded on the compute device.");
+ABSL_FLAG(std::string, pull_compression, "none",
+          "How pulled parameters travel: none (float32) or fp16 (half the bytes).");
 ABSL_FLAG(std::string, table, "", "Table name; default: the model's name.");
 ABSL_FLAG(int, workers, 1,
           "Workers of the job: the data is split into this many partitions, and training starts "
@@ -204,7 +212,21 @@ absl::StatusOr<std::unique_ptr<ComputeBackend>> BackendFromFlags() {
   return backend;
 }
 
+absl::StatusOr<Compression> PushCompressionFromFlags() {
+  return ParseCompression(absl::GetFlag(FLAGS_compression));
+}
+
+absl::StatusOr<v1::Encoding> PullEncodingFromFlags() {
+  const std::string pull = absl::GetFlag(FLAGS_pull_compression);
+  if (pull == "none") return v1::ENCODING_F32;
+  if (pull == "fp16") return v1::ENCODING_F16;
+  return absl::InvalidArgumentError(
+      absl::StrCat("--pull_compression must be none or fp16, got '", pull, "'"));
+}
+
 absl::Status CheckTrainingFlags() {
+  PS_RETURN_IF_ERROR(PushCompressionFromFlags().status());
+  PS_RETURN_IF_ERROR(PullEncodingFromFlags().status());
   if (absl::GetFlag(FLAGS_epochs) < 1) return absl::InvalidArgumentError("--epochs must be >= 1");
   if (absl::GetFlag(FLAGS_batch_size) < 1) {
     return absl::InvalidArgumentError("--batch_size must be >= 1");
@@ -254,19 +276,23 @@ absl::Status TrainMlp(PsClient* client, uint32_t rank, const std::string& label)
   PS_ASSIGN_OR_RETURN(const v1::TableSpec spec,
                       DenseTableSpec(ChoicesFromFlags("mlp", steps_per_epoch, workers), MlpParameterCount(layers),
                                      absl::GetFlag(FLAGS_init_scale)));
+  PS_ASSIGN_OR_RETURN(std::unique_ptr<ComputeBackend> backend, BackendFromFlags());
+  PS_ASSIGN_OR_RETURN(const Compression compression, PushCompressionFromFlags());
   std::unique_ptr<DenseParameters> parameters;
   if (client == nullptr) {
-    PS_ASSIGN_OR_RETURN(parameters, LocalDenseParameters::Create(spec));
+    PS_ASSIGN_OR_RETURN(parameters, LocalDenseParameters::Create(spec, backend.get()));
   } else {
     PS_ASSIGN_OR_RETURN(v1::TableInfo table, client->CreateTable(spec));
-    parameters = std::make_unique<ClusterDenseParameters>(client, std::move(table));
+    PS_ASSIGN_OR_RETURN(parameters, ClusterDenseParameters::Create(client, std::move(table),
+                                                                   backend.get(), compression));
   }
-  PS_ASSIGN_OR_RETURN(std::unique_ptr<ComputeBackend> backend, BackendFromFlags());
   PS_ASSIGN_OR_RETURN(std::unique_ptr<Mlp> mlp, Mlp::Create(backend.get(), layers, batch_size));
-  spdlog::info("{}mlp {} ({} parameters), {}, partition {}/{} of {} examples, {} steps per "
-               "epoch of batch {}",
-               label, absl::StrJoin(layers, "-"), mlp->num_parameters(), Describe(spec), rank,
-               workers, partition.num_examples, steps_per_epoch, batch_size);
+  spdlog::info("{}mlp {} ({} parameters), {}, pushes {}, pulls {}, partition {}/{} of {} "
+               "examples, {} steps per epoch of batch {}",
+               label, absl::StrJoin(layers, "-"), mlp->num_parameters(), Describe(spec),
+               client == nullptr ? "local" : CompressionName(compression),
+               client == nullptr ? "local" : absl::GetFlag(FLAGS_pull_compression), rank, workers,
+               partition.num_examples, steps_per_epoch, batch_size);
 
   MlpTask task(mlp.get(), parameters.get(), &partition, &data.test, batch_size,
                absl::GetFlag(FLAGS_seed) * 7919 + rank);
@@ -282,6 +308,11 @@ absl::Status TrainMlp(PsClient* client, uint32_t rank, const std::string& label)
 }
 
 absl::Status TrainSparseLr(PsClient* client, uint32_t rank, const std::string& label) {
+  if (!PushCompressionFromFlags()->dense()) {
+    return absl::InvalidArgumentError(
+        "--compression applies to the mlp's dense table; sparse_lr already pushes only the rows "
+        "its batch touched (--pull_compression=fp16 does apply)");
+  }
   PS_ASSIGN_OR_RETURN(SparseData data, LoadSparseData());
   spdlog::info("{}data: {} ({} examples); test: {} examples", label, data.train.description,
                data.train.num_examples(), data.test.num_examples());
@@ -360,6 +391,7 @@ int TrainOnCluster() {
     options.coordinator_address = absl::GetFlag(FLAGS_coordinator);
     options.wait_for_workers = absl::GetFlag(FLAGS_workers);
     options.connect_timeout = absl::Seconds(absl::GetFlag(FLAGS_register_timeout_s));
+    options.pull_encoding = *PullEncodingFromFlags();  // Checked before the thread started.
     absl::StatusOr<std::unique_ptr<PsClient>> connected = PsClient::Connect(options);
     PsClient* joined = nullptr;
     if (connected.ok()) {

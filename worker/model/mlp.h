@@ -43,7 +43,9 @@ class Mlp {
   // DownloadGradient(). Errors: InvalidArgument for sizes or labels out of range.
   absl::StatusOr<BatchLoss> ComputeGradient(absl::Span<const float> features,
                                             absl::Span<const int32_t> labels);
-  // The gradient of the last ComputeGradient(), in the parameter layout.
+  // The gradient of the last ComputeGradient(), in the parameter layout: in backend memory, and
+  // copied to the host.
+  const DeviceArray<float>& gradient() const { return gradient_; }
   absl::Status DownloadGradient(absl::Span<float> gradient);
 
   // Forward pass only over any number of examples (in batches of max_batch rows).

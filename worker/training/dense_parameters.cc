@@ -4,12 +4,48 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
 #include "server/initializer.h"
 
 namespace ps {
 
+absl::StatusOr<std::unique_ptr<ClusterDenseParameters>> ClusterDenseParameters::Create(
+    PsClient* client, v1::TableInfo table, ComputeBackend* backend,
+    const Compression& compression) {
+  std::unique_ptr<BackendGradientEncoder> encoder;
+  if (!compression.dense()) {
+    PS_ASSIGN_OR_RETURN(encoder, BackendGradientEncoder::Create(backend, compression,
+                                                                table.spec().dense_size()));
+  }
+  return std::unique_ptr<ClusterDenseParameters>(
+      new ClusterDenseParameters(client, std::move(table), backend, std::move(encoder)));
+}
+
+ClusterDenseParameters::ClusterDenseParameters(PsClient* client, v1::TableInfo table,
+                                               ComputeBackend* backend,
+                                               std::unique_ptr<BackendGradientEncoder> encoder)
+    : client_(client),
+      table_(std::move(table)),
+      backend_(backend),
+      encoder_(std::move(encoder)),
+      host_gradient_(encoder_ == nullptr ? table_.spec().dense_size() : 0) {}
+
+absl::Status ClusterDenseParameters::Push(const DeviceArray<float>& gradient) {
+  if (gradient.size() != table_.spec().dense_size()) {
+    return absl::InvalidArgumentError(absl::StrCat("push of ", gradient.size(),
+                                                   " values to a table of ",
+                                                   table_.spec().dense_size()));
+  }
+  if (encoder_ != nullptr) {
+    encoder_->set_gradient(gradient.data());
+    return client_->Push(table_, *encoder_);
+  }
+  PS_RETURN_IF_ERROR(backend_->Download(gradient, absl::MakeSpan(host_gradient_)));
+  return client_->Push(table_, host_gradient_);
+}
+
 absl::StatusOr<std::unique_ptr<LocalDenseParameters>> LocalDenseParameters::Create(
-    const v1::TableSpec& spec) {
+    const v1::TableSpec& spec, ComputeBackend* backend) {
   if (spec.kind() != v1::TABLE_KIND_DENSE || spec.dense_size() == 0) {
     return absl::InvalidArgumentError("local parameters need a dense table spec with a size");
   }
@@ -18,12 +54,16 @@ absl::StatusOr<std::unique_ptr<LocalDenseParameters>> LocalDenseParameters::Crea
   std::vector<float> values(spec.dense_size());
   Initializer(spec.initializer()).FillDense(0, absl::MakeSpan(values));
   return std::unique_ptr<LocalDenseParameters>(
-      new LocalDenseParameters(std::move(values), std::move(*optimizer)));
+      new LocalDenseParameters(std::move(values), std::move(*optimizer), backend));
 }
 
 LocalDenseParameters::LocalDenseParameters(std::vector<float> values,
-                                           std::unique_ptr<Optimizer> optimizer)
-    : values_(std::move(values)), optimizer_(std::move(optimizer)) {
+                                           std::unique_ptr<Optimizer> optimizer,
+                                           ComputeBackend* backend)
+    : values_(std::move(values)),
+      optimizer_(std::move(optimizer)),
+      backend_(backend),
+      gradient_(values_.size()) {
   for (int slot = 0; slot < optimizer_->num_slots(); ++slot) {
     slots_.emplace_back(values_.size(), optimizer_->InitialSlotValue(slot));
   }
@@ -38,14 +78,15 @@ absl::Status LocalDenseParameters::Pull(absl::Span<float> values) {
   return absl::OkStatus();
 }
 
-absl::Status LocalDenseParameters::Push(absl::Span<const float> gradient) {
+absl::Status LocalDenseParameters::Push(const DeviceArray<float>& gradient) {
   if (gradient.size() != values_.size()) {
     return absl::InvalidArgumentError(
         absl::StrCat("push of ", gradient.size(), " values to a table of ", values_.size()));
   }
+  PS_RETURN_IF_ERROR(backend_->Download(gradient, absl::MakeSpan(gradient_)));
   std::vector<float*> slot_pointers;
   for (std::vector<float>& slot : slots_) slot_pointers.push_back(slot.data());
-  optimizer_->Apply(absl::MakeSpan(values_), slot_pointers, gradient, ++step_);
+  optimizer_->Apply(absl::MakeSpan(values_), slot_pointers, gradient_, ++step_);
   return absl::OkStatus();
 }
 

@@ -10,9 +10,12 @@
 
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "common/codec/compression.h"
 #include "proto/types.pb.h"
 #include "server/optimizer.h"
 #include "worker/client/ps_client.h"
+#include "worker/compute/compute_backend.h"
+#include "worker/training/backend_gradient_encoder.h"
 
 namespace ps {
 
@@ -21,48 +24,63 @@ class DenseParameters {
   virtual ~DenseParameters() = default;
   // Reads the whole parameter vector, waiting as the consistency model requires.
   virtual absl::Status Pull(absl::Span<float> values) = 0;
-  // Sends a gradient of the whole vector for the current clock.
-  virtual absl::Status Push(absl::Span<const float> gradient) = 0;
+  // Sends a gradient of the whole vector for the current clock. It stays in the memory of the
+  // backend that computed it (the GPU's under CUDA) until the parameters need it elsewhere.
+  virtual absl::Status Push(const DeviceArray<float>& gradient) = 0;
   virtual void AdvanceClock() = 0;
   // Traffic and time spent waiting; zero for local parameters.
   virtual ClientStats stats() const = 0;
 };
 
-// A dense table on the cluster, through `client` (which must outlive this).
+// A dense table on the cluster, through `client`; gradients are pushed as float32 or compressed
+// on `backend` (both must outlive this).
 class ClusterDenseParameters final : public DenseParameters {
  public:
-  ClusterDenseParameters(PsClient* client, v1::TableInfo table)
-      : client_(client), table_(std::move(table)) {}
+  // Errors: those of BackendGradientEncoder::Create.
+  static absl::StatusOr<std::unique_ptr<ClusterDenseParameters>> Create(
+      PsClient* client, v1::TableInfo table, ComputeBackend* backend,
+      const Compression& compression);
+
   absl::Status Pull(absl::Span<float> values) override { return client_->Pull(table_, values); }
-  absl::Status Push(absl::Span<const float> gradient) override {
-    return client_->Push(table_, gradient);
-  }
+  absl::Status Push(const DeviceArray<float>& gradient) override;
   void AdvanceClock() override { client_->AdvanceClock(); }
   ClientStats stats() const override { return client_->stats(); }
 
  private:
+  ClusterDenseParameters(PsClient* client, v1::TableInfo table, ComputeBackend* backend,
+                         std::unique_ptr<BackendGradientEncoder> encoder);
+
   PsClient* const client_;
   const v1::TableInfo table_;
+  ComputeBackend* const backend_;
+  // Null for float32 pushes, which go from host_gradient_.
+  const std::unique_ptr<BackendGradientEncoder> encoder_;
+  std::vector<float> host_gradient_;
 };
 
 // The table's values and optimizer in this process, initialised and updated exactly as a
 // server would (the same Initializer and Optimizer code).
 class LocalDenseParameters final : public DenseParameters {
  public:
+  // Gradients are read from `backend` memory (the backend must outlive this).
   // Errors: InvalidArgument for a spec that is not dense or has an unknown optimizer.
-  static absl::StatusOr<std::unique_ptr<LocalDenseParameters>> Create(const v1::TableSpec& spec);
+  static absl::StatusOr<std::unique_ptr<LocalDenseParameters>> Create(const v1::TableSpec& spec,
+                                                                      ComputeBackend* backend);
 
   absl::Status Pull(absl::Span<float> values) override;
-  absl::Status Push(absl::Span<const float> gradient) override;
+  absl::Status Push(const DeviceArray<float>& gradient) override;
   void AdvanceClock() override {}
   ClientStats stats() const override { return {}; }
 
  private:
-  LocalDenseParameters(std::vector<float> values, std::unique_ptr<Optimizer> optimizer);
+  LocalDenseParameters(std::vector<float> values, std::unique_ptr<Optimizer> optimizer,
+                       ComputeBackend* backend);
 
   std::vector<float> values_;
   std::unique_ptr<Optimizer> optimizer_;
+  ComputeBackend* const backend_;
   std::vector<std::vector<float>> slots_;
+  std::vector<float> gradient_;
   uint64_t step_ = 0;
 };
 

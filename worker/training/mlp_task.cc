@@ -15,7 +15,6 @@ MlpTask::MlpTask(Mlp* mlp, DenseParameters* parameters, const DenseDataset* trai
       batch_size_(batch_size),
       order_(train->num_examples, seed),
       values_(mlp->num_parameters()),
-      gradient_(mlp->num_parameters()),
       batch_features_(size_t(batch_size) * train->feature_dim),
       batch_labels_(batch_size) {}
 
@@ -33,8 +32,7 @@ absl::StatusOr<StepStats> MlpTask::Step(int64_t step) {
   PS_RETURN_IF_ERROR(parameters_->Pull(absl::MakeSpan(values_)));
   PS_RETURN_IF_ERROR(mlp_->SetParameters(values_));
   PS_ASSIGN_OR_RETURN(const BatchLoss loss, mlp_->ComputeGradient(batch_features_, batch_labels_));
-  PS_RETURN_IF_ERROR(mlp_->DownloadGradient(absl::MakeSpan(gradient_)));
-  PS_RETURN_IF_ERROR(parameters_->Push(gradient_));
+  PS_RETURN_IF_ERROR(parameters_->Push(mlp_->gradient()));
   parameters_->AdvanceClock();
   return StepStats{loss.loss_sum, loss.correct, batch_size_};
 }

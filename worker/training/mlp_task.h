@@ -40,7 +40,6 @@ class MlpTask final : public TrainingTask {
   const int batch_size_;
   EpochOrder order_;
   std::vector<float> values_;
-  std::vector<float> gradient_;
   std::vector<float> batch_features_;
   std::vector<int32_t> batch_labels_;
 };

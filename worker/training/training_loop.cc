@@ -1,5 +1,6 @@
 #include "worker/training/training_loop.h"
 
+#include <algorithm>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -13,17 +14,41 @@ namespace {
 
 double Megabytes(uint64_t bytes) { return bytes / 1e6; }
 
-// Traffic fields shared by every record.
-void AddTraffic(const ClientStats& traffic, MetricsRecord& record) {
+// How many times fewer bytes travelled than float32 values would have taken (1 when nothing did).
+double CompressionRatio(uint64_t bytes, uint64_t dense_equivalent_bytes) {
+  return bytes == 0 ? 1.0 : static_cast<double>(dense_equivalent_bytes) / bytes;
+}
+
+// Traffic fields shared by every record; `steps` taken so far.
+void AddTraffic(const ClientStats& traffic, int64_t steps, MetricsRecord& record) {
+  const double per_step = 1.0 / std::max<int64_t>(1, steps);
   record.Set("bytes_pushed", static_cast<int64_t>(traffic.bytes_pushed))
       .Set("bytes_pulled", static_cast<int64_t>(traffic.bytes_pulled))
+      .Set("dense_equivalent_bytes_pushed",
+           static_cast<int64_t>(traffic.dense_equivalent_bytes_pushed))
+      .Set("dense_equivalent_bytes_pulled",
+           static_cast<int64_t>(traffic.dense_equivalent_bytes_pulled))
+      .Set("bytes_pushed_per_step", traffic.bytes_pushed * per_step)
+      .Set("push_compression_ratio",
+           CompressionRatio(traffic.bytes_pushed, traffic.dense_equivalent_bytes_pushed))
+      .Set("pull_compression_ratio",
+           CompressionRatio(traffic.bytes_pulled, traffic.dense_equivalent_bytes_pulled))
       .Set("wait_seconds", absl::ToDoubleSeconds(traffic.pull_time + traffic.push_time));
 }
 
-std::string TrafficText(const ClientStats& traffic) {
-  return absl::StrFormat("pushed %.1f MB pulled %.1f MB waiting %.1f s",
-                         Megabytes(traffic.bytes_pushed), Megabytes(traffic.bytes_pulled),
-                         absl::ToDoubleSeconds(traffic.pull_time + traffic.push_time));
+// "pushed 12.3 MB (18.8 KB/step; dense 940.6 KB/step, 50.0x) pulled ... waiting 1.2 s".
+std::string TrafficText(const ClientStats& traffic, int64_t steps) {
+  const double per_step = 1e-3 / std::max<int64_t>(1, steps);
+  auto direction = [&](const char* verb, uint64_t bytes, uint64_t dense) {
+    return absl::StrFormat("%s %.1f MB (%.1f KB/step; dense %.1f KB/step, %.1fx)", verb,
+                           Megabytes(bytes), bytes * per_step, dense * per_step,
+                           CompressionRatio(bytes, dense));
+  };
+  return absl::StrCat(
+      direction("pushed", traffic.bytes_pushed, traffic.dense_equivalent_bytes_pushed), " ",
+      direction("pulled", traffic.bytes_pulled, traffic.dense_equivalent_bytes_pulled),
+      absl::StrFormat(" waiting %.1f s",
+                      absl::ToDoubleSeconds(traffic.pull_time + traffic.push_time)));
 }
 
 // "test_accuracy 0.8912 test_loss 0.31" from an evaluation record.
@@ -58,6 +83,7 @@ absl::StatusOr<MetricsRecord> RunTraining(TrainingTask& task, const TrainingLoop
   const absl::Time start = absl::Now();
   absl::Duration train_time;
   int64_t total_examples = 0;
+  int64_t steps_done = 0;
   MetricsRecord evaluation;
   for (int epoch = 0; epoch < options.epochs; ++epoch) {
     task.BeginEpoch(epoch);
@@ -66,6 +92,7 @@ absl::StatusOr<MetricsRecord> RunTraining(TrainingTask& task, const TrainingLoop
     const absl::Time epoch_start = interval_start;
     for (int64_t step = 0; step < options.steps_per_epoch; ++step) {
       PS_ASSIGN_OR_RETURN(const StepStats stats, task.Step(step));
+      ++steps_done;
       epoch_stats.Add(stats);
       interval.Add(stats);
       const bool last = step + 1 == options.steps_per_epoch;
@@ -82,7 +109,7 @@ absl::StatusOr<MetricsRecord> RunTraining(TrainingTask& task, const TrainingLoop
                    epoch + 1, options.epochs, step + 1, options.steps_per_epoch, loss,
                    task.reports_accuracy() ? absl::StrFormat(" train_accuracy %.4f", accuracy)
                                            : "",
-                   rate, TrafficText(traffic));
+                   rate, TrafficText(traffic, steps_done));
       MetricsRecord record;
       record.Set("event", std::string("progress"))
           .Set("epoch", int64_t{epoch + 1})
@@ -91,7 +118,7 @@ absl::StatusOr<MetricsRecord> RunTraining(TrainingTask& task, const TrainingLoop
           .Set("examples_per_sec", rate)
           .Set("elapsed_seconds", absl::ToDoubleSeconds(now - start));
       if (task.reports_accuracy()) record.Set("train_accuracy", accuracy);
-      AddTraffic(traffic, record);
+      AddTraffic(traffic, steps_done, record);
       PS_RETURN_IF_ERROR(log.Write(record));
       interval = Interval();
       interval_start = now;
@@ -109,7 +136,7 @@ absl::StatusOr<MetricsRecord> RunTraining(TrainingTask& task, const TrainingLoop
                  options.label, epoch + 1, options.epochs, absl::ToDoubleSeconds(epoch_time),
                  loss,
                  task.reports_accuracy() ? absl::StrFormat(" train_accuracy %.4f", accuracy) : "",
-                 EvaluationText(evaluation), rate, TrafficText(traffic));
+                 EvaluationText(evaluation), rate, TrafficText(traffic, steps_done));
     MetricsRecord record;
     record.Set("event", std::string("epoch"))
         .Set("epoch", int64_t{epoch + 1})
@@ -120,7 +147,7 @@ absl::StatusOr<MetricsRecord> RunTraining(TrainingTask& task, const TrainingLoop
         .Set("elapsed_seconds", absl::ToDoubleSeconds(absl::Now() - start));
     if (task.reports_accuracy()) record.Set("train_accuracy", accuracy);
     record.Merge(evaluation);
-    AddTraffic(traffic, record);
+    AddTraffic(traffic, steps_done, record);
     PS_RETURN_IF_ERROR(log.Write(record));
   }
 
@@ -132,7 +159,7 @@ absl::StatusOr<MetricsRecord> RunTraining(TrainingTask& task, const TrainingLoop
       .Set("examples_per_sec", total_examples / std::max(1e-9, absl::ToDoubleSeconds(train_time)))
       .Set("train_seconds", absl::ToDoubleSeconds(train_time))
       .Set("elapsed_seconds", absl::ToDoubleSeconds(absl::Now() - start));
-  AddTraffic(task.traffic(), final_record);
+  AddTraffic(task.traffic(), steps_done, final_record);
   PS_RETURN_IF_ERROR(log.Write(final_record));
   return final_record;
 }
