@@ -342,6 +342,57 @@ TEST_F(RawDataPlaneTest, EveryBadRequestIsRejectedAndChangesNothing) {
   EXPECT_EQ(FirstValue(), before) << "no rejected push changed the shard";
 }
 
+TEST_F(RawDataPlaneTest, CompressedPushesApplyAndMalformedOnesChangeNothing) {
+  const float before = FirstValue();
+  // Top-k: element 0 gets 2 and element 5 gets 3; nothing else moves.
+  auto topk = [&](uint64_t seq, std::vector<uint32_t> indices, std::vector<float> values) {
+    v1::PushRequest header = Header(seq, range_.size());
+    v1::TensorHeader* tensor = header.mutable_slices(0)->mutable_values();
+    tensor->set_encoding(v1::ENCODING_TOPK);
+    tensor->set_payload_bytes(8 * indices.size());
+    std::string payload(reinterpret_cast<const char*>(indices.data()), 4 * indices.size());
+    payload.append(reinterpret_cast<const char*>(values.data()), 4 * values.size());
+    grpc::Slice slice(payload.data(), payload.size());
+    return Send(MakeFrame(header, {slice}));
+  };
+  Answer answer = topk(20, {0, 5}, {2.0f, 3.0f});
+  ASSERT_TRUE(answer.status.ok()) << answer.status.error_message();
+  ASSERT_TRUE(a().Pull(table_, absl::MakeSpan(scratch_)).ok());
+  EXPECT_EQ(scratch_[0], before - 2.0f);
+  EXPECT_EQ(scratch_[5], -3.0f);
+  EXPECT_EQ(scratch_[1], 0.0f);
+  const std::vector<float> applied = scratch_;
+
+  answer = topk(21, {0, static_cast<uint32_t>(range_.size())}, {1.0f, 1.0f});
+  EXPECT_EQ(answer.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(answer.status.error_message().find("beyond"), std::string::npos)
+      << answer.status.error_message();
+  EXPECT_EQ(topk(22, {5, 5}, {1.0f, 1.0f}).status.error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT)
+      << "an index twice";
+  EXPECT_EQ(topk(23, {1, 2}, {1.0f, std::numeric_limits<float>::infinity()}).status.error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+
+  // int8 blocks whose first scale is NaN.
+  v1::PushRequest int8 = Header(24, range_.size());
+  v1::TensorHeader* tensor = int8.mutable_slices(0)->mutable_values();
+  tensor->set_encoding(v1::ENCODING_INT8_BLOCK);
+  tensor->set_block_size(16);
+  const uint64_t blocks = (range_.size() + 15) / 16;
+  tensor->set_payload_bytes(blocks * 4 + range_.size());
+  std::string payload(tensor->payload_bytes(), '\1');
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  std::memcpy(payload.data(), &nan, 4);
+  grpc::Slice slice(payload.data(), payload.size());
+  answer = Send(MakeFrame(int8, {slice}));
+  EXPECT_EQ(answer.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(answer.status.error_message().find("scale"), std::string::npos)
+      << answer.status.error_message();
+
+  ASSERT_TRUE(a().Pull(table_, absl::MakeSpan(scratch_)).ok());
+  EXPECT_EQ(scratch_, applied) << "no rejected push changed the shard";
+}
+
 TEST_F(RawDataPlaneTest, SparseKeysOfAnotherShardAreRejected) {
   v1::TableSpec spec;
   spec.set_name("embeddings");
