@@ -4,7 +4,8 @@
 # 2 workers, BSP. Shows the workers' progress, then the final test accuracy of each worker and of
 # the exported model, scored again by `ps_worker --mode=evaluate`.
 # Without the dataset package it says so and trains on a clearly labelled synthetic stand-in.
-# Options: --consistency=bsp|ssp|asp (default bsp), --epochs=N, --device=auto|cuda|cpu;
+# Options: --consistency=bsp|ssp|asp (default bsp), --epochs=N, --device=auto|cuda|cpu,
+# --compression=none|fp16|int8|topk:RATIO|onebit (pushed gradients, default none);
 # anything else after -- goes to the workers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,12 +14,14 @@ started=${SECONDS}
 consistency=bsp
 epochs=20
 device=auto
+compression=none
 extra_args=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --consistency=*) consistency="${1#*=}" ;;
     --epochs=*) epochs="${1#*=}" ;;
     --device=*) device="${1#*=}" ;;
+    --compression=*) compression="${1#*=}" ;;
     --) shift; extra_args=("$@"); break ;;
     *) echo "run_demo: unknown option $1 (see the comment at the top of $0)" >&2; exit 2 ;;
   esac
@@ -53,6 +56,7 @@ tail -q -n +1 -F --pid=$$ "${run_dir}/logs/worker-1.log" "${run_dir}/logs/worker
 deploy/local_cluster.sh --servers=2 --workers=2 --num_shards=8 --run_dir="${run_dir}" -- \
   --workers=2 --model=mlp --hidden=256,128 --dataset="${dataset}" --device="${device}" \
   --cpu_threads=1 --consistency="${consistency}" --epochs="${epochs}" --batch_size=64 --lr_decay=0.85 \
+  --compression="${compression}" \
   --log_every_steps=0 --metrics_out="${run_dir}/metrics-{rank}.jsonl" \
   --model_out="${run_dir}/model.psmlp" "${extra_args[@]}"
 sleep 0.5  # Let the progress tail print the last lines.

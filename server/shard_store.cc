@@ -63,10 +63,8 @@ grpc::Slice ShardStore::EncodeForPull(absl::Span<const float> values, v1::Encodi
       std::memcpy(out, values.data(), bytes);
       return;
     }
-    for (size_t i = 0; i < values.size(); ++i) {
-      const uint16_t value = FloatToHalf(values[i]);
-      std::memcpy(out + i * sizeof(value), &value, sizeof(value));
-    }
+    // Pooled buffers are allocation-aligned.
+    FloatsToHalves(values.data(), values.size(), reinterpret_cast<uint16_t*>(out));
   });
 }
 

@@ -31,6 +31,32 @@ absl::Status ScanChunks(FrameReader& reader, uint64_t count, Check&& check) {
   return absl::OkStatus();
 }
 
+// kSignPatterns[byte][bit] is +1 where the bit is set and -1 where it is clear.
+struct SignPatterns {
+  float signs[256][8];
+  SignPatterns() {
+    for (int byte = 0; byte < 256; ++byte) {
+      for (int bit = 0; bit < 8; ++bit) signs[byte][bit] = (byte >> bit) & 1 ? 1.0f : -1.0f;
+    }
+  }
+};
+const SignPatterns kSignPatterns;
+
+// ONEBIT: out[i] = +-scale for the sign bits first .. first + n of `bits`.
+void DecodeSigns(const uint8_t* bits, size_t first, size_t n, float scale, float* out) {
+  size_t i = 0;
+  for (; i < n && (first + i) % 8 != 0; ++i) {
+    out[i] = (bits[(first + i) / 8] >> ((first + i) % 8)) & 1u ? scale : -scale;
+  }
+  for (; i + 8 <= n; i += 8) {
+    const float* signs = kSignPatterns.signs[bits[(first + i) / 8]];
+    for (int bit = 0; bit < 8; ++bit) out[i + bit] = signs[bit] * scale;
+  }
+  for (; i < n; ++i) {
+    out[i] = (bits[(first + i) / 8] >> ((first + i) % 8)) & 1u ? scale : -scale;
+  }
+}
+
 absl::Status CheckFiniteFloats(FrameReader& reader, uint64_t count, uint64_t index_offset) {
   return ScanChunks<float>(reader, count, [&](uint64_t first, absl::Span<const float> chunk) {
     // A branch-free scan of the exponent bits (all ones: NaN or infinity) that the compiler
@@ -204,7 +230,7 @@ size_t TensorDecoder::Next(absl::Span<float> out) {
       for (size_t done = 0; done < total;) {
         const size_t n = std::min(kChunk, total - done);
         reader_.Read(halves, n * sizeof(uint16_t)).IgnoreError();
-        for (size_t i = 0; i < n; ++i) out[done + i] = HalfToFloat(halves[i]);
+        HalvesToFloats(halves, n, out.data() + done);
         done += n;
       }
       break;
@@ -214,10 +240,14 @@ size_t TensorDecoder::Next(absl::Span<float> out) {
       for (size_t done = 0; done < total;) {
         if (block_left_ == 0) StartBlock(position_ + done);
         const size_t n = std::min(block_left_, total - done);
-        for (size_t i = 0; i < n; ++i) {
-          const size_t j = block_offset_ + i;
-          out[done + i] = int8 ? static_cast<float>(static_cast<int8_t>(block_bytes_[j])) * scale_
-                               : ((block_bytes_[j / 8] >> (j % 8)) & 1u ? scale_ : -scale_);
+        float* target = out.data() + done;
+        if (int8) {
+          const uint8_t* levels = block_bytes_.data() + block_offset_;
+          for (size_t i = 0; i < n; ++i) {
+            target[i] = static_cast<float>(static_cast<int8_t>(levels[i])) * scale_;
+          }
+        } else {
+          DecodeSigns(block_bytes_.data(), block_offset_, n, scale_, target);
         }
         block_offset_ += n;
         block_left_ -= n;

@@ -11,25 +11,76 @@
 namespace ps {
 
 void EncodeHalf(absl::Span<const float> values, char* out) {
-  for (size_t i = 0; i < values.size(); ++i) {
-    const uint16_t half = FloatToHalf(values[i]);
-    std::memcpy(out + 2 * i, &half, sizeof(half));
-  }
+  // Payloads start at allocation boundaries, so `out` is aligned for uint16_t.
+  FloatsToHalves(values.data(), values.size(), reinterpret_cast<uint16_t*>(out));
 }
+
+namespace {
+
+// Adding and subtracting 1.5 * 2^23 rounds any |x| < 2^22 to the nearest integer, ties to even,
+// exactly as std::rint (and CUDA's rintf) do, but in plain float arithmetic that vectorises.
+constexpr float kRoundingMagic = 12582912.0f;
+
+// Lane-wise partial sums the compiler vectorises; the order differs from a serial sum only by
+// float rounding.
+float SumOfMagnitudes(const float* values, size_t length) {
+  constexpr size_t kLanes = 8;
+  float lanes[kLanes] = {};
+  size_t i = 0;
+  for (; i + kLanes <= length; i += kLanes) {
+    for (size_t lane = 0; lane < kLanes; ++lane) lanes[lane] += std::fabs(values[i + lane]);
+  }
+  double sum = 0;
+  for (float lane : lanes) sum += lane;
+  for (; i < length; ++i) sum += std::fabs(values[i]);
+  return static_cast<float>(sum);
+}
+
+// Indices, ascending, of the values whose magnitude may be among the k largest (1 <= k <=
+// values.size()): at least k of them, and every index of the k largest.
+std::vector<uint32_t> TopkCandidates(absl::Span<const float> values, uint64_t k) {
+  const size_t n = values.size();
+  std::vector<uint32_t> candidates;
+  // Most of a large slice is far below the k-th value: estimate a threshold safely below it from
+  // an evenly spaced sample and keep what reaches it. When fewer than k do (a skewed slice), every
+  // index is a candidate.
+  constexpr size_t kSample = 1024;
+  if (n > 8 * kSample && k * 8 < n) {
+    std::vector<float> sample(kSample);
+    const size_t stride = n / kSample;
+    for (size_t i = 0; i < kSample; ++i) sample[i] = std::fabs(values[i * stride]);
+    const size_t rank = std::min<size_t>(kSample - 1, 2 * (k * kSample / n) + 8);
+    std::nth_element(sample.begin(), sample.begin() + rank, sample.end(), std::greater<float>());
+    const float estimate = sample[rank];
+    candidates.reserve(4 * k);
+    for (size_t i = 0; i < n; ++i) {
+      if (std::fabs(values[i]) >= estimate) candidates.push_back(static_cast<uint32_t>(i));
+    }
+    if (candidates.size() >= k) return candidates;
+  }
+  candidates.resize(n);
+  for (size_t i = 0; i < n; ++i) candidates[i] = static_cast<uint32_t>(i);
+  return candidates;
+}
+
+}  // namespace
 
 void EncodeInt8Blocks(absl::Span<const float> values, uint32_t block_size, char* out) {
   for (size_t first = 0; first < values.size(); first += block_size) {
     const size_t length = std::min<size_t>(block_size, values.size() - first);
+    const float* block = values.data() + first;
     float max_magnitude = 0;
-    for (size_t i = 0; i < length; ++i) {
-      max_magnitude = std::max(max_magnitude, std::fabs(values[first + i]));
-    }
+    for (size_t i = 0; i < length; ++i) max_magnitude = std::max(max_magnitude, std::fabs(block[i]));
     const float scale = max_magnitude / 127.0f;
     std::memcpy(out, &scale, sizeof(scale));
     out += sizeof(scale);
-    for (size_t i = 0; i < length; ++i) {
-      const float level = scale > 0 ? std::rint(values[first + i] / scale) : 0.0f;
-      out[i] = static_cast<char>(static_cast<int8_t>(std::clamp(level, -127.0f, 127.0f)));
+    if (scale > 0) {
+      for (size_t i = 0; i < length; ++i) {
+        const float level = (block[i] / scale + kRoundingMagic) - kRoundingMagic;
+        out[i] = static_cast<char>(static_cast<int8_t>(std::min(127.0f, std::max(-127.0f, level))));
+      }
+    } else {
+      std::memset(out, 0, length);
     }
     out += length;
   }
@@ -40,19 +91,19 @@ void EncodeOneBit(absl::Span<const float> values, absl::Span<float> residual, ui
   for (size_t first = 0; first < values.size(); first += block_size) {
     const size_t length = std::min<size_t>(block_size, values.size() - first);
     float* corrected = residual.data() + first;
-    double magnitude_sum = 0;
-    for (size_t i = 0; i < length; ++i) {
-      corrected[i] += values[first + i];
-      magnitude_sum += std::fabs(corrected[i]);
-    }
-    const float scale = static_cast<float>(magnitude_sum / static_cast<double>(length));
+    for (size_t i = 0; i < length; ++i) corrected[i] += values[first + i];
+    const float scale = SumOfMagnitudes(corrected, length) / static_cast<float>(length);
     std::memcpy(out, &scale, sizeof(scale));
     out += sizeof(scale);
-    std::memset(out, 0, (length + 7) / 8);
-    for (size_t i = 0; i < length; ++i) {
-      const bool positive = corrected[i] >= 0;
-      if (positive) out[i / 8] = static_cast<char>(out[i / 8] | (1u << (i % 8)));
-      corrected[i] -= positive ? scale : -scale;
+    for (size_t byte = 0; byte * 8 < length; ++byte) {
+      uint32_t bits = 0;
+      const size_t end = std::min(length, byte * 8 + 8);
+      for (size_t i = byte * 8; i < end; ++i) {
+        const bool positive = corrected[i] >= 0;
+        bits |= static_cast<uint32_t>(positive) << (i % 8);
+        corrected[i] -= positive ? scale : -scale;
+      }
+      out[byte] = static_cast<char>(bits);
     }
     out += (length + 7) / 8;
   }
@@ -61,35 +112,43 @@ void EncodeOneBit(absl::Span<const float> values, absl::Span<float> residual, ui
 void EncodeTopk(absl::Span<const float> values, absl::Span<float> residual, uint64_t k, char* out) {
   const size_t n = values.size();
   if (k == 0) return;
-  std::vector<float> magnitudes(n);
-  for (size_t i = 0; i < n; ++i) {
-    residual[i] += values[i];
-    magnitudes[i] = std::fabs(residual[i]);
-  }
-  // The k-th largest magnitude: everything above it is sent, then the lowest-index ties.
+  for (size_t i = 0; i < n; ++i) residual[i] += values[i];
+  const std::vector<uint32_t> candidates = TopkCandidates(residual, k);
+  std::vector<float> magnitudes(candidates.size());
+  for (size_t j = 0; j < candidates.size(); ++j) magnitudes[j] = std::fabs(residual[candidates[j]]);
+  // Everything above the k-th largest magnitude is sent, then the lowest-index ties.
   std::nth_element(magnitudes.begin(), magnitudes.begin() + (k - 1), magnitudes.end(),
                    std::greater<float>());
   const float threshold = magnitudes[k - 1];
   uint64_t above = 0;
-  for (size_t i = 0; i < n; ++i) above += std::fabs(residual[i]) > threshold;
+  for (uint32_t index : candidates) above += std::fabs(residual[index]) > threshold;
   uint64_t ties_wanted = k - above;
   char* indices = out;
   char* sent = out + k * sizeof(uint32_t);
   uint64_t written = 0;
-  for (size_t i = 0; i < n && written < k; ++i) {
-    const float magnitude = std::fabs(residual[i]);
+  for (size_t j = 0; j < candidates.size() && written < k; ++j) {
+    const uint32_t index = candidates[j];
+    const float magnitude = std::fabs(residual[index]);
     const bool take = magnitude > threshold || (magnitude == threshold && ties_wanted > 0);
     if (!take) continue;
     if (magnitude == threshold) --ties_wanted;
-    const uint32_t index = static_cast<uint32_t>(i);
     std::memcpy(indices + written * sizeof(uint32_t), &index, sizeof(index));
-    std::memcpy(sent + written * sizeof(float), &residual[i], sizeof(float));
-    residual[i] = 0;
+    std::memcpy(sent + written * sizeof(float), &residual[index], sizeof(float));
+    residual[index] = 0;
     ++written;
   }
 }
 
 absl::Status CheckFiniteGradient(absl::Span<const float> values) {
+  // A branch-free scan of the exponent bits (all ones: NaN or infinity) that the compiler
+  // vectorises; the search for the culprit runs only when there is one.
+  uint32_t all_ones = 0;
+  for (float value : values) {
+    uint32_t bits;
+    std::memcpy(&bits, &value, sizeof(bits));
+    all_ones |= static_cast<uint32_t>((bits & 0x7f800000u) == 0x7f800000u);
+  }
+  if (all_ones == 0) return absl::OkStatus();
   for (size_t i = 0; i < values.size(); ++i) {
     if (!std::isfinite(values[i])) {
       return absl::InvalidArgumentError(

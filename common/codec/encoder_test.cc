@@ -43,6 +43,22 @@ TEST(HalfTest, EveryFiniteHalfSurvivesARoundTrip) {
   }
 }
 
+TEST(HalfTest, ArrayConversionsMatchTheScalarOnes) {
+  std::vector<float> values = Gaussian(1003, 9, 1000.0f);  // Some beyond the half range.
+  values[3] = INFINITY;
+  values[17] = -1e-7f;  // A half subnormal.
+  values[40] = NAN;
+  std::vector<uint16_t> halves(values.size());
+  FloatsToHalves(values.data(), values.size(), halves.data());
+  std::vector<float> back(values.size());
+  HalvesToFloats(halves.data(), halves.size(), back.data());
+  for (size_t i = 0; i < values.size(); ++i) {
+    ASSERT_EQ(halves[i], FloatToHalf(values[i])) << i << ": " << values[i];
+    if (i != 40) ASSERT_EQ(back[i], HalfToFloat(halves[i])) << i;
+  }
+  EXPECT_TRUE(std::isnan(back[40]));
+}
+
 TEST(EncoderTest, F16ErrorIsWithinHalfAnUlp) {
   const std::vector<float> values = Gaussian(10000, 1, 3.0f);
   const std::vector<float> decoded = DecodeForTest(EncodeForTest(*ParseCompression("fp16"), values));
@@ -91,6 +107,36 @@ TEST(EncoderTest, TopkSendsTheLargestMagnitudesLowerIndexFirstOnTies) {
   // |3|, |-3|, |2|, |-2| and the first |1| (index 2) of the three tied at 1.
   EXPECT_EQ(decoded, (std::vector<float>{0, -3, 1, 3, 0, 0, 2, -2, 0, 0}));
   EXPECT_EQ(residual, (std::vector<float>{0.5f, 0, 0, 0, -1, 0, 0, 0, 1, 0.1f}));
+}
+
+// The k chosen by a full stable sort (largest magnitude first, lower index first among ties).
+std::vector<float> TopkByFullSort(const std::vector<float>& values, size_t k) {
+  std::vector<size_t> order(values.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return std::fabs(values[a]) > std::fabs(values[b]); });
+  std::vector<float> chosen(values.size(), 0.0f);
+  for (size_t j = 0; j < k; ++j) chosen[order[j]] = values[order[j]];
+  return chosen;
+}
+
+TEST(EncoderTest, TopkMatchesAFullSortOnLargeAndSkewedSlices) {
+  // Large: the sampled threshold estimate narrows the search.
+  std::vector<float> large = Gaussian(100003, 4);
+  for (size_t i = 0; i < large.size(); i += 7) large[i] = std::round(large[i] * 4) / 4;  // Ties.
+  // Skewed: every sampled position (stride 19) is large, so the estimate overshoots and the
+  // encoder must fall back to selecting among all values.
+  std::vector<float> skewed(20000, 1.0f);
+  for (size_t i = 0; i < 1024; ++i) skewed[i * 19] = 10.0f;
+  skewed[5] = -3.0f;
+  for (const auto& [values, ratio] :
+       std::vector<std::pair<std::vector<float>, double>>{{large, 0.01}, {skewed, 0.075}}) {
+    const Compression topk{v1::ENCODING_TOPK, ratio, 0};
+    std::vector<float> residual(values.size(), 0.0f);
+    const std::vector<float> sent =
+        DecodeForTest(EncodeForTest(topk, values, absl::MakeSpan(residual)));
+    EXPECT_EQ(sent, TopkByFullSort(values, TopkCount(values.size(), ratio))) << values.size();
+  }
 }
 
 // Error feedback loses nothing: after any number of steps, what was sent plus what is still held

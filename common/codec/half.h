@@ -5,6 +5,7 @@
 #ifndef PS_COMMON_CODEC_HALF_H_
 #define PS_COMMON_CODEC_HALF_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 
@@ -57,6 +58,11 @@ inline float HalfToFloat(uint16_t half) {
 
 // Whether a half is neither infinite nor NaN.
 inline bool HalfIsFinite(uint16_t half) { return (half & 0x7c00u) != 0x7c00u; }
+
+// FloatToHalf and HalfToFloat over arrays: with the x86 F16C instructions where the CPU has them
+// (same results, about 8 values per instruction), element by element elsewhere.
+void FloatsToHalves(const float* values, size_t count, uint16_t* halves);
+void HalvesToFloats(const uint16_t* halves, size_t count, float* values);
 
 }  // namespace ps
 

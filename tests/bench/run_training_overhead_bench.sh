@@ -4,18 +4,23 @@
 # --mode=standalone: the same training loop, with the table and optimizer in-process) and
 # (b) through a localhost cluster of 1 server and 1 worker, in one run, and the ratio (b)/(a).
 # With a usable GPU it repeats both on CUDA and prints examples/s for CPU vs CUDA.
-# Options: --epochs=N (default 3), --batch_size=N (default 64), --cpu_threads=N (default 1).
+# Options: --epochs=N (default 3), --batch_size=N (default 64), --cpu_threads=N (default 1),
+# --compression=CODEC and --pull_compression=none|fp16 for the cluster run (default none).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 epochs=3
 batch_size=64
 cpu_threads=1
+compression=none
+pull_compression=none
 for arg in "$@"; do
   case "${arg}" in
     --epochs=*) epochs="${arg#*=}" ;;
     --batch_size=*) batch_size="${arg#*=}" ;;
     --cpu_threads=*) cpu_threads="${arg#*=}" ;;
+    --compression=*) compression="${arg#*=}" ;;
+    --pull_compression=*) pull_compression="${arg#*=}" ;;
     *) echo "unknown option ${arg}" >&2; exit 2 ;;
   esac
 done
@@ -47,6 +52,7 @@ measure() {  # measure DEVICE: prints "standalone_s cluster_s standalone_eps clu
     --metrics_out="${run_dir}/standalone-${device}.jsonl" >"${run_dir}/standalone-${device}.log" 2>&1
   deploy/local_cluster.sh --servers=1 --workers=1 --num_shards=4 \
     --run_dir="${run_dir}/cluster-${device}" -- --workers=1 --device="${device}" "${common[@]}" \
+    --compression="${compression}" --pull_compression="${pull_compression}" \
     --metrics_out="${run_dir}/cluster-${device}.jsonl" >"${run_dir}/cluster-${device}.log" 2>&1
   read -r a_seconds a_rate a_accuracy < <(summarise "${run_dir}/standalone-${device}.jsonl")
   read -r b_seconds b_rate b_accuracy < <(summarise "${run_dir}/cluster-${device}.jsonl")
@@ -63,7 +69,7 @@ report() {  # report DEVICE FIGURES...
     "$(python3 -c "print(${b_seconds} / ${a_seconds})")"
 }
 
-echo "MLP 784-256-128-10 on ${dataset}, batch ${batch_size}, ${epochs} epochs, ${cpu_threads} OpenBLAS thread(s); logs in ${run_dir}"
+echo "MLP 784-256-128-10 on ${dataset}, batch ${batch_size}, ${epochs} epochs, ${cpu_threads} OpenBLAS thread(s), cluster pushes ${compression}, pulls ${pull_compression}; logs in ${run_dir}"
 read -r -a cpu < <(measure cpu)
 report cpu "${cpu[@]}"
 if bazel-bin/worker/ps_worker --mode=standalone --device=cuda --epochs=1 --train_limit=64 \

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/buffer_pool.h"
 #include "common/status_macros.h"
+#include "worker/compute/encode_on_backend.h"
 
 namespace ps {
 
@@ -33,29 +34,15 @@ absl::StatusOr<EncodedValues> BackendGradientEncoder::Encode(uint64_t begin, uin
   encoded.header = DescribeEncoded(compression_, count);
   absl::Status status;
   encoded.payload = PooledSlice(encoded.header.payload_bytes(),
-                                [&](char* out) { status = EncodeRange(begin, count, out); });
+                                [&](char* out) {
+                                  status = EncodeOnBackend(
+                                      *backend_, compression_, gradient_ + begin,
+                                      compression_.error_feedback() ? residual_.data() + begin
+                                                                    : nullptr,
+                                      count, out);
+                                });
   if (!status.ok()) return status;
   return encoded;
-}
-
-absl::Status BackendGradientEncoder::EncodeRange(uint64_t begin, uint64_t count, char* out) {
-  if (count == 0) return absl::OkStatus();
-  const float* values = gradient_ + begin;
-  switch (compression_.encoding) {
-    case v1::ENCODING_F16:
-      return backend_->EncodeHalf(values, count, out);
-    case v1::ENCODING_INT8_BLOCK:
-      return backend_->EncodeInt8Blocks(values, count, compression_.block_size, out);
-    case v1::ENCODING_TOPK:
-      return backend_->EncodeTopk(values, residual_.data() + begin, count,
-                                  TopkCount(count, compression_.topk_ratio), out);
-    case v1::ENCODING_ONEBIT:
-      return backend_->EncodeOneBit(values, residual_.data() + begin, count,
-                                    compression_.block_size, out);
-    default:
-      return absl::InvalidArgumentError(
-          absl::StrCat("no encoder for ", v1::Encoding_Name(compression_.encoding)));
-  }
 }
 
 }  // namespace ps

@@ -32,9 +32,6 @@ class BackendGradientEncoder final : public GradientEncoder {
                          DeviceArray<float> residual)
       : backend_(backend), compression_(compression), size_(size), residual_(std::move(residual)) {}
 
-  // Writes the payload of values [begin, begin + count) to host memory `out`.
-  absl::Status EncodeRange(uint64_t begin, uint64_t count, char* out);
-
   ComputeBackend* const backend_;
   const Compression compression_;
   const uint64_t size_;

@@ -18,6 +18,7 @@
 #include "worker/compute/cpu_backend.h"
 #include "worker/compute/cuda/cuda_backend.h"
 #include "worker/compute/cuda/cuda_probe.h"
+#include "worker/compute/encode_on_backend.h"
 
 namespace ps {
 namespace {
@@ -71,23 +72,8 @@ class CodecKernelsTest : public ::testing::Test {
     for (int step = 0; step < steps; ++step) {
       const DeviceArray<float> gradient = Copy(backend, Gradient(n, 7 + step));
       std::string out(EncodedBytes(compression, n), '\0');
-      absl::Status status;
-      switch (compression.encoding) {
-        case v1::ENCODING_F16:
-          status = backend.EncodeHalf(gradient.data(), n, out.data());
-          break;
-        case v1::ENCODING_INT8_BLOCK:
-          status = backend.EncodeInt8Blocks(gradient.data(), n, compression.block_size, out.data());
-          break;
-        case v1::ENCODING_TOPK:
-          status = backend.EncodeTopk(gradient.data(), residual.data(), n,
-                                      TopkCount(n, compression.topk_ratio), out.data());
-          break;
-        default:
-          status = backend.EncodeOneBit(gradient.data(), residual.data(), n,
-                                        compression.block_size, out.data());
-          break;
-      }
+      const absl::Status status =
+          EncodeOnBackend(backend, compression, gradient.data(), residual.data(), n, out.data());
       EXPECT_TRUE(status.ok()) << backend.name() << " " << codec << ": " << status;
       payloads.push_back(std::move(out));
     }
@@ -143,14 +129,8 @@ TEST_F(CodecKernelsTest, NonFiniteGradientsProducePayloadsTheServerRefuses) {
   for (const char* codec : {"fp16", "int8", "onebit"}) {
     const Compression compression = *ParseCompression(codec);
     std::string out(EncodedBytes(compression, values.size()), '\0');
-    absl::Status status =
-        compression.encoding == v1::ENCODING_F16
-            ? gpu_->EncodeHalf(gradient.data(), values.size(), out.data())
-        : compression.encoding == v1::ENCODING_INT8_BLOCK
-            ? gpu_->EncodeInt8Blocks(gradient.data(), values.size(), compression.block_size,
-                                     out.data())
-            : gpu_->EncodeOneBit(gradient.data(), residual.data(), values.size(),
-                                 compression.block_size, out.data());
+    const absl::Status status = EncodeOnBackend(*gpu_, compression, gradient.data(),
+                                                residual.data(), values.size(), out.data());
     ASSERT_TRUE(status.ok()) << status;
     EXPECT_EQ(ValidateAndDecode(DescribeEncoded(compression, values.size()), out, values.size())
                   .status()

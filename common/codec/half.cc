@@ -1,0 +1,68 @@
+#include "common/codec/half.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+namespace ps {
+namespace {
+
+#if defined(__x86_64__)
+// Compiled for AVX + F16C whatever the build's baseline; called only after the CPU check.
+__attribute__((target("avx,f16c"))) size_t FloatsToHalvesF16c(const float* values, size_t count,
+                                                              uint16_t* halves) {
+  const __m256 sign = _mm256_set1_ps(-0.0f);
+  const __m256 largest = _mm256_set1_ps(kHalfMax);
+  const __m256 infinity = _mm256_set1_ps(__builtin_inff());
+  size_t i = 0;
+  for (; i + 8 <= count; i += 8) {
+    __m256 value = _mm256_loadu_ps(values + i);
+    const __m256 magnitude = _mm256_andnot_ps(sign, value);
+    // Finite values beyond the half range saturate, as FloatToHalf does; NaN and infinity stay.
+    const __m256 beyond = _mm256_and_ps(_mm256_cmp_ps(magnitude, largest, _CMP_GT_OQ),
+                                        _mm256_cmp_ps(magnitude, infinity, _CMP_LT_OQ));
+    value = _mm256_blendv_ps(value, _mm256_or_ps(_mm256_and_ps(value, sign), largest), beyond);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(halves + i),
+                     _mm256_cvtps_ph(value, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+  }
+  return i;
+}
+
+__attribute__((target("avx,f16c"))) size_t HalvesToFloatsF16c(const uint16_t* halves,
+                                                              size_t count, float* values) {
+  size_t i = 0;
+  for (; i + 8 <= count; i += 8) {
+    const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(halves + i));
+    _mm256_storeu_ps(values + i, _mm256_cvtph_ps(packed));
+  }
+  return i;
+}
+
+bool HasF16c() {
+  static const bool has = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx") && __builtin_cpu_supports("f16c");
+  }();
+  return has;
+}
+#endif
+
+}  // namespace
+
+void FloatsToHalves(const float* values, size_t count, uint16_t* halves) {
+  size_t done = 0;
+#if defined(__x86_64__)
+  if (HasF16c()) done = FloatsToHalvesF16c(values, count, halves);
+#endif
+  for (size_t i = done; i < count; ++i) halves[i] = FloatToHalf(values[i]);
+}
+
+void HalvesToFloats(const uint16_t* halves, size_t count, float* values) {
+  size_t done = 0;
+#if defined(__x86_64__)
+  if (HasF16c()) done = HalvesToFloatsF16c(halves, count, values);
+#endif
+  for (size_t i = done; i < count; ++i) values[i] = HalfToFloat(halves[i]);
+}
+
+}  // namespace ps
