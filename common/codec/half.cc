@@ -19,9 +19,14 @@ __attribute__((target("avx,f16c"))) size_t FloatsToHalvesF16c(const float* value
     __m256 value = _mm256_loadu_ps(values + i);
     const __m256 magnitude = _mm256_andnot_ps(sign, value);
     // Finite values beyond the half range saturate, as FloatToHalf does; NaN and infinity stay.
+    // Rare, so tested first; and a bitwise select, because GCC turns blendv into branches on
+    // each lane under plain AVX.
     const __m256 beyond = _mm256_and_ps(_mm256_cmp_ps(magnitude, largest, _CMP_GT_OQ),
                                         _mm256_cmp_ps(magnitude, infinity, _CMP_LT_OQ));
-    value = _mm256_blendv_ps(value, _mm256_or_ps(_mm256_and_ps(value, sign), largest), beyond);
+    if (_mm256_movemask_ps(beyond) != 0) {
+      const __m256 saturated = _mm256_or_ps(_mm256_and_ps(value, sign), largest);
+      value = _mm256_or_ps(_mm256_and_ps(beyond, saturated), _mm256_andnot_ps(beyond, value));
+    }
     _mm_storeu_si128(reinterpret_cast<__m128i*>(halves + i),
                      _mm256_cvtps_ph(value, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
   }
