@@ -287,8 +287,8 @@ absl::Status DataPlaneService::PreparePull(grpc::CallbackServerContext* context,
       call->encoding = v1::ENCODING_F16;
       break;
     default:
-      return absl::InvalidArgumentError(absl::StrCat(
-          "pulls return F32 or F16 values, not ", v1::Encoding_Name(header.value_encoding())));
+      return absl::InvalidArgumentError(absl::StrCat("pulls return F32 or F16 values, not ",
+                                                     v1::Encoding_Name(header.value_encoding())));
   }
   absl::ReaderMutexLock state(&state_mu_);
   if (absl::Status routed = CheckRouting(context, header.epoch()); !routed.ok()) return routed;

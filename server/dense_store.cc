@@ -54,10 +54,9 @@ void DenseStore::Apply(PushPayload& payload) {
                      });
     return;
   }
-  ForEachDecodedBlock(payload.header, payload.values,
-                      [&](uint64_t first, absl::Span<const float> gradient) {
-                        ApplyBlock(first, gradient);
-                      });
+  ForEachDecodedBlock(
+      payload.header, payload.values,
+      [&](uint64_t first, absl::Span<const float> gradient) { ApplyBlock(first, gradient); });
 }
 
 void DenseStore::Accumulate(uint64_t clock, PushPayload& payload) {

@@ -1,7 +1,5 @@
 #include "server/table_shard.h"
 
-#include "server/sparse_store.h"
-
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -12,6 +10,7 @@
 #include "common/codec/half.h"
 #include "common/partition.h"
 #include "gtest/gtest.h"
+#include "server/sparse_store.h"
 
 namespace ps {
 namespace {
@@ -267,10 +266,12 @@ TEST(TableShardTest, BlockAndHalfEncodedPushesDecodeIntoTheUpdate) {
   for (uint64_t key = 0; keys.size() < 2; ++key) {
     if (SparseShardOf(key, kShards) == 2) keys.push_back(key);
   }
-  ASSERT_TRUE(PushTo(*sparse, CompressedFrame(2, keys, {1, 2, 3, 4, 5, 6}, "fp16"), {1, 1, 1, 0}).ok());
+  ASSERT_TRUE(
+      PushTo(*sparse, CompressedFrame(2, keys, {1, 2, 3, 4, 5, 6}, "fp16"), {1, 1, 1, 0}).ok());
   EXPECT_EQ(ReadAll(*sparse, keys), (std::vector<float>{9, 8, 7, 6, 5, 4}));
-  EXPECT_EQ(Validate(*sparse, CompressedFrame(2, keys, {1, 2, 3, 4, 5, 6}, "topk:0.5")).status().code(),
-            absl::StatusCode::kInvalidArgument)
+  EXPECT_EQ(
+      Validate(*sparse, CompressedFrame(2, keys, {1, 2, 3, 4, 5, 6}, "topk:0.5")).status().code(),
+      absl::StatusCode::kInvalidArgument)
       << "top-k is for dense tables";
 }
 

@@ -278,6 +278,17 @@ absl::Status TrainMlp(PsClient* client, uint32_t rank, const std::string& label)
                                      absl::GetFlag(FLAGS_init_scale)));
   PS_ASSIGN_OR_RETURN(std::unique_ptr<ComputeBackend> backend, BackendFromFlags());
   PS_ASSIGN_OR_RETURN(const Compression compression, PushCompressionFromFlags());
+  const std::string optimizer = absl::GetFlag(FLAGS_optimizer);
+  if (compression.encoding == v1::ENCODING_ONEBIT &&
+      (optimizer == "sgd" || optimizer == "momentum")) {
+    // Measured (tests/bench/run_compression_bench.sh): each element moves by its block's mean
+    // magnitude, which plain SGD steps take at face value; Adam normalises it away.
+    spdlog::warn(
+        "{}one-bit compression with --optimizer={} can stall training: on Fashion-MNIST "
+        "with momentum at lr 0.05, 2 of 3 seeds ended at chance. adam trains well "
+        "with it.",
+        label, optimizer);
+  }
   std::unique_ptr<DenseParameters> parameters;
   if (client == nullptr) {
     PS_ASSIGN_OR_RETURN(parameters, LocalDenseParameters::Create(spec, backend.get()));
@@ -287,12 +298,13 @@ absl::Status TrainMlp(PsClient* client, uint32_t rank, const std::string& label)
                                                                    backend.get(), compression));
   }
   PS_ASSIGN_OR_RETURN(std::unique_ptr<Mlp> mlp, Mlp::Create(backend.get(), layers, batch_size));
-  spdlog::info("{}mlp {} ({} parameters), {}, pushes {}, pulls {}, partition {}/{} of {} "
-               "examples, {} steps per epoch of batch {}",
-               label, absl::StrJoin(layers, "-"), mlp->num_parameters(), Describe(spec),
-               client == nullptr ? "local" : CompressionName(compression),
-               client == nullptr ? "local" : absl::GetFlag(FLAGS_pull_compression), rank, workers,
-               partition.num_examples, steps_per_epoch, batch_size);
+  spdlog::info(
+      "{}mlp {} ({} parameters), {}, pushes {}, pulls {}, partition {}/{} of {} "
+      "examples, {} steps per epoch of batch {}",
+      label, absl::StrJoin(layers, "-"), mlp->num_parameters(), Describe(spec),
+      client == nullptr ? "local" : CompressionName(compression),
+      client == nullptr ? "local" : absl::GetFlag(FLAGS_pull_compression), rank, workers,
+      partition.num_examples, steps_per_epoch, batch_size);
 
   MlpTask task(mlp.get(), parameters.get(), &partition, &data.test, batch_size,
                absl::GetFlag(FLAGS_seed) * 7919 + rank);

@@ -22,8 +22,7 @@ struct EncodedForTest {
   std::string payload;
 };
 
-inline EncodedForTest EncodeForTest(const Compression& compression,
-                                    absl::Span<const float> values,
+inline EncodedForTest EncodeForTest(const Compression& compression, absl::Span<const float> values,
                                     absl::Span<float> residual = {}) {
   EncodedForTest encoded{DescribeEncoded(compression, values.size()), std::string()};
   encoded.payload.resize(encoded.header.payload_bytes());
@@ -37,8 +36,7 @@ inline EncodedForTest EncodeForTest(const Compression& compression,
 inline absl::StatusOr<std::vector<float>> ValidateAndDecode(const v1::TensorHeader& header,
                                                             const std::string& payload,
                                                             uint64_t expected) {
-  const grpc::ByteBuffer frame =
-      MakeFrame(header, {BorrowedSlice(payload.data(), payload.size())});
+  const grpc::ByteBuffer frame = MakeFrame(header, {BorrowedSlice(payload.data(), payload.size())});
   v1::TensorHeader parsed;
   absl::StatusOr<FrameReader> reader = FrameReader::Open(frame, &parsed);
   if (!reader.ok()) return reader.status();

@@ -149,9 +149,9 @@ absl::Status ValidateEncoded(const v1::TensorHeader& header, uint64_t expected_e
     case v1::ENCODING_F16:
     case v1::ENCODING_TOPK:
       if (header.block_size() != 0) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            v1::Encoding_Name(encoding), " has no blocks; block_size must be 0, not ",
-            header.block_size()));
+        return absl::InvalidArgumentError(absl::StrCat(v1::Encoding_Name(encoding),
+                                                       " has no blocks; block_size must be 0, not ",
+                                                       header.block_size()));
       }
       break;
     case v1::ENCODING_INT8_BLOCK:
@@ -175,21 +175,20 @@ absl::Status ValidateEncoded(const v1::TensorHeader& header, uint64_t expected_e
     topk_count = header.payload_bytes() / kPair;
     if (header.payload_bytes() % kPair != 0 || topk_count > n) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "a TOPK payload of ", header.payload_bytes(), " bytes is not a whole number of ",
-          kPair, "-byte (index, value) pairs for at most ", n, " values"));
+          "a TOPK payload of ", header.payload_bytes(), " bytes is not a whole number of ", kPair,
+          "-byte (index, value) pairs for at most ", n, " values"));
     }
     expected_bytes = header.payload_bytes();
   }
   if (header.payload_bytes() != expected_bytes) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        n, " values encoded as ", v1::Encoding_Name(encoding),
-        Blocked(encoding) ? absl::StrCat(" in blocks of ", header.block_size()) : "", " take ",
-        expected_bytes, " bytes; the header says ", header.payload_bytes()));
+    return absl::InvalidArgumentError(
+        absl::StrCat(n, " values encoded as ", v1::Encoding_Name(encoding),
+                     Blocked(encoding) ? absl::StrCat(" in blocks of ", header.block_size()) : "",
+                     " take ", expected_bytes, " bytes; the header says ", header.payload_bytes()));
   }
   if (reader.remaining() < expected_bytes) {
-    return absl::InvalidArgumentError(absl::StrCat("the frame ends ",
-                                                   expected_bytes - reader.remaining(),
-                                                   " bytes before the values do"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the frame ends ", expected_bytes - reader.remaining(), " bytes before the values do"));
   }
   switch (encoding) {
     case v1::ENCODING_F32:

@@ -83,7 +83,8 @@ void ForEachTopkChunk(const v1::TensorHeader& header, const FrameReader& reader,
   uint32_t indices[kChunk];
   float values[kChunk];
   TopkDecoder decoder(header, reader);
-  while (const size_t n = decoder.Next(absl::MakeSpan(indices, kChunk), absl::MakeSpan(values, kChunk))) {
+  while (const size_t n =
+             decoder.Next(absl::MakeSpan(indices, kChunk), absl::MakeSpan(values, kChunk))) {
     fn(absl::Span<const uint32_t>(indices, n), absl::Span<const float>(values, n));
   }
 }

@@ -128,7 +128,8 @@ TEST(DecoderTest, FuzzedPayloadsAreRefusedOrDecodeToFiniteValues) {
       switch (random() % 4) {
         case 0:  // Flip bytes in the payload.
           for (int flips = 1 + random() % 4; flips > 0 && !mutant.payload.empty(); --flips) {
-            mutant.payload[random() % mutant.payload.size()] ^= static_cast<char>(1 + random() % 255);
+            mutant.payload[random() % mutant.payload.size()] ^=
+                static_cast<char>(1 + random() % 255);
           }
           break;
         case 1:  // Truncate or extend it, with or without a matching header.

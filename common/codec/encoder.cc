@@ -70,7 +70,9 @@ void EncodeInt8Blocks(absl::Span<const float> values, uint32_t block_size, char*
     const size_t length = std::min<size_t>(block_size, values.size() - first);
     const float* block = values.data() + first;
     float max_magnitude = 0;
-    for (size_t i = 0; i < length; ++i) max_magnitude = std::max(max_magnitude, std::fabs(block[i]));
+    for (size_t i = 0; i < length; ++i) {
+      max_magnitude = std::max(max_magnitude, std::fabs(block[i]));
+    }
     const float scale = max_magnitude / 127.0f;
     std::memcpy(out, &scale, sizeof(scale));
     out += sizeof(scale);

@@ -23,11 +23,11 @@ TEST(HalfTest, KnownValuesRoundToNearestEvenAndSaturate) {
   EXPECT_EQ(FloatToHalf(-2.0f), 0xc000);
   EXPECT_EQ(FloatToHalf(0.1f), 0x2e66);
   EXPECT_EQ(FloatToHalf(65504.0f), 0x7bff);
-  EXPECT_EQ(FloatToHalf(1e9f), 0x7bff);    // Saturates instead of overflowing.
+  EXPECT_EQ(FloatToHalf(1e9f), 0x7bff);  // Saturates instead of overflowing.
   EXPECT_EQ(FloatToHalf(-1e9f), 0xfbff);
-  EXPECT_EQ(FloatToHalf(std::ldexp(1.0f, -24)), 0x0001);      // Smallest subnormal.
-  EXPECT_EQ(FloatToHalf(std::ldexp(1.0f, -25)), 0x0000);      // Tie: to even (zero).
-  EXPECT_EQ(FloatToHalf(3 * std::ldexp(1.0f, -25)), 0x0002);  // Tie 1.5 units: to even (2).
+  EXPECT_EQ(FloatToHalf(std::ldexp(1.0f, -24)), 0x0001);         // Smallest subnormal.
+  EXPECT_EQ(FloatToHalf(std::ldexp(1.0f, -25)), 0x0000);         // Tie: to even (zero).
+  EXPECT_EQ(FloatToHalf(3 * std::ldexp(1.0f, -25)), 0x0002);     // Tie 1.5 units: to even (2).
   EXPECT_EQ(FloatToHalf(1.0f + std::ldexp(1.0f, -11)), 0x3c00);  // Tie: to even.
   EXPECT_EQ(FloatToHalf(1.0f + 3 * std::ldexp(1.0f, -11)), 0x3c02);
   EXPECT_EQ(FloatToHalf(INFINITY), 0x7c00);
@@ -61,7 +61,8 @@ TEST(HalfTest, ArrayConversionsMatchTheScalarOnes) {
 
 TEST(EncoderTest, F16ErrorIsWithinHalfAnUlp) {
   const std::vector<float> values = Gaussian(10000, 1, 3.0f);
-  const std::vector<float> decoded = DecodeForTest(EncodeForTest(*ParseCompression("fp16"), values));
+  const std::vector<float> decoded =
+      DecodeForTest(EncodeForTest(*ParseCompression("fp16"), values));
   ASSERT_EQ(decoded.size(), values.size());
   for (size_t i = 0; i < values.size(); ++i) {
     // Relative 2^-11 for normal halves, plus half a subnormal step near zero.
@@ -80,7 +81,9 @@ TEST(EncoderTest, Int8ErrorIsWithinHalfAStepOfEachBlocksScale) {
   for (size_t first = 0; first < values.size(); first += 64) {
     float max_magnitude = 0;
     const size_t end = std::min<size_t>(first + 64, values.size());
-    for (size_t i = first; i < end; ++i) max_magnitude = std::max(max_magnitude, std::fabs(values[i]));
+    for (size_t i = first; i < end; ++i) {
+      max_magnitude = std::max(max_magnitude, std::fabs(values[i]));
+    }
     for (size_t i = first; i < end; ++i) {
       EXPECT_LE(std::fabs(decoded[i] - values[i]), max_magnitude / 254 * 1.0001f) << i;
     }
@@ -191,9 +194,9 @@ TEST(EncoderTest, RefusesNonFiniteGradientsAndMissingResiduals) {
   std::vector<float> values = {1.0f, NAN, 2.0f};
   std::vector<float> residual(3, 0.0f);
   std::string out(64, '\0');
-  EXPECT_EQ(EncodeTensor(*ParseCompression("int8"), values, absl::MakeSpan(residual), out.data())
-                .code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      EncodeTensor(*ParseCompression("int8"), values, absl::MakeSpan(residual), out.data()).code(),
+      absl::StatusCode::kInvalidArgument);
   values[1] = 0.0f;
   EXPECT_EQ(EncodeTensor(*ParseCompression("topk:0.5"), values, {}, out.data()).code(),
             absl::StatusCode::kInvalidArgument);

@@ -33,8 +33,8 @@ __attribute__((target("avx,f16c"))) size_t FloatsToHalvesF16c(const float* value
   return i;
 }
 
-__attribute__((target("avx,f16c"))) size_t HalvesToFloatsF16c(const uint16_t* halves,
-                                                              size_t count, float* values) {
+__attribute__((target("avx,f16c"))) size_t HalvesToFloatsF16c(const uint16_t* halves, size_t count,
+                                                              float* values) {
   size_t i = 0;
   for (; i + 8 <= count; i += 8) {
     const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(halves + i));

@@ -99,12 +99,12 @@ void Run() {
   std::unique_ptr<ComputeBackend> cpu = CreateCpuBackend(1);
   absl::StatusOr<std::unique_ptr<ComputeBackend>> cuda = CreateCudaBackend();
   if (!cuda.ok()) std::printf("cuda: skipped (%s)\n", cuda.status().ToString().c_str());
-  std::printf("ms per MB of float32 gradient (lower is better); encode on %s%s%s, decode = "
-              "server validate + accumulate on one CPU core\n",
-              cpu->name().c_str(), cuda.ok() ? " and " : "",
-              cuda.ok() ? (*cuda)->name().c_str() : "");
-  std::printf("%-10s %10s %12s %12s %12s %10s\n", "codec", "values", "encode cpu",
-              "encode cuda", "decode cpu", "ratio");
+  std::printf(
+      "ms per MB of float32 gradient (lower is better); encode on %s%s%s, decode = "
+      "server validate + accumulate on one CPU core\n",
+      cpu->name().c_str(), cuda.ok() ? " and " : "", cuda.ok() ? (*cuda)->name().c_str() : "");
+  std::printf("%-10s %10s %12s %12s %12s %10s\n", "codec", "values", "encode cpu", "encode cuda",
+              "decode cpu", "ratio");
   std::mt19937 random(1);
   std::normal_distribution<float> normal(0.0f, 0.01f);
   for (const size_t n : {size_t{235146}, size_t{16} << 20}) {
@@ -118,9 +118,8 @@ void Run() {
       const double decode = DecodeMsPerMb(codec, gradient);
       const std::string cuda_text =
           encode_cuda < 0 ? std::string("-") : std::to_string(encode_cuda).substr(0, 7);
-      std::printf("%-10s %10zu %12.3f %12s %12.3f %9.1fx\n", name, n, encode_cpu,
-                  cuda_text.c_str(), decode,
-                  static_cast<double>(n * sizeof(float)) / EncodedBytes(codec, n));
+      std::printf("%-10s %10zu %12.3f %12s %12.3f %9.1fx\n", name, n, encode_cpu, cuda_text.c_str(),
+                  decode, static_cast<double>(n * sizeof(float)) / EncodedBytes(codec, n));
     }
   }
 }

@@ -367,8 +367,7 @@ TEST_F(RawDataPlaneTest, CompressedPushesApplyAndMalformedOnesChangeNothing) {
   EXPECT_EQ(answer.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_NE(answer.status.error_message().find("beyond"), std::string::npos)
       << answer.status.error_message();
-  EXPECT_EQ(topk(22, {5, 5}, {1.0f, 1.0f}).status.error_code(),
-            grpc::StatusCode::INVALID_ARGUMENT)
+  EXPECT_EQ(topk(22, {5, 5}, {1.0f, 1.0f}).status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
       << "an index twice";
   EXPECT_EQ(topk(23, {1, 2}, {1.0f, std::numeric_limits<float>::infinity()}).status.error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);

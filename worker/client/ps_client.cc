@@ -193,9 +193,8 @@ absl::Status PsClient::Push(const v1::TableInfo& table, GradientEncoder& gradien
     const DenseRange range = DenseShardRange(size, num_shards, shard);
     absl::StatusOr<EncodedValues> encoded = gradient.Encode(range.begin, range.size());
     if (!encoded.ok()) {
-      return absl::Status(encoded.status().code(),
-                          absl::StrCat(op.what, ": encoding shard ", shard, ": ",
-                                       encoded.status().message()));
+      return absl::Status(encoded.status().code(), absl::StrCat(op.what, ": encoding shard ", shard,
+                                                                ": ", encoded.status().message()));
     }
     ShardPart& part = op.parts.emplace_back();
     part.shard_id = shard;
@@ -468,8 +467,8 @@ absl::Status PsClient::Execute(Operation& op) {
             dense_bytes += part->num_values * sizeof(float);
           }
         } else {
-          if (absl::Status scattered = Scatter(call->response, parts, dim, options_.pull_encoding,
-                                               &bytes, &dense_bytes);
+          if (absl::Status scattered =
+                  Scatter(call->response, parts, dim, options_.pull_encoding, &bytes, &dense_bytes);
               !scattered.ok()) {
             result = absl::Status(scattered.code(), absl::StrCat(op.what, " from server ",
                                                                  call->server_id, ": ",

@@ -112,8 +112,8 @@ class CpuBackend final : public ComputeBackend {
     return absl::OkStatus();
   }
 
-  absl::Status EncodeOneBit(const float* values, float* residual, size_t count,
-                            uint32_t block_size, char* out) override {
+  absl::Status EncodeOneBit(const float* values, float* residual, size_t count, uint32_t block_size,
+                            char* out) override {
     const absl::Span<const float> span(values, count);
     if (absl::Status finite = CheckFiniteGradient(span); !finite.ok()) return finite;
     ps::EncodeOneBit(span, absl::MakeSpan(residual, count), block_size, out);

@@ -33,14 +33,11 @@ absl::StatusOr<EncodedValues> BackendGradientEncoder::Encode(uint64_t begin, uin
   EncodedValues encoded;
   encoded.header = DescribeEncoded(compression_, count);
   absl::Status status;
-  encoded.payload = PooledSlice(encoded.header.payload_bytes(),
-                                [&](char* out) {
-                                  status = EncodeOnBackend(
-                                      *backend_, compression_, gradient_ + begin,
-                                      compression_.error_feedback() ? residual_.data() + begin
-                                                                    : nullptr,
-                                      count, out);
-                                });
+  encoded.payload = PooledSlice(encoded.header.payload_bytes(), [&](char* out) {
+    status = EncodeOnBackend(*backend_, compression_, gradient_ + begin,
+                             compression_.error_feedback() ? residual_.data() + begin : nullptr,
+                             count, out);
+  });
   if (!status.ok()) return status;
   return encoded;
 }

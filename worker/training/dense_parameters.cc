@@ -14,8 +14,8 @@ absl::StatusOr<std::unique_ptr<ClusterDenseParameters>> ClusterDenseParameters::
     const Compression& compression) {
   std::unique_ptr<BackendGradientEncoder> encoder;
   if (!compression.dense()) {
-    PS_ASSIGN_OR_RETURN(encoder, BackendGradientEncoder::Create(backend, compression,
-                                                                table.spec().dense_size()));
+    PS_ASSIGN_OR_RETURN(
+        encoder, BackendGradientEncoder::Create(backend, compression, table.spec().dense_size()));
   }
   return std::unique_ptr<ClusterDenseParameters>(
       new ClusterDenseParameters(client, std::move(table), backend, std::move(encoder)));
@@ -32,9 +32,8 @@ ClusterDenseParameters::ClusterDenseParameters(PsClient* client, v1::TableInfo t
 
 absl::Status ClusterDenseParameters::Push(const DeviceArray<float>& gradient) {
   if (gradient.size() != table_.spec().dense_size()) {
-    return absl::InvalidArgumentError(absl::StrCat("push of ", gradient.size(),
-                                                   " values to a table of ",
-                                                   table_.spec().dense_size()));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "push of ", gradient.size(), " values to a table of ", table_.spec().dense_size()));
   }
   if (encoder_ != nullptr) {
     encoder_->set_gradient(gradient.data());

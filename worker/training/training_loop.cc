@@ -107,8 +107,7 @@ absl::StatusOr<MetricsRecord> RunTraining(TrainingTask& task, const TrainingLoop
       const ClientStats traffic = task.traffic();
       spdlog::info("{}epoch {}/{} step {}/{} loss {:.4f}{} {:.0f} examples/s {}", options.label,
                    epoch + 1, options.epochs, step + 1, options.steps_per_epoch, loss,
-                   task.reports_accuracy() ? absl::StrFormat(" train_accuracy %.4f", accuracy)
-                                           : "",
+                   task.reports_accuracy() ? absl::StrFormat(" train_accuracy %.4f", accuracy) : "",
                    rate, TrafficText(traffic, steps_done));
       MetricsRecord record;
       record.Set("event", std::string("progress"))
@@ -133,8 +132,7 @@ absl::StatusOr<MetricsRecord> RunTraining(TrainingTask& task, const TrainingLoop
     const double rate = epoch_stats.sums.examples / absl::ToDoubleSeconds(epoch_time);
     const ClientStats traffic = task.traffic();
     spdlog::info("{}epoch {}/{} done in {:.1f} s: loss {:.4f}{} {} {:.0f} examples/s {}",
-                 options.label, epoch + 1, options.epochs, absl::ToDoubleSeconds(epoch_time),
-                 loss,
+                 options.label, epoch + 1, options.epochs, absl::ToDoubleSeconds(epoch_time), loss,
                  task.reports_accuracy() ? absl::StrFormat(" train_accuracy %.4f", accuracy) : "",
                  EvaluationText(evaluation), rate, TrafficText(traffic, steps_done));
     MetricsRecord record;

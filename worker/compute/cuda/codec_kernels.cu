@@ -133,8 +133,7 @@ __global__ void AccumulateMagnitudesKernel(const float* values, float* residual,
 }
 
 // Writes the k chosen (ascending) indices and their values, and zeroes them in the residual.
-__global__ void GatherTopkKernel(const uint32_t* chosen, size_t k, float* residual,
-                                 uint8_t* out) {
+__global__ void GatherTopkKernel(const uint32_t* chosen, size_t k, float* residual, uint8_t* out) {
   uint32_t* out_indices = reinterpret_cast<uint32_t*>(out);  // The payload starts aligned.
   float* out_values = reinterpret_cast<float*>(out + k * sizeof(uint32_t));
   for (size_t j = blockIdx.x * size_t(blockDim.x) + threadIdx.x; j < k;
@@ -148,8 +147,7 @@ __global__ void GatherTopkKernel(const uint32_t* chosen, size_t k, float* residu
 
 }  // namespace
 
-cudaError_t LaunchEncodeHalf(cudaStream_t stream, const float* values, size_t count,
-                             uint8_t* out) {
+cudaError_t LaunchEncodeHalf(cudaStream_t stream, const float* values, size_t count, uint8_t* out) {
   if (count == 0) return cudaSuccess;
   EncodeHalfKernel<<<GridFor(count), kThreads, 0, stream>>>(values, count, out);
   return cudaGetLastError();
@@ -160,7 +158,7 @@ cudaError_t LaunchEncodeInt8Blocks(cudaStream_t stream, const float* values, siz
   if (count == 0) return cudaSuccess;
   const size_t blocks = (count + block_size - 1) / block_size;
   EncodeInt8Kernel<<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(values, count,
-                                                                             block_size, out);
+                                                                           block_size, out);
   return cudaGetLastError();
 }
 

@@ -16,8 +16,7 @@ namespace ps {
 namespace cuda_kernels {
 
 // 2 * count bytes of half precision, finite values beyond +-65504 saturated.
-cudaError_t LaunchEncodeHalf(cudaStream_t stream, const float* values, size_t count,
-                             uint8_t* out);
+cudaError_t LaunchEncodeHalf(cudaStream_t stream, const float* values, size_t count, uint8_t* out);
 
 // Per block of `block_size`: the float scale max|v| / 127, then one int8 per value.
 cudaError_t LaunchEncodeInt8Blocks(cudaStream_t stream, const float* values, size_t count,

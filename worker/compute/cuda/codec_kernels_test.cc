@@ -90,7 +90,8 @@ TEST_F(CodecKernelsTest, HalfInt8AndTopkMatchTheCpuEncoderByteForByte) {
       const auto [cpu_payloads, cpu_residual] = Run(*cpu_, codec, n, 3);
       const auto [gpu_payloads, gpu_residual] = Run(*gpu_, codec, n, 3);
       for (size_t step = 0; step < cpu_payloads.size(); ++step) {
-        EXPECT_EQ(gpu_payloads[step], cpu_payloads[step]) << codec << " n=" << n << " step " << step;
+        EXPECT_EQ(gpu_payloads[step], cpu_payloads[step])
+            << codec << " n=" << n << " step " << step;
       }
       EXPECT_EQ(gpu_residual, cpu_residual) << codec << " n=" << n;
     }

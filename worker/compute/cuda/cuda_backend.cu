@@ -189,9 +189,9 @@ class CudaBackend final : public ComputeBackend {
   absl::Status EncodeHalf(const float* values, size_t count, char* out) override {
     const size_t bytes = 2 * count;
     PS_RETURN_IF_ERROR(Reserve(payload_, bytes));
-    PS_RETURN_IF_ERROR(
-        FromCuda(cuda_kernels::LaunchEncodeHalf(stream_.get(), values, count, payload_.memory.get()),
-                 "EncodeHalf kernel launch"));
+    PS_RETURN_IF_ERROR(FromCuda(
+        cuda_kernels::LaunchEncodeHalf(stream_.get(), values, count, payload_.memory.get()),
+        "EncodeHalf kernel launch"));
     return CopyToHost(payload_.memory.get(), out, bytes);
   }
 
@@ -200,9 +200,10 @@ class CudaBackend final : public ComputeBackend {
     if (block_size == 0) return absl::InvalidArgumentError("int8 blocks need a block size");
     const size_t bytes = (count + block_size - 1) / block_size * sizeof(float) + count;
     PS_RETURN_IF_ERROR(Reserve(payload_, bytes));
-    PS_RETURN_IF_ERROR(FromCuda(cuda_kernels::LaunchEncodeInt8Blocks(
-                                    stream_.get(), values, count, block_size, payload_.memory.get()),
-                                "EncodeInt8Blocks kernel launch"));
+    PS_RETURN_IF_ERROR(
+        FromCuda(cuda_kernels::LaunchEncodeInt8Blocks(stream_.get(), values, count, block_size,
+                                                      payload_.memory.get()),
+                 "EncodeInt8Blocks kernel launch"));
     return CopyToHost(payload_.memory.get(), out, bytes);
   }
 
@@ -215,17 +216,17 @@ class CudaBackend final : public ComputeBackend {
     PS_RETURN_IF_ERROR(Reserve(payload_, bytes));
     PS_RETURN_IF_ERROR(Reserve(topk_magnitudes_, count * sizeof(float)));
     PS_RETURN_IF_ERROR(Reserve(topk_indices_, count * sizeof(uint32_t)));
-    PS_RETURN_IF_ERROR(FromCuda(
-        cuda_kernels::EncodeTopk(stream_.get(), values, residual, count, k,
-                                 reinterpret_cast<float*>(topk_magnitudes_.memory.get()),
-                                 reinterpret_cast<uint32_t*>(topk_indices_.memory.get()),
-                                 payload_.memory.get()),
-        "EncodeTopk"));
+    PS_RETURN_IF_ERROR(
+        FromCuda(cuda_kernels::EncodeTopk(stream_.get(), values, residual, count, k,
+                                          reinterpret_cast<float*>(topk_magnitudes_.memory.get()),
+                                          reinterpret_cast<uint32_t*>(topk_indices_.memory.get()),
+                                          payload_.memory.get()),
+                 "EncodeTopk"));
     return CopyToHost(payload_.memory.get(), out, bytes);
   }
 
-  absl::Status EncodeOneBit(const float* values, float* residual, size_t count,
-                            uint32_t block_size, char* out) override {
+  absl::Status EncodeOneBit(const float* values, float* residual, size_t count, uint32_t block_size,
+                            char* out) override {
     if (block_size == 0) return absl::InvalidArgumentError("one-bit blocks need a block size");
     const size_t blocks = (count + block_size - 1) / block_size;
     const size_t last = count - (blocks == 0 ? 0 : (blocks - 1) * block_size);
@@ -233,10 +234,10 @@ class CudaBackend final : public ComputeBackend {
                                      : blocks * sizeof(float) +
                                            (blocks - 1) * ((block_size + 7) / 8) + (last + 7) / 8;
     PS_RETURN_IF_ERROR(Reserve(payload_, bytes));
-    PS_RETURN_IF_ERROR(FromCuda(
-        cuda_kernels::LaunchEncodeOneBit(stream_.get(), values, residual, count, block_size,
-                                         payload_.memory.get()),
-        "EncodeOneBit kernel launch"));
+    PS_RETURN_IF_ERROR(
+        FromCuda(cuda_kernels::LaunchEncodeOneBit(stream_.get(), values, residual, count,
+                                                  block_size, payload_.memory.get()),
+                 "EncodeOneBit kernel launch"));
     return CopyToHost(payload_.memory.get(), out, bytes);
   }
 
