@@ -68,11 +68,12 @@ print([r for r in records if r["event"] == "final"][-1][sys.argv[2]])' \
     "${run_dir}/metrics-$1.jsonl" "$2"
 }
 echo
-echo "=== result (${dataset}, ${consistency}, 2 servers, 2 workers) ==="
+echo "=== result (${dataset}, ${consistency}, pushes ${compression}, 2 servers, 2 workers) ==="
 for rank in 0 1; do
-  printf 'worker rank %s: test accuracy %.4f, %.0f examples/s, pushed %.0f MB, pulled %.0f MB\n' \
+  printf 'worker rank %s: test accuracy %.4f, %.0f examples/s, pushed %.0f MB (%.1fx fewer bytes than float32), pulled %.0f MB\n' \
     "${rank}" "$(final "${rank}" test_accuracy)" "$(final "${rank}" examples_per_sec)" \
     "$(final "${rank}" bytes_pushed | awk '{print $1 / 1e6}')" \
+    "$(final "${rank}" push_compression_ratio)" \
     "$(final "${rank}" bytes_pulled | awk '{print $1 / 1e6}')"
 done
 printf 'exported model %s: ' "${run_dir}/model.psmlp"
