@@ -43,8 +43,8 @@ class Mlp {
   // DownloadGradient(). Errors: InvalidArgument for sizes or labels out of range.
   absl::StatusOr<BatchLoss> ComputeGradient(absl::Span<const float> features,
                                             absl::Span<const int32_t> labels);
-  // The gradient of the last ComputeGradient(), in the parameter layout: in backend memory, and
-  // copied to the host.
+  // The gradient of the last ComputeGradient(), in the parameter layout: where the backend keeps
+  // it (gradient()), or copied to the host (DownloadGradient()).
   const DeviceArray<float>& gradient() const { return gradient_; }
   absl::Status DownloadGradient(absl::Span<float> gradient);
 
