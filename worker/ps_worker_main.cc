@@ -79,6 +79,8 @@ ABSL_FLAG(std::string, compression, "none",
           "scale), topk:RATIO (the largest RATIO of values, e.g. topk:0.01) or onebit[:BLOCK] "
           "(signs and a per-block scale). topk and onebit keep what they do not send and add it "
           "to the next gradient (error feedback). Encoded on the compute device.");
+ABSL_FLAG(int64_t, compression_warmup_steps, 0,
+          "Push the first N steps uncompressed before --compression takes over.");
 ABSL_FLAG(std::string, pull_compression, "none",
           "How pulled parameters travel: none (float32) or fp16 (half the bytes).");
 ABSL_FLAG(std::string, table, "", "Table name; default: the model's name.");
@@ -294,8 +296,9 @@ absl::Status TrainMlp(PsClient* client, uint32_t rank, const std::string& label)
     PS_ASSIGN_OR_RETURN(parameters, LocalDenseParameters::Create(spec, backend.get()));
   } else {
     PS_ASSIGN_OR_RETURN(v1::TableInfo table, client->CreateTable(spec));
-    PS_ASSIGN_OR_RETURN(parameters, ClusterDenseParameters::Create(client, std::move(table),
-                                                                   backend.get(), compression));
+    PS_ASSIGN_OR_RETURN(parameters, ClusterDenseParameters::Create(
+                                        client, std::move(table), backend.get(), compression,
+                                        absl::GetFlag(FLAGS_compression_warmup_steps)));
   }
   PS_ASSIGN_OR_RETURN(std::unique_ptr<Mlp> mlp, Mlp::Create(backend.get(), layers, batch_size));
   spdlog::info(

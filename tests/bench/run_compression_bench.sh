@@ -7,7 +7,8 @@
 #          --codecs="none fp16 int8 topk:0.01 onebit" (none first: the others compare with it),
 #          --seeds="1 2 3" (each codec trains once per seed; the table shows the mean accuracy
 #          and its spread, since one run's accuracy moves by about 0.1 point with the seed),
-#          --optimizer=adam|momentum|... (default adam, the demo's).
+#          --optimizer=adam|momentum|... (default adam, the demo's),
+#          --warmup_steps=N (float32 pushes before the codec takes over; default 0).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -17,6 +18,7 @@ device=auto
 codecs="none fp16 int8 topk:0.01 onebit"
 seeds="1"
 optimizer=adam
+warmup_steps=0
 for arg in "$@"; do
   case "${arg}" in
     --epochs=*) epochs="${arg#*=}" ;;
@@ -25,6 +27,7 @@ for arg in "$@"; do
     --codecs=*) codecs="${arg#*=}" ;;
     --seeds=*) seeds="${arg#*=}" ;;
     --optimizer=*) optimizer="${arg#*=}" ;;
+    --warmup_steps=*) warmup_steps="${arg#*=}" ;;
     *) echo "unknown option ${arg}" >&2; exit 2 ;;
   esac
 done
@@ -34,7 +37,7 @@ bazel build //server/... //worker/... >&2
 dataset=synthetic-images
 [[ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]] && dataset=fashion-mnist
 run_dir=$(mktemp -d "${TMPDIR:-/tmp}/ps-compression-XXXXXX")
-echo "MLP 784-256-128-10 on ${dataset}, 2 servers, 2 workers, BSP, ${optimizer}, ${epochs} epochs of batch ${batch_size}, device ${device}, seeds ${seeds}; logs in ${run_dir}"
+echo "MLP 784-256-128-10 on ${dataset}, 2 servers, 2 workers, BSP, ${optimizer}, ${epochs} epochs of batch ${batch_size}, device ${device}, seeds ${seeds}, ${warmup_steps} warm-up steps; logs in ${run_dir}"
 
 for seed in ${seeds}; do
   for codec in ${codecs}; do
@@ -43,7 +46,7 @@ for seed in ${seeds}; do
       --workers=2 --model=mlp --hidden=256,128 --dataset="${dataset}" --consistency=bsp \
       --optimizer="${optimizer}" --epochs="${epochs}" --batch_size="${batch_size}" \
       --lr_decay=0.85 --cpu_threads=1 --device="${device}" --seed="${seed}" --log_every_steps=0 \
-      --compression="${codec}" --metrics_out="${run_dir}/${name}-{rank}.jsonl" \
+      --compression="${codec}" --compression_warmup_steps="${warmup_steps}" --metrics_out="${run_dir}/${name}-{rank}.jsonl" \
       >"${run_dir}/${name}.log" 2>&1 ||
       { echo "${codec} seed ${seed}: the run failed; see ${run_dir}/${name}.log" >&2; exit 1; }
     echo "${codec} seed ${seed}: test accuracy $(python3 -c 'import json, sys

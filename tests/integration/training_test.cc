@@ -9,6 +9,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/codec/compression.h"
+#include "common/partition.h"
 #include "gtest/gtest.h"
 #include "tests/harness/daemon_process.h"
 #include "tests/harness/local_cluster.h"
@@ -135,6 +137,30 @@ TEST_F(TrainingTest, MlpLearnsWithEveryCompressionCodec) {
       const double pull_ratio = *LastValue(metrics, "final", "pull_compression_ratio");
       EXPECT_NEAR(pull_ratio, codec.flag == "fp16" ? 2.0 : 1.0, 1e-3);
     }
+  }
+}
+
+TEST_F(TrainingTest, CompressionWarmupPushesFloat32StepsFirst) {
+  std::vector<std::string> args = kSmallMlp;
+  args.push_back("--compression=topk:0.01");
+  args.push_back("--compression_warmup_steps=20");
+  const std::string dir = Train({"bsp", args});
+  ASSERT_FALSE(dir.empty());
+  // kSmallMlp: 784-64-10 (50890 values) over 4 shards; 2 epochs of 6000 / 2 / 32 = 93 steps.
+  constexpr uint64_t kValues = 784 * 64 + 64 + 64 * 10 + 10;
+  constexpr uint64_t kSteps = 2 * 93, kWarmup = 20;
+  const Compression topk = *ParseCompression("topk:0.01");
+  uint64_t compressed_step = 0;
+  for (uint32_t shard = 0; shard < 4; ++shard) {
+    compressed_step += EncodedBytes(topk, DenseShardRange(kValues, 4, shard).size());
+  }
+  const double expected = kWarmup * kValues * 4.0 + (kSteps - kWarmup) * compressed_step;
+  for (int rank = 0; rank < 2; ++rank) {
+    const std::string metrics = absl::StrCat(dir, "/metrics-", rank, ".jsonl");
+    EXPECT_EQ(LastValue(metrics, "final", "bytes_pushed"), std::optional<double>(expected));
+    EXPECT_EQ(LastValue(metrics, "final", "dense_equivalent_bytes_pushed"),
+              std::optional<double>(kSteps * kValues * 4.0));
+    EXPECT_GT(*LastValue(metrics, "final", "test_accuracy"), 0.6);
   }
 }
 

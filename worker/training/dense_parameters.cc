@@ -6,41 +6,51 @@
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "server/initializer.h"
+#include "spdlog/spdlog.h"
 
 namespace ps {
 
 absl::StatusOr<std::unique_ptr<ClusterDenseParameters>> ClusterDenseParameters::Create(
     PsClient* client, v1::TableInfo table, ComputeBackend* backend,
-    const Compression& compression) {
+    const Compression& compression, int64_t warmup_pushes) {
   std::unique_ptr<BackendGradientEncoder> encoder;
   if (!compression.dense()) {
     PS_ASSIGN_OR_RETURN(
         encoder, BackendGradientEncoder::Create(backend, compression, table.spec().dense_size()));
   }
   return std::unique_ptr<ClusterDenseParameters>(
-      new ClusterDenseParameters(client, std::move(table), backend, std::move(encoder)));
+      new ClusterDenseParameters(client, std::move(table), backend, std::move(encoder),
+                                 warmup_pushes));
 }
 
 ClusterDenseParameters::ClusterDenseParameters(PsClient* client, v1::TableInfo table,
                                                ComputeBackend* backend,
-                                               std::unique_ptr<BackendGradientEncoder> encoder)
+                                               std::unique_ptr<BackendGradientEncoder> encoder,
+                                               int64_t warmup_pushes)
     : client_(client),
       table_(std::move(table)),
       backend_(backend),
       encoder_(std::move(encoder)),
-      host_gradient_(encoder_ == nullptr ? table_.spec().dense_size() : 0) {}
+      warmup_pushes_left_(encoder_ == nullptr ? 0 : warmup_pushes),
+      host_gradient_(encoder_ == nullptr || warmup_pushes > 0 ? table_.spec().dense_size() : 0) {}
 
 absl::Status ClusterDenseParameters::Push(const DeviceArray<float>& gradient) {
   if (gradient.size() != table_.spec().dense_size()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "push of ", gradient.size(), " values to a table of ", table_.spec().dense_size()));
   }
-  if (encoder_ != nullptr) {
+  if (encoder_ != nullptr && warmup_pushes_left_ <= 0) {
     encoder_->set_gradient(gradient.data());
     return client_->Push(table_, *encoder_);
   }
   PS_RETURN_IF_ERROR(backend_->Download(gradient, absl::MakeSpan(host_gradient_)));
-  return client_->Push(table_, host_gradient_);
+  PS_RETURN_IF_ERROR(client_->Push(table_, host_gradient_));
+  --warmup_pushes_left_;
+  if (encoder_ != nullptr && warmup_pushes_left_ == 0) {
+    spdlog::info("table '{}': warm-up over, pushes are compressed from now on",
+                 table_.spec().name());
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::unique_ptr<LocalDenseParameters>> LocalDenseParameters::Create(

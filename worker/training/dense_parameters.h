@@ -33,13 +33,14 @@ class DenseParameters {
 };
 
 // A dense table on the cluster, through `client`; gradients are pushed as float32 or compressed
-// on `backend` (both must outlive this).
+// on `backend` (both must outlive this). The first `warmup_pushes` pushes go uncompressed: early
+// gradients are large and change fast, the phase compressed training handles worst.
 class ClusterDenseParameters final : public DenseParameters {
  public:
   // Errors: those of BackendGradientEncoder::Create.
   static absl::StatusOr<std::unique_ptr<ClusterDenseParameters>> Create(
       PsClient* client, v1::TableInfo table, ComputeBackend* backend,
-      const Compression& compression);
+      const Compression& compression, int64_t warmup_pushes = 0);
 
   absl::Status Pull(absl::Span<float> values) override { return client_->Pull(table_, values); }
   absl::Status Push(const DeviceArray<float>& gradient) override;
@@ -48,13 +49,15 @@ class ClusterDenseParameters final : public DenseParameters {
 
  private:
   ClusterDenseParameters(PsClient* client, v1::TableInfo table, ComputeBackend* backend,
-                         std::unique_ptr<BackendGradientEncoder> encoder);
+                         std::unique_ptr<BackendGradientEncoder> encoder, int64_t warmup_pushes);
 
   PsClient* const client_;
   const v1::TableInfo table_;
   ComputeBackend* const backend_;
   // Null for float32 pushes, which go from host_gradient_.
   const std::unique_ptr<BackendGradientEncoder> encoder_;
+  // Float32 pushes still to send before the encoder takes over.
+  int64_t warmup_pushes_left_;
   std::vector<float> host_gradient_;
 };
 
