@@ -3,10 +3,10 @@
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
-#include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "common/codec/compression.h"
+#include "common/codec/finite.h"
 #include "common/codec/half.h"
 
 namespace ps {
@@ -57,39 +57,22 @@ void DecodeSigns(const uint8_t* bits, size_t first, size_t n, float scale, float
   }
 }
 
-absl::Status CheckFiniteFloats(FrameReader& reader, uint64_t count, uint64_t index_offset) {
+absl::Status CheckFiniteFloats(FrameReader& reader, uint64_t count) {
   return ScanChunks<float>(reader, count, [&](uint64_t first, absl::Span<const float> chunk) {
-    // A branch-free scan of the exponent bits (all ones: NaN or infinity) that the compiler
-    // vectorises; the slow search runs only on a bad chunk.
-    uint32_t all_ones = 0;
-    for (float value : chunk) {
-      uint32_t bits;
-      std::memcpy(&bits, &value, sizeof(bits));
-      all_ones |= static_cast<uint32_t>((bits & 0x7f800000u) == 0x7f800000u);
-    }
-    if (all_ones == 0) return absl::OkStatus();
-    for (size_t i = 0; i < chunk.size(); ++i) {
-      if (!std::isfinite(chunk[i])) {
-        return absl::InvalidArgumentError(absl::StrCat("value ", index_offset + first + i, " is ",
-                                                       chunk[i], "; gradients must be finite"));
-      }
-    }
-    return absl::OkStatus();
+    const size_t bad = FindNonFinite(chunk);
+    if (bad == chunk.size()) return absl::OkStatus();
+    return absl::InvalidArgumentError(absl::StrCat("value ", first + bad, " is ", chunk[bad],
+                                                   "; gradients must be finite"));
   });
 }
 
 absl::Status CheckFiniteHalves(FrameReader& reader, uint64_t count) {
   return ScanChunks<uint16_t>(reader, count, [&](uint64_t first, absl::Span<const uint16_t> chunk) {
-    uint32_t all_ones = 0;  // Branch-free, as for floats.
-    for (uint16_t half : chunk) all_ones |= static_cast<uint32_t>((half & 0x7c00u) == 0x7c00u);
-    if (all_ones == 0) return absl::OkStatus();
-    for (size_t i = 0; i < chunk.size(); ++i) {
-      if (!HalfIsFinite(chunk[i])) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "F16 value ", first + i, " is ", HalfToFloat(chunk[i]), "; gradients must be finite"));
-      }
-    }
-    return absl::OkStatus();
+    const size_t bad = FindNonFiniteHalf(chunk);
+    if (bad == chunk.size()) return absl::OkStatus();
+    return absl::InvalidArgumentError(absl::StrCat("F16 value ", first + bad, " is ",
+                                                   HalfToFloat(chunk[bad]),
+                                                   "; gradients must be finite"));
   });
 }
 
@@ -129,13 +112,13 @@ absl::Status CheckTopk(FrameReader& reader, uint64_t n, uint64_t k) {
         return absl::OkStatus();
       });
   if (!indices.ok()) return indices;
-  return CheckFiniteFloats(reader, k, 0);
+  return CheckFiniteFloats(reader, k);
 }
 
 }  // namespace
 
-absl::Status ValidateEncoded(const v1::TensorHeader& header, uint64_t expected_elements,
-                             FrameReader& reader) {
+absl::Status CheckEncodedLayout(const v1::TensorHeader& header, uint64_t expected_elements,
+                                const FrameReader& reader) {
   const v1::Encoding encoding = header.encoding();
   const uint64_t n = header.num_elements();
   if (n != expected_elements) {
@@ -168,12 +151,10 @@ absl::Status ValidateEncoded(const v1::TensorHeader& header, uint64_t expected_e
           absl::StrCat("unknown value encoding ", static_cast<int>(encoding)));
   }
   uint64_t expected_bytes = EncodedBytes(compression, n);
-  uint64_t topk_count = 0;
   if (encoding == v1::ENCODING_TOPK) {
     // The sender chooses k; the payload length says which.
     constexpr uint64_t kPair = sizeof(uint32_t) + sizeof(float);
-    topk_count = header.payload_bytes() / kPair;
-    if (header.payload_bytes() % kPair != 0 || topk_count > n) {
+    if (header.payload_bytes() % kPair != 0 || header.payload_bytes() / kPair > n) {
       return absl::InvalidArgumentError(absl::StrCat(
           "a TOPK payload of ", header.payload_bytes(), " bytes is not a whole number of ", kPair,
           "-byte (index, value) pairs for at most ", n, " values"));
@@ -190,9 +171,18 @@ absl::Status ValidateEncoded(const v1::TensorHeader& header, uint64_t expected_e
     return absl::InvalidArgumentError(absl::StrCat(
         "the frame ends ", expected_bytes - reader.remaining(), " bytes before the values do"));
   }
-  switch (encoding) {
+  return absl::OkStatus();
+}
+
+absl::Status ValidateEncoded(const v1::TensorHeader& header, uint64_t expected_elements,
+                             FrameReader& reader) {
+  if (absl::Status layout = CheckEncodedLayout(header, expected_elements, reader); !layout.ok()) {
+    return layout;
+  }
+  const uint64_t n = header.num_elements();
+  switch (header.encoding()) {
     case v1::ENCODING_F32:
-      return CheckFiniteFloats(reader, n, 0);
+      return CheckFiniteFloats(reader, n);
     case v1::ENCODING_F16:
       return CheckFiniteHalves(reader, n);
     case v1::ENCODING_INT8_BLOCK:
@@ -202,7 +192,7 @@ absl::Status ValidateEncoded(const v1::TensorHeader& header, uint64_t expected_e
       return CheckBlocks(reader, n, header.block_size(), 1.0f,
                          [](uint64_t length) { return (length + 7) / 8; });
     default:
-      return CheckTopk(reader, n, topk_count);
+      return CheckTopk(reader, n, header.payload_bytes() / (sizeof(uint32_t) + sizeof(float)));
   }
 }
 

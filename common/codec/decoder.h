@@ -16,9 +16,15 @@ namespace ps {
 
 // Checks that `header` describes exactly `expected_elements` values in a known encoding, that
 // payload_bytes is the length that encoding needs (block_size within 1..kMaxCodecBlock for the
-// block codecs, 0 for the rest), that the reader holds it, and that the payload is well formed:
-// finite values and scales (a scale may not make any decoded value infinite), top-k indices
-// strictly ascending (hence unique) and below num_elements. Reads past the payload.
+// block codecs, 0 for the rest) and that the reader holds it. Reads nothing: enough to decode
+// F32 and F16 safely, which is all a client needs from its trusted servers' pull answers.
+// Errors: InvalidArgument naming the first problem.
+absl::Status CheckEncodedLayout(const v1::TensorHeader& header, uint64_t expected_elements,
+                                const FrameReader& reader);
+
+// CheckEncodedLayout, then that the payload is well formed: finite values and scales (a scale
+// may not make any decoded value infinite), top-k indices strictly ascending (hence unique) and
+// below num_elements. Reads past the payload. What a server asks of every push.
 // Errors: InvalidArgument naming the first problem; nothing is decoded.
 absl::Status ValidateEncoded(const v1::TensorHeader& header, uint64_t expected_elements,
                              FrameReader& reader);

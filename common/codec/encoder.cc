@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/codec/finite.h"
 #include "common/codec/half.h"
 
 namespace ps {
@@ -142,22 +143,10 @@ void EncodeTopk(absl::Span<const float> values, absl::Span<float> residual, uint
 }
 
 absl::Status CheckFiniteGradient(absl::Span<const float> values) {
-  // A branch-free scan of the exponent bits (all ones: NaN or infinity) that the compiler
-  // vectorises; the search for the culprit runs only when there is one.
-  uint32_t all_ones = 0;
-  for (float value : values) {
-    uint32_t bits;
-    std::memcpy(&bits, &value, sizeof(bits));
-    all_ones |= static_cast<uint32_t>((bits & 0x7f800000u) == 0x7f800000u);
-  }
-  if (all_ones == 0) return absl::OkStatus();
-  for (size_t i = 0; i < values.size(); ++i) {
-    if (!std::isfinite(values[i])) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("cannot encode value ", i, " (", values[i], "): gradients must be finite"));
-    }
-  }
-  return absl::OkStatus();
+  const size_t bad = FindNonFinite(values);
+  if (bad == values.size()) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat("cannot encode value ", bad, " (", values[bad], "): gradients must be finite"));
 }
 
 absl::Status EncodeTensor(const Compression& compression, absl::Span<const float> values,

@@ -329,9 +329,9 @@ absl::Status Scatter(const grpc::ByteBuffer& response, const std::vector<Part*>&
     const Part& part = *parts[i];
     const v1::ShardSlice& slice = header.slices(i);
     const v1::TensorHeader& values = slice.values();
-    FrameReader payload = *reader;
+    // One pass over the values: the layout check reads nothing, then they are decoded in place.
     absl::Status valid = slice.shard_id() == part.shard_id && values.encoding() == encoding
-                             ? ValidateEncoded(values, part.num_values, *reader)
+                             ? CheckEncodedLayout(values, part.num_values, *reader)
                              : absl::InvalidArgumentError("another shard or encoding");
     if (!valid.ok()) {
       return absl::InternalError(absl::StrCat("the server's answer for shard ", part.shard_id,
@@ -339,13 +339,14 @@ absl::Status Scatter(const grpc::ByteBuffer& response, const std::vector<Part*>&
                                               "): ", slice.ShortDebugString()));
     }
     if (part.positions.empty()) {
-      DecodeInto(values, payload, absl::MakeSpan(part.out, part.num_values));
+      DecodeInto(values, *reader, absl::MakeSpan(part.out, part.num_values));
     } else {
-      TensorDecoder decoder(values, payload);
+      TensorDecoder decoder(values, *reader);
       for (size_t position : part.positions) {
         decoder.Next(absl::MakeSpan(part.out + position * dim, dim));
       }
     }
+    reader->Skip(values.payload_bytes()).IgnoreError();  // The layout check saw it is there.
     *bytes += values.payload_bytes();
     *dense_bytes += part.num_values * sizeof(float);
   }

@@ -90,34 +90,30 @@ class CpuBackend final : public ComputeBackend {
   }
 
   absl::Status EncodeHalf(const float* values, size_t count, char* out) override {
-    const absl::Span<const float> span(values, count);
-    if (absl::Status finite = CheckFiniteGradient(span); !finite.ok()) return finite;
-    ps::EncodeHalf(span, out);
-    return absl::OkStatus();
+    return EncodeFinite(values, count, [&](absl::Span<const float> span) {
+      ps::EncodeHalf(span, out);
+    });
   }
 
   absl::Status EncodeInt8Blocks(const float* values, size_t count, uint32_t block_size,
                                 char* out) override {
-    const absl::Span<const float> span(values, count);
-    if (absl::Status finite = CheckFiniteGradient(span); !finite.ok()) return finite;
-    ps::EncodeInt8Blocks(span, block_size, out);
-    return absl::OkStatus();
+    return EncodeFinite(values, count, [&](absl::Span<const float> span) {
+      ps::EncodeInt8Blocks(span, block_size, out);
+    });
   }
 
   absl::Status EncodeTopk(const float* values, float* residual, size_t count, size_t k,
                           char* out) override {
-    const absl::Span<const float> span(values, count);
-    if (absl::Status finite = CheckFiniteGradient(span); !finite.ok()) return finite;
-    ps::EncodeTopk(span, absl::MakeSpan(residual, count), k, out);
-    return absl::OkStatus();
+    return EncodeFinite(values, count, [&](absl::Span<const float> span) {
+      ps::EncodeTopk(span, absl::MakeSpan(residual, count), k, out);
+    });
   }
 
   absl::Status EncodeOneBit(const float* values, float* residual, size_t count, uint32_t block_size,
                             char* out) override {
-    const absl::Span<const float> span(values, count);
-    if (absl::Status finite = CheckFiniteGradient(span); !finite.ok()) return finite;
-    ps::EncodeOneBit(span, absl::MakeSpan(residual, count), block_size, out);
-    return absl::OkStatus();
+    return EncodeFinite(values, count, [&](absl::Span<const float> span) {
+      ps::EncodeOneBit(span, absl::MakeSpan(residual, count), block_size, out);
+    });
   }
 
  protected:
@@ -136,6 +132,17 @@ class CpuBackend final : public ComputeBackend {
   }
   absl::Status CopyToHost(const void* device, void* host, size_t bytes) override {
     std::memcpy(host, device, bytes);
+    return absl::OkStatus();
+  }
+
+ private:
+  // Runs `encode` on the `count` values at `values` once they are known to be finite (the codecs
+  // assume it; top-k's selection would misorder a NaN).
+  template <typename Encode>
+  static absl::Status EncodeFinite(const float* values, size_t count, Encode&& encode) {
+    const absl::Span<const float> span(values, count);
+    if (absl::Status finite = CheckFiniteGradient(span); !finite.ok()) return finite;
+    encode(span);
     return absl::OkStatus();
   }
 };

@@ -15,9 +15,7 @@
 #include "common/codec/compression.h"
 #include "gtest/gtest.h"
 #include "worker/compute/compute_backend.h"
-#include "worker/compute/cpu_backend.h"
-#include "worker/compute/cuda/cuda_backend.h"
-#include "worker/compute/cuda/cuda_probe.h"
+#include "worker/compute/cuda/gpu_vs_cpu_test_util.h"
 #include "worker/compute/encode_on_backend.h"
 
 namespace ps {
@@ -36,52 +34,26 @@ std::vector<float> Gradient(size_t n, uint32_t seed) {
   return values;
 }
 
-class CodecKernelsTest : public ::testing::Test {
+class CodecKernelsTest : public GpuVsCpuTest {
  protected:
-  void SetUp() override {
-    const CudaAvailability cuda = ProbeCuda();
-    if (!cuda.usable) GTEST_SKIP() << "no usable CUDA device: " << cuda.detail;
-    absl::StatusOr<std::unique_ptr<ComputeBackend>> gpu = CreateCudaBackend();
-    ASSERT_TRUE(gpu.ok()) << gpu.status();
-    gpu_ = std::move(*gpu);
-    cpu_ = CreateCpuBackend(1);
-  }
-
-  // Backend memory holding `host`.
-  static DeviceArray<float> Copy(ComputeBackend& backend, const std::vector<float>& host) {
-    absl::StatusOr<DeviceArray<float>> array = backend.Allocate<float>(host.size());
-    EXPECT_TRUE(array.ok()) << array.status();
-    EXPECT_TRUE(backend.Upload<float>(host, *array).ok());
-    return std::move(*array);
-  }
-
-  static std::vector<float> Host(ComputeBackend& backend, const DeviceArray<float>& array) {
-    std::vector<float> host(array.size());
-    EXPECT_TRUE(backend.Download(array, absl::MakeSpan(host)).ok());
-    return host;
-  }
-
   // Encodes `steps` gradients with `codec` on `backend`, carrying the residual on the backend;
   // returns every payload and the final residual.
   static std::pair<std::vector<std::string>, std::vector<float>> Run(ComputeBackend& backend,
                                                                      const char* codec, size_t n,
                                                                      int steps) {
     const Compression compression = *ParseCompression(codec);
-    DeviceArray<float> residual = Copy(backend, std::vector<float>(n, 0.0f));
+    DeviceArray<float> residual = ToBackend(backend, std::vector<float>(n, 0.0f));
     std::vector<std::string> payloads;
     for (int step = 0; step < steps; ++step) {
-      const DeviceArray<float> gradient = Copy(backend, Gradient(n, 7 + step));
+      const DeviceArray<float> gradient = ToBackend(backend, Gradient(n, 7 + step));
       std::string out(EncodedBytes(compression, n), '\0');
       const absl::Status status =
           EncodeOnBackend(backend, compression, gradient.data(), residual.data(), n, out.data());
       EXPECT_TRUE(status.ok()) << backend.name() << " " << codec << ": " << status;
       payloads.push_back(std::move(out));
     }
-    return {payloads, Host(backend, residual)};
+    return {payloads, ToHost(backend, residual)};
   }
-
-  std::unique_ptr<ComputeBackend> gpu_;
-  std::unique_ptr<ComputeBackend> cpu_;
 };
 
 TEST_F(CodecKernelsTest, HalfInt8AndTopkMatchTheCpuEncoderByteForByte) {
@@ -125,8 +97,8 @@ TEST_F(CodecKernelsTest, OneBitMatchesTheCpuEncoderWithinFloatRounding) {
 TEST_F(CodecKernelsTest, NonFiniteGradientsProducePayloadsTheServerRefuses) {
   std::vector<float> values(300, 0.5f);
   values[10] = NAN;
-  const DeviceArray<float> gradient = Copy(*gpu_, values);
-  DeviceArray<float> residual = Copy(*gpu_, std::vector<float>(values.size(), 0.0f));
+  const DeviceArray<float> gradient = ToBackend(*gpu_, values);
+  DeviceArray<float> residual = ToBackend(*gpu_, std::vector<float>(values.size(), 0.0f));
   for (const char* codec : {"fp16", "int8", "onebit"}) {
     const Compression compression = *ParseCompression(codec);
     std::string out(EncodedBytes(compression, values.size()), '\0');

@@ -24,7 +24,7 @@
 #include "gtest/gtest.h"
 #include "worker/compute/compute_backend.h"
 #include "worker/compute/cpu_backend.h"
-#include "worker/compute/cuda/cuda_probe.h"
+#include "worker/compute/cuda/gpu_vs_cpu_test_util.h"
 
 namespace ps {
 namespace {
@@ -36,41 +36,13 @@ std::vector<float> RandomValues(size_t n, std::mt19937& random, float low = -1, 
   return values;
 }
 
-// A copy of `host` in new memory of `backend` (an empty array after a reported failure).
-template <typename T>
-DeviceArray<T> ToBackend(ComputeBackend& backend, const std::vector<T>& host) {
-  absl::StatusOr<DeviceArray<T>> array = backend.Allocate<T>(host.size());
-  EXPECT_TRUE(array.ok()) << backend.name() << ": " << array.status();
-  if (!array.ok()) return DeviceArray<T>();
-  const absl::Status upload = backend.Upload<T>(host, *array);
-  EXPECT_TRUE(upload.ok()) << backend.name() << ": " << upload;
-  return std::move(*array);
-}
-
-template <typename T>
-std::vector<T> ToHost(ComputeBackend& backend, const DeviceArray<T>& array) {
-  std::vector<T> host(array.size());
-  const absl::Status download = backend.Download(array, absl::MakeSpan(host));
-  EXPECT_TRUE(download.ok()) << backend.name() << ": " << download;
-  return host;
-}
-
 // Element (r, c) of a row-major matrix stored transposed or not.
 float At(const std::vector<float>& m, bool transposed, int rows, int cols, int r, int c) {
   return transposed ? m[static_cast<size_t>(c) * rows + r] : m[static_cast<size_t>(r) * cols + c];
 }
 
-class CudaBackendTest : public ::testing::Test {
+class CudaBackendTest : public GpuVsCpuTest {
  protected:
-  void SetUp() override {
-    const CudaAvailability cuda = ProbeCuda();
-    if (!cuda.usable) GTEST_SKIP() << "no usable CUDA device: " << cuda.detail;
-    absl::StatusOr<std::unique_ptr<ComputeBackend>> gpu = CreateCudaBackend();
-    ASSERT_TRUE(gpu.ok()) << gpu.status();
-    gpu_ = std::move(*gpu);
-    cpu_ = CreateCpuBackend(1);
-  }
-
   // C after Gemm on `backend` with copies of the inputs.
   static std::vector<float> Gemm(ComputeBackend& backend, bool transpose_a, bool transpose_b, int m,
                                  int n, int k, float alpha, const std::vector<float>& a,
@@ -102,8 +74,6 @@ class CudaBackendTest : public ::testing::Test {
     return loss;
   }
 
-  std::unique_ptr<ComputeBackend> gpu_;
-  std::unique_ptr<ComputeBackend> cpu_;
   std::mt19937 random_{20240607};
 };
 
