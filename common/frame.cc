@@ -74,6 +74,27 @@ absl::Status FrameReader::Read(void* destination, size_t size) {
 
 absl::Status FrameReader::Skip(size_t size) { return Read(nullptr, size); }
 
+absl::Status FrameReader::ReadSlices(size_t size, std::vector<grpc::Slice>* out) {
+  if (size > remaining_) {
+    return absl::OutOfRangeError(absl::StrCat("wanted ", size, " more payload bytes; the frame has ",
+                                              remaining_));
+  }
+  remaining_ -= size;
+  while (size > 0) {
+    const grpc::Slice& slice = slices_[slice_index_];
+    const size_t available = slice.size() - slice_offset_;
+    const size_t n = available < size ? available : size;
+    out->push_back(slice.sub(slice_offset_, slice_offset_ + n));
+    size -= n;
+    slice_offset_ += n;
+    if (slice_offset_ == slice.size()) {
+      ++slice_index_;
+      slice_offset_ = 0;
+    }
+  }
+  return absl::OkStatus();
+}
+
 void FrameReader::Consume(char* destination, size_t size) {
   remaining_ -= size;
   while (size > 0) {

@@ -43,6 +43,10 @@ class FrameReader {
   // Errors: OutOfRange (nothing is consumed) when fewer than `size` bytes remain.
   absl::Status Read(void* destination, size_t size);
   absl::Status Skip(size_t size);
+  // Appends the next `size` bytes to `out` as slices that reference the frame's memory (no copy;
+  // gRPC's slices are reference-counted), so a server can forward a payload it received.
+  // Errors: OutOfRange (nothing is consumed) when fewer than `size` bytes remain.
+  absl::Status ReadSlices(size_t size, std::vector<grpc::Slice>* out);
 
  private:
   FrameReader() = default;

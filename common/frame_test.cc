@@ -79,6 +79,31 @@ TEST(FrameTest, ACopiedReaderRereadsTheSameBytes) {
   EXPECT_EQ(a[1], 5.0f);
 }
 
+TEST(FrameTest, ReadSlicesForwardsPayloadBytesAcrossSliceBoundaries) {
+  std::vector<float> values(10);
+  for (size_t i = 0; i < values.size(); ++i) values[i] = static_cast<float>(i) + 0.25f;
+  const grpc::ByteBuffer frame =
+      MakeFrame(SampleHeader(), {BorrowedSlice(values.data(), values.size() * sizeof(float))});
+  const grpc::ByteBuffer received = Resplit(frame, {3, 30, 41});
+  v1::PushRequest header;
+  absl::StatusOr<FrameReader> reader = FrameReader::Open(received, &header);
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  ASSERT_TRUE(reader->Skip(sizeof(float)).ok());
+  std::vector<grpc::Slice> forwarded;
+  ASSERT_TRUE(reader->ReadSlices(8 * sizeof(float), &forwarded).ok());
+  EXPECT_GT(forwarded.size(), 1u) << "the cuts split the range";
+  std::string bytes;
+  for (const grpc::Slice& slice : forwarded) {
+    bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+  }
+  ASSERT_EQ(bytes.size(), 8 * sizeof(float));
+  EXPECT_EQ(std::memcmp(bytes.data(), values.data() + 1, bytes.size()), 0);
+  EXPECT_EQ(reader->remaining(), sizeof(float));
+  EXPECT_EQ(reader->ReadSlices(2 * sizeof(float), &forwarded).code(),
+            absl::StatusCode::kOutOfRange);
+  EXPECT_EQ(reader->remaining(), sizeof(float)) << "a failed read consumes nothing";
+}
+
 TEST(FrameTest, ShortPayloadIsOutOfRangeAndConsumesNothing) {
   std::vector<float> values = {1.0f};
   v1::PushRequest header;

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <limits>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 
@@ -65,6 +67,36 @@ bool ConsistencyClock::Readable(uint64_t reader_clock) const {
 
 uint64_t ConsistencyClock::clock() const {
   return accumulates() ? completed_ : (live_.empty() ? 0 : SlowestLiveWorkerClock());
+}
+
+void ConsistencyClock::Serialize(v1::ShardState* state) const {
+  state->set_completed_clocks(completed_);
+  for (const auto& [clock, workers] : pending_) {
+    v1::PendingClock* pending = state->add_pending();
+    pending->set_clock(clock);
+    std::vector<uint32_t> sorted(workers.begin(), workers.end());
+    std::sort(sorted.begin(), sorted.end());
+    for (uint32_t worker : sorted) pending->add_workers(worker);
+  }
+  std::vector<std::pair<uint32_t, uint64_t>> clocks(worker_clocks_.begin(), worker_clocks_.end());
+  std::sort(clocks.begin(), clocks.end());
+  for (const auto& [worker, clock] : clocks) {
+    v1::WorkerClock* entry = state->add_worker_clocks();
+    entry->set_worker_id(worker);
+    entry->set_clock(clock);
+  }
+}
+
+void ConsistencyClock::Install(const v1::ShardState& state) {
+  completed_ = state.completed_clocks();
+  pending_.clear();
+  for (const v1::PendingClock& pending : state.pending()) {
+    pending_[pending.clock()].insert(pending.workers().begin(), pending.workers().end());
+  }
+  worker_clocks_.clear();
+  for (const v1::WorkerClock& entry : state.worker_clocks()) {
+    worker_clocks_[entry.worker_id()] = entry.clock();
+  }
 }
 
 uint64_t ConsistencyClock::SlowestLiveWorkerClock() const {

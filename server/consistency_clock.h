@@ -20,6 +20,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
+#include "proto/parameter_server.pb.h"
 #include "proto/types.pb.h"
 
 namespace ps {
@@ -52,6 +53,13 @@ class ConsistencyClock {
 
   // BSP: clocks completed. SSP and ASP: the slowest live worker's clock (0 without workers).
   uint64_t clock() const;
+  // BSP: clocks completed so far (the next clock to complete).
+  uint64_t completed() const { return completed_; }
+
+  // Writes the canonical state (completed clocks, pending clocks with their workers, worker
+  // clocks; not the live workers, which come from the map) into `state`, and reads it back.
+  void Serialize(v1::ShardState* state) const;
+  void Install(const v1::ShardState& state);
 
  private:
   uint64_t SlowestLiveWorkerClock() const;

@@ -97,8 +97,50 @@ void DenseStore::ApplyAccumulated(uint64_t clock, uint32_t contributors) {
 }
 
 grpc::Slice DenseStore::Read(const std::vector<uint64_t>&, v1::Encoding encoding,
-                             v1::TensorHeader* header) {
+                             v1::TensorHeader* header) const {
   return EncodeForPull(values_, encoding, header);
+}
+
+void DenseStore::Serialize(v1::ShardState* state, std::vector<grpc::Slice>* payload) const {
+  const size_t bytes = values_.size() * sizeof(float);
+  state->set_dense_step(step_);
+  state->set_num_slots(slots_.size());
+  payload->push_back(CopySlice(values_.data(), bytes));
+  for (const std::vector<float>& slot : slots_) payload->push_back(CopySlice(slot.data(), bytes));
+  for (const auto& [clock, sum] : accumulators_) {
+    state->add_accumulators()->set_clock(clock);
+    payload->push_back(CopySlice(sum.data(), bytes));
+  }
+}
+
+absl::Status DenseStore::Install(const v1::ShardState& state, FrameReader& reader) {
+  if (state.num_slots() != slots_.size()) {
+    return absl::InvalidArgumentError(absl::StrCat(Where(), ": the state has ", state.num_slots(),
+                                                   " optimizer slots; the table's optimizer keeps ",
+                                                   slots_.size()));
+  }
+  std::vector<float> values;
+  if (absl::Status read = ReadArray(reader, range_.size(), &values, "values"); !read.ok()) {
+    return read;
+  }
+  std::vector<std::vector<float>> slots(slots_.size());
+  for (std::vector<float>& slot : slots) {
+    if (absl::Status read = ReadArray(reader, range_.size(), &slot, "slot"); !read.ok()) {
+      return read;
+    }
+  }
+  std::map<uint64_t, std::vector<float>> accumulators;
+  for (const v1::AccumulatorState& accumulator : state.accumulators()) {
+    std::vector<float>& sum = accumulators[accumulator.clock()];
+    if (absl::Status read = ReadArray(reader, range_.size(), &sum, "accumulator"); !read.ok()) {
+      return read;
+    }
+  }
+  values_.swap(values);
+  slots_.swap(slots);
+  accumulators_.swap(accumulators);
+  step_ = state.dense_step();
+  return absl::OkStatus();
 }
 
 }  // namespace ps

@@ -22,7 +22,9 @@ class DenseStore : public ShardStore {
   void Accumulate(uint64_t clock, PushPayload& payload) override;
   void ApplyAccumulated(uint64_t clock, uint32_t contributors) override;
   grpc::Slice Read(const std::vector<uint64_t>& keys, v1::Encoding encoding,
-                   v1::TensorHeader* header) override;
+                   v1::TensorHeader* header) const override;
+  void Serialize(v1::ShardState* state, std::vector<grpc::Slice>* payload) const override;
+  absl::Status Install(const v1::ShardState& state, FrameReader& reader) override;
 
  private:
   // Applies `gradient` to elements [first, first + gradient.size()) of the range.

@@ -68,6 +68,29 @@ grpc::Slice ShardStore::EncodeForPull(absl::Span<const float> values, v1::Encodi
   });
 }
 
+grpc::Slice ShardStore::CopySlice(const void* data, size_t bytes) {
+  return PooledSlice(bytes, [&](char* out) {
+    if (bytes > 0) std::memcpy(out, data, bytes);
+  });
+}
+
+template <typename T>
+absl::Status ShardStore::ReadArray(FrameReader& reader, size_t count, std::vector<T>* out,
+                                   const char* what) const {
+  if (reader.remaining() / sizeof(T) < count) {
+    return absl::InvalidArgumentError(absl::StrCat(Where(), ": the state's ", what, " needs ",
+                                                   count * sizeof(T), " bytes; ",
+                                                   reader.remaining(), " remain"));
+  }
+  out->resize(count);
+  return reader.Read(out->data(), count * sizeof(T));
+}
+
+template absl::Status ShardStore::ReadArray<float>(FrameReader&, size_t, std::vector<float>*,
+                                                   const char*) const;
+template absl::Status ShardStore::ReadArray<uint64_t>(FrameReader&, size_t,
+                                                      std::vector<uint64_t>*, const char*) const;
+
 absl::StatusOr<std::vector<uint64_t>> ShardStore::ReadKeys(uint64_t num_keys, uint32_t num_shards,
                                                            bool unique,
                                                            FrameReader& reader) const {

@@ -55,10 +55,20 @@ class ShardStore {
   // and drops the accumulator. A clock nobody sent values for changes nothing.
   virtual void ApplyAccumulated(uint64_t clock, uint32_t contributors) = 0;
 
-  // The current values (DENSE: the whole range; SPARSE: the rows of `keys`, created if new),
-  // as a payload slice in `encoding` (F32 or F16); `header` receives their description.
+  // The current values (DENSE: the whole range; SPARSE: the rows of `keys`, with the
+  // initialiser's values for rows not created yet: reads never change the state, so replicas,
+  // which see only pushes, stay equal to their primary), as a payload slice in `encoding` (F32 or
+  // F16); `header` receives their description.
   virtual grpc::Slice Read(const std::vector<uint64_t>& keys, v1::Encoding encoding,
-                           v1::TensorHeader* header) = 0;
+                           v1::TensorHeader* header) const = 0;
+
+  // Appends the canonical state (values, optimizer slots, BSP accumulators; the layout is in
+  // proto/parameter_server.proto, ShardState) to `state` and its arrays to `payload`, copied:
+  // the slices stay valid after the store changes. Equal states give equal bytes.
+  virtual void Serialize(v1::ShardState* state, std::vector<grpc::Slice>* payload) const = 0;
+  // Replaces the state with one Serialize() wrote, reading its arrays from `reader`.
+  // Errors: InvalidArgument when the arrays do not fit this table and shard; nothing changes.
+  virtual absl::Status Install(const v1::ShardState& state, FrameReader& reader) = 0;
 
  protected:
   ShardStore(const v1::TableInfo& table, uint32_t shard_id, std::unique_ptr<Optimizer> optimizer);
@@ -72,12 +82,21 @@ class ShardStore {
   // `values` as a pull payload in `encoding` (F32 or F16), described in `header`.
   static grpc::Slice EncodeForPull(absl::Span<const float> values, v1::Encoding encoding,
                                    v1::TensorHeader* header);
+  // A copy of `data` as a payload slice.
+  static grpc::Slice CopySlice(const void* data, size_t bytes);
+  // Reads `count` values of T into `out`. Errors: InvalidArgument naming `what`.
+  template <typename T>
+  absl::Status ReadArray(FrameReader& reader, size_t count, std::vector<T>* out,
+                         const char* what) const;
+
   // Reads `num_keys` little-endian uint64 keys and checks that each hashes to this shard (and,
   // if `unique`, appears once). Errors: InvalidArgument.
   absl::StatusOr<std::vector<uint64_t>> ReadKeys(uint64_t num_keys, uint32_t num_shards,
                                                  bool unique, FrameReader& reader) const;
 
   const v1::TableInfo table_;
+  // Layout of the state arrays, checked by Install.
+  static constexpr size_t kMaxSlots = 2;
   const uint32_t shard_id_;
   const std::unique_ptr<Optimizer> optimizer_;
   const Initializer initializer_;

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/codec/decoder.h"
+#include "common/partition.h"
 
 namespace ps {
 
@@ -90,16 +91,120 @@ void SparseStore::ApplyAccumulated(uint64_t clock, uint32_t contributors) {
 }
 
 grpc::Slice SparseStore::Read(const std::vector<uint64_t>& keys, v1::Encoding encoding,
-                              v1::TensorHeader* header) {
-  // Create missing rows first: creation may reallocate values_.
-  std::vector<size_t> rows;
-  rows.reserve(keys.size());
-  for (uint64_t key : keys) rows.push_back(Row(key));
+                              v1::TensorHeader* header) const {
   std::vector<float> gathered(keys.size() * dim_);
-  for (size_t i = 0; i < rows.size(); ++i) {
-    std::copy_n(values_.data() + rows[i] * dim_, dim_, gathered.data() + i * dim_);
+  for (size_t i = 0; i < keys.size(); ++i) {
+    const absl::Span<float> out = absl::MakeSpan(gathered.data() + i * dim_, dim_);
+    const auto it = index_.find(keys[i]);
+    if (it == index_.end()) {
+      initializer_.FillRow(keys[i], out);
+    } else {
+      std::copy_n(values_.data() + it->second * dim_, dim_, out.data());
+    }
   }
   return EncodeForPull(gathered, encoding, header);
+}
+
+void SparseStore::Serialize(v1::ShardState* state, std::vector<grpc::Slice>* payload) const {
+  std::vector<std::pair<uint64_t, size_t>> rows(index_.begin(), index_.end());
+  std::sort(rows.begin(), rows.end());
+  std::vector<uint64_t> keys;
+  std::vector<uint64_t> steps;
+  keys.reserve(rows.size());
+  steps.reserve(rows.size());
+  for (const auto& [key, row] : rows) {
+    keys.push_back(key);
+    steps.push_back(steps_[row]);
+  }
+  const auto gather = [&](const std::vector<float>& from) {
+    std::vector<float> out(rows.size() * dim_);
+    for (size_t i = 0; i < rows.size(); ++i) {
+      std::copy_n(from.data() + rows[i].second * dim_, dim_, out.data() + i * dim_);
+    }
+    return CopySlice(out.data(), out.size() * sizeof(float));
+  };
+  state->set_num_rows(rows.size());
+  state->set_num_slots(slots_.size());
+  payload->push_back(CopySlice(keys.data(), keys.size() * sizeof(uint64_t)));
+  payload->push_back(CopySlice(steps.data(), steps.size() * sizeof(uint64_t)));
+  payload->push_back(gather(values_));
+  for (const std::vector<float>& slot : slots_) payload->push_back(gather(slot));
+  for (const auto& [clock, accumulator] : accumulators_) {
+    std::vector<std::pair<uint64_t, size_t>> sums(accumulator.offsets.begin(),
+                                                  accumulator.offsets.end());
+    std::sort(sums.begin(), sums.end());
+    std::vector<uint64_t> sum_keys;
+    std::vector<float> values(sums.size() * dim_);
+    for (size_t i = 0; i < sums.size(); ++i) {
+      sum_keys.push_back(sums[i].first);
+      std::copy_n(accumulator.sums.data() + sums[i].second, dim_, values.data() + i * dim_);
+    }
+    v1::AccumulatorState* entry = state->add_accumulators();
+    entry->set_clock(clock);
+    entry->set_num_keys(sums.size());
+    payload->push_back(CopySlice(sum_keys.data(), sum_keys.size() * sizeof(uint64_t)));
+    payload->push_back(CopySlice(values.data(), values.size() * sizeof(float)));
+  }
+}
+
+absl::Status SparseStore::Install(const v1::ShardState& state, FrameReader& reader) {
+  if (state.num_slots() != slots_.size()) {
+    return absl::InvalidArgumentError(absl::StrCat(Where(), ": the state has ", state.num_slots(),
+                                                   " optimizer slots; the table's optimizer keeps ",
+                                                   slots_.size()));
+  }
+  const uint64_t num_rows = state.num_rows();
+  if (num_rows > reader.remaining() / sizeof(uint64_t)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(Where(), ": the state names ", num_rows, " rows; the payload is too short"));
+  }
+  std::vector<uint64_t> keys;
+  std::vector<uint64_t> steps;
+  std::vector<float> values;
+  if (absl::Status read = ReadArray(reader, num_rows, &keys, "keys"); !read.ok()) return read;
+  if (absl::Status read = ReadArray(reader, num_rows, &steps, "row steps"); !read.ok()) return read;
+  if (absl::Status read = ReadArray(reader, num_rows * dim_, &values, "values"); !read.ok()) {
+    return read;
+  }
+  std::vector<std::vector<float>> slots(slots_.size());
+  for (std::vector<float>& slot : slots) {
+    if (absl::Status read = ReadArray(reader, num_rows * dim_, &slot, "slot"); !read.ok()) {
+      return read;
+    }
+  }
+  absl::flat_hash_map<uint64_t, size_t> index;
+  index.reserve(num_rows);
+  for (size_t row = 0; row < keys.size(); ++row) {
+    if (SparseShardOf(keys[row], num_shards_) != shard_id_ || !index.emplace(keys[row], row).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(Where(), ": the state's key ", keys[row], " is repeated or of another shard"));
+    }
+  }
+  std::map<uint64_t, Accumulator> accumulators;
+  for (const v1::AccumulatorState& entry : state.accumulators()) {
+    if (entry.num_keys() > reader.remaining() / sizeof(uint64_t)) {
+      return absl::InvalidArgumentError(absl::StrCat(Where(), ": accumulator too long"));
+    }
+    std::vector<uint64_t> sum_keys;
+    std::vector<float> sums;
+    if (absl::Status read = ReadArray(reader, entry.num_keys(), &sum_keys, "accumulator keys");
+        !read.ok()) {
+      return read;
+    }
+    if (absl::Status read = ReadArray(reader, entry.num_keys() * dim_, &sums, "accumulator sums");
+        !read.ok()) {
+      return read;
+    }
+    Accumulator& accumulator = accumulators[entry.clock()];
+    for (size_t i = 0; i < sum_keys.size(); ++i) accumulator.offsets[sum_keys[i]] = i * dim_;
+    accumulator.sums = std::move(sums);
+  }
+  index_.swap(index);
+  steps_.swap(steps);
+  values_.swap(values);
+  slots_.swap(slots);
+  accumulators_.swap(accumulators);
+  return absl::OkStatus();
 }
 
 }  // namespace ps

@@ -23,7 +23,9 @@ class SparseStore : public ShardStore {
   void Accumulate(uint64_t clock, PushPayload& payload) override;
   void ApplyAccumulated(uint64_t clock, uint32_t contributors) override;
   grpc::Slice Read(const std::vector<uint64_t>& keys, v1::Encoding encoding,
-                   v1::TensorHeader* header) override;
+                   v1::TensorHeader* header) const override;
+  void Serialize(v1::ShardState* state, std::vector<grpc::Slice>* payload) const override;
+  absl::Status Install(const v1::ShardState& state, FrameReader& reader) override;
 
   size_t num_rows() const { return index_.size(); }
 

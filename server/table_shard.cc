@@ -1,25 +1,37 @@
 #include "server/table_shard.h"
 
+#include <utility>
+
 #include "absl/strings/str_cat.h"
 
 namespace ps {
 
-TableShard::TableShard(std::unique_ptr<ShardStore> store,
+TableShard::TableShard(std::unique_ptr<ShardStore> store, ReplicaRole role, uint64_t epoch,
                        absl::flat_hash_set<uint32_t> live_workers)
-    : store_(std::move(store)), clock_(store_->table().spec().consistency()) {
+    : store_(std::move(store)),
+      clock_(store_->table().spec().consistency()),
+      role_(role),
+      installed_(role != ReplicaRole::kLearner) {
   clock_.SetLiveWorkers(std::move(live_workers));
+  if (role == ReplicaRole::kPrimary) term_epoch_ = epoch;
+}
+
+void TableShard::SetRoleLocked(ReplicaRole role, uint64_t epoch, FinishedCallbacks* finished) {
+  if (role == role_) return;
+  if (role == ReplicaRole::kPrimary) {
+    term_epoch_ = epoch;
+    term_base_index_ = log_index_;
+    RefuseQueuedLocked(absl::AbortedError(absl::StrCat(
+                           "this replica became the primary of the shard at epoch ", epoch)),
+                       finished);
+  }
+  if (role != ReplicaRole::kPrimary) forward_learners_.clear();
+  role_ = role;
 }
 
 absl::StatusOr<bool> TableShard::AdmitLocked(const PushIdentity& push) const {
-  const auto it = applied_.find(push.worker_id);
-  if (it != applied_.end()) {
-    if (push.incarnation < it->second.incarnation) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("worker ", push.worker_id, " incarnation ", push.incarnation,
-                       " was replaced by incarnation ", it->second.incarnation));
-    }
-    if (push.incarnation == it->second.incarnation && push.seq <= it->second.seq) return true;
-  }
+  absl::StatusOr<bool> seen = dedupe_.Check(push.worker_id, push.incarnation, push.seq);
+  if (!seen.ok() || *seen) return seen;
   absl::Status allowed = clock_.CheckPush(push.worker_id, push.clock);
   if (!allowed.ok()) {
     return absl::Status(allowed.code(), absl::StrCat("table '", store_->table().spec().name(),
@@ -29,28 +41,212 @@ absl::StatusOr<bool> TableShard::AdmitLocked(const PushIdentity& push) const {
   return false;
 }
 
-void TableShard::ApplyLocked(const PushIdentity& push, PushPayload& payload) {
+v1::LogEntry TableShard::NextEntryLocked() {
+  v1::LogEntry entry;
+  entry.set_table_id(store_->table().table_id());
+  entry.set_shard_id(store_->shard_id());
+  entry.set_log_index(++log_index_);
+  entry.set_term_epoch(term_epoch_);
+  entry.set_term_base_index(term_base_index_);
+  return entry;
+}
+
+v1::LogEntry TableShard::ApplyLocked(const PushIdentity& push, PushPayload& payload) {
+  v1::LogEntry entry = NextEntryLocked();
+  entry.set_has_push(true);
+  entry.set_worker_id(push.worker_id);
+  entry.set_incarnation(push.incarnation);
+  entry.set_seq(push.seq);
+  entry.set_clock(push.clock);
   if (clock_.accumulates()) {
     store_->Accumulate(push.clock, payload);
   } else {
     store_->Apply(payload);
   }
   clock_.RecordPush(push.worker_id, push.clock);
-  applied_[push.worker_id] = Applied{push.incarnation, push.seq};
-  CompleteClocksLocked();
+  dedupe_.Record(push.worker_id, push.incarnation, push.seq);
+  CompleteClocksLocked(&entry);
+  return entry;
 }
 
-void TableShard::CompleteClocksLocked() {
+void TableShard::CompleteClocksLocked(v1::LogEntry* entry) {
   while (std::optional<uint32_t> contributors = clock_.CompletableContributors()) {
+    v1::ClockCompletion* completion = entry->add_completions();
+    completion->set_clock(clock_.clock());
+    completion->set_contributors(*contributors);
     store_->ApplyAccumulated(clock_.clock(), *contributors);
     clock_.CompleteClock();
   }
 }
 
-void TableShard::SetLiveWorkers(absl::flat_hash_set<uint32_t> live) {
+std::optional<v1::LogEntry> TableShard::SetLiveWorkers(absl::flat_hash_set<uint32_t> live) {
   absl::MutexLock lock(&mu_);
   clock_.SetLiveWorkers(std::move(live));
-  CompleteClocksLocked();
+  if (role_ != ReplicaRole::kPrimary || !clock_.CompletableContributors()) return std::nullopt;
+  v1::LogEntry entry = NextEntryLocked();
+  CompleteClocksLocked(&entry);
+  return entry;
+}
+
+absl::Status TableShard::CheckTermLocked(const v1::LogEntry& entry) {
+  if (entry.term_epoch() < term_epoch_) {
+    return absl::AbortedError(absl::StrCat("the entry comes from a primary term (epoch ",
+                                           entry.term_epoch(), ") older than the one followed (",
+                                           term_epoch_, ")"));
+  }
+  if (entry.term_epoch() == term_epoch_) {
+    if (entry.term_base_index() != term_base_index_) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "term ", term_epoch_, " started at log index ", term_base_index_,
+          " here but at ", entry.term_base_index(), " on the sender"));
+    }
+    return absl::OkStatus();
+  }
+  if (entry.term_base_index() != log_index_) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "this copy of table '", store_->table().spec().name(), "' shard ", store_->shard_id(),
+        " holds ", log_index_, " log entries but the new primary (term of epoch ",
+        entry.term_epoch(), ") continues from ", entry.term_base_index(),
+        ": the copies diverged"));
+  }
+  term_epoch_ = entry.term_epoch();
+  term_base_index_ = entry.term_base_index();
+  return absl::OkStatus();
+}
+
+absl::Status TableShard::ApplyEntryLocked(OfferedEntry& offered) {
+  const v1::LogEntry& entry = offered.entry;
+  // Check the clock completions before changing anything.
+  uint64_t expected = clock_.completed();
+  for (const v1::ClockCompletion& completion : entry.completions()) {
+    if (!clock_.accumulates() || completion.clock() != expected++ ||
+        completion.contributors() == 0) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "log entry ", entry.log_index(), " completes BSP clock ", completion.clock(),
+          " with ", completion.contributors(), " contributors; this replica's next clock is ",
+          clock_.completed()));
+    }
+  }
+  if (entry.has_push()) {
+    if (!offered.payload.has_value()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("log entry ", entry.log_index(), " has a push but no payload"));
+    }
+    if (clock_.accumulates()) {
+      store_->Accumulate(entry.clock(), *offered.payload);
+    } else {
+      store_->Apply(*offered.payload);
+    }
+    clock_.RecordPush(entry.worker_id(), entry.clock());
+    dedupe_.Record(entry.worker_id(), entry.incarnation(), entry.seq());
+  }
+  for (const v1::ClockCompletion& completion : entry.completions()) {
+    store_->ApplyAccumulated(completion.clock(), completion.contributors());
+    clock_.CompleteClock();
+  }
+  log_index_ = entry.log_index();
+  return absl::OkStatus();
+}
+
+void TableShard::OfferLocked(OfferedEntry offered, FinishedCallbacks* finished) {
+  const auto finish = [finished](std::function<void(const absl::Status&)> done,
+                                 absl::Status status) {
+    finished->push_back([done = std::move(done), status = std::move(status)] { done(status); });
+  };
+  if (role_ == ReplicaRole::kPrimary) {
+    finish(std::move(offered.done),
+           absl::AbortedError("this replica is the shard's primary and takes no replication"));
+    return;
+  }
+  if (!installed_) {
+    // A learner copying its snapshot: keep the entry for after the install, and acknowledge it
+    // now, since a learner is not counted on for durability until it has caught up.
+    const uint64_t index = offered.entry.log_index();
+    finish(std::move(offered.done), absl::OkStatus());
+    offered.done = nullptr;
+    queued_[index] = Queued{std::move(offered), /*acknowledged=*/true};
+    return;
+  }
+  if (absl::Status term = CheckTermLocked(offered.entry); !term.ok()) {
+    finish(std::move(offered.done), term);
+    return;
+  }
+  const uint64_t index = offered.entry.log_index();
+  if (index <= log_index_) {
+    finish(std::move(offered.done), absl::OkStatus());  // Already held (a resend).
+    return;
+  }
+  if (index > log_index_ + 1) {
+    queued_[index] = Queued{std::move(offered), false};
+    return;
+  }
+  absl::Status applied = ApplyEntryLocked(offered);
+  finish(std::move(offered.done), applied);
+  if (applied.ok()) DrainLocked(finished);
+}
+
+void TableShard::DrainLocked(FinishedCallbacks* finished) {
+  while (!queued_.empty()) {
+    auto it = queued_.begin();
+    if (it->first <= log_index_) {
+      if (!it->second.acknowledged && it->second.offered.done) {
+        finished->push_back([done = std::move(it->second.offered.done)] { done(absl::OkStatus()); });
+      }
+      queued_.erase(it);
+      continue;
+    }
+    if (it->first != log_index_ + 1) return;
+    Queued queued = std::move(it->second);
+    queued_.erase(it);
+    absl::Status status = CheckTermLocked(queued.offered.entry);
+    if (status.ok()) status = ApplyEntryLocked(queued.offered);
+    if (!queued.acknowledged && queued.offered.done) {
+      finished->push_back(
+          [done = std::move(queued.offered.done), status] { done(status); });
+    }
+    if (!status.ok()) {
+      RefuseQueuedLocked(status, finished);
+      return;
+    }
+  }
+}
+
+void TableShard::RefuseQueuedLocked(const absl::Status& why, FinishedCallbacks* finished) {
+  for (auto& [index, queued] : queued_) {
+    if (!queued.acknowledged && queued.offered.done) {
+      finished->push_back([done = std::move(queued.offered.done), why] { done(why); });
+    }
+  }
+  queued_.clear();
+}
+
+absl::Status TableShard::InstallLocked(const v1::ShardState& state, FrameReader& reader,
+                                       FinishedCallbacks* finished) {
+  if (state.table_id() != store_->table().table_id() || state.shard_id() != store_->shard_id()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the snapshot is of table ", state.table_id(), " shard ", state.shard_id(), ", not table ",
+        store_->table().table_id(), " shard ", store_->shard_id()));
+  }
+  if (absl::Status installed = store_->Install(state, reader); !installed.ok()) return installed;
+  clock_.Install(state);
+  dedupe_.Install(state.dedupe());
+  log_index_ = state.log_index();
+  term_epoch_ = state.term_epoch();
+  term_base_index_ = state.term_base_index();
+  installed_ = true;
+  DrainLocked(finished);
+  return absl::OkStatus();
+}
+
+void TableShard::SerializeLocked(v1::ShardState* state, std::vector<grpc::Slice>* payload) const {
+  state->set_table_id(store_->table().table_id());
+  state->set_shard_id(store_->shard_id());
+  state->set_log_index(log_index_);
+  state->set_term_epoch(term_epoch_);
+  state->set_term_base_index(term_base_index_);
+  dedupe_.Serialize(state->mutable_dedupe());
+  clock_.Serialize(state);
+  store_->Serialize(state, payload);
 }
 
 bool TableShard::Readable(uint64_t reader_clock) {

@@ -1,22 +1,40 @@
-// One table within one virtual shard on its primary: the store (values, optimizer state), the
-// consistency clock and the exactly-once record of which pushes were applied, under one mutex.
+// One table within one virtual shard on one replica: the store (values, optimizer state), the
+// consistency clock, the exactly-once record of applied pushes and the position in the shard's
+// replication log, under one mutex.
+//
+// On the primary, pushes are admitted and applied here and each applied push (or BSP clock
+// completed because a worker left) becomes a LogEntry that the caller sends to the backups. On a
+// backup or learner, entries are offered in any order and applied strictly in log order, so every
+// replica's state is the state the primary had after the same prefix of its log: bitwise equal,
+// because the stores are deterministic (server/optimizer.h). Backups never decide anything on
+// their own: BSP clocks complete only through the primary's ClockCompletions.
+//
+// Terms: a primary's term starts at the epoch it was promoted (or created) with the log index it
+// held then. A replica follows one term at a time and takes up a newer one only if it holds
+// exactly the new primary's base index; otherwise its copy diverged (it missed entries or holds
+// entries the new primary never had) and it must be re-filled as a learner.
 //
 // Thread-safety: methods named *Locked require mu() held (a push spanning several shards locks
 // them all, in ascending (table, shard) order, so that it is all-or-nothing); the others take it.
-// store() validation methods read only immutable geometry and need no lock.
+// store() validation methods read only immutable geometry and need no lock. Callbacks collected
+// in `finished` lists must be run by the caller after releasing mu().
 #ifndef PS_SERVER_TABLE_SHARD_H_
 #define PS_SERVER_TABLE_SHARD_H_
 
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "proto/parameter_server.pb.h"
 #include "server/consistency_clock.h"
+#include "server/dedupe_table.h"
 #include "server/shard_store.h"
 
 namespace ps {
@@ -29,23 +47,80 @@ struct PushIdentity {
   uint64_t clock = 0;
 };
 
+enum class ReplicaRole { kPrimary, kBackup, kLearner };
+
+// An entry offered to a backup or learner, with what to call once it is applied.
+struct OfferedEntry {
+  v1::LogEntry entry;
+  // The push's validated payload (has_push entries).
+  std::optional<PushPayload> payload;
+  // Called once: OK when the entry is applied (a learner acknowledges as soon as it has queued
+  // it), or the error that refused it.
+  std::function<void(const absl::Status&)> done;
+};
+
+// Work to run after unlocking.
+using FinishedCallbacks = std::vector<std::function<void()>>;
+
 class TableShard {
  public:
-  TableShard(std::unique_ptr<ShardStore> store, absl::flat_hash_set<uint32_t> live_workers);
+  // A fresh shard (log index 0). A learner starts uninstalled: it queues entries until
+  // InstallLocked(). `epoch` starts the term of a primary.
+  TableShard(std::unique_ptr<ShardStore> store, ReplicaRole role, uint64_t epoch,
+             absl::flat_hash_set<uint32_t> live_workers);
+
+  TableShard(const TableShard&) = delete;
+  TableShard& operator=(const TableShard&) = delete;
 
   const ShardStore& store() const { return *store_; }
   absl::Mutex& mu() ABSL_LOCK_RETURNED(mu_) { return mu_; }
 
-  // Whether the push was already applied (true: acknowledge without applying).
-  // Errors: FailedPrecondition for an older incarnation of the worker or a push the consistency
-  // model refuses (see ConsistencyClock::CheckPush).
-  absl::StatusOr<bool> AdmitLocked(const PushIdentity& push) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Applies (ASP, SSP) or accumulates (BSP) an admitted, non-duplicate push and completes every
-  // BSP clock that became complete.
-  void ApplyLocked(const PushIdentity& push, PushPayload& payload) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  ReplicaRole RoleLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return role_; }
+  uint64_t LogIndexLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return log_index_; }
+  bool InstalledLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return installed_; }
+  // Map adoption. A backup promoted to primary starts a term at `epoch` with its log position;
+  // entries it had queued are refused (their sender is gone). A learner becoming a backup keeps
+  // everything.
+  void SetRoleLocked(ReplicaRole role, uint64_t epoch, FinishedCallbacks* finished)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  // Live workers changed (cluster map): BSP clocks waiting only for departed workers complete.
-  void SetLiveWorkers(absl::flat_hash_set<uint32_t> live);
+  // --- Primary ---
+  // Whether the push was already applied (true: acknowledge without applying). See DedupeTable.
+  // Errors: FailedPrecondition for a push the dedupe record or the consistency model refuses.
+  absl::StatusOr<bool> AdmitLocked(const PushIdentity& push) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Applies (ASP, SSP) or accumulates (BSP) an admitted, non-duplicate push, completes every BSP
+  // clock that became complete, and returns the log entry to replicate (without its slice and
+  // payload, which the caller forwards from the request).
+  v1::LogEntry ApplyLocked(const PushIdentity& push, PushPayload& payload)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Live workers changed (cluster map). On a primary, BSP clocks waiting only for departed workers
+  // complete, and the entry recording that is returned for replication.
+  std::optional<v1::LogEntry> SetLiveWorkers(absl::flat_hash_set<uint32_t> live);
+
+  // Servers that fetched a snapshot as learners: the primary forwards them every later entry.
+  void AddForwardTargetLocked(uint32_t server) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    forward_learners_.insert(server);
+  }
+  const absl::flat_hash_set<uint32_t>& ForwardTargetsLocked() const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return forward_learners_;
+  }
+
+  // --- Backup and learner ---
+  // Applies `offered` if it is next in the log (then every queued entry it unblocks), queues it if
+  // it is early, acknowledges it at once if already held. Errors go to its `done`: Aborted for an
+  // entry of an older term, FailedPrecondition when this copy does not continue the sender's log.
+  void OfferLocked(OfferedEntry offered, FinishedCallbacks* finished)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Replaces the state with a snapshot (ShardState frame) and applies the queued entries after it.
+  // Errors: InvalidArgument for a state that does not fit this table and shard (nothing changes).
+  absl::Status InstallLocked(const v1::ShardState& state, FrameReader& reader,
+                             FinishedCallbacks* finished) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // --- Any replica ---
+  // The canonical state as a ShardState frame's header and payload (copied).
+  void SerializeLocked(v1::ShardState* state, std::vector<grpc::Slice>* payload) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   bool Readable(uint64_t reader_clock);
   // The current values of `keys` (see ShardStore::Read) and the shard's clock.
@@ -53,18 +128,37 @@ class TableShard {
                    v1::TensorHeader* header, uint64_t* clock);
 
  private:
-  void CompleteClocksLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Completes every completable BSP clock, recording each in `entry`.
+  void CompleteClocksLocked(v1::LogEntry* entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  v1::LogEntry NextEntryLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Checks an entry's term against the one followed, taking up a newer one if this copy is
+  // exactly at its base.
+  absl::Status CheckTermLocked(const v1::LogEntry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Applies the entry at log_index_ + 1.
+  absl::Status ApplyEntryLocked(OfferedEntry& offered) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Applies queued entries while the next one is there.
+  void DrainLocked(FinishedCallbacks* finished) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void RefuseQueuedLocked(const absl::Status& why, FinishedCallbacks* finished)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  struct Applied {
-    uint64_t incarnation = 0;
-    uint64_t seq = 0;
+  struct Queued {
+    OfferedEntry offered;
+    bool acknowledged = false;
   };
 
   absl::Mutex mu_;
   const std::unique_ptr<ShardStore> store_;  // Mutable parts guarded by mu_.
   ConsistencyClock clock_ ABSL_GUARDED_BY(mu_);
-  // Per worker: the incarnation and highest seq applied.
-  absl::flat_hash_map<uint32_t, Applied> applied_ ABSL_GUARDED_BY(mu_);
+  DedupeTable dedupe_ ABSL_GUARDED_BY(mu_);
+  ReplicaRole role_ ABSL_GUARDED_BY(mu_);
+  // False for a learner until its snapshot is installed.
+  bool installed_ ABSL_GUARDED_BY(mu_);
+  uint64_t log_index_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t term_epoch_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t term_base_index_ ABSL_GUARDED_BY(mu_) = 0;
+  // Backup, learner: entries that arrived before their predecessors, by log index.
+  std::map<uint64_t, Queued> queued_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_set<uint32_t> forward_learners_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace ps

@@ -34,10 +34,11 @@ v1::TableInfo Table(v1::TableKind kind, v1::ConsistencySpec::Model model) {
 }
 
 std::unique_ptr<TableShard> Shard(const v1::TableInfo& table, uint32_t shard_id = 1,
-                                  absl::flat_hash_set<uint32_t> live = {1, 2}) {
+                                  absl::flat_hash_set<uint32_t> live = {1, 2},
+                                  ReplicaRole role = ReplicaRole::kPrimary) {
   absl::StatusOr<std::unique_ptr<ShardStore>> store = ShardStore::Create(table, kShards, shard_id);
   EXPECT_TRUE(store.ok()) << store.status();
-  return std::make_unique<TableShard>(*std::move(store), std::move(live));
+  return std::make_unique<TableShard>(*std::move(store), role, /*epoch=*/5, std::move(live));
 }
 
 // A one-slice push frame: `keys` (sparse) then `values`, described by a header claiming
@@ -133,13 +134,16 @@ TEST(TableShardTest, ARetriedPushIsAcknowledgedButAppliedOnce) {
   const Frame frame = MakeFrame1(1, {}, ones);
   EXPECT_EQ(*PushTo(*shard, frame, {1, 1, 5, 0}), false);
   EXPECT_EQ(*PushTo(*shard, frame, {1, 1, 5, 0}), true);
-  EXPECT_EQ(*PushTo(*shard, frame, {1, 1, 4, 0}), true) << "an older seq is also a duplicate";
   EXPECT_EQ(ReadAll(*shard)[0], 9.0f);
+  EXPECT_EQ(*PushTo(*shard, frame, {1, 1, 4, 0}), false)
+      << "an older seq that was never applied is applied, not silently acknowledged";
+  EXPECT_EQ(*PushTo(*shard, frame, {1, 1, 4, 0}), true);
+  EXPECT_EQ(ReadAll(*shard)[0], 8.0f);
   // A new incarnation starts a new sequence; the old one is then refused.
   EXPECT_EQ(*PushTo(*shard, frame, {1, 2, 1, 0}), false);
   EXPECT_EQ(PushTo(*shard, frame, {1, 1, 6, 0}).status().code(),
             absl::StatusCode::kFailedPrecondition);
-  EXPECT_EQ(ReadAll(*shard)[0], 8.0f);
+  EXPECT_EQ(ReadAll(*shard)[0], 7.0f);
 }
 
 TEST(TableShardTest, BspAppliesTheAverageOnceEveryLiveWorkerPushed) {
@@ -312,6 +316,224 @@ TEST(TableShardTest, PullsCanReturnHalfPrecision) {
     EXPECT_NE(half[i], exact[i]);
     EXPECT_NEAR(half[i], exact[i], exact[i] * 1e-3f);
   }
+}
+
+// --- Replication: entries from a primary make a backup or learner bitwise equal to it. ---
+
+std::string StateBytes(TableShard& shard) {
+  absl::MutexLock lock(&shard.mu());
+  v1::ShardState state;
+  std::vector<grpc::Slice> payload;
+  shard.SerializeLocked(&state, &payload);
+  std::vector<grpc::Slice> slices;
+  EXPECT_TRUE(MakeFrame(state, payload).Dump(&slices).ok());
+  std::string bytes;
+  for (const grpc::Slice& slice : slices) {
+    bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+  }
+  return bytes;
+}
+
+// Applies a push on the primary and returns its log entry with the validated payload for a
+// replica (as the service forwards the request's bytes).
+OfferedEntry PrimaryPush(TableShard& primary, TableShard& replica, const Frame& frame,
+                         PushIdentity who, std::vector<std::string>* log, std::string name) {
+  absl::StatusOr<PushPayload> payload = Validate(primary, frame);
+  EXPECT_TRUE(payload.ok()) << payload.status();
+  v1::LogEntry entry;
+  {
+    absl::MutexLock lock(&primary.mu());
+    absl::StatusOr<bool> duplicate = primary.AdmitLocked(who);
+    EXPECT_TRUE(duplicate.ok() && !*duplicate);
+    entry = primary.ApplyLocked(who, *payload);
+  }
+  absl::StatusOr<PushPayload> forwarded = Validate(replica, frame);
+  EXPECT_TRUE(forwarded.ok()) << forwarded.status();
+  return OfferedEntry{entry, *std::move(forwarded),
+                      [log, name](const absl::Status& status) {
+                        log->push_back(status.ok() ? name : name + ":" + status.ToString());
+                      }};
+}
+
+void Offer(TableShard& replica, OfferedEntry entry) {
+  FinishedCallbacks finished;
+  {
+    absl::MutexLock lock(&replica.mu());
+    replica.OfferLocked(std::move(entry), &finished);
+  }
+  for (auto& callback : finished) callback();
+}
+
+v1::TableInfo AdamTable(v1::TableKind kind, v1::ConsistencySpec::Model model) {
+  v1::TableInfo table = Table(kind, model);
+  table.mutable_spec()->mutable_optimizer()->set_kind(v1::OptimizerSpec::KIND_ADAM);
+  table.mutable_spec()->mutable_optimizer()->set_learning_rate(0.1f);
+  table.mutable_spec()->mutable_optimizer()->set_beta1(0.9f);
+  table.mutable_spec()->mutable_optimizer()->set_beta2(0.999f);
+  table.mutable_spec()->mutable_optimizer()->set_epsilon(1e-8f);
+  return table;
+}
+
+TEST(TableShardReplicationTest, BackupAppliesEntriesInLogOrderAndEqualsThePrimaryBitwise) {
+  const v1::TableInfo table = AdamTable(v1::TABLE_KIND_DENSE, v1::ConsistencySpec::MODEL_ASP);
+  auto primary = Shard(table);
+  auto backup = Shard(table, 1, {1, 2}, ReplicaRole::kBackup);
+  const size_t size = DenseShardRange(40, kShards, 1).size();
+  std::vector<std::string> log;
+  std::vector<OfferedEntry> entries;
+  for (uint64_t seq = 1; seq <= 3; ++seq) {
+    std::vector<float> gradient(size);
+    for (size_t i = 0; i < size; ++i) gradient[i] = 0.37f * seq - 0.011f * i;
+    entries.push_back(PrimaryPush(*primary, *backup, MakeFrame1(1, {}, gradient),
+                                  {1, 1, seq, 0}, &log, "e" + std::to_string(seq)));
+  }
+  ASSERT_NE(StateBytes(*primary), StateBytes(*backup));
+  Offer(*backup, std::move(entries[2]));
+  Offer(*backup, std::move(entries[1]));
+  EXPECT_TRUE(log.empty()) << "entries 3 and 2 wait for entry 1";
+  Offer(*backup, std::move(entries[0]));
+  EXPECT_EQ(log, (std::vector<std::string>{"e1", "e2", "e3"}));
+  EXPECT_EQ(StateBytes(*primary), StateBytes(*backup));
+  absl::MutexLock lock(&backup->mu());
+  EXPECT_EQ(backup->LogIndexLocked(), 3u);
+  EXPECT_TRUE(*backup->AdmitLocked({1, 1, 2, 0})) << "the dedupe record is replicated";
+}
+
+TEST(TableShardReplicationTest, BspClocksCompleteOnBackupsOnlyThroughThePrimarysEntries) {
+  const v1::TableInfo table = AdamTable(v1::TABLE_KIND_SPARSE, v1::ConsistencySpec::MODEL_BSP);
+  std::vector<uint64_t> keys;
+  for (uint64_t key = 0; keys.size() < 3; ++key) {
+    if (SparseShardOf(key, kShards) == 2) keys.push_back(key);
+  }
+  auto primary = Shard(table, 2, {1, 2});
+  // The backup believes only worker 1 is alive: it must still wait for the primary's decision.
+  auto backup = Shard(table, 2, {1}, ReplicaRole::kBackup);
+  std::vector<std::string> log;
+  Offer(*backup, PrimaryPush(*primary, *backup, MakeFrame1(2, {keys[0], keys[1]}, {1, 2, 3, 4, 5, 6}),
+                             {1, 1, 1, 0}, &log, "w1"));
+  EXPECT_EQ(StateBytes(*primary), StateBytes(*backup)) << "clock 0 still open on both";
+  std::optional<v1::LogEntry> completion = primary->SetLiveWorkers({1});
+  ASSERT_TRUE(completion.has_value()) << "worker 2 left: clock 0 completes without it";
+  ASSERT_EQ(completion->completions_size(), 1);
+  EXPECT_EQ(completion->completions(0).contributors(), 1u);
+  Offer(*backup, OfferedEntry{*completion, std::nullopt, [&](const absl::Status& s) {
+                                log.push_back(s.ok() ? "done" : s.ToString());
+                              }});
+  EXPECT_EQ(log, (std::vector<std::string>{"w1", "done"}));
+  EXPECT_EQ(StateBytes(*primary), StateBytes(*backup));
+  EXPECT_TRUE(backup->Readable(1));
+}
+
+TEST(TableShardReplicationTest, ANewPrimaryIsFollowedOnlyFromExactlyItsBaseIndex) {
+  const v1::TableInfo table = Table(v1::TABLE_KIND_DENSE, v1::ConsistencySpec::MODEL_ASP);
+  const size_t size = DenseShardRange(40, kShards, 1).size();
+  const Frame frame = MakeFrame1(1, {}, std::vector<float>(size, 1.0f));
+  auto old_primary = Shard(table);
+  auto ahead = Shard(table, 1, {1, 2}, ReplicaRole::kBackup);   // Got entries 1 and 2.
+  auto behind = Shard(table, 1, {1, 2}, ReplicaRole::kBackup);  // Got entry 1 only.
+  std::vector<std::string> log;
+  OfferedEntry first = PrimaryPush(*old_primary, *ahead, frame, {1, 1, 1, 0}, &log, "a1");
+  const v1::LogEntry old_entry_1 = first.entry;
+  OfferedEntry second = PrimaryPush(*old_primary, *ahead, frame, {1, 1, 2, 0}, &log, "a2");
+  OfferedEntry first_copy{first.entry, *Validate(*behind, frame), [&](const absl::Status&) {}};
+  Offer(*ahead, std::move(first));
+  Offer(*ahead, std::move(second));
+  Offer(*behind, std::move(first_copy));
+  // `behind` is promoted: its term starts at epoch 9 from log index 1.
+  {
+    FinishedCallbacks finished;
+    absl::MutexLock lock(&behind->mu());
+    behind->SetRoleLocked(ReplicaRole::kPrimary, 9, &finished);
+  }
+  OfferedEntry next = PrimaryPush(*behind, *ahead, frame, {1, 1, 3, 0}, &log, "b2");
+  EXPECT_EQ(next.entry.log_index(), 2u);
+  EXPECT_EQ(next.entry.term_base_index(), 1u);
+  const v1::LogEntry log_entry_b2 = next.entry;
+  Offer(*ahead, std::move(next));
+  ASSERT_EQ(log.size(), 3u);
+  EXPECT_NE(log[2].find("FAILED_PRECONDITION"), std::string::npos)
+      << "a copy holding an entry the new primary lacks diverged: " << log[2];
+  {
+    absl::MutexLock lock(&ahead->mu());
+    EXPECT_EQ(ahead->LogIndexLocked(), 2u) << "the refused entry changed nothing";
+  }
+  // A copy exactly at the base takes up the new term.
+  auto at_base = Shard(table, 1, {1, 2}, ReplicaRole::kBackup);
+  Offer(*at_base, OfferedEntry{old_entry_1, *Validate(*at_base, frame), [](const absl::Status&) {}});
+  OfferedEntry again = PrimaryPush(*behind, *at_base, frame, {1, 1, 4, 0}, &log, "b3");
+  // Entry 3 of the new term arrives before entry 2: queued, then both apply.
+  v1::LogEntry entry_2 = log_entry_b2;
+  Offer(*at_base, std::move(again));
+  EXPECT_EQ(log.size(), 3u) << "entry 3 waits for entry 2";
+  Offer(*at_base, OfferedEntry{entry_2, *Validate(*at_base, frame), [](const absl::Status&) {}});
+  ASSERT_EQ(log.size(), 4u);
+  EXPECT_EQ(log[3], "b3");
+  EXPECT_EQ(StateBytes(*behind), StateBytes(*at_base));
+}
+
+TEST(TableShardReplicationTest, ALearnerQueuesUntilItsSnapshotIsInstalledThenEqualsThePrimary) {
+  const v1::TableInfo table = AdamTable(v1::TABLE_KIND_SPARSE, v1::ConsistencySpec::MODEL_ASP);
+  std::vector<uint64_t> keys;
+  for (uint64_t key = 0; keys.size() < 4; ++key) {
+    if (SparseShardOf(key, kShards) == 3) keys.push_back(key);
+  }
+  auto primary = Shard(table, 3);
+  auto learner = Shard(table, 3, {1, 2}, ReplicaRole::kLearner);
+  std::vector<std::string> log;
+  // Before the snapshot: applied on the primary only.
+  PrimaryPush(*primary, *learner, MakeFrame1(3, {keys[0], keys[1]}, {1, 2, 3, 4, 5, 6}),
+              {1, 1, 1, 0}, &log, "before");
+  v1::ShardState state;
+  std::vector<grpc::Slice> payload;
+  {
+    absl::MutexLock lock(&primary->mu());
+    primary->SerializeLocked(&state, &payload);
+  }
+  // After the snapshot: forwarded, and acknowledged by the learner at once.
+  Offer(*learner, PrimaryPush(*primary, *learner,
+                              MakeFrame1(3, {keys[2], keys[1]}, {7, 8, 9, 10, 11, 12}),
+                              {2, 1, 1, 0}, &log, "after"));
+  EXPECT_EQ(log, (std::vector<std::string>{"after"}));
+  v1::ShardState parsed;
+  absl::StatusOr<FrameReader> reader = FrameReader::Open(MakeFrame(state, payload), &parsed);
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  FinishedCallbacks finished;
+  {
+    absl::MutexLock lock(&learner->mu());
+    ASSERT_TRUE(learner->InstallLocked(parsed, *reader, &finished).ok());
+    EXPECT_EQ(learner->LogIndexLocked(), 2u) << "the queued entry was applied after the install";
+  }
+  EXPECT_TRUE(finished.empty()) << "it was acknowledged already";
+  EXPECT_EQ(StateBytes(*primary), StateBytes(*learner));
+}
+
+TEST(TableShardReplicationTest, ASnapshotOfAnotherShardIsRefusedAndChangesNothing) {
+  const v1::TableInfo table = Table(v1::TABLE_KIND_DENSE, v1::ConsistencySpec::MODEL_ASP);
+  auto other = Shard(table, 2);
+  auto learner = Shard(table, 1, {1, 2}, ReplicaRole::kLearner);
+  v1::ShardState state;
+  std::vector<grpc::Slice> payload;
+  {
+    absl::MutexLock lock(&other->mu());
+    other->SerializeLocked(&state, &payload);
+  }
+  v1::ShardState parsed;
+  absl::StatusOr<FrameReader> reader = FrameReader::Open(MakeFrame(state, payload), &parsed);
+  ASSERT_TRUE(reader.ok());
+  FinishedCallbacks finished;
+  absl::MutexLock lock(&learner->mu());
+  EXPECT_EQ(learner->InstallLocked(parsed, *reader, &finished).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_FALSE(learner->InstalledLocked());
+  // A truncated state of the right shard is refused too.
+  parsed.set_shard_id(1);
+  v1::ShardState truncated;
+  absl::StatusOr<FrameReader> short_reader =
+      FrameReader::Open(MakeFrame(parsed, {}), &truncated);
+  ASSERT_TRUE(short_reader.ok());
+  EXPECT_EQ(learner->InstallLocked(truncated, *short_reader, &finished).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_FALSE(learner->InstalledLocked());
 }
 
 }  // namespace
