@@ -21,7 +21,8 @@ const char* RoleName(v1::MemberRef::Role role) {
 bool IsNewer(const v1::ClusterMap& candidate, const v1::ClusterMap& current) {
   return candidate.epoch() > current.epoch() ||
          (candidate.epoch() == current.epoch() &&
-          candidate.catalog_version() > current.catalog_version());
+          (candidate.membership_version() > current.membership_version() ||
+           candidate.catalog_version() > current.catalog_version()));
 }
 
 }  // namespace
@@ -67,6 +68,7 @@ absl::Status CoordinatorSession::Register() {
   absl::Duration backoff = kInitialBackoff;
   absl::Status last_error;
   while (absl::Now() < give_up) {
+    const absl::Time sent = absl::Now();
     grpc::ClientContext context;
     context.set_deadline(absl::ToChronoTime(std::min(give_up, absl::Now() + absl::Seconds(5))));
     v1::ClusterMap map;
@@ -96,6 +98,10 @@ absl::Status CoordinatorSession::Register() {
       map = response.map();
     }
     if (status.ok()) {
+      {
+        absl::MutexLock lock(&mu_);
+        last_acknowledged_send_ = sent;
+      }
       heartbeat_interval_ = absl::Milliseconds(heartbeat_ms);
       failure_timeout_ = absl::Milliseconds(timeout_ms);
       spdlog::info("registered with coordinator {} as {} {} (incarnation {}{}), map epoch {}",
@@ -171,6 +177,45 @@ std::optional<v1::ClusterMap> CoordinatorSession::AwaitMap(
   return map_;
 }
 
+bool CoordinatorSession::WithinLease(absl::Duration lease) const {
+  absl::MutexLock lock(&mu_);
+  return absl::Now() - last_acknowledged_send_ < lease;
+}
+
+void CoordinatorSession::ReportReplicaFailure(v1::ReportReplicaFailureRequest request) {
+  struct Call {
+    grpc::ClientContext context;
+    v1::ReportReplicaFailureRequest request;
+    v1::ReportReplicaFailureResponse response;
+  };
+  auto* call = new Call;
+  call->request = std::move(request);
+  *call->request.mutable_reporter() = Self();
+  call->context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(2)));
+  stub_->async()->ReportReplicaFailure(
+      &call->context, &call->request, &call->response, [call](grpc::Status status) {
+        if (status.ok()) {
+          spdlog::info("coordinator took the report on server {}: map epoch {}",
+                       call->request.failed_server_id(), call->response.epoch());
+        } else {
+          spdlog::warn("coordinator refused the report on server {}: {}",
+                       call->request.failed_server_id(), status.error_message());
+        }
+        delete call;
+      });
+}
+
+absl::Status CoordinatorSession::ReportLearnerCaughtUp(uint32_t shard, uint64_t catalog_version) {
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(2)));
+  v1::ReportLearnerCaughtUpRequest request;
+  *request.mutable_learner() = Self();
+  request.set_shard_id(shard);
+  request.set_catalog_version(catalog_version);
+  v1::ReportLearnerCaughtUpResponse response;
+  return FromGrpcStatus(stub_->ReportLearnerCaughtUp(&context, request, &response));
+}
+
 v1::MemberRef CoordinatorSession::Self() const {
   v1::MemberRef self;
   self.set_role(options_.role);
@@ -197,7 +242,8 @@ void CoordinatorSession::HeartbeatLoop() {
       if (mu_.AwaitWithTimeout(absl::Condition(&stopping), heartbeat_interval_)) return;
     }
     grpc::ClientContext context;
-    context.set_deadline(absl::ToChronoTime(absl::Now() + std::max(heartbeat_interval_, absl::Milliseconds(100))));
+    const absl::Time sent = absl::Now();
+    context.set_deadline(absl::ToChronoTime(sent + std::max(heartbeat_interval_, absl::Milliseconds(100))));
     v1::HeartbeatRequest request;
     *request.mutable_member() = Self();
     request.set_known_epoch(CurrentMap().epoch());
@@ -214,6 +260,10 @@ void CoordinatorSession::HeartbeatLoop() {
         unreachable_logged = true;
       }
       continue;
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      last_acknowledged_send_ = std::max(last_acknowledged_send_, sent);
     }
     if (unreachable_logged) spdlog::info("coordinator reachable again");
     unreachable_logged = false;

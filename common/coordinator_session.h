@@ -71,6 +71,18 @@ class CoordinatorSession {
   // The newest map seen so far.
   v1::ClusterMap CurrentMap() const;
 
+  // Whether a heartbeat (or the registration) sent less than `lease` ago was acknowledged. The
+  // coordinator declares a member dead only `failure_timeout` after the last heartbeat it
+  // received, which was sent no earlier than that, so a server that serves only within a lease
+  // shorter than the failure timeout never serves after it was replaced.
+  bool WithinLease(absl::Duration lease) const;
+
+  // Servers: tells the coordinator that replication to a replica failed (the reporter is filled
+  // in). Asynchronous, fire and forget: the outcome arrives as a new map; errors are logged.
+  void ReportReplicaFailure(v1::ReportReplicaFailureRequest request);
+  // Servers: tells the coordinator this learner caught up with `shard` (blocking, short deadline).
+  absl::Status ReportLearnerCaughtUp(uint32_t shard, uint64_t catalog_version);
+
   // Waits until the newest map satisfies `ready` and returns it; nullopt after `timeout` or once
   // the session stops.
   std::optional<v1::ClusterMap> AwaitMap(const std::function<bool(const v1::ClusterMap&)>& ready,
@@ -102,6 +114,8 @@ class CoordinatorSession {
 
   mutable absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  // When the newest acknowledged heartbeat (or the registration) was sent.
+  absl::Time last_acknowledged_send_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   v1::ClusterMap map_ ABSL_GUARDED_BY(mu_);
   // The open watch call, cancelled by StopThreads().
   grpc::ClientContext* watch_context_ ABSL_GUARDED_BY(mu_) = nullptr;

@@ -1,17 +1,23 @@
 #include "server/data_plane_service.h"
 
 #include <algorithm>
+#include <optional>
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/frame.h"
+#include "common/grpc_endpoint.h"
 #include "common/grpc_status.h"
 #include "spdlog/spdlog.h"
+#include "zlib.h"
 
 namespace ps {
 namespace {
 
 constexpr char kEpochTrailer[] = "ps-epoch";
+constexpr size_t kSnapshotChunkBytes = size_t{4} << 20;
+constexpr absl::Duration kLearnerPoll = absl::Milliseconds(200);
 
 grpc::ByteBuffer SerializeMessage(const google::protobuf::MessageLite& message) {
   const std::string bytes = message.SerializeAsString();
@@ -19,24 +25,112 @@ grpc::ByteBuffer SerializeMessage(const google::protobuf::MessageLite& message) 
   return grpc::ByteBuffer(&slice, 1);
 }
 
-const char* ModelName(v1::ConsistencySpec::Model model) {
-  switch (model) {
-    case v1::ConsistencySpec::MODEL_BSP:
-      return "BSP";
-    case v1::ConsistencySpec::MODEL_SSP:
-      return "SSP";
+bool IsNewerMap(const v1::ClusterMap& candidate, const v1::ClusterMap& current) {
+  return candidate.epoch() > current.epoch() ||
+         (candidate.epoch() == current.epoch() &&
+          (candidate.membership_version() > current.membership_version() ||
+           candidate.catalog_version() > current.catalog_version()));
+}
+
+std::optional<ReplicaRole> RoleIn(const v1::ShardAssignment& shard, uint32_t server) {
+  for (int i = 0; i < shard.replicas_size(); ++i) {
+    if (shard.replicas(i) == server) return i == 0 ? ReplicaRole::kPrimary : ReplicaRole::kBackup;
+  }
+  for (uint32_t learner : shard.learners()) {
+    if (learner == server) return ReplicaRole::kLearner;
+  }
+  return std::nullopt;
+}
+
+const char* RoleName(ReplicaRole role) {
+  switch (role) {
+    case ReplicaRole::kPrimary:
+      return "primary";
+    case ReplicaRole::kBackup:
+      return "backup";
     default:
-      return "ASP";
+      return "learner";
   }
 }
 
+// Finishes a unary reactor exactly once from any thread, also after the client cancelled. The
+// reactor deletes itself once finished; this state outlives it.
+struct Completion {
+  absl::Mutex mu;
+  grpc::ServerUnaryReactor* reactor ABSL_GUARDED_BY(mu) = nullptr;
+
+  // Runs `fill` (writing the response) and finishes, unless finished already.
+  bool Finish(const grpc::Status& status, const std::function<void()>& fill = nullptr) {
+    grpc::ServerUnaryReactor* to_finish = nullptr;
+    {
+      absl::MutexLock lock(&mu);
+      if (reactor == nullptr) return false;
+      if (fill) fill();
+      to_finish = reactor;
+      reactor = nullptr;
+    }
+    to_finish->Finish(status);
+    return true;
+  }
+  bool Finished() {
+    absl::MutexLock lock(&mu);
+    return reactor == nullptr;
+  }
+};
+
+class CompletionReactor : public grpc::ServerUnaryReactor {
+ public:
+  CompletionReactor() : completion_(std::make_shared<Completion>()) {
+    absl::MutexLock lock(&completion_->mu);
+    completion_->reactor = this;
+  }
+  const std::shared_ptr<Completion>& completion() const { return completion_; }
+  void OnCancel() override {
+    completion_->Finish(grpc::Status(grpc::StatusCode::CANCELLED, "the client cancelled"));
+  }
+  void OnDone() override { delete this; }
+
+ private:
+  const std::shared_ptr<Completion> completion_;
+};
+
 }  // namespace
+
+// A push in flight: applied, waiting for its replicas' acknowledgements.
+struct DataPlaneService::PushProgress {
+  std::shared_ptr<Completion> completion;
+  grpc::ByteBuffer* response = nullptr;
+  v1::PushResponse answer;
+  // Shards of the push (all led by this server when it was applied).
+  std::vector<uint32_t> shard_ids;
+  // Replicas that failed, waiting for a map without them.
+  std::vector<ReplicationResult> unresolved;
+
+  void FinishOk() {
+    completion->Finish(grpc::Status::OK, [&] { *response = SerializeMessage(answer); });
+  }
+};
+
+class DataPlaneService::PushCall : public CompletionReactor {};
+
+// A Replicate frame in flight on a backup or learner.
+class DataPlaneService::ReplicateCall : public CompletionReactor {
+ public:
+  ReplicateCall(const grpc::ByteBuffer& request, grpc::ByteBuffer* response)
+      : request_(request), response_(response) {}
+  const grpc::ByteBuffer& request() const { return request_; }
+  grpc::ByteBuffer* response() const { return response_; }
+
+ private:
+  const grpc::ByteBuffer request_;  // Shares the received slices.
+  grpc::ByteBuffer* const response_;
+};
 
 // A pull in flight: bound to its shards, possibly parked until they are readable at its clock.
 class DataPlaneService::PullCall : public grpc::ServerUnaryReactor {
  public:
   struct Part {
-    TableShard* shard;
+    std::shared_ptr<TableShard> shard;
     v1::ShardSlice slice;
     std::vector<uint64_t> keys;
   };
@@ -53,6 +147,14 @@ class DataPlaneService::PullCall : public grpc::ServerUnaryReactor {
   bool Readable() const {
     for (const Part& part : parts) {
       if (!part.shard->Readable(clock)) return false;
+    }
+    return true;
+  }
+  // Whether every part's shard is still led here.
+  bool StillPrimary() const {
+    for (const Part& part : parts) {
+      absl::MutexLock lock(&part.shard->mu());
+      if (part.shard->RoleLocked() != ReplicaRole::kPrimary) return false;
     }
     return true;
   }
@@ -87,23 +189,108 @@ class DataPlaneService::PullCall : public grpc::ServerUnaryReactor {
   grpc::ByteBuffer* const response_;
 };
 
-DataPlaneService::~DataPlaneService() { FinishWaitingPulls(); }
-
-void DataPlaneService::OnClusterMap(const v1::ClusterMap& map, uint32_t self_id) {
-  {
-    absl::MutexLock lock(&state_mu_);
-    if (map.epoch() < epoch_ ||
-        (map.epoch() == epoch_ && map.catalog_version() <= catalog_version_ && self_id_ != 0)) {
+// Streams a snapshot frame in chunks, one write in flight at a time (gRPC's flow control paces
+// it).
+class DataPlaneService::SnapshotWriter
+    : public grpc::ServerWriteReactor<v1::ShardSnapshotChunk> {
+ public:
+  explicit SnapshotWriter(const grpc::Status& error) { Finish(error); }
+  SnapshotWriter(uint32_t table_id, uint32_t shard_id, uint64_t log_index,
+                 std::vector<grpc::Slice> frame)
+      : frame_(std::move(frame)) {
+    chunk_.set_table_id(table_id);
+    chunk_.set_shard_id(shard_id);
+    chunk_.set_log_index(log_index);
+    for (const grpc::Slice& slice : frame_) total_ += slice.size();
+    chunk_.set_total_bytes(total_);
+    WriteNext();
+  }
+  void OnWriteDone(bool ok) override {
+    if (!ok) {
+      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "the learner went away"));
       return;
     }
+    if (sent_ == total_) {
+      Finish(grpc::Status::OK);
+      return;
+    }
+    WriteNext();
+  }
+  void OnDone() override { delete this; }
+
+ private:
+  void WriteNext() {
+    std::string* payload = chunk_.mutable_payload();
+    payload->clear();
+    while (payload->size() < kSnapshotChunkBytes && slice_ < frame_.size()) {
+      const grpc::Slice& slice = frame_[slice_];
+      const size_t n = std::min(kSnapshotChunkBytes - payload->size(), slice.size() - offset_);
+      payload->append(reinterpret_cast<const char*>(slice.begin()) + offset_, n);
+      offset_ += n;
+      if (offset_ == slice.size()) {
+        frame_[slice_] = grpc::Slice();  // Release what was sent.
+        ++slice_;
+        offset_ = 0;
+      }
+    }
+    sent_ += payload->size();
+    chunk_.set_last(sent_ == total_);
+    StartWrite(&chunk_);
+  }
+
+  std::vector<grpc::Slice> frame_;
+  size_t slice_ = 0;
+  size_t offset_ = 0;
+  uint64_t total_ = 0;
+  uint64_t sent_ = 0;
+  v1::ShardSnapshotChunk chunk_;
+};
+
+DataPlaneService::DataPlaneService(DataPlaneOptions options)
+    : options_(std::move(options)), replicator_(options_.replication_timeout) {
+  learner_thread_ = std::thread([this] { LearnerLoop(); });
+}
+
+DataPlaneService::~DataPlaneService() { Stop(); }
+
+void DataPlaneService::Stop() {
+  {
+    absl::MutexLock lock(&learner_mu_);
+    learner_stop_ = true;
+  }
+  if (learner_thread_.joinable()) learner_thread_.join();
+  std::vector<ReplicateCall*> parked;
+  std::vector<std::shared_ptr<PushProgress>> pushes;
+  {
+    absl::MutexLock lock(&state_mu_);
+    stopping_ = true;
+    parked.swap(replicate_waiting_);
+    pushes.swap(pushes_waiting_);
+  }
+  const grpc::Status stopping(grpc::StatusCode::UNAVAILABLE, "the server is shutting down");
+  for (ReplicateCall* call : parked) call->completion()->Finish(stopping);
+  for (const auto& push : pushes) push->completion->Finish(stopping);
+  absl::MutexLock lock(&waiting_mu_);
+  pulls_stopping_ = true;
+  for (PullCall* call : waiting_) call->Finish(stopping);
+  waiting_.clear();
+}
+
+void DataPlaneService::OnClusterMap(const v1::ClusterMap& map, uint32_t self_id) {
+  std::vector<ReplicationRequest> requests;
+  FinishedCallbacks finished;
+  std::vector<ReplicateCall*> parked;
+  uint64_t epoch = 0;
+  {
+    absl::MutexLock lock(&state_mu_);
+    if (self_id_ != 0 && !IsNewerMap(map, map_)) return;
     self_id_ = self_id;
-    epoch_ = map.epoch();
-    catalog_version_ = map.catalog_version();
-    num_shards_ = map.num_shards();
-    primaries_.assign(num_shards_, 0);
-    for (const v1::ShardAssignment& shard : map.shards()) {
-      if (shard.shard_id() < num_shards_ && shard.replicas_size() > 0) {
-        primaries_[shard.shard_id()] = shard.replicas(0);
+    map_ = map;
+    epoch = map.epoch();
+    server_addresses_.clear();
+    for (const v1::ServerInfo& server : map.servers()) {
+      if (server.state() == v1::MEMBER_STATE_ALIVE) {
+        server_addresses_[server.server_id()] = server.address();
       }
     }
     live_workers_.clear();
@@ -113,109 +300,250 @@ void DataPlaneService::OnClusterMap(const v1::ClusterMap& map, uint32_t self_id)
       live_workers_[worker.worker_id()] = worker.incarnation();
       live.insert(worker.worker_id());
     }
-    for (const v1::TableInfo& table : map.tables()) {
-      tables_[table.table_id()] = table;
-      std::vector<uint32_t> created;
-      for (uint32_t shard = 0; shard < num_shards_; ++shard) {
-        if (primaries_[shard] != self_id_ || shards_.contains({table.table_id(), shard})) continue;
-        absl::StatusOr<std::unique_ptr<ShardStore>> store =
-            ShardStore::Create(table, num_shards_, shard);
-        if (!store.ok()) {
-          spdlog::error("cannot serve {}: {}", table.spec().name(), store.status().ToString());
-          break;
+    for (const v1::TableInfo& table : map.tables()) tables_[table.table_id()] = table;
+    const uint32_t num_shards = map.num_shards();
+    for (const auto& [table_id, table] : tables_) {
+      for (uint32_t shard = 0; shard < num_shards; ++shard) {
+        const std::optional<ReplicaRole> role =
+            shard < static_cast<uint32_t>(map.shards_size()) ? RoleIn(map.shards(shard), self_id)
+                                                             : std::nullopt;
+        const auto it = shards_.find({table_id, shard});
+        if (!role.has_value()) {
+          if (it != shards_.end()) {
+            spdlog::info("table '{}' shard {}: no longer held here at epoch {}",
+                         table.spec().name(), shard, epoch);
+            shards_.erase(it);
+          }
+          continue;
         }
-        shards_[{table.table_id(), shard}] =
-            std::make_unique<TableShard>(*std::move(store), live);
-        created.push_back(shard);
-      }
-      if (!created.empty()) {
-        spdlog::info("table '{}' (id {}, {} {}): now leading {} shard(s), first {}",
-                     table.spec().name(), table.table_id(),
-                     table.spec().kind() == v1::TABLE_KIND_DENSE ? "dense" : "sparse",
-                     ModelName(table.spec().consistency().model()), created.size(),
-                     created.front());
+        bool fresh = it == shards_.end();
+        if (!fresh && *role == ReplicaRole::kLearner) {
+          absl::MutexLock shard_lock(&it->second->mu());
+          // A replica that is made a learner again copies afresh: its old copy may have diverged.
+          fresh = it->second->RoleLocked() != ReplicaRole::kLearner;
+        }
+        if (fresh) {
+          absl::StatusOr<std::unique_ptr<ShardStore>> store =
+              ShardStore::Create(table, num_shards, shard);
+          if (!store.ok()) {
+            spdlog::error("cannot hold table '{}': {}", table.spec().name(),
+                          store.status().ToString());
+            break;
+          }
+          shards_[{table_id, shard}] =
+              std::make_shared<TableShard>(*std::move(store), *role, epoch, live);
+          spdlog::debug("table '{}' shard {}: {} at epoch {}", table.spec().name(), shard,
+                        RoleName(*role), epoch);
+          continue;
+        }
+        TableShard& existing = *it->second;
+        absl::MutexLock shard_lock(&existing.mu());
+        const ReplicaRole before = existing.RoleLocked();
+        if (before != *role) {
+          existing.SetRoleLocked(*role, epoch, &finished);
+          spdlog::info("table '{}' shard {}: {} -> {} at epoch {} (log index {})",
+                       table.spec().name(), shard, RoleName(before), RoleName(*role), epoch,
+                       existing.LogIndexLocked());
+        }
       }
     }
-    for (auto& [key, shard] : shards_) shard->SetLiveWorkers(live);
+    for (auto& [key, shard] : shards_) {
+      std::optional<v1::LogEntry> entry = shard->SetLiveWorkers(live);
+      if (!entry.has_value()) continue;
+      absl::MutexLock shard_lock(&shard->mu());
+      AddEntryLocked(*entry, TargetsLocked(key.second, *shard), {}, &requests);
+    }
+    parked.swap(replicate_waiting_);
+  }
+  for (auto& callback : finished) callback();
+  if (!requests.empty()) {
+    Replicate(std::move(requests), epoch, [](absl::Status, std::vector<ReplicationResult>) {});
+  }
+  for (ReplicateCall* call : parked) HandleReplicate(call);
+  ResolveWaitingPushes();
+  // Parked pulls of shards no longer led here go back to the client to re-route.
+  std::vector<PullCall*> moved;
+  {
+    absl::MutexLock lock(&waiting_mu_);
+    for (PullCall* call : waiting_) {
+      if (!call->StillPrimary()) moved.push_back(call);
+    }
+    for (PullCall* call : moved) waiting_.erase(call);
+  }
+  for (PullCall* call : moved) {
+    call->context()->AddTrailingMetadata(kEpochTrailer, std::to_string(epoch));
+    call->Finish(grpc::Status(grpc::StatusCode::ABORTED,
+                              absl::StrCat("the shard moved at epoch ", epoch, "; re-route")));
   }
   ServeReadyPulls();
+  absl::MutexLock lock(&learner_mu_);
+  ++learner_generation_;
 }
 
 absl::Status DataPlaneService::CheckRouting(grpc::CallbackServerContext* context,
                                             uint64_t epoch) {
-  if (epoch == epoch_) return absl::OkStatus();
-  context->AddTrailingMetadata(kEpochTrailer, std::to_string(epoch_));
-  return absl::AbortedError(absl::StrCat("request routed with map epoch ", epoch,
-                                         "; this server is at epoch ", epoch_,
-                                         ": refresh the map and retry"));
+  if (epoch == map_.epoch()) return absl::OkStatus();
+  if (epoch < map_.epoch()) {
+    context->AddTrailingMetadata(kEpochTrailer, std::to_string(map_.epoch()));
+    return absl::AbortedError(absl::StrCat("request routed with map epoch ", epoch,
+                                           "; this server is at epoch ", map_.epoch(),
+                                           ": refresh the map and retry"));
+  }
+  return absl::UnavailableError(absl::StrCat("this server's map (epoch ", map_.epoch(),
+                                             ") is behind the request's (epoch ", epoch,
+                                             "); retry shortly"));
 }
 
-absl::StatusOr<TableShard*> DataPlaneService::ShardFor(grpc::CallbackServerContext* context,
-                                                       const v1::ShardSlice& slice,
-                                                       uint64_t catalog_version) {
+absl::StatusOr<std::shared_ptr<TableShard>> DataPlaneService::PrimaryShardFor(
+    grpc::CallbackServerContext* context, const v1::ShardSlice& slice, uint64_t catalog_version) {
   if (!tables_.contains(slice.table_id())) {
-    if (catalog_version > catalog_version_) {
+    if (catalog_version > map_.catalog_version()) {
       return absl::UnavailableError(absl::StrCat(
           "table id ", slice.table_id(), " is not in this server's catalog (version ",
-          catalog_version_, ") yet; the request knows version ", catalog_version, "; retry"));
+          map_.catalog_version(), ") yet; the request knows version ", catalog_version, "; retry"));
     }
     return absl::NotFoundError(absl::StrCat("no table with id ", slice.table_id()));
   }
-  if (slice.shard_id() >= num_shards_) {
+  if (slice.shard_id() >= map_.num_shards()) {
     return absl::InvalidArgumentError(absl::StrCat("shard ", slice.shard_id(),
                                                    " does not exist (the cluster has ",
-                                                   num_shards_, " shards)"));
+                                                   map_.num_shards(), " shards)"));
   }
   const auto it = shards_.find({slice.table_id(), slice.shard_id()});
-  if (primaries_[slice.shard_id()] != self_id_ || it == shards_.end()) {
-    context->AddTrailingMetadata(kEpochTrailer, std::to_string(epoch_));
-    return absl::AbortedError(absl::StrCat("server ", self_id_, " is not the primary of shard ",
-                                           slice.shard_id(), " at epoch ", epoch_,
-                                           " (server ", primaries_[slice.shard_id()], " is)"));
+  const uint32_t primary = static_cast<int>(slice.shard_id()) < map_.shards_size() &&
+                                   map_.shards(slice.shard_id()).replicas_size() > 0
+                               ? map_.shards(slice.shard_id()).replicas(0)
+                               : 0;
+  if (primary != self_id_ || it == shards_.end()) {
+    // The request's epoch equals ours (CheckRouting), so its map names the same primary: this
+    // happens only while a shard store cannot be created. Retrying later may help.
+    (void)context;
+    return absl::UnavailableError(absl::StrCat("server ", self_id_,
+                                               " does not serve shard ", slice.shard_id(),
+                                               " at epoch ", map_.epoch(), " (server ", primary,
+                                               " leads it)"));
   }
-  return it->second.get();
+  return it->second;
+}
+
+std::vector<uint32_t> DataPlaneService::TargetsLocked(uint32_t shard_id,
+                                                      const TableShard& table_shard) const {
+  std::vector<uint32_t> targets;
+  if (static_cast<int>(shard_id) >= map_.shards_size()) return targets;
+  const v1::ShardAssignment& assignment = map_.shards(shard_id);
+  for (int i = 1; i < assignment.replicas_size(); ++i) targets.push_back(assignment.replicas(i));
+  // Learners only once they asked for their snapshot: entries before it are in the snapshot.
+  const auto& forwarded = const_cast<TableShard&>(table_shard).ForwardTargetsLocked();
+  for (uint32_t learner : assignment.learners()) {
+    if (forwarded.contains(learner)) targets.push_back(learner);
+  }
+  return targets;
+}
+
+void DataPlaneService::AddEntryLocked(const v1::LogEntry& entry,
+                                      const std::vector<uint32_t>& targets,
+                                      const std::vector<grpc::Slice>& bytes,
+                                      std::vector<ReplicationRequest>* requests) {
+  for (uint32_t target : targets) {
+    auto it = std::find_if(requests->begin(), requests->end(),
+                           [&](const ReplicationRequest& r) { return r.server_id == target; });
+    if (it == requests->end()) {
+      ReplicationRequest& request = requests->emplace_back();
+      request.server_id = target;
+      const auto address = server_addresses_.find(target);
+      request.address = address == server_addresses_.end() ? "" : address->second;
+      request.header.set_epoch(map_.epoch());
+      request.header.set_primary_id(self_id_);
+      request.header.set_catalog_version(map_.catalog_version());
+      it = requests->end() - 1;
+    }
+    *it->header.add_entries() = entry;
+    it->payload.insert(it->payload.end(), bytes.begin(), bytes.end());
+  }
 }
 
 grpc::ServerUnaryReactor* DataPlaneService::Push(grpc::CallbackServerContext* context,
                                                  const grpc::ByteBuffer* request,
                                                  grpc::ByteBuffer* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  absl::StatusOr<bool> duplicate = ApplyPush(context, *request);
-  if (!duplicate.ok()) {
-    spdlog::debug("push rejected: {}", duplicate.status().ToString());
-    reactor->Finish(ToGrpcStatus(duplicate.status()));
-    return reactor;
+  auto* call = new PushCall();
+  auto progress = std::make_shared<PushProgress>();
+  progress->completion = call->completion();
+  progress->response = response;
+  std::vector<ReplicationRequest> requests;
+  uint64_t epoch = 0;
+  absl::Status applied = ApplyPush(context, *request, *progress, &requests, &epoch);
+  if (!applied.ok()) {
+    spdlog::debug("push rejected: {}", applied.ToString());
+    progress->completion->Finish(ToGrpcStatus(applied));
+    return call;
   }
-  v1::PushResponse answer;
-  answer.set_duplicate(*duplicate);
-  *response = SerializeMessage(answer);
-  reactor->Finish(grpc::Status::OK);
-  if (!*duplicate) ServeReadyPulls();
-  return reactor;
+  ServeReadyPulls();
+  if (requests.empty()) {
+    progress->FinishOk();
+    return call;
+  }
+  Replicate(std::move(requests), epoch,
+            [this, progress](absl::Status error, std::vector<ReplicationResult> failures) {
+              if (!error.ok()) {
+                progress->completion->Finish(ToGrpcStatus(error));
+                return;
+              }
+              if (failures.empty()) {
+                progress->FinishOk();
+                return;
+              }
+              {
+                absl::MutexLock lock(&state_mu_);
+                progress->unresolved = std::move(failures);
+                pushes_waiting_.push_back(progress);
+              }
+              ResolveWaitingPushes();
+            });
+  return call;
 }
 
-absl::StatusOr<bool> DataPlaneService::ApplyPush(grpc::CallbackServerContext* context,
-                                                 const grpc::ByteBuffer& request) {
+absl::Status DataPlaneService::ApplyPush(grpc::CallbackServerContext* context,
+                                         const grpc::ByteBuffer& request, PushProgress& progress,
+                                         std::vector<ReplicationRequest>* requests,
+                                         uint64_t* epoch) {
   v1::PushRequest header;
   absl::StatusOr<FrameReader> reader = FrameReader::Open(request, &header);
   if (!reader.ok()) return reader.status();
-
+  if (!options_.lease_valid()) {
+    return absl::UnavailableError(
+        "this server lost its lease with the coordinator and takes no writes until it renews "
+        "it (it may have been replaced); refresh the map and retry");
+  }
   absl::ReaderMutexLock state(&state_mu_);
+  *epoch = map_.epoch();
   if (absl::Status routed = CheckRouting(context, header.epoch()); !routed.ok()) return routed;
   const auto worker = live_workers_.find(header.worker_id());
   if (worker == live_workers_.end() || worker->second != header.incarnation()) {
+    if (header.membership_version() > map_.membership_version()) {
+      return absl::UnavailableError(absl::StrCat(
+          "worker ", header.worker_id(), " is not in this server's membership (version ",
+          map_.membership_version(), ") yet; the request knows version ",
+          header.membership_version(), "; retry"));
+    }
     return absl::FailedPreconditionError(
         absl::StrCat("worker ", header.worker_id(), " incarnation ", header.incarnation(),
-                     " is not a live worker at epoch ", epoch_, "; re-register"));
+                     " is not a live worker (membership version ", map_.membership_version(),
+                     "); re-register"));
   }
   std::vector<BoundPush> pushes;
   pushes.reserve(header.slices_size());
-  for (const v1::ShardSlice& slice : header.slices()) {
-    absl::StatusOr<TableShard*> shard = ShardFor(context, slice, header.catalog_version());
+  for (int i = 0; i < header.slices_size(); ++i) {
+    const v1::ShardSlice& slice = header.slices(i);
+    absl::StatusOr<std::shared_ptr<TableShard>> shard =
+        PrimaryShardFor(context, slice, header.catalog_version());
     if (!shard.ok()) return shard.status();
+    FrameReader start = *reader;
     absl::StatusOr<PushPayload> payload = (*shard)->store().ValidatePush(slice, *reader);
     if (!payload.ok()) return payload.status();
-    pushes.push_back(BoundPush{*shard, *std::move(payload)});
+    BoundPush& bound = pushes.emplace_back(BoundPush{*std::move(shard), *std::move(payload),
+                                                     slice, {}, static_cast<size_t>(i)});
+    // Validation read exactly this slice's bytes; forward them as they arrived.
+    start.ReadSlices(start.remaining() - reader->remaining(), &bound.bytes).IgnoreError();
   }
   if (reader->remaining() != 0) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -241,6 +569,10 @@ absl::StatusOr<bool> DataPlaneService::ApplyPush(grpc::CallbackServerContext* co
   absl::Status admitted;
   std::vector<bool> duplicate(pushes.size());
   for (size_t i = 0; i < pushes.size() && admitted.ok(); ++i) {
+    if (pushes[i].shard->RoleLocked() != ReplicaRole::kPrimary) {
+      admitted = absl::UnavailableError("a shard of the push changed role; retry");
+      break;
+    }
     absl::StatusOr<bool> seen = pushes[i].shard->AdmitLocked(identity);
     if (seen.ok()) {
       duplicate[i] = *seen;
@@ -248,17 +580,103 @@ absl::StatusOr<bool> DataPlaneService::ApplyPush(grpc::CallbackServerContext* co
       admitted = seen.status();
     }
   }
-  bool all_duplicates = true;
   if (admitted.ok()) {
+    progress.answer.mutable_duplicates()->Resize(header.slices_size(), false);
+    bool all_duplicates = !pushes.empty();
     for (size_t i = 0; i < pushes.size(); ++i) {
+      BoundPush& push = pushes[i];
+      progress.answer.set_duplicates(push.request_index, duplicate[i]);
+      progress.shard_ids.push_back(push.shard->store().shard_id());
       if (duplicate[i]) continue;
       all_duplicates = false;
-      pushes[i].shard->ApplyLocked(identity, pushes[i].payload);
+      v1::LogEntry entry = push.shard->ApplyLocked(identity, push.payload);
+      *entry.mutable_slice() = push.slice;
+      AddEntryLocked(entry, TargetsLocked(push.shard->store().shard_id(), *push.shard),
+                     push.bytes, requests);
     }
+    progress.answer.set_duplicate(all_duplicates);
   }
   for (auto it = pushes.rbegin(); it != pushes.rend(); ++it) it->shard->mu().Unlock();
-  if (!admitted.ok()) return admitted;
-  return all_duplicates && !pushes.empty();
+  return admitted;
+}
+
+void DataPlaneService::Replicate(
+    std::vector<ReplicationRequest> requests, uint64_t epoch,
+    std::function<void(absl::Status, std::vector<ReplicationResult>)> done) {
+  replicator_.Send(std::move(requests), [this, epoch, done = std::move(done)](
+                                            std::vector<ReplicationResult> results) {
+    absl::Status error;
+    std::vector<ReplicationResult> failures;
+    for (ReplicationResult& result : results) {
+      if (result.status.ok()) continue;
+      if (result.status.code() == absl::StatusCode::kAborted) {
+        // The replica's newer map no longer makes this server the primary.
+        error = absl::UnavailableError(absl::StrCat("replica ", result.server_id,
+                                                    " refused the update: ",
+                                                    result.status.message(), "; retry"));
+        continue;
+      }
+      spdlog::warn("replication to server {} for shards [{}] failed: {}; reporting it",
+                   result.server_id, absl::StrJoin(result.shard_ids, ", "),
+                   result.status.ToString());
+      v1::ReportReplicaFailureRequest report;
+      report.set_epoch(epoch);
+      report.set_failed_server_id(result.server_id);
+      for (uint32_t shard : result.shard_ids) report.add_shard_ids(shard);
+      report.set_reason(result.status.ToString());
+      options_.report_replica_failure(report);
+      failures.push_back(std::move(result));
+    }
+    done(error, std::move(failures));
+  });
+}
+
+bool DataPlaneService::ReplicaRemovedLocked(uint32_t server,
+                                            const std::vector<uint32_t>& shard_ids) const {
+  for (uint32_t shard : shard_ids) {
+    if (static_cast<int>(shard) >= map_.shards_size()) continue;
+    const std::optional<ReplicaRole> role = RoleIn(map_.shards(shard), server);
+    if (role.has_value()) return false;
+  }
+  return true;
+}
+
+void DataPlaneService::ResolveWaitingPushes() {
+  std::vector<std::shared_ptr<PushProgress>> acknowledged;
+  std::vector<std::shared_ptr<PushProgress>> deposed;
+  {
+    absl::MutexLock lock(&state_mu_);
+    auto keep = pushes_waiting_.begin();
+    for (auto& push : pushes_waiting_) {
+      if (push->completion->Finished()) continue;  // The client gave up.
+      bool leads_all = true;
+      for (uint32_t shard : push->shard_ids) {
+        leads_all = leads_all && static_cast<int>(shard) < map_.shards_size() &&
+                    map_.shards(shard).replicas_size() > 0 &&
+                    map_.shards(shard).replicas(0) == self_id_;
+      }
+      if (!leads_all) {
+        deposed.push_back(push);
+        continue;
+      }
+      bool resolved = true;
+      for (const ReplicationResult& failure : push->unresolved) {
+        resolved = resolved && ReplicaRemovedLocked(failure.server_id, failure.shard_ids);
+      }
+      if (resolved) {
+        acknowledged.push_back(push);
+      } else {
+        *keep++ = push;
+      }
+    }
+    pushes_waiting_.erase(keep, pushes_waiting_.end());
+  }
+  for (const auto& push : acknowledged) push->FinishOk();
+  for (const auto& push : deposed) {
+    push->completion->Finish(grpc::Status(
+        grpc::StatusCode::UNAVAILABLE,
+        "this server stopped leading a shard of the push before every replica had it; retry"));
+  }
 }
 
 grpc::ServerUnaryReactor* DataPlaneService::Pull(grpc::CallbackServerContext* context,
@@ -290,15 +708,21 @@ absl::Status DataPlaneService::PreparePull(grpc::CallbackServerContext* context,
       return absl::InvalidArgumentError(absl::StrCat("pulls return F32 or F16 values, not ",
                                                      v1::Encoding_Name(header.value_encoding())));
   }
+  if (!options_.lease_valid()) {
+    return absl::UnavailableError(
+        "this server lost its lease with the coordinator and serves no reads until it renews "
+        "it (it may have been replaced); refresh the map and retry");
+  }
   absl::ReaderMutexLock state(&state_mu_);
   if (absl::Status routed = CheckRouting(context, header.epoch()); !routed.ok()) return routed;
   call->clock = header.clock();
   for (const v1::ShardSlice& slice : header.slices()) {
-    absl::StatusOr<TableShard*> shard = ShardFor(context, slice, header.catalog_version());
+    absl::StatusOr<std::shared_ptr<TableShard>> shard =
+        PrimaryShardFor(context, slice, header.catalog_version());
     if (!shard.ok()) return shard.status();
     absl::StatusOr<std::vector<uint64_t>> keys = (*shard)->store().ValidatePull(slice, *reader);
     if (!keys.ok()) return keys.status();
-    call->parts.push_back(PullCall::Part{*shard, slice, *std::move(keys)});
+    call->parts.push_back(PullCall::Part{*std::move(shard), slice, *std::move(keys)});
   }
   if (reader->remaining() != 0) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -310,7 +734,7 @@ absl::Status DataPlaneService::PreparePull(grpc::CallbackServerContext* context,
 bool DataPlaneService::ParkUnlessReadable(PullCall* call) {
   absl::MutexLock lock(&waiting_mu_);
   if (call->Readable()) return false;
-  if (stopping_) {
+  if (pulls_stopping_) {
     call->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the server is shutting down"));
     return true;
   }
@@ -344,13 +768,395 @@ void DataPlaneService::CancelWaiting(PullCall* call) {
                    " (slower workers have not pushed) when the client gave up")));
 }
 
-void DataPlaneService::FinishWaitingPulls() {
-  absl::MutexLock lock(&waiting_mu_);
-  stopping_ = true;
-  for (PullCall* call : waiting_) {
-    call->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the server is shutting down"));
+grpc::ServerUnaryReactor* DataPlaneService::Replicate(grpc::CallbackServerContext*,
+                                                      const grpc::ByteBuffer* request,
+                                                      grpc::ByteBuffer* response) {
+  auto* call = new ReplicateCall(*request, response);
+  HandleReplicate(call);
+  return call;
+}
+
+void DataPlaneService::HandleReplicate(ReplicateCall* call) {
+  const std::shared_ptr<Completion> completion = call->completion();
+  v1::ReplicateRequest header;
+  absl::StatusOr<FrameReader> reader = FrameReader::Open(call->request(), &header);
+  if (!reader.ok()) {
+    completion->Finish(ToGrpcStatus(reader.status()));
+    return;
   }
-  waiting_.clear();
+  std::vector<std::pair<std::shared_ptr<TableShard>, OfferedEntry>> offers;
+  {
+    absl::MutexLock state(&state_mu_);
+    if (stopping_) {
+      completion->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "shutting down"));
+      return;
+    }
+    if (completion->Finished()) return;  // Cancelled while parked.
+    if (header.epoch() > map_.epoch() || header.catalog_version() > map_.catalog_version()) {
+      // The sender saw a map this server has not received yet: wait for it, without a thread.
+      replicate_waiting_.push_back(call);
+      return;
+    }
+    absl::Status valid;
+    for (const v1::LogEntry& entry : header.entries()) {
+      const uint32_t shard_id = entry.shard_id();
+      const v1::ShardAssignment* assignment =
+          static_cast<int>(shard_id) < map_.shards_size() ? &map_.shards(shard_id) : nullptr;
+      if (assignment == nullptr || assignment->replicas_size() == 0 ||
+          assignment->replicas(0) != header.primary_id()) {
+        valid = absl::AbortedError(absl::StrCat(
+            "server ", header.primary_id(), " is not the primary of shard ", shard_id,
+            " at epoch ", map_.epoch(), assignment != nullptr && assignment->replicas_size() > 0
+                                            ? absl::StrCat(" (server ", assignment->replicas(0), " is)")
+                                            : std::string()));
+        break;
+      }
+      const auto it = shards_.find({entry.table_id(), shard_id});
+      if (it == shards_.end()) {
+        valid = absl::FailedPreconditionError(absl::StrCat(
+            "server ", self_id_, " holds no replica of table ", entry.table_id(), " shard ",
+            shard_id, " at epoch ", map_.epoch()));
+        break;
+      }
+      OfferedEntry offered;
+      offered.entry = entry;
+      if (entry.has_push()) {
+        if (entry.slice().table_id() != entry.table_id() ||
+            entry.slice().shard_id() != shard_id) {
+          valid = absl::InvalidArgumentError(absl::StrCat(
+              "log entry ", entry.log_index(), " carries a slice of table ",
+              entry.slice().table_id(), " shard ", entry.slice().shard_id()));
+          break;
+        }
+        absl::StatusOr<PushPayload> payload =
+            it->second->store().ValidatePush(entry.slice(), *reader);
+        if (!payload.ok()) {
+          valid = payload.status();
+          break;
+        }
+        offered.payload = *std::move(payload);
+      } else if (entry.completions_size() == 0) {
+        valid = absl::InvalidArgumentError(
+            absl::StrCat("log entry ", entry.log_index(), " carries neither a push nor a clock"));
+        break;
+      }
+      offers.emplace_back(it->second, std::move(offered));
+    }
+    if (valid.ok() && reader->remaining() != 0) {
+      valid = absl::InvalidArgumentError(absl::StrCat(
+          "the replication frame carries ", reader->remaining(), " bytes beyond its entries"));
+    }
+    if (!valid.ok()) {
+      spdlog::debug("replication refused: {}", valid.ToString());
+      completion->Finish(ToGrpcStatus(valid));
+      return;
+    }
+  }
+  // Every entry acknowledges into a shared tally; the last one finishes the call.
+  struct Tally {
+    absl::Mutex mu;
+    size_t pending ABSL_GUARDED_BY(mu) = 0;
+    absl::Status error ABSL_GUARDED_BY(mu);
+    v1::ReplicateResponse answer ABSL_GUARDED_BY(mu);
+  };
+  auto tally = std::make_shared<Tally>();
+  {
+    absl::MutexLock lock(&tally->mu);
+    tally->pending = offers.size();
+    tally->answer.mutable_applied_log_index()->Resize(offers.size(), 0);
+  }
+  grpc::ByteBuffer* response = call->response();
+  if (offers.empty()) {
+    completion->Finish(grpc::Status::OK,
+                       [&] { *response = SerializeMessage(v1::ReplicateResponse()); });
+    return;
+  }
+  for (size_t i = 0; i < offers.size(); ++i) {
+    auto& [shard, offered] = offers[i];
+    const uint64_t index = offered.entry.log_index();
+    offered.done = [tally, completion, response, i, index](const absl::Status& status) {
+      bool last = false;
+      absl::Status error;
+      v1::ReplicateResponse answer;
+      {
+        absl::MutexLock lock(&tally->mu);
+        if (!status.ok() && tally->error.ok()) tally->error = status;
+        tally->answer.set_applied_log_index(i, index);
+        last = --tally->pending == 0;
+        if (last) {
+          error = tally->error;
+          answer = tally->answer;
+        }
+      }
+      if (!last) return;
+      if (!error.ok()) {
+        completion->Finish(ToGrpcStatus(error));
+      } else {
+        completion->Finish(grpc::Status::OK, [&] { *response = SerializeMessage(answer); });
+      }
+    };
+    FinishedCallbacks finished;
+    {
+      absl::MutexLock lock(&shard->mu());
+      shard->OfferLocked(std::move(offered), &finished);
+    }
+    for (auto& callback : finished) callback();
+  }
+}
+
+grpc::ServerWriteReactor<v1::ShardSnapshotChunk>* DataPlaneService::FetchShardSnapshot(
+    grpc::CallbackServerContext*, const v1::FetchShardSnapshotRequest* request) {
+  std::shared_ptr<TableShard> shard;
+  {
+    absl::ReaderMutexLock state(&state_mu_);
+    const uint32_t shard_id = request->shard_id();
+    if (shard_id >= map_.num_shards()) {
+      return new SnapshotWriter(
+          grpc::Status(grpc::StatusCode::NOT_FOUND, absl::StrCat("no shard ", shard_id)));
+    }
+    if (request->requester_id() != 0) {
+      if (request->epoch() > map_.epoch()) {
+        return new SnapshotWriter(grpc::Status(
+            grpc::StatusCode::UNAVAILABLE,
+            absl::StrCat("this server's map (epoch ", map_.epoch(), ") is behind the request's (",
+                         request->epoch(), "); retry")));
+      }
+      const v1::ShardAssignment& assignment = map_.shards(shard_id);
+      const bool leads = assignment.replicas_size() > 0 && assignment.replicas(0) == self_id_;
+      const bool learner = std::find(assignment.learners().begin(), assignment.learners().end(),
+                                     request->requester_id()) != assignment.learners().end();
+      if (!leads || !learner) {
+        return new SnapshotWriter(grpc::Status(
+            grpc::StatusCode::ABORTED,
+            absl::StrCat("at epoch ", map_.epoch(), " server ", self_id_,
+                         leads ? " leads" : " does not lead", " shard ", shard_id, " and server ",
+                         request->requester_id(), learner ? " is" : " is not", " its learner")));
+      }
+    }
+    const auto it = shards_.find({request->table_id(), shard_id});
+    if (it == shards_.end()) {
+      return new SnapshotWriter(grpc::Status(
+          grpc::StatusCode::NOT_FOUND, absl::StrCat("server ", self_id_, " holds no table ",
+                                                    request->table_id(), " shard ", shard_id)));
+    }
+    shard = it->second;
+  }
+  v1::ShardState state;
+  std::vector<grpc::Slice> payload;
+  {
+    absl::MutexLock lock(&shard->mu());
+    if (!shard->InstalledLocked()) {
+      return new SnapshotWriter(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                             "this replica has not installed its snapshot yet"));
+    }
+    shard->SerializeLocked(&state, &payload);
+    if (request->requester_id() != 0) shard->AddForwardTargetLocked(request->requester_id());
+  }
+  std::vector<grpc::Slice> frame;
+  MakeFrame(state, payload).Dump(&frame).IgnoreError();
+  if (request->requester_id() != 0) {
+    spdlog::info("table {} shard {}: snapshot at log index {} to learner {}", state.table_id(),
+                 state.shard_id(), state.log_index(), request->requester_id());
+  }
+  return new SnapshotWriter(state.table_id(), state.shard_id(), state.log_index(),
+                            std::move(frame));
+}
+
+grpc::ServerUnaryReactor* DataPlaneService::DescribeShards(grpc::CallbackServerContext* context,
+                                                           const v1::DescribeShardsRequest*,
+                                                           v1::DescribeShardsResponse* response) {
+  std::vector<std::shared_ptr<TableShard>> shards;
+  {
+    absl::ReaderMutexLock state(&state_mu_);
+    response->set_server_id(self_id_);
+    response->set_epoch(map_.epoch());
+    for (const auto& [key, shard] : shards_) shards.push_back(shard);
+  }
+  std::sort(shards.begin(), shards.end(), [](const auto& a, const auto& b) {
+    return std::make_pair(a->store().table().table_id(), a->store().shard_id()) <
+           std::make_pair(b->store().table().table_id(), b->store().shard_id());
+  });
+  for (const std::shared_ptr<TableShard>& shard : shards) {
+    v1::ShardReplicaInfo* info = response->add_replicas();
+    info->set_table_id(shard->store().table().table_id());
+    info->set_shard_id(shard->store().shard_id());
+    v1::ShardState state;
+    std::vector<grpc::Slice> payload;
+    {
+      absl::MutexLock lock(&shard->mu());
+      switch (shard->RoleLocked()) {
+        case ReplicaRole::kPrimary:
+          info->set_role(v1::ShardReplicaInfo::ROLE_PRIMARY);
+          break;
+        case ReplicaRole::kBackup:
+          info->set_role(v1::ShardReplicaInfo::ROLE_BACKUP);
+          break;
+        case ReplicaRole::kLearner:
+          info->set_role(v1::ShardReplicaInfo::ROLE_LEARNER);
+          break;
+      }
+      info->set_log_index(shard->LogIndexLocked());
+      info->set_installed(shard->InstalledLocked());
+      shard->SerializeLocked(&state, &payload);
+    }
+    std::vector<grpc::Slice> frame;
+    MakeFrame(state, payload).Dump(&frame).IgnoreError();
+    uLong crc = crc32(0L, Z_NULL, 0);
+    uint64_t bytes = 0;
+    for (const grpc::Slice& slice : frame) {
+      crc = crc32(crc, slice.begin(), static_cast<uInt>(slice.size()));
+      bytes += slice.size();
+    }
+    info->set_state_crc32(static_cast<uint32_t>(crc));
+    info->set_state_bytes(bytes);
+  }
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+void DataPlaneService::LearnerLoop() {
+  uint64_t seen_generation = 0;
+  while (true) {
+    {
+      absl::MutexLock lock(&learner_mu_);
+      const auto changed = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(learner_mu_) {
+        return learner_stop_ || learner_generation_ != seen_generation;
+      };
+      learner_mu_.AwaitWithTimeout(absl::Condition(&changed), kLearnerPoll);
+      if (learner_stop_) return;
+      seen_generation = learner_generation_;
+    }
+    struct Work {
+      uint32_t table_id, shard_id, primary;
+      std::string address;
+      uint64_t epoch;
+    };
+    std::vector<Work> work;
+    std::vector<uint32_t> learning;  // Shards this server is a learner of.
+    uint64_t catalog_version = 0;
+    {
+      absl::ReaderMutexLock state(&state_mu_);
+      catalog_version = map_.catalog_version();
+      for (int s = 0; s < map_.shards_size(); ++s) {
+        const v1::ShardAssignment& assignment = map_.shards(s);
+        if (RoleIn(assignment, self_id_) != ReplicaRole::kLearner ||
+            assignment.replicas_size() == 0) {
+          continue;
+        }
+        learning.push_back(assignment.shard_id());
+        const auto address = server_addresses_.find(assignment.replicas(0));
+        for (const auto& [table_id, table] : tables_) {
+          const auto it = shards_.find({table_id, assignment.shard_id()});
+          if (it == shards_.end() || address == server_addresses_.end()) continue;
+          absl::MutexLock lock(&it->second->mu());
+          if (!it->second->InstalledLocked()) {
+            work.push_back(Work{table_id, assignment.shard_id(), assignment.replicas(0),
+                                address->second, map_.epoch()});
+          }
+        }
+      }
+    }
+    for (const Work& item : work) {
+      absl::Status copied =
+          FetchAndInstall(item.table_id, item.shard_id, item.primary, item.address, item.epoch);
+      if (!copied.ok()) {
+        spdlog::info("learner: table {} shard {} from server {}: {} (will retry)", item.table_id,
+                     item.shard_id, item.primary, copied.ToString());
+      }
+    }
+    for (uint32_t shard_id : learning) {
+      bool complete = true;
+      {
+        absl::ReaderMutexLock state(&state_mu_);
+        for (const auto& [table_id, table] : tables_) {
+          const auto it = shards_.find({table_id, shard_id});
+          if (it == shards_.end()) {
+            complete = false;
+            break;
+          }
+          absl::MutexLock lock(&it->second->mu());
+          complete = complete && it->second->InstalledLocked();
+        }
+      }
+      if (!complete) continue;
+      absl::Status reported = options_.report_learner_caught_up(shard_id, catalog_version);
+      if (reported.ok()) {
+        spdlog::info("learner: shard {} caught up; reported to the coordinator", shard_id);
+      } else {
+        spdlog::debug("learner: shard {} caught up but the report failed: {}", shard_id,
+                      reported.ToString());
+      }
+    }
+  }
+}
+
+absl::Status DataPlaneService::FetchAndInstall(uint32_t table_id, uint32_t shard_id,
+                                               uint32_t primary, const std::string& address,
+                                               uint64_t epoch) {
+  uint32_t self = 0;
+  {
+    absl::ReaderMutexLock state(&state_mu_);
+    self = self_id_;
+  }
+  const absl::Time start = absl::Now();
+  std::unique_ptr<v1::ParameterServer::Stub> stub =
+      v1::ParameterServer::NewStub(OpenChannel(address));
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + options_.snapshot_timeout));
+  v1::FetchShardSnapshotRequest request;
+  request.set_epoch(epoch);
+  request.set_shard_id(shard_id);
+  request.set_table_id(table_id);
+  request.set_requester_id(self);
+  std::unique_ptr<grpc::ClientReader<v1::ShardSnapshotChunk>> reader =
+      stub->FetchShardSnapshot(&context, request);
+  std::vector<grpc::Slice> slices;
+  v1::ShardSnapshotChunk chunk;
+  uint64_t received = 0;
+  uint64_t total = 0;
+  bool last = false;
+  while (reader->Read(&chunk)) {
+    total = chunk.total_bytes();
+    received += chunk.payload().size();
+    slices.emplace_back(chunk.payload().data(), chunk.payload().size());
+    last = chunk.last();
+  }
+  if (grpc::Status status = reader->Finish(); !status.ok()) return FromGrpcStatus(status);
+  if (!last || received != total) {
+    return absl::DataLossError(absl::StrCat("the snapshot stream ended after ", received, " of ",
+                                            total, " bytes"));
+  }
+  const grpc::ByteBuffer frame(slices.data(), slices.size());
+  v1::ShardState state;
+  absl::StatusOr<FrameReader> payload = FrameReader::Open(frame, &state);
+  if (!payload.ok()) return payload.status();
+  std::shared_ptr<TableShard> shard;
+  {
+    absl::ReaderMutexLock lock(&state_mu_);
+    const auto it = shards_.find({table_id, shard_id});
+    if (it == shards_.end()) return absl::AbortedError("the shard was dropped meanwhile");
+    shard = it->second;
+  }
+  FinishedCallbacks finished;
+  absl::Status installed;
+  uint64_t log_index = 0;
+  {
+    absl::MutexLock lock(&shard->mu());
+    if (shard->RoleLocked() != ReplicaRole::kLearner || shard->InstalledLocked()) {
+      return absl::AbortedError("the shard is no longer a learner waiting for its snapshot");
+    }
+    installed = shard->InstallLocked(state, *payload, &finished);
+    log_index = shard->LogIndexLocked();
+  }
+  for (auto& callback : finished) callback();
+  if (!installed.ok()) return installed;
+  const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  spdlog::info("learner: table {} shard {} installed from server {}: {} bytes in {:.3f} s "
+               "({:.2f} GB/s), at log index {} (snapshot {})",
+               table_id, shard_id, primary, total, seconds,
+               seconds > 0 ? total / seconds / 1e9 : 0.0, log_index, state.log_index());
+  return absl::OkStatus();
 }
 
 }  // namespace ps

@@ -1,11 +1,21 @@
-// The parameter server's data plane: Push and Pull over gRPC's callback API, routed to the
-// TableShards this server leads according to the cluster map.
+// The parameter server's gRPC service: Push and Pull for workers, Replicate and
+// FetchShardSnapshot between replicas, DescribeShards for operators, all over gRPC's callback
+// API so that no thread waits for a clock, a replica's acknowledgement or a newer map.
 //
-// Pushes are validated completely (epoch, primacy, worker membership, tables, lengths, keys,
-// finite values) before any shard changes, then applied all-or-nothing under the shards' locks.
-// Pulls that must wait for a clock (BSP, SSP) are parked without a thread and answered by whichever
-// thread makes them readable (a push completing a clock, a map change removing a dead worker);
-// a client that gives up (deadline, cancel) has its parked pull finished at once.
+// Roles come from the cluster map (proto/types.proto): for every shard this server is the
+// primary, a backup, a learner or nothing, and it holds a TableShard per table for each shard it
+// has a role in.
+//   Primary: validates a push completely, applies it all-or-nothing under the shards' locks, then
+//     sends each shard's log entry to that shard's backups and learners (Replicator) and
+//     acknowledges the worker once every one of them answered. A replica that fails is reported
+//     to the coordinator at once, and the push waits for the map that no longer lists it.
+//     Pulls are parked until the shard's clock allows them.
+//   Backup, learner: applies Replicate entries in log order (TableShard::OfferLocked); a request
+//     routed with a map this server has not seen yet waits for it.
+//   Learner: a thread of this service copies each table's snapshot from the primary, installs
+//     it and reports to the coordinator that it caught up.
+// Fencing: while the lease with the coordinator has lapsed (options.lease_valid), pushes and
+// pulls fail with UNAVAILABLE: a hung or partitioned primary may already have been replaced.
 //
 // Thread-safety: safe for concurrent use; gRPC calls it from its callback threads and the
 // coordinator session calls OnClusterMap from its watch thread. Lock order: state_mu_, then
@@ -14,7 +24,9 @@
 #define PS_SERVER_DATA_PLANE_SERVICE_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -23,24 +35,46 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "proto/coordinator.pb.h"
 #include "proto/parameter_server.grpc.pb.h"
+#include "server/replicator.h"
 #include "server/table_shard.h"
 
 namespace ps {
 
+struct DataPlaneOptions {
+  // Whether the lease with the coordinator holds; a server outside it serves nothing.
+  std::function<bool()> lease_valid = [] { return true; };
+  // Reports a replica this primary could not replicate to (fire and forget: the outcome arrives
+  // as a new map).
+  std::function<void(const v1::ReportReplicaFailureRequest&)> report_replica_failure =
+      [](const v1::ReportReplicaFailureRequest&) {};
+  // Tells the coordinator this learner caught up with `shard` for every table of the catalog
+  // version; returns its answer.
+  std::function<absl::Status(uint32_t shard, uint64_t catalog_version)> report_learner_caught_up =
+      [](uint32_t, uint64_t) { return absl::UnimplementedError("no coordinator"); };
+  // Deadline of one Replicate call and of one snapshot copy.
+  absl::Duration replication_timeout = absl::Seconds(5);
+  absl::Duration snapshot_timeout = absl::Seconds(120);
+};
+
 class DataPlaneService final
     : public v1::ParameterServer::WithRawCallbackMethod_Push<
-          v1::ParameterServer::WithRawCallbackMethod_Pull<v1::ParameterServer::CallbackService>> {
+          v1::ParameterServer::WithRawCallbackMethod_Pull<
+              v1::ParameterServer::WithRawCallbackMethod_Replicate<
+                  v1::ParameterServer::CallbackService>>> {
  public:
-  DataPlaneService() = default;
+  explicit DataPlaneService(DataPlaneOptions options = DataPlaneOptions());
   ~DataPlaneService() override;
 
-  // Adopts `map` if it is newer than the current one: creates the shards `self_id` now leads for
-  // every table in the catalog and tells every shard which workers are alive.
+  // Adopts `map` if it is newer than the current one in epoch, membership or catalog: creates,
+  // re-roles or drops this server's TableShards, tells primaries which workers are alive, and
+  // re-examines everything waiting on the map.
   void OnClusterMap(const v1::ClusterMap& map, uint32_t self_id);
 
-  // Answers every parked pull with UNAVAILABLE; call before shutting the gRPC server down.
-  void FinishWaitingPulls();
+  // Answers every parked call with UNAVAILABLE and stops the learner thread; call before shutting
+  // the gRPC server down.
+  void Stop();
 
   grpc::ServerUnaryReactor* Push(grpc::CallbackServerContext* context,
                                  const grpc::ByteBuffer* request,
@@ -48,54 +82,103 @@ class DataPlaneService final
   grpc::ServerUnaryReactor* Pull(grpc::CallbackServerContext* context,
                                  const grpc::ByteBuffer* request,
                                  grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* Replicate(grpc::CallbackServerContext* context,
+                                      const grpc::ByteBuffer* request,
+                                      grpc::ByteBuffer* response) override;
+  grpc::ServerWriteReactor<v1::ShardSnapshotChunk>* FetchShardSnapshot(
+      grpc::CallbackServerContext* context, const v1::FetchShardSnapshotRequest* request) override;
+  grpc::ServerUnaryReactor* DescribeShards(grpc::CallbackServerContext* context,
+                                           const v1::DescribeShardsRequest* request,
+                                           v1::DescribeShardsResponse* response) override;
 
  private:
   class PullCall;
-  // A validated push slice bound to its shard.
+  class PushCall;
+  class ReplicateCall;
+  class SnapshotWriter;
+  struct PushProgress;
+  using ShardKey = std::pair<uint32_t, uint32_t>;  // (table id, shard id)
+
+  // A validated push slice bound to its shard, with its bytes for forwarding.
   struct BoundPush {
-    TableShard* shard;
+    std::shared_ptr<TableShard> shard;
     PushPayload payload;
+    v1::ShardSlice slice;
+    std::vector<grpc::Slice> bytes;
+    size_t request_index = 0;
   };
 
-  // Applies a push frame; returns whether it was a duplicate.
-  absl::StatusOr<bool> ApplyPush(grpc::CallbackServerContext* context,
-                                 const grpc::ByteBuffer& request);
-  // Validates a pull frame and binds it to its shards.
+  // Validates and applies a push; on success fills `progress` with the answer and `requests`
+  // with what to replicate, and `epoch` with the epoch it was applied at.
+  absl::Status ApplyPush(grpc::CallbackServerContext* context, const grpc::ByteBuffer& request,
+                         PushProgress& progress, std::vector<ReplicationRequest>* requests,
+                         uint64_t* epoch);
   absl::Status PreparePull(grpc::CallbackServerContext* context, const grpc::ByteBuffer& request,
                            PullCall* call);
-  // Checks the request's epoch and catalog version; on a mismatch sets the `ps-epoch` trailer.
+  // Checks the request's epoch; on a mismatch sets the `ps-epoch` trailer where it helps.
   absl::Status CheckRouting(grpc::CallbackServerContext* context, uint64_t epoch)
       ABSL_SHARED_LOCKS_REQUIRED(state_mu_);
-  // The shard `slice` names, if this server leads it for a table it knows.
-  absl::StatusOr<TableShard*> ShardFor(grpc::CallbackServerContext* context,
-                                       const v1::ShardSlice& slice, uint64_t catalog_version)
+  absl::StatusOr<std::shared_ptr<TableShard>> PrimaryShardFor(
+      grpc::CallbackServerContext* context, const v1::ShardSlice& slice, uint64_t catalog_version)
       ABSL_SHARED_LOCKS_REQUIRED(state_mu_);
+  // Replicas (backups, and learners that fetched their snapshot) of `shard` besides this server.
+  std::vector<uint32_t> TargetsLocked(uint32_t shard_id, const TableShard& table_shard) const
+      ABSL_SHARED_LOCKS_REQUIRED(state_mu_);
+  // Adds `entry` (with its payload slices) to the request for each target.
+  void AddEntryLocked(const v1::LogEntry& entry, const std::vector<uint32_t>& targets,
+                      const std::vector<grpc::Slice>& bytes,
+                      std::vector<ReplicationRequest>* requests) ABSL_SHARED_LOCKS_REQUIRED(state_mu_);
+  // Sends `requests`; reports failed replicas; calls `done` with the failures still to be
+  // resolved by a new map (empty: all acknowledged) or an error that fails the push.
+  void Replicate(std::vector<ReplicationRequest> requests, uint64_t epoch,
+                 std::function<void(absl::Status, std::vector<ReplicationResult>)> done);
+  // Whether the current map no longer lists `server` as a replica of any of `shard_ids` this
+  // server leads.
+  bool ReplicaRemovedLocked(uint32_t server, const std::vector<uint32_t>& shard_ids) const
+      ABSL_SHARED_LOCKS_REQUIRED(state_mu_);
+  // Re-examines pushes waiting for a map without their failed replicas.
+  void ResolveWaitingPushes();
 
-  // Parks `call` unless it is readable now; returns whether it was parked.
+  // Handles a Replicate frame once this server's map has caught up with it.
+  void HandleReplicate(ReplicateCall* call);
+
   bool ParkUnlessReadable(PullCall* call);
-  // Answers every parked pull that has become readable.
   void ServeReadyPulls();
-  // Called by a parked pull whose client went away.
   void CancelWaiting(PullCall* call);
+
+  // The learner thread: copies snapshots for shards this server is a learner of.
+  void LearnerLoop();
+  // Copies and installs one table's part of `shard` from `primary_address`.
+  absl::Status FetchAndInstall(uint32_t table_id, uint32_t shard_id, uint32_t primary,
+                               const std::string& primary_address, uint64_t epoch);
+
+  const DataPlaneOptions options_;
+  Replicator replicator_;
 
   absl::Mutex state_mu_;
   uint32_t self_id_ ABSL_GUARDED_BY(state_mu_) = 0;
-  uint64_t epoch_ ABSL_GUARDED_BY(state_mu_) = 0;
-  uint64_t catalog_version_ ABSL_GUARDED_BY(state_mu_) = 0;
-  uint32_t num_shards_ ABSL_GUARDED_BY(state_mu_) = 0;
-  // Primary server of each shard at epoch_.
-  std::vector<uint32_t> primaries_ ABSL_GUARDED_BY(state_mu_);
-  absl::flat_hash_map<uint32_t, v1::TableInfo> tables_ ABSL_GUARDED_BY(state_mu_);
-  // Live workers at epoch_: id -> incarnation.
+  v1::ClusterMap map_ ABSL_GUARDED_BY(state_mu_);
+  // Live workers at map_: id -> incarnation.
   absl::flat_hash_map<uint32_t, uint64_t> live_workers_ ABSL_GUARDED_BY(state_mu_);
-  // (table id, shard id) -> shard. Shards are never removed while the service lives, so pointers
-  // handed to parked pulls stay valid.
-  absl::flat_hash_map<std::pair<uint32_t, uint32_t>, std::unique_ptr<TableShard>> shards_
-      ABSL_GUARDED_BY(state_mu_);
+  absl::flat_hash_map<uint32_t, std::string> server_addresses_ ABSL_GUARDED_BY(state_mu_);
+  absl::flat_hash_map<uint32_t, v1::TableInfo> tables_ ABSL_GUARDED_BY(state_mu_);
+  // Shared with in-flight calls, which keep a shard alive after the map drops it.
+  absl::flat_hash_map<ShardKey, std::shared_ptr<TableShard>> shards_ ABSL_GUARDED_BY(state_mu_);
+  bool stopping_ ABSL_GUARDED_BY(state_mu_) = false;
+  // Replicate calls waiting for this server's map to reach their epoch or catalog version.
+  std::vector<ReplicateCall*> replicate_waiting_ ABSL_GUARDED_BY(state_mu_);
+  // Pushes waiting for a map without a replica that failed.
+  std::vector<std::shared_ptr<PushProgress>> pushes_waiting_ ABSL_GUARDED_BY(state_mu_);
 
   absl::Mutex waiting_mu_ ABSL_ACQUIRED_AFTER(state_mu_);
   absl::flat_hash_set<PullCall*> waiting_ ABSL_GUARDED_BY(waiting_mu_);
-  bool stopping_ ABSL_GUARDED_BY(waiting_mu_) = false;
+  bool pulls_stopping_ ABSL_GUARDED_BY(waiting_mu_) = false;
+
+  // Wakes the learner thread on map changes and at Stop().
+  absl::Mutex learner_mu_;
+  uint64_t learner_generation_ ABSL_GUARDED_BY(learner_mu_) = 0;
+  bool learner_stop_ ABSL_GUARDED_BY(learner_mu_) = false;
+  std::thread learner_thread_;
 };
 
 }  // namespace ps

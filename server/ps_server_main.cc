@@ -29,6 +29,13 @@ ABSL_FLAG(std::string, address_file, "",
           "If set, the server writes its host:port here once listening (for scripts).");
 ABSL_FLAG(int, register_timeout_s, 30,
           "How long to keep trying to reach the coordinator at start, in seconds.");
+ABSL_FLAG(int, lease_ms, 0,
+          "How long after its last acknowledged heartbeat the server keeps serving, in ms; it "
+          "must be shorter than the coordinator's failure timeout so that a hung or partitioned "
+          "server stops before it can be replaced. 0: three quarters of the failure timeout.");
+ABSL_FLAG(int, replication_timeout_ms, 5000,
+          "Deadline of one replication call to a backup, in ms; a backup that misses it is "
+          "reported to the coordinator.");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error, critical or off.");
 
 int main(int argc, char** argv) {
@@ -44,8 +51,32 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  // Push and Pull; replication, snapshots and checkpoints still answer UNIMPLEMENTED.
-  ps::DataPlaneService parameter_server;
+  if (absl::GetFlag(FLAGS_lease_ms) < 0 || absl::GetFlag(FLAGS_replication_timeout_ms) <= 0) {
+    std::fprintf(stderr, "ps_server: --lease_ms must be >= 0 and --replication_timeout_ms > 0\n");
+    return 2;
+  }
+  // The session starts after the service (it needs the service's address), so the service reaches
+  // it through this pointer, set once registration returns.
+  std::atomic<ps::CoordinatorSession*> session_for_service{nullptr};
+  std::atomic<int64_t> lease_ms{absl::GetFlag(FLAGS_lease_ms)};
+  ps::DataPlaneOptions data_plane_options;
+  data_plane_options.replication_timeout =
+      absl::Milliseconds(absl::GetFlag(FLAGS_replication_timeout_ms));
+  data_plane_options.lease_valid = [&] {
+    ps::CoordinatorSession* session = session_for_service.load();
+    return session != nullptr && session->WithinLease(absl::Milliseconds(lease_ms.load()));
+  };
+  data_plane_options.report_replica_failure = [&](const ps::v1::ReportReplicaFailureRequest& r) {
+    if (ps::CoordinatorSession* session = session_for_service.load()) {
+      session->ReportReplicaFailure(r);
+    }
+  };
+  data_plane_options.report_learner_caught_up = [&](uint32_t shard, uint64_t catalog_version) {
+    ps::CoordinatorSession* session = session_for_service.load();
+    if (session == nullptr) return absl::UnavailableError("not registered yet");
+    return session->ReportLearnerCaughtUp(shard, catalog_version);
+  };
+  ps::DataPlaneService parameter_server(data_plane_options);
   ps::EndpointOptions endpoint_options;
   endpoint_options.bind_host = absl::GetFlag(FLAGS_bind_host);
   endpoint_options.port = absl::GetFlag(FLAGS_port);
@@ -95,6 +126,12 @@ int main(int argc, char** argv) {
   {
     absl::MutexLock lock(&roles_mu);
     self_id = (*session)->member_id();
+    if (lease_ms.load() == 0) {
+      lease_ms = absl::ToInt64Milliseconds((*session)->failure_timeout()) * 3 / 4;
+    }
+    session_for_service = session->get();
+    spdlog::info("lease {} ms (failure timeout {} ms)", lease_ms.load(),
+                 absl::ToInt64Milliseconds((*session)->failure_timeout()));
     const ps::v1::ClusterMap map = (*session)->CurrentMap();
     parameter_server.OnClusterMap(map, self_id);
     roles = ps::RolesOf(map, self_id);
@@ -102,6 +139,8 @@ int main(int argc, char** argv) {
   }
 
   const int signal_number = ps::WaitForTerminationSignal();
+  parameter_server.Stop();
+  session_for_service = nullptr;
   if (expelled) {
     spdlog::error("declared dead by the coordinator; stopping");
     (*session).reset();
@@ -109,7 +148,6 @@ int main(int argc, char** argv) {
     spdlog::info("received signal {}; leaving the cluster", signal_number);
     (*session)->Leave();
   }
-  parameter_server.FinishWaitingPulls();
   endpoint->server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   spdlog::info("server stopped");
   return expelled ? 1 : 0;

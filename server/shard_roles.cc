@@ -12,13 +12,19 @@ ShardRoles RolesOf(const v1::ClusterMap& map, uint32_t server_id) {
       if (shard.replicas(i) != server_id) continue;
       (i == 0 ? roles.primary : roles.backup).push_back(shard.shard_id());
     }
+    for (uint32_t learner : shard.learners()) {
+      if (learner == server_id) roles.learner.push_back(shard.shard_id());
+    }
   }
   return roles;
 }
 
 std::string DescribeRoles(const ShardRoles& roles) {
   return absl::StrCat("primary for [", absl::StrJoin(roles.primary, ", "), "], backup for [",
-                      absl::StrJoin(roles.backup, ", "), "]");
+                      absl::StrJoin(roles.backup, ", "), "]",
+                      roles.learner.empty()
+                          ? ""
+                          : absl::StrCat(", learner for [", absl::StrJoin(roles.learner, ", "), "]"));
 }
 
 }  // namespace ps

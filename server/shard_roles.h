@@ -15,9 +15,10 @@ struct ShardRoles {
   // Shard ids, ascending.
   std::vector<uint32_t> primary;
   std::vector<uint32_t> backup;
+  std::vector<uint32_t> learner;
 
   bool operator==(const ShardRoles& other) const {
-    return primary == other.primary && backup == other.backup;
+    return primary == other.primary && backup == other.backup && learner == other.learner;
   }
 };
 

@@ -413,6 +413,7 @@ absl::Status PsClient::Execute(Operation& op) {
         v1::PushRequest header;
         header.set_epoch(map.epoch());
         header.set_catalog_version(map.catalog_version());
+        header.set_membership_version(map.membership_version());
         header.set_worker_id(session_->member_id());
         header.set_incarnation(session_->incarnation());
         header.set_seq(op.seq);
