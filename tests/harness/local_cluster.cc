@@ -1,5 +1,7 @@
 #include "tests/harness/local_cluster.h"
 
+#include <signal.h>
+
 #include "absl/strings/str_cat.h"
 #include "common/grpc_endpoint.h"
 
@@ -55,13 +57,10 @@ absl::Status LocalCluster::StartAll() {
   stub_ = v1::Coordinator::NewStub(OpenChannel(coordinator_address_));
 
   for (int i = 0; i < options_.servers; ++i) {
-    absl::StatusOr<std::unique_ptr<DaemonProcess>> server = DaemonProcess::Start(
-        RunfilePath("server/ps_server"),
-        {"--coordinator=" + coordinator_address_, "--port=0",
-         absl::StrCat("--address_file=", directory_, "/server-", i, ".addr")},
-        absl::StrCat(directory_, "/server-", i, ".log"));
+    absl::StatusOr<std::unique_ptr<DaemonProcess>> server = StartServer(i, 0);
     if (!server.ok()) return server.status();
     servers_.push_back(*std::move(server));
+    server_generations_.push_back(0);
   }
   for (int i = 0; i < options_.servers; ++i) {
     absl::StatusOr<std::string> server_address =
@@ -85,6 +84,32 @@ absl::Status LocalCluster::StartAll() {
              },
              kStartTimeout)
       .status();
+}
+
+absl::StatusOr<std::unique_ptr<DaemonProcess>> LocalCluster::StartServer(int index,
+                                                                        int generation) {
+  const std::string name =
+      generation == 0 ? absl::StrCat("server-", index) : absl::StrCat("server-", index, ".", generation);
+  std::vector<std::string> args = {"--coordinator=" + coordinator_address_, "--port=0",
+                                   absl::StrCat("--address_file=", directory_, "/", name, ".addr")};
+  args.insert(args.end(), options_.server_args.begin(), options_.server_args.end());
+  return DaemonProcess::Start(RunfilePath("server/ps_server"), args,
+                              absl::StrCat(directory_, "/", name, ".log"));
+}
+
+absl::Status LocalCluster::RestartServer(int index) {
+  servers_[index]->Signal(SIGKILL);
+  servers_[index]->Wait(absl::Seconds(10));
+  const int generation = ++server_generations_[index];
+  absl::StatusOr<std::unique_ptr<DaemonProcess>> server = StartServer(index, generation);
+  if (!server.ok()) return server.status();
+  // The old process's log stays in the run directory; AllLogs() shows the newest.
+  servers_[index] = *std::move(server);
+  absl::StatusOr<std::string> address = WaitForAddressFile(
+      absl::StrCat(directory_, "/server-", index, ".", generation, ".addr"), kStartTimeout);
+  if (!address.ok()) return address.status();
+  server_addresses_[index] = *address;
+  return absl::OkStatus();
 }
 
 absl::StatusOr<v1::ClusterMap> LocalCluster::WaitForMap(

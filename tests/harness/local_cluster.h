@@ -25,6 +25,8 @@ struct LocalClusterOptions {
   uint32_t failure_timeout_ms = 1000;
   // Appended to every ps_worker command line.
   std::vector<std::string> worker_args;
+  // Appended to every ps_server command line.
+  std::vector<std::string> server_args;
 };
 
 class LocalCluster {
@@ -41,6 +43,11 @@ class LocalCluster {
   // host:port server `index` advertises (and registered with).
   const std::string& server_address(int index) const { return server_addresses_[index]; }
   DaemonProcess& worker(int index) { return *workers_[index]; }
+  int num_servers() const { return static_cast<int>(servers_.size()); }
+
+  // Starts server `index` again (after it died or was killed): a new process, a new address and,
+  // once it registers, a new server id. Waits for its address file, not for its registration.
+  absl::Status RestartServer(int index);
 
   // Follows the coordinator's map stream until `done(map)` holds and returns that map.
   // Errors: DeadlineExceeded (with the last map seen) after `timeout`.
@@ -53,6 +60,7 @@ class LocalCluster {
  private:
   explicit LocalCluster(const LocalClusterOptions& options);
   absl::Status StartAll();
+  absl::StatusOr<std::unique_ptr<DaemonProcess>> StartServer(int index, int generation);
 
   const LocalClusterOptions options_;
   std::string directory_;
@@ -61,6 +69,7 @@ class LocalCluster {
   std::unique_ptr<DaemonProcess> coordinator_;
   std::vector<std::unique_ptr<DaemonProcess>> servers_;
   std::vector<std::string> server_addresses_;
+  std::vector<int> server_generations_;
   std::vector<std::unique_ptr<DaemonProcess>> workers_;
 };
 

@@ -18,20 +18,6 @@ namespace {
 constexpr int kWorkers = 4;
 constexpr int kClocks = 6;
 
-v1::TableSpec Spec(const std::string& name, v1::TableKind kind, v1::ConsistencySpec::Model model) {
-  v1::TableSpec spec;
-  spec.set_name(name);
-  spec.set_kind(kind);
-  if (kind == v1::TABLE_KIND_DENSE) spec.set_dense_size(kDenseSize);
-  if (kind == v1::TABLE_KIND_SPARSE) spec.set_sparse_dim(kSparseDim);
-  spec.mutable_optimizer()->set_kind(v1::OptimizerSpec::KIND_SGD);
-  spec.mutable_optimizer()->set_learning_rate(1.0f);
-  spec.mutable_consistency()->set_model(model);
-  spec.mutable_consistency()->set_staleness(model == v1::ConsistencySpec::MODEL_SSP ? 2 : 0);
-  spec.mutable_initializer()->set_kind(v1::InitializerSpec::KIND_ZEROS);
-  return spec;
-}
-
 class ExactSumTest : public ::testing::TestWithParam<v1::ConsistencySpec::Model> {};
 
 TEST_P(ExactSumTest, FinalValuesEqualTheExactSumOfIncrements) {
@@ -50,10 +36,10 @@ TEST_P(ExactSumTest, FinalValuesEqualTheExactSumOfIncrements) {
   absl::StatusOr<std::unique_ptr<PsClient>> observer = PsClient::Connect(observer_options);
   ASSERT_TRUE(observer.ok()) << observer.status();
   absl::StatusOr<v1::TableInfo> dense =
-      (*observer)->CreateTable(Spec("dense", v1::TABLE_KIND_DENSE, model));
+      (*observer)->CreateTable(IncrementTableSpec("dense", v1::TABLE_KIND_DENSE, model));
   ASSERT_TRUE(dense.ok()) << dense.status();
   absl::StatusOr<v1::TableInfo> sparse =
-      (*observer)->CreateTable(Spec("sparse", v1::TABLE_KIND_SPARSE, model));
+      (*observer)->CreateTable(IncrementTableSpec("sparse", v1::TABLE_KIND_SPARSE, model));
   ASSERT_TRUE(sparse.ok()) << sparse.status();
 
   std::vector<std::unique_ptr<DaemonProcess>> workers;

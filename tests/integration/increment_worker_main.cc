@@ -1,12 +1,15 @@
-// A worker for the exact-sum test: for --clocks clocks it pulls both tables (waiting as their
-// consistency model requires), then pushes the known increments of increments.h, then advances
-// its clock. Exits 0 when every call succeeded.
+// A worker for the exact-sum and ledger tests: for --clocks clocks it pulls both tables (waiting
+// as their consistency model requires), then pushes the known increments of increments.h, then
+// advances its clock. With --ledger it appends a line per acknowledged push ("dense RANK CLOCK"
+// or "sparse RANK CLOCK"), flushed at once, so a test can sum exactly what the servers acknowledged.
+// Exits 0 when every call succeeded.
 #include <cstdio>
 #include <string>
 #include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/time/clock.h"
 #include "tests/integration/increments.h"
 #include "worker/client/ps_client.h"
 
@@ -15,6 +18,9 @@ ABSL_FLAG(std::string, dense_table, "dense", "Dense table to push to.");
 ABSL_FLAG(std::string, sparse_table, "sparse", "Sparse table to push to.");
 ABSL_FLAG(int, workers, 4, "Workers to wait for before the first clock.");
 ABSL_FLAG(int, clocks, 5, "Clocks to run.");
+ABSL_FLAG(std::string, ledger, "", "File to append a line per acknowledged push to.");
+ABSL_FLAG(int, clock_pause_ms, 0,
+          "Pause after each clock, in ms: paces a run so that a fault lands in its middle.");
 
 namespace {
 
@@ -39,6 +45,16 @@ int main(int argc, char** argv) {
   if (!sparse.ok()) return Fail("sparse table", sparse.status());
 
   const uint32_t rank = (*client)->rank();
+  std::FILE* ledger = nullptr;
+  if (!absl::GetFlag(FLAGS_ledger).empty()) {
+    ledger = std::fopen(absl::GetFlag(FLAGS_ledger).c_str(), "a");
+    if (ledger == nullptr) return Fail("ledger", absl::InternalError("cannot open the ledger"));
+  }
+  const auto record = [&](const char* table, int clock) {
+    if (ledger == nullptr) return;
+    std::fprintf(ledger, "%s %u %d\n", table, rank, clock);
+    std::fflush(ledger);
+  };
   const std::vector<uint64_t> keys = ps::testing::SparseKeys(rank);
   std::vector<float> weights(ps::testing::kDenseSize), gradient(ps::testing::kDenseSize);
   std::vector<float> rows(keys.size() * ps::testing::kSparseDim);
@@ -60,10 +76,15 @@ int main(int argc, char** argv) {
       }
     }
     if (absl::Status s = (*client)->Push(*dense, gradient); !s.ok()) return Fail("push dense", s);
+    record("dense", clock);
     if (absl::Status s = (*client)->PushSparse(*sparse, keys, row_gradients); !s.ok()) {
       return Fail("push sparse", s);
     }
+    record("sparse", clock);
     (*client)->AdvanceClock();
+    if (absl::GetFlag(FLAGS_clock_pause_ms) > 0) {
+      absl::SleepFor(absl::Milliseconds(absl::GetFlag(FLAGS_clock_pause_ms)));  // Pacing only.
+    }
   }
   std::printf("worker rank %u finished %d clocks\n", rank, absl::GetFlag(FLAGS_clocks));
   return 0;

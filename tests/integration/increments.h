@@ -4,7 +4,10 @@
 #define PS_TESTS_INTEGRATION_INCREMENTS_H_
 
 #include <cstdint>
+#include <string>
 #include <vector>
+
+#include "proto/types.pb.h"
 
 namespace ps::testing {
 
@@ -27,6 +30,23 @@ inline std::vector<uint64_t> SparseKeys(uint32_t rank) {
 
 inline float SparseIncrement(uint32_t rank, uint64_t clock, uint64_t key, uint32_t column) {
   return static_cast<float>((rank + 1) * (clock + 1) * (key % 3 + column + 1));
+}
+
+// A table the increment workers push to: SGD at learning rate 1 from zeros, so its values are
+// the exact sums (or BSP averages) of the increments.
+inline v1::TableSpec IncrementTableSpec(const std::string& name, v1::TableKind kind,
+                                        v1::ConsistencySpec::Model model) {
+  v1::TableSpec spec;
+  spec.set_name(name);
+  spec.set_kind(kind);
+  if (kind == v1::TABLE_KIND_DENSE) spec.set_dense_size(kDenseSize);
+  if (kind == v1::TABLE_KIND_SPARSE) spec.set_sparse_dim(kSparseDim);
+  spec.mutable_optimizer()->set_kind(v1::OptimizerSpec::KIND_SGD);
+  spec.mutable_optimizer()->set_learning_rate(1.0f);
+  spec.mutable_consistency()->set_model(model);
+  spec.mutable_consistency()->set_staleness(model == v1::ConsistencySpec::MODEL_SSP ? 2 : 0);
+  spec.mutable_initializer()->set_kind(v1::InitializerSpec::KIND_ZEROS);
+  return spec;
 }
 
 }  // namespace ps::testing

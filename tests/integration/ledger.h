@@ -1,0 +1,68 @@
+// The ledger run: several increment workers (increment_worker_main.cc) push known integer
+// increments to a dense and a sparse table (SGD, learning rate 1) through a real localhost
+// cluster, each recording every push the cluster acknowledged; meanwhile a server is SIGKILLed
+// (optionally restarted) or SIGSTOPped and resumed. At the end the tables must hold every
+// acknowledged increment exactly once (per-clock averages under BSP), and every replica of every
+// shard must be bitwise equal to its primary (DescribeShards checksums).
+//
+// Shared by ledger_test (fixed scenarios) and ledger_soak (randomised rounds). One thread only.
+#ifndef PS_TESTS_INTEGRATION_LEDGER_H_
+#define PS_TESTS_INTEGRATION_LEDGER_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "proto/types.pb.h"
+
+namespace ps::testing {
+
+enum class LedgerFault { kNone, kKill, kStop };
+
+struct LedgerOptions {
+  v1::ConsistencySpec::Model model = v1::ConsistencySpec::MODEL_ASP;
+  int servers = 3;
+  uint32_t replication_factor = 2;
+  uint32_t num_shards = 8;
+  int workers = 3;
+  int clocks = 30;
+  int clock_pause_ms = 40;
+  uint32_t heartbeat_interval_ms = 100;
+  uint32_t failure_timeout_ms = 500;
+  LedgerFault fault = LedgerFault::kKill;
+  // When the fault strikes, counted from the workers' start.
+  absl::Duration fault_after = absl::Milliseconds(800);
+  // The victim: the primary of shard 0 (true), or a backup of shard 0 (false).
+  bool victim_is_primary = true;
+  // kKill: start the victim again once it was declared dead (it rejoins as a new member).
+  bool restart = false;
+  // kStop: how long the victim stays stopped (past the failure timeout, so it is replaced).
+  absl::Duration stop_for = absl::Milliseconds(1500);
+};
+
+struct LedgerResult {
+  // Pushes the workers recorded as acknowledged.
+  int acknowledged_pushes = 0;
+  // Values checked, and those below (an acknowledged increment lost) or above (applied twice)
+  // the exact sum of the acknowledged increments.
+  int values_checked = 0;
+  int values_lost = 0;
+  int values_doubled = 0;
+  // Replica states compared against their primary, and those that differed.
+  int replicas_compared = 0;
+  int replicas_different = 0;
+  // kStop: whether the resumed ex-primary refused a write sent to it directly.
+  bool stopped_primary_refused_write = false;
+  // From the fault to the coordinator's map without the victim.
+  absl::Duration detection;
+  std::string summary;
+};
+
+// Errors: a cluster that does not start, a worker that fails a call (an unacknowledged push
+// would make the ledger ambiguous), or a map that does not settle; each with the logs.
+absl::StatusOr<LedgerResult> RunLedger(const LedgerOptions& options);
+
+}  // namespace ps::testing
+
+#endif  // PS_TESTS_INTEGRATION_LEDGER_H_
