@@ -344,8 +344,9 @@ absl::StatusOr<uint64_t> ClusterState::ReportReplicaFailure(
           " (it reported with epoch ", request.epoch(), "); adopt the current map"));
     }
   }
+  const std::set<uint32_t> shards(request.shard_ids().begin(), request.shard_ids().end());
   std::vector<uint32_t> changed;
-  for (uint32_t shard : std::set<uint32_t>(request.shard_ids().begin(), request.shard_ids().end())) {
+  for (uint32_t shard : shards) {
     std::vector<uint32_t>& chain = chains_[shard];
     std::vector<uint32_t>& learners = learners_[shard];
     const size_t before = chain.size() + learners.size();

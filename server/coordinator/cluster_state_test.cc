@@ -166,7 +166,8 @@ TEST(ClusterStateTest, WaitForNewerMapWakesOnAnyVersionAndTimesOut) {
   ASSERT_TRUE(with_table.has_value());
   EXPECT_EQ(with_table->catalog_version(), 1u);
   EXPECT_EQ(with_table->membership_version(), 1u);
-  EXPECT_FALSE(state.WaitForNewerMap(epoch, 1, 1, absl::Now() + absl::Milliseconds(20)).has_value());
+  EXPECT_FALSE(
+      state.WaitForNewerMap(epoch, 1, 1, absl::Now() + absl::Milliseconds(20)).has_value());
   state.Shutdown();
   EXPECT_FALSE(state.WaitForNewerMap(0, 0, 0, absl::Now() + absl::Seconds(30)).has_value());
 }
