@@ -79,11 +79,13 @@ absl::StatusOr<Registration> ClusterState::RegisterServer(const std::string& add
   server->set_state(v1::MEMBER_STATE_ALIVE);
   liveness_[{v1::MemberRef::ROLE_SERVER, registration.id}] = {now, 0};
   const bool placed_before = !chains_.empty();
-  MaybePlaceShards();
-  PublishNewEpoch();
-  spdlog::info("server {} joined from {} (incarnation {}); {} servers alive; epoch {}{}",
-               registration.id, address, registration.incarnation, AliveServers().size(),
-               map_.epoch(), placed_before ? "; spare until re-replication needs it" : "");
+  spdlog::info("server {} joined from {} (incarnation {}); {} servers alive{}", registration.id,
+               address, registration.incarnation, AliveServers().size(),
+               placed_before ? "; a spare unless re-replication needs it" : "");
+  const bool placed = MaybePlaceShards();
+  // A shard may have been short of R for want of a server that did not hold it.
+  const bool learners_added = ReReplicate();
+  Publish(/*shards_changed=*/placed || learners_added, /*membership_changed=*/true);
   registration.map = map_;
   return registration;
 }
@@ -108,9 +110,10 @@ absl::StatusOr<Registration> ClusterState::RegisterWorker(const std::string& add
   worker->set_state(v1::MEMBER_STATE_ALIVE);
   worker->set_rank(registration.rank);
   liveness_[{v1::MemberRef::ROLE_WORKER, registration.id}] = {now, 0};
-  PublishNewEpoch();
-  spdlog::info("worker {} joined (rank {}, incarnation {}); epoch {}", registration.id,
-               registration.rank, registration.incarnation, map_.epoch());
+  Publish(/*shards_changed=*/false, /*membership_changed=*/true);
+  spdlog::info("worker {} joined (rank {}, incarnation {}); membership version {}",
+               registration.id, registration.rank, registration.incarnation,
+               map_.membership_version());
   registration.map = map_;
   return registration;
 }
@@ -136,6 +139,14 @@ absl::Status ClusterState::CheckAlive(const v1::MemberRef& member) const {
                                           "; it was declared dead or never registered: register again"));
 }
 
+absl::Status ClusterState::CheckAliveServer(const v1::MemberRef& member) const {
+  if (member.role() != v1::MemberRef::ROLE_SERVER) {
+    return absl::NotFoundError(absl::StrCat("member ", member.ShortDebugString(),
+                                            " is not a server; only servers hold shards"));
+  }
+  return CheckAlive(member);
+}
+
 absl::StatusOr<uint64_t> ClusterState::Heartbeat(const v1::MemberRef& member,
                                                  uint64_t known_epoch, absl::Time now) {
   absl::MutexLock lock(&mu_);
@@ -149,8 +160,9 @@ absl::StatusOr<uint64_t> ClusterState::Leave(const v1::MemberRef& member) {
   absl::MutexLock lock(&mu_);
   absl::Status alive = CheckAlive(member);
   if (!alive.ok()) return alive;
-  MarkDead({member.role(), member.id()}, "left the cluster");
-  PublishNewEpoch();
+  const bool removed = MarkDead({member.role(), member.id()}, "left the cluster");
+  const bool learners_added = ReReplicate();
+  Publish(/*shards_changed=*/removed || learners_added, /*membership_changed=*/true);
   return map_.epoch();
 }
 
@@ -161,6 +173,7 @@ std::vector<v1::MemberRef> ClusterState::ExpireSilentMembers(absl::Time now) {
     if (now - liveness.last_heartbeat > options_.failure_timeout) silent.push_back(key);
   }
   std::vector<v1::MemberRef> expired;
+  bool shards_changed = false;
   for (const MemberKey& key : silent) {
     v1::MemberRef ref;
     ref.set_role(key.first);
@@ -175,14 +188,18 @@ std::vector<v1::MemberRef> ClusterState::ExpireSilentMembers(absl::Time now) {
         ref.set_incarnation(w.incarnation());
       }
     }
-    MarkDead(key, "declared dead: silent for longer than the failure timeout");
+    shards_changed |= MarkDead(key, "declared dead: silent for longer than the failure timeout");
     expired.push_back(ref);
   }
-  if (!expired.empty()) PublishNewEpoch();
+  if (!expired.empty()) {
+    // After every death of the sweep, so no learner lands on a server about to be declared dead.
+    shards_changed |= ReReplicate();
+    Publish(shards_changed, /*membership_changed=*/true);
+  }
   return expired;
 }
 
-void ClusterState::MarkDead(const MemberKey& key, const char* reason) {
+bool ClusterState::MarkDead(const MemberKey& key, const char* reason) {
   liveness_.erase(key);
   const auto [role, id] = key;
   if (role == v1::MemberRef::ROLE_WORKER) {
@@ -190,7 +207,7 @@ void ClusterState::MarkDead(const MemberKey& key, const char* reason) {
       if (w.worker_id() == id) w.set_state(v1::MEMBER_STATE_DEAD);
     }
     spdlog::warn("worker {} is out: {}", id, reason);
-    return;
+    return false;
   }
   for (v1::ServerInfo& s : *map_.mutable_servers()) {
     if (s.server_id() == id) s.set_state(v1::MEMBER_STATE_DEAD);
@@ -200,41 +217,67 @@ void ClusterState::MarkDead(const MemberKey& key, const char* reason) {
     if (!chains_[shard].empty() && chains_[shard][0] == id) led.push_back(shard);
   }
   const int removed = RemoveServer(id, chains_);
-  spdlog::warn("server {} is out: {}; removed from {} replica chains, {} primaries moved",
-               id, reason, removed, led.size());
+  const int removed_learners = RemoveServer(id, learners_);
+  spdlog::warn(
+      "server {} is out: {}; removed from {} replica chains and {} learner lists, {} primaries "
+      "moved",
+      id, reason, removed, removed_learners, led.size());
   for (uint32_t shard : led) {
     if (chains_[shard].empty()) {
-      spdlog::error("shard {} lost every replica and is unavailable", shard);
+      // Learners never become replicas on their own: what they copied is incomplete, and with no
+      // primary left they can never catch up.
+      learners_[shard].clear();
+      spdlog::error(
+          "shard {} lost every replica and is unavailable; it cannot be re-replicated (nothing "
+          "to copy from)",
+          shard);
     } else {
       spdlog::info("shard {}: server {} promoted to primary", shard, chains_[shard][0]);
     }
   }
+  return removed > 0 || removed_learners > 0;
 }
 
-void ClusterState::MaybePlaceShards() {
-  if (!chains_.empty()) return;
+bool ClusterState::MaybePlaceShards() {
+  if (!chains_.empty()) return false;
   const std::vector<uint32_t> alive = AliveServers();
-  if (alive.size() < options_.min_servers) return;
+  if (alive.size() < options_.min_servers) return false;
   absl::StatusOr<ReplicaChains> chains =
       PlaceShards(options_.num_shards, options_.replication_factor, alive);
   // Options were validated (min_servers >= R) and ids are unique, so placement cannot fail.
   if (!chains.ok()) {
     spdlog::critical("placement failed: {}", chains.status().ToString());
-    return;
+    return false;
   }
   chains_ = *std::move(chains);
+  learners_.assign(chains_.size(), {});
   spdlog::info("placed {} shards x {} replicas on servers [{}]", options_.num_shards,
                options_.replication_factor, absl::StrJoin(alive, ", "));
+  return true;
 }
 
-void ClusterState::PublishNewEpoch() {
-  map_.clear_shards();
-  for (size_t shard = 0; shard < chains_.size(); ++shard) {
-    v1::ShardAssignment* assignment = map_.add_shards();
-    assignment->set_shard_id(shard);
-    for (uint32_t server : chains_[shard]) assignment->add_replicas(server);
+bool ClusterState::ReReplicate() {
+  const std::vector<LearnerChoice> choices =
+      AddLearners(options_.replication_factor, AliveServers(), chains_, learners_);
+  for (const LearnerChoice& choice : choices) {
+    spdlog::info("shard {}: server {} added as learner (re-replication, {} of {} replicas left)",
+                 choice.shard, choice.server, choice.replicas_left, options_.replication_factor);
   }
-  map_.set_epoch(map_.epoch() + 1);
+  return !choices.empty();
+}
+
+void ClusterState::Publish(bool shards_changed, bool membership_changed) {
+  if (shards_changed) {
+    map_.clear_shards();
+    for (size_t shard = 0; shard < chains_.size(); ++shard) {
+      v1::ShardAssignment* assignment = map_.add_shards();
+      assignment->set_shard_id(shard);
+      assignment->mutable_replicas()->Add(chains_[shard].begin(), chains_[shard].end());
+      assignment->mutable_learners()->Add(learners_[shard].begin(), learners_[shard].end());
+    }
+    map_.set_epoch(map_.epoch() + 1);
+  }
+  if (membership_changed) map_.set_membership_version(map_.membership_version() + 1);
 }
 
 std::vector<uint32_t> ClusterState::AliveServers() const {
@@ -274,6 +317,88 @@ absl::StatusOr<v1::TableInfo> ClusterState::DescribeTable(const std::string& nam
   return absl::NotFoundError(absl::StrCat("no table named '", name, "'"));
 }
 
+absl::StatusOr<uint64_t> ClusterState::ReportReplicaFailure(
+    const v1::ReportReplicaFailureRequest& request) {
+  absl::MutexLock lock(&mu_);
+  const uint32_t reporter = request.reporter().id();
+  const uint32_t failed = request.failed_server_id();
+  if (absl::Status alive = CheckAliveServer(request.reporter()); !alive.ok()) return alive;
+  if (request.shard_ids().empty()) {
+    return absl::InvalidArgumentError("a replica failure report must name at least one shard");
+  }
+  for (uint32_t shard : request.shard_ids()) {
+    if (shard >= options_.num_shards) {
+      return absl::InvalidArgumentError(absl::StrCat("shard ", shard, " does not exist: there are ",
+                                                     options_.num_shards, " shards"));
+    }
+  }
+  if (failed == reporter) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "server ", reporter, " reported itself as the failed replica; a primary cannot remove "
+        "itself (it should leave or stop heartbeating)"));
+  }
+  for (uint32_t shard : request.shard_ids()) {
+    if (shard >= chains_.size() || chains_[shard].empty() || chains_[shard][0] != reporter) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "server ", reporter, " is not the primary of shard ", shard, " at epoch ", map_.epoch(),
+          " (it reported with epoch ", request.epoch(), "); adopt the current map"));
+    }
+  }
+  const std::set<uint32_t> shards(request.shard_ids().begin(), request.shard_ids().end());
+  std::vector<uint32_t> changed;
+  for (uint32_t shard : shards) {
+    std::vector<uint32_t>& chain = chains_[shard];
+    std::vector<uint32_t>& learners = learners_[shard];
+    const size_t before = chain.size() + learners.size();
+    chain.erase(std::remove(chain.begin(), chain.end(), failed), chain.end());
+    learners.erase(std::remove(learners.begin(), learners.end(), failed), learners.end());
+    if (chain.size() + learners.size() != before) changed.push_back(shard);
+  }
+  if (changed.empty()) return map_.epoch();  // A retry: already removed.
+  spdlog::warn("server {} reported replica failure of server {} on shard(s) [{}]: {}; removed it "
+               "from them",
+               reporter, failed, absl::StrJoin(changed, ", "), request.reason());
+  ReReplicate();
+  // Even when re-replication picks the failed server again, it is a new learner that must copy
+  // afresh, so the epoch moves.
+  Publish(/*shards_changed=*/true, /*membership_changed=*/false);
+  return map_.epoch();
+}
+
+absl::StatusOr<uint64_t> ClusterState::ReportLearnerCaughtUp(
+    const v1::ReportLearnerCaughtUpRequest& request) {
+  absl::MutexLock lock(&mu_);
+  const uint32_t learner = request.learner().id();
+  const uint32_t shard = request.shard_id();
+  if (absl::Status alive = CheckAliveServer(request.learner()); !alive.ok()) return alive;
+  if (shard >= options_.num_shards) {
+    return absl::InvalidArgumentError(absl::StrCat("shard ", shard, " does not exist: there are ",
+                                                   options_.num_shards, " shards"));
+  }
+  const auto is_learner = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return shard < learners_.size() && std::find(learners_[shard].begin(), learners_[shard].end(),
+                                                 learner) != learners_[shard].end();
+  };
+  if (!is_learner()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "server ", learner, " is not a learner of shard ", shard, " at epoch ", map_.epoch()));
+  }
+  if (request.catalog_version() < map_.catalog_version()) {
+    return absl::AbortedError(absl::StrCat(
+        "server ", learner, " caught up on shard ", shard, " at catalog version ",
+        request.catalog_version(), " but the catalog is at version ", map_.catalog_version(),
+        ": copy the newer tables' shard from the primary, then report again"));
+  }
+  std::vector<uint32_t>& learners = learners_[shard];
+  learners.erase(std::find(learners.begin(), learners.end(), learner));
+  chains_[shard].push_back(learner);
+  Publish(/*shards_changed=*/true, /*membership_changed=*/false);
+  spdlog::info("shard {}: learner {} caught up and joined the chain as its last backup: [{}]; "
+               "epoch {}",
+               shard, learner, absl::StrJoin(chains_[shard], ", "), map_.epoch());
+  return map_.epoch();
+}
+
 v1::ClusterMap ClusterState::Map() const {
   absl::MutexLock lock(&mu_);
   return map_;
@@ -281,11 +406,14 @@ v1::ClusterMap ClusterState::Map() const {
 
 std::optional<v1::ClusterMap> ClusterState::WaitForNewerMap(uint64_t known_epoch,
                                                             uint64_t known_catalog_version,
+                                                            uint64_t known_membership_version,
                                                             absl::Time deadline) const {
   absl::MutexLock lock(&mu_);
+  // The three counters never go backwards, so any one ahead means a change the caller missed.
   const auto ready = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return shut_down_ || map_.epoch() > known_epoch ||
-           (map_.epoch() == known_epoch && map_.catalog_version() > known_catalog_version);
+           map_.catalog_version() > known_catalog_version ||
+           map_.membership_version() > known_membership_version;
   };
   mu_.AwaitWithDeadline(absl::Condition(&ready), deadline);
   if (shut_down_ || !ready()) return std::nullopt;

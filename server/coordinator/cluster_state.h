@@ -1,6 +1,19 @@
-// The coordinator's authoritative state: members, their liveness, shard placement and the
-// cluster map with its epoch. Plain logic with time passed in, so tests drive it with a fake clock
-// and no network; the gRPC adapter (coordinator_service.h) and the failure detector call it.
+// The coordinator's authoritative state: members, their liveness, shard placement with
+// re-replication, and the cluster map with its three version counters. Plain logic with time
+// passed in, so tests drive it with a fake clock and no network; the gRPC adapter
+// (coordinator_service.h) and the failure detector call it.
+//
+// Versions: `epoch` bumps only when the shards part of the map changes (placement, a promotion, a
+// replica or learner removed or added), `membership_version` on every change to servers or
+// workers (join, leave, declared dead), `catalog_version` when a table is created. A member
+// change that moves no shard (a worker, a spare server) therefore does not abort data-plane
+// traffic, which is routed by epoch.
+//
+// Re-replication: after every change that can leave a shard short (a server dead or gone, a
+// reported replica failure, a server joining), every shard whose chain is non-empty and whose
+// replicas plus learners number fewer than R gets learners on the least-loaded live servers
+// (placement.h AddLearners). A learner joins the chain when it reports that it caught up. A shard
+// whose chain emptied is unavailable for good: there is nothing to copy from.
 //
 // Thread-safety: safe for concurrent use; WaitForNewerMap() blocks the caller, nothing else does.
 #ifndef PS_SERVER_COORDINATOR_CLUSTER_STATE_H_
@@ -55,11 +68,14 @@ class ClusterState {
   ClusterState(const ClusterState&) = delete;
   ClusterState& operator=(const ClusterState&) = delete;
 
-  // Adds a live server (bumping the epoch) and, once min_servers are alive for the first time,
-  // places the shards. Errors: InvalidArgument for an address that is not host:port.
+  // Adds a live server (bumping the membership version) and, once min_servers are alive for the
+  // first time, places the shards; after placement the server is a spare that re-replication may
+  // give learner roles. Either bumps the epoch. Errors: InvalidArgument for an address that is not
+  // host:port.
   absl::StatusOr<Registration> RegisterServer(const std::string& address, absl::Time now);
 
-  // Adds a live worker with the lowest rank no live worker holds (bumping the epoch).
+  // Adds a live worker with the lowest rank no live worker holds (bumping the membership version,
+  // not the epoch).
   absl::StatusOr<Registration> RegisterWorker(const std::string& address, absl::Time now);
 
   // Records that `member` is alive at `now`; returns the current epoch.
@@ -67,12 +83,15 @@ class ClusterState {
   absl::StatusOr<uint64_t> Heartbeat(const v1::MemberRef& member, uint64_t known_epoch,
                                      absl::Time now);
 
-  // Marks `member` dead at once. Returns the new epoch. Errors: NotFound as Heartbeat.
+  // Marks `member` dead at once (bumping the membership version; for a server holding shards also
+  // the epoch, after promotions and re-replication). Returns the current epoch.
+  // Errors: NotFound as Heartbeat.
   absl::StatusOr<uint64_t> Leave(const v1::MemberRef& member);
 
   // Declares dead every live member whose last heartbeat is older than now - failure_timeout,
-  // removes dead servers from replica chains (promoting backups) and bumps the epoch once if
-  // anything changed. Returns the members declared dead.
+  // removes dead servers from replica chains (promoting backups) and learner lists, re-replicates,
+  // and bumps the membership version once, and the epoch once if any shard changed. Returns the
+  // members declared dead.
   std::vector<v1::MemberRef> ExpireSilentMembers(absl::Time now);
 
   // Adds a table to the catalog (bumping the catalog version, not the epoch). Returns the table
@@ -84,14 +103,32 @@ class ClusterState {
   // Errors: NotFound.
   absl::StatusOr<v1::TableInfo> DescribeTable(const std::string& name) const;
 
+  // A primary could not replicate to request.failed_server_id(): removes that server from the
+  // replicas and learners of request.shard_ids() (only those; it stays a live member), then
+  // re-replicates, bumping the epoch once. Returns the new epoch, or the current one when the
+  // failed server is already in none of those shards (a retried report), changing nothing.
+  // Errors, changing nothing: NotFound when the reporter is not a live server incarnation;
+  // InvalidArgument for no shard ids or one >= num_shards; FailedPrecondition when the reporter
+  // names itself or is not the primary of every named shard in the current map.
+  absl::StatusOr<uint64_t> ReportReplicaFailure(const v1::ReportReplicaFailureRequest& request);
+
+  // A learner caught up: moves it from the shard's learners to the end of its replicas, bumping
+  // the epoch. Returns the new epoch.
+  // Errors, changing nothing: NotFound when the member is not a live server incarnation;
+  // InvalidArgument for a shard id >= num_shards; FailedPrecondition when it is not a learner of
+  // the shard; Aborted when request.catalog_version() is older than the catalog (the learner
+  // must copy the newer tables, then report again).
+  absl::StatusOr<uint64_t> ReportLearnerCaughtUp(const v1::ReportLearnerCaughtUpRequest& request);
+
   // The current map.
   v1::ClusterMap Map() const;
 
-  // Waits until the map's epoch exceeds `known_epoch` or, at the same epoch, its catalog version
-  // exceeds `known_catalog_version`; returns that map. Returns nullopt at `deadline` or once
+  // Waits until the map is newer than the caller's: its epoch, catalog version or membership
+  // version exceeds the known one; returns that map. Returns nullopt at `deadline` or once
   // Shutdown() was called.
   std::optional<v1::ClusterMap> WaitForNewerMap(uint64_t known_epoch,
                                                 uint64_t known_catalog_version,
+                                                uint64_t known_membership_version,
                                                 absl::Time deadline) const;
 
   // The map with per-member health as seen at `now`.
@@ -112,18 +149,30 @@ class ClusterState {
 
   // Finds the live member matching `member`'s role, id and incarnation.
   absl::Status CheckAlive(const v1::MemberRef& member) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Marks the member dead (removing a server from its chains); does not bump the epoch.
-  void MarkDead(const MemberKey& key, const char* reason) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void MaybePlaceShards() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Copies chains_ into map_, bumps the epoch and wakes watchers.
-  void PublishNewEpoch() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // CheckAlive() for a member that must be a server.
+  absl::Status CheckAliveServer(const v1::MemberRef& member) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The helpers below change chains_ / learners_ and return whether they did; Publish() then
+  // makes the change visible.
+  // Marks the member dead, removing a server from its chains and learner lists.
+  bool MarkDead(const MemberKey& key, const char* reason) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Places the shards once min_servers are alive, the first time only.
+  bool MaybePlaceShards() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Adds learners to the shards short of R (see the file comment) and logs each decision.
+  bool ReReplicate() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Copies chains_ and learners_ into map_ and bumps the epoch if `shards_changed`; bumps the
+  // membership version if `membership_changed`. Watchers wake when mu_ is released.
+  void Publish(bool shards_changed, bool membership_changed) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::vector<uint32_t> AliveServers() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const ClusterOptions options_;
 
   mutable absl::Mutex mu_;
   v1::ClusterMap map_ ABSL_GUARDED_BY(mu_);
+  // Empty until placement; then one entry per shard each. map_.shards mirrors them as of the
+  // last Publish().
   ReplicaChains chains_ ABSL_GUARDED_BY(mu_);
+  LearnerLists learners_ ABSL_GUARDED_BY(mu_);
   std::map<MemberKey, Liveness> liveness_ ABSL_GUARDED_BY(mu_);
   uint32_t next_server_id_ ABSL_GUARDED_BY(mu_) = 1;
   uint32_t next_worker_id_ ABSL_GUARDED_BY(mu_) = 1;

@@ -41,15 +41,16 @@ TEST(ClusterOptionsTest, RejectsInconsistentOptions) {
   EXPECT_EQ(ValidateClusterOptions(options).code(), absl::StatusCode::kInvalidArgument);
 }
 
-TEST(ClusterStateTest, EveryRegistrationBumpsTheEpochAndPlacementWaitsForMinServers) {
+TEST(ClusterStateTest, RegistrationsBumpMembershipAndOnlyPlacementBumpsTheEpoch) {
   ClusterState state(ThreeServerOptions(), kStart);
-  uint64_t epoch = state.Map().epoch();
+  const uint64_t epoch = state.Map().epoch();
   for (int i = 0; i < 3; ++i) {
     EXPECT_TRUE(state.Map().shards().empty()) << "placement before min_servers registered";
     auto registration = state.RegisterServer("127.0.0.1:" + std::to_string(7000 + i), kStart);
     ASSERT_TRUE(registration.ok()) << registration.status();
-    EXPECT_GT(registration->map.epoch(), epoch);
-    epoch = registration->map.epoch();
+    EXPECT_EQ(registration->map.membership_version(), static_cast<uint64_t>(i + 1));
+    EXPECT_EQ(registration->map.epoch(), i < 2 ? epoch : epoch + 1)
+        << "only the registration that places the shards changes them";
   }
   const v1::ClusterMap map = state.Map();
   ASSERT_EQ(map.shards_size(), 12);
@@ -70,6 +71,7 @@ TEST(ClusterStateTest, RejectsMalformedAddresses) {
   EXPECT_EQ(state.RegisterWorker("h:x", kStart).status().code(),
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(state.Map().epoch(), epoch) << "a rejected registration must change nothing";
+  EXPECT_EQ(state.Map().membership_version(), 0u);
 }
 
 TEST(ClusterStateTest, IncarnationsAreUniqueAndRanksReused) {
@@ -113,6 +115,9 @@ TEST(ClusterStateTest, SilentServerIsDeclaredDeadAfterTimeoutAndNoShardKeepsADea
     ASSERT_FALSE(shard.replicas().empty());
     EXPECT_NE(shard.replicas(0), servers[2].id) << "shard " << shard.shard_id();
     for (uint32_t replica : shard.replicas()) EXPECT_NE(replica, servers[2].id);
+    EXPECT_EQ(shard.replicas_size() + shard.learners_size(), 2)
+        << "re-replication restores R on the survivors: " << shard.ShortDebugString();
+    for (uint32_t learner : shard.learners()) EXPECT_NE(learner, servers[2].id);
   }
   for (const v1::ServerInfo& server : map.servers()) {
     EXPECT_EQ(server.state() == v1::MEMBER_STATE_DEAD, server.server_id() == servers[2].id);
@@ -133,17 +138,38 @@ TEST(ClusterStateTest, HeartbeatFromUnknownIncarnationIsNotFound) {
   EXPECT_EQ(state.Leave(stale).status().code(), absl::StatusCode::kNotFound);
 }
 
-TEST(ClusterStateTest, WaitForNewerMapWakesOnChangeAndTimesOut) {
+TEST(ClusterStateTest, WaitForNewerMapWakesOnAnyVersionAndTimesOut) {
   ClusterState state(ThreeServerOptions(), kStart);
   const uint64_t epoch = state.Map().epoch();
-  EXPECT_FALSE(state.WaitForNewerMap(epoch, 0, absl::Now() + absl::Milliseconds(20)).has_value());
+  EXPECT_FALSE(
+      state.WaitForNewerMap(epoch, 0, 0, absl::Now() + absl::Milliseconds(20)).has_value());
+  // A worker joining moves only the membership version.
   std::thread registrar([&] { ASSERT_TRUE(state.RegisterWorker("", kStart).ok()); });
-  const auto map = state.WaitForNewerMap(epoch, 0, absl::Now() + absl::Seconds(30));
+  const auto map = state.WaitForNewerMap(epoch, 0, 0, absl::Now() + absl::Seconds(30));
   registrar.join();
   ASSERT_TRUE(map.has_value());
-  EXPECT_EQ(map->epoch(), epoch + 1);
+  EXPECT_EQ(map->epoch(), epoch);
+  EXPECT_EQ(map->membership_version(), 1u);
+  // A table moves only the catalog version.
+  std::thread creator([&] {
+    v1::TableSpec spec;
+    spec.set_name("t");
+    spec.set_kind(v1::TABLE_KIND_DENSE);
+    spec.set_dense_size(4);
+    spec.mutable_optimizer()->set_kind(v1::OptimizerSpec::KIND_SGD);
+    spec.mutable_optimizer()->set_learning_rate(1.0f);
+    spec.mutable_consistency()->set_model(v1::ConsistencySpec::MODEL_ASP);
+    ASSERT_TRUE(state.CreateTable(spec).ok());
+  });
+  const auto with_table = state.WaitForNewerMap(epoch, 0, 1, absl::Now() + absl::Seconds(30));
+  creator.join();
+  ASSERT_TRUE(with_table.has_value());
+  EXPECT_EQ(with_table->catalog_version(), 1u);
+  EXPECT_EQ(with_table->membership_version(), 1u);
+  EXPECT_FALSE(
+      state.WaitForNewerMap(epoch, 1, 1, absl::Now() + absl::Milliseconds(20)).has_value());
   state.Shutdown();
-  EXPECT_FALSE(state.WaitForNewerMap(0, 0, absl::Now() + absl::Seconds(30)).has_value());
+  EXPECT_FALSE(state.WaitForNewerMap(0, 0, 0, absl::Now() + absl::Seconds(30)).has_value());
 }
 
 }  // namespace
@@ -187,6 +213,320 @@ TEST(TableCatalogTest, CreateIsIdempotentAndConflictsAreErrors) {
   EXPECT_EQ(map.epoch(), epoch) << "tables must not invalidate data-plane routing";
   EXPECT_EQ(state.DescribeTable("b")->spec().dense_size(), 5u);
   EXPECT_EQ(state.DescribeTable("nope").status().code(), absl::StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace ps
+
+namespace ps {
+namespace {
+
+ClusterOptions Options(uint32_t num_shards, uint32_t replication_factor, uint32_t min_servers) {
+  ClusterOptions options;
+  options.num_shards = num_shards;
+  options.replication_factor = replication_factor;
+  options.min_servers = min_servers;
+  options.heartbeat_interval = absl::Milliseconds(200);
+  options.failure_timeout = absl::Seconds(1);
+  return options;
+}
+
+// Registers `count` servers; ids are 1..count in a fresh state.
+std::vector<v1::MemberRef> AddServers(ClusterState& state, int count) {
+  std::vector<v1::MemberRef> refs;
+  for (int i = 0; i < count; ++i) {
+    absl::StatusOr<Registration> registration =
+        state.RegisterServer("127.0.0.1:" + std::to_string(7100 + i), kStart);
+    EXPECT_TRUE(registration.ok()) << registration.status();
+    if (registration.ok()) refs.push_back(Ref(v1::MemberRef::ROLE_SERVER, *registration));
+  }
+  return refs;
+}
+
+ReplicaChains ChainsOf(const v1::ClusterMap& map) {
+  ReplicaChains chains;
+  for (const v1::ShardAssignment& shard : map.shards()) {
+    chains.emplace_back(shard.replicas().begin(), shard.replicas().end());
+  }
+  return chains;
+}
+
+LearnerLists LearnersOf(const v1::ClusterMap& map) {
+  LearnerLists learners;
+  for (const v1::ShardAssignment& shard : map.shards()) {
+    learners.emplace_back(shard.learners().begin(), shard.learners().end());
+  }
+  return learners;
+}
+
+v1::ReportReplicaFailureRequest FailureReport(const v1::MemberRef& reporter, uint32_t failed,
+                                              std::vector<uint32_t> shards) {
+  v1::ReportReplicaFailureRequest request;
+  *request.mutable_reporter() = reporter;
+  request.set_failed_server_id(failed);
+  for (uint32_t shard : shards) request.add_shard_ids(shard);
+  request.set_reason("replication timed out");
+  return request;
+}
+
+v1::ReportLearnerCaughtUpRequest CaughtUp(const v1::MemberRef& learner, uint32_t shard,
+                                          uint64_t catalog_version) {
+  v1::ReportLearnerCaughtUpRequest request;
+  *request.mutable_learner() = learner;
+  request.set_shard_id(shard);
+  request.set_catalog_version(catalog_version);
+  return request;
+}
+
+TEST(MapVersionsTest, WorkersAndSpareServersBumpMembershipNotEpoch) {
+  ClusterState state(Options(4, 2, 2), kStart);
+  AddServers(state, 2);
+  const v1::ClusterMap placed = state.Map();
+  ASSERT_EQ(placed.shards_size(), 4);
+
+  absl::StatusOr<Registration> worker = state.RegisterWorker("", kStart);
+  ASSERT_TRUE(worker.ok()) << worker.status();
+  EXPECT_EQ(worker->map.epoch(), placed.epoch());
+  EXPECT_EQ(worker->map.membership_version(), placed.membership_version() + 1);
+
+  absl::StatusOr<Registration> leaver = state.RegisterWorker("", kStart);
+  ASSERT_TRUE(leaver.ok()) << leaver.status();
+  absl::StatusOr<uint64_t> left = state.Leave(Ref(v1::MemberRef::ROLE_WORKER, *leaver));
+  ASSERT_TRUE(left.ok()) << left.status();
+  EXPECT_EQ(*left, placed.epoch());
+  EXPECT_EQ(state.Map().membership_version(), placed.membership_version() + 3);
+
+  // Only the first worker stays silent past the timeout; the servers keep heartbeating.
+  const absl::Time later = kStart + absl::Milliseconds(1500);
+  for (const v1::ServerInfo& server : placed.servers()) {
+    v1::MemberRef ref;
+    ref.set_role(v1::MemberRef::ROLE_SERVER);
+    ref.set_id(server.server_id());
+    ref.set_incarnation(server.incarnation());
+    ASSERT_TRUE(state.Heartbeat(ref, placed.epoch(), later).ok());
+  }
+  ASSERT_EQ(state.ExpireSilentMembers(later).size(), 1u);
+  EXPECT_EQ(state.Map().epoch(), placed.epoch());
+  EXPECT_EQ(state.Map().membership_version(), placed.membership_version() + 4);
+
+  absl::StatusOr<Registration> spare = state.RegisterServer("127.0.0.1:7200", later);
+  ASSERT_TRUE(spare.ok()) << spare.status();
+  EXPECT_EQ(spare->map.epoch(), placed.epoch()) << "every shard has R replicas: the spare idles";
+  EXPECT_EQ(spare->map.membership_version(), placed.membership_version() + 5);
+  EXPECT_EQ(ChainsOf(spare->map), ChainsOf(placed));
+  EXPECT_EQ(LearnersOf(spare->map), LearnerLists(4));
+}
+
+TEST(ReReplicationTest, DeadServerIsReplacedByLearnersOnTheSpare) {
+  ClusterState state(Options(6, 2, 3), kStart);
+  const std::vector<v1::MemberRef> servers = AddServers(state, 4);  // Server 4 is a spare.
+  const v1::ClusterMap placed = state.Map();
+  ASSERT_EQ(ChainsOf(placed), (ReplicaChains{{1, 2}, {3, 1}, {2, 3}, {1, 3}, {2, 1}, {3, 2}}));
+  EXPECT_EQ(LearnersOf(placed), LearnerLists(6));
+
+  ASSERT_TRUE(state.Leave(servers[0]).ok());
+  const v1::ClusterMap after = state.Map();
+  EXPECT_EQ(after.epoch(), placed.epoch() + 1);
+  EXPECT_EQ(after.membership_version(), placed.membership_version() + 1);
+  // Backups of server 1's shards 0 and 3 were promoted; the spare (load 0, below the others' 4)
+  // learns every shard that lost a replica.
+  EXPECT_EQ(ChainsOf(after), (ReplicaChains{{2}, {3}, {2, 3}, {3}, {2}, {3, 2}}));
+  EXPECT_EQ(LearnersOf(after), (LearnerLists{{4}, {4}, {}, {4}, {4}, {}}));
+}
+
+TEST(ReReplicationTest, LearnersGoToTheLeastLoadedServers) {
+  ClusterState state(Options(4, 2, 4), kStart);
+  const std::vector<v1::MemberRef> servers = AddServers(state, 4);
+  ASSERT_EQ(ChainsOf(state.Map()), (ReplicaChains{{1, 2}, {3, 4}, {2, 1}, {4, 3}}));
+
+  ASSERT_TRUE(state.Leave(servers[0]).ok());
+  const v1::ClusterMap after = state.Map();
+  EXPECT_EQ(ChainsOf(after), (ReplicaChains{{2}, {3, 4}, {2}, {4, 3}}));
+  // Shard 0: 3 and 4 both hold 2 and lead 1, so the lower id; shard 2: 3 now holds 3, 4 holds 2.
+  EXPECT_EQ(LearnersOf(after), (LearnerLists{{3}, {}, {4}, {}}));
+}
+
+TEST(ReReplicationTest, AnEmptyChainStaysUnavailable) {
+  ClusterState state(Options(2, 1, 2), kStart);
+  const std::vector<v1::MemberRef> servers = AddServers(state, 3);  // Server 3 is a spare.
+  const v1::ClusterMap placed = state.Map();
+  ASSERT_EQ(ChainsOf(placed), (ReplicaChains{{1}, {2}}));
+
+  ASSERT_TRUE(state.Leave(servers[0]).ok());
+  const v1::ClusterMap after = state.Map();
+  EXPECT_EQ(after.epoch(), placed.epoch() + 1);
+  EXPECT_EQ(ChainsOf(after), (ReplicaChains{{}, {2}}));
+  EXPECT_EQ(LearnersOf(after), LearnerLists(2)) << "nothing to copy shard 0 from";
+
+  // A later change does not revive it either.
+  ASSERT_TRUE(state.RegisterServer("127.0.0.1:7300", kStart).ok());
+  EXPECT_EQ(ChainsOf(state.Map()), (ReplicaChains{{}, {2}}));
+  EXPECT_EQ(LearnersOf(state.Map()), LearnerLists(2));
+  EXPECT_EQ(state.Map().epoch(), after.epoch());
+}
+
+TEST(ReReplicationTest, LearnersOfADeadServerAreDropped) {
+  ClusterState state(Options(6, 2, 3), kStart);
+  const std::vector<v1::MemberRef> servers = AddServers(state, 4);
+  ASSERT_TRUE(state.Leave(servers[0]).ok());
+  ASSERT_EQ(LearnersOf(state.Map()), (LearnerLists{{4}, {4}, {}, {4}, {4}, {}}));
+
+  // The spare dies before catching up: the survivors learn each other's shards instead.
+  ASSERT_TRUE(state.Leave(servers[3]).ok());
+  const v1::ClusterMap after = state.Map();
+  EXPECT_EQ(ChainsOf(after), (ReplicaChains{{2}, {3}, {2, 3}, {3}, {2}, {3, 2}}));
+  EXPECT_EQ(LearnersOf(after), (LearnerLists{{3}, {2}, {}, {2}, {3}, {}}));
+}
+
+class ReplicaFailureTest : public ::testing::Test {
+ protected:
+  // 4 shards, R = 2 on servers 1 and 2 (chains {1,2} {2,1} {1,2} {2,1}); server 3 is a spare.
+  ReplicaFailureTest() : state_(Options(4, 2, 2), kStart), servers_(AddServers(state_, 3)) {}
+
+  ClusterState state_;
+  std::vector<v1::MemberRef> servers_;
+};
+
+TEST_F(ReplicaFailureTest, InvalidReportsChangeNothing) {
+  const v1::ClusterMap before = state_.Map();
+  ASSERT_EQ(ChainsOf(before), (ReplicaChains{{1, 2}, {2, 1}, {1, 2}, {2, 1}}));
+
+  // Server 2 is a backup of shard 0, not its primary.
+  EXPECT_EQ(state_.ReportReplicaFailure(FailureReport(servers_[1], 1, {0})).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  // Every named shard must be led by the reporter.
+  EXPECT_EQ(state_.ReportReplicaFailure(FailureReport(servers_[0], 2, {0, 1})).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(state_.ReportReplicaFailure(FailureReport(servers_[0], 1, {0})).status().code(),
+            absl::StatusCode::kFailedPrecondition)
+      << "a primary cannot report itself";
+  EXPECT_EQ(state_.ReportReplicaFailure(FailureReport(servers_[0], 2, {0, 99})).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(state_.ReportReplicaFailure(FailureReport(servers_[0], 2, {})).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  v1::MemberRef stale = servers_[0];
+  stale.set_incarnation(stale.incarnation() + 100);
+  EXPECT_EQ(state_.ReportReplicaFailure(FailureReport(stale, 2, {0})).status().code(),
+            absl::StatusCode::kNotFound);
+  v1::MemberRef as_worker = servers_[0];
+  as_worker.set_role(v1::MemberRef::ROLE_WORKER);
+  EXPECT_EQ(state_.ReportReplicaFailure(FailureReport(as_worker, 2, {0})).status().code(),
+            absl::StatusCode::kNotFound);
+
+  const v1::ClusterMap unchanged = state_.Map();
+  EXPECT_EQ(unchanged.epoch(), before.epoch());
+  EXPECT_EQ(ChainsOf(unchanged), ChainsOf(before));
+  EXPECT_EQ(LearnersOf(unchanged), LearnersOf(before));
+
+  // A reporter that left is no longer a live server.
+  ASSERT_TRUE(state_.Leave(servers_[0]).ok());
+  const v1::ClusterMap after_leave = state_.Map();
+  EXPECT_EQ(state_.ReportReplicaFailure(FailureReport(servers_[0], 2, {0})).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(state_.Map().epoch(), after_leave.epoch());
+  EXPECT_EQ(ChainsOf(state_.Map()), ChainsOf(after_leave));
+}
+
+TEST_F(ReplicaFailureTest, ReportRemovesTheReplicaAddsALearnerAndIsIdempotent) {
+  const v1::ClusterMap before = state_.Map();
+  absl::StatusOr<uint64_t> epoch =
+      state_.ReportReplicaFailure(FailureReport(servers_[0], 2, {0, 2}));
+  ASSERT_TRUE(epoch.ok()) << epoch.status();
+  EXPECT_EQ(*epoch, before.epoch() + 1);
+  const v1::ClusterMap after = state_.Map();
+  EXPECT_EQ(after.epoch(), *epoch);
+  EXPECT_EQ(after.membership_version(), before.membership_version())
+      << "the failed server stays a member";
+  EXPECT_EQ(ChainsOf(after), (ReplicaChains{{1}, {2, 1}, {1}, {2, 1}}))
+      << "only the named shards lose server 2";
+  EXPECT_EQ(LearnersOf(after), (LearnerLists{{3}, {}, {3}, {}}));
+  for (const v1::ServerInfo& server : after.servers()) {
+    EXPECT_EQ(server.state(), v1::MEMBER_STATE_ALIVE);
+  }
+
+  // The retry of a report whose answer was lost changes nothing.
+  absl::StatusOr<uint64_t> again =
+      state_.ReportReplicaFailure(FailureReport(servers_[0], 2, {0, 2}));
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(*again, *epoch);
+  EXPECT_EQ(ChainsOf(state_.Map()), ChainsOf(after));
+  EXPECT_EQ(LearnersOf(state_.Map()), LearnersOf(after));
+
+  // A learner that fails is removed as well, and re-replication picks the next least loaded.
+  absl::StatusOr<uint64_t> learner_failed =
+      state_.ReportReplicaFailure(FailureReport(servers_[0], 3, {0}));
+  ASSERT_TRUE(learner_failed.ok()) << learner_failed.status();
+  EXPECT_EQ(*learner_failed, *epoch + 1);
+  EXPECT_EQ(LearnersOf(state_.Map()), (LearnerLists{{3}, {}, {3}, {}}))
+      << "server 3 (load 1) is still less loaded than server 2 (load 2), so it copies afresh";
+}
+
+TEST(ReplicaFailureWithoutSpareTest, TheFailedServerMayBeChosenAgainAsLearner) {
+  ClusterState state(Options(2, 2, 2), kStart);
+  const std::vector<v1::MemberRef> servers = AddServers(state, 2);
+  ASSERT_EQ(ChainsOf(state.Map()), (ReplicaChains{{1, 2}, {2, 1}}));
+  absl::StatusOr<uint64_t> epoch = state.ReportReplicaFailure(FailureReport(servers[0], 2, {0}));
+  ASSERT_TRUE(epoch.ok()) << epoch.status();
+  EXPECT_EQ(ChainsOf(state.Map()), (ReplicaChains{{1}, {2, 1}}));
+  EXPECT_EQ(LearnersOf(state.Map()), (LearnerLists{{2}, {}})) << "the only candidate";
+}
+
+TEST_F(ReplicaFailureTest, LearnerCaughtUpJoinsTheEndOfTheChain) {
+  ASSERT_TRUE(state_.ReportReplicaFailure(FailureReport(servers_[0], 2, {0, 2})).ok());
+  const v1::ClusterMap before = state_.Map();
+  ASSERT_EQ(LearnersOf(before), (LearnerLists{{3}, {}, {3}, {}}));
+
+  absl::StatusOr<uint64_t> epoch = state_.ReportLearnerCaughtUp(CaughtUp(servers_[2], 2, 0));
+  ASSERT_TRUE(epoch.ok()) << epoch.status();
+  EXPECT_EQ(*epoch, before.epoch() + 1);
+  const v1::ClusterMap after = state_.Map();
+  EXPECT_EQ(after.epoch(), *epoch);
+  EXPECT_EQ(ChainsOf(after), (ReplicaChains{{1}, {2, 1}, {1, 3}, {2, 1}}));
+  EXPECT_EQ(LearnersOf(after), (LearnerLists{{3}, {}, {}, {}}));
+}
+
+TEST_F(ReplicaFailureTest, LearnerBehindTheCatalogIsAbortedAndNonLearnersRefused) {
+  ASSERT_TRUE(state_.ReportReplicaFailure(FailureReport(servers_[0], 2, {0})).ok());
+  v1::TableSpec spec;
+  spec.set_name("w");
+  spec.set_kind(v1::TABLE_KIND_DENSE);
+  spec.set_dense_size(8);
+  spec.mutable_optimizer()->set_kind(v1::OptimizerSpec::KIND_SGD);
+  spec.mutable_optimizer()->set_learning_rate(1.0f);
+  spec.mutable_consistency()->set_model(v1::ConsistencySpec::MODEL_ASP);
+  ASSERT_TRUE(state_.CreateTable(spec).ok());
+  const v1::ClusterMap before = state_.Map();
+  ASSERT_EQ(before.catalog_version(), 1u);
+  ASSERT_EQ(LearnersOf(before), (LearnerLists{{3}, {}, {}, {}}));
+
+  EXPECT_EQ(state_.ReportLearnerCaughtUp(CaughtUp(servers_[2], 0, 0)).status().code(),
+            absl::StatusCode::kAborted)
+      << "the learner has not copied table 'w'";
+  EXPECT_EQ(state_.ReportLearnerCaughtUp(CaughtUp(servers_[2], 1, 1)).status().code(),
+            absl::StatusCode::kFailedPrecondition)
+      << "server 3 does not learn shard 1";
+  EXPECT_EQ(state_.ReportLearnerCaughtUp(CaughtUp(servers_[1], 1, 1)).status().code(),
+            absl::StatusCode::kFailedPrecondition)
+      << "server 2 is a replica of shard 1, not a learner";
+  EXPECT_EQ(state_.ReportLearnerCaughtUp(CaughtUp(servers_[2], 4, 1)).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  v1::MemberRef stale = servers_[2];
+  stale.set_incarnation(stale.incarnation() + 100);
+  EXPECT_EQ(state_.ReportLearnerCaughtUp(CaughtUp(stale, 0, 1)).status().code(),
+            absl::StatusCode::kNotFound);
+  const v1::ClusterMap unchanged = state_.Map();
+  EXPECT_EQ(unchanged.epoch(), before.epoch());
+  EXPECT_EQ(ChainsOf(unchanged), ChainsOf(before));
+  EXPECT_EQ(LearnersOf(unchanged), LearnersOf(before));
+
+  // Once it holds the table too, it joins.
+  absl::StatusOr<uint64_t> epoch = state_.ReportLearnerCaughtUp(CaughtUp(servers_[2], 0, 1));
+  ASSERT_TRUE(epoch.ok()) << epoch.status();
+  EXPECT_EQ(ChainsOf(state_.Map()), (ReplicaChains{{1, 3}, {2, 1}, {1, 2}, {2, 1}}));
+  EXPECT_EQ(LearnersOf(state_.Map()), LearnerLists(4));
+  // A repeat is refused: it is a replica now.
+  EXPECT_EQ(state_.ReportLearnerCaughtUp(CaughtUp(servers_[2], 0, 1)).status().code(),
+            absl::StatusCode::kFailedPrecondition);
 }
 
 }  // namespace

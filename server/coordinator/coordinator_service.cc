@@ -59,9 +59,11 @@ grpc::Status CoordinatorService::WatchClusterMap(grpc::ServerContext* context,
                                                  grpc::ServerWriter<v1::ClusterMap>* writer) {
   uint64_t known_epoch = request->known_epoch();
   uint64_t known_catalog_version = request->known_catalog_version();
+  uint64_t known_membership_version = request->known_membership_version();
   while (!context->IsCancelled()) {
-    const std::optional<v1::ClusterMap> map = state_.WaitForNewerMap(
-        known_epoch, known_catalog_version, absl::Now() + kWatchPollInterval);
+    const std::optional<v1::ClusterMap> map =
+        state_.WaitForNewerMap(known_epoch, known_catalog_version, known_membership_version,
+                               absl::Now() + kWatchPollInterval);
     if (!map.has_value()) {
       if (!state_.IsShutDown()) continue;
       return grpc::Status(grpc::StatusCode::UNAVAILABLE, "coordinator is shutting down");
@@ -69,6 +71,7 @@ grpc::Status CoordinatorService::WatchClusterMap(grpc::ServerContext* context,
     if (!writer->Write(*map)) break;  // The client went away.
     known_epoch = map->epoch();
     known_catalog_version = map->catalog_version();
+    known_membership_version = map->membership_version();
   }
   return grpc::Status::OK;
 }
@@ -89,6 +92,24 @@ grpc::Status CoordinatorService::DescribeTable(grpc::ServerContext*,
   absl::StatusOr<v1::TableInfo> table = state_.DescribeTable(request->name());
   if (!table.ok()) return ToGrpcStatus(table.status());
   *response = *std::move(table);
+  return grpc::Status::OK;
+}
+
+grpc::Status CoordinatorService::ReportReplicaFailure(
+    grpc::ServerContext*, const v1::ReportReplicaFailureRequest* request,
+    v1::ReportReplicaFailureResponse* response) {
+  absl::StatusOr<uint64_t> epoch = state_.ReportReplicaFailure(*request);
+  if (!epoch.ok()) return ToGrpcStatus(epoch.status());
+  response->set_epoch(*epoch);
+  return grpc::Status::OK;
+}
+
+grpc::Status CoordinatorService::ReportLearnerCaughtUp(
+    grpc::ServerContext*, const v1::ReportLearnerCaughtUpRequest* request,
+    v1::ReportLearnerCaughtUpResponse* response) {
+  absl::StatusOr<uint64_t> epoch = state_.ReportLearnerCaughtUp(*request);
+  if (!epoch.ok()) return ToGrpcStatus(epoch.status());
+  response->set_epoch(*epoch);
   return grpc::Status::OK;
 }
 

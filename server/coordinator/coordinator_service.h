@@ -32,6 +32,12 @@ class CoordinatorService final : public v1::Coordinator::Service {
   grpc::Status GetClusterStatus(grpc::ServerContext* context,
                                 const v1::GetClusterStatusRequest* request,
                                 v1::ClusterStatus* response) override;
+  grpc::Status ReportReplicaFailure(grpc::ServerContext* context,
+                                    const v1::ReportReplicaFailureRequest* request,
+                                    v1::ReportReplicaFailureResponse* response) override;
+  grpc::Status ReportLearnerCaughtUp(grpc::ServerContext* context,
+                                     const v1::ReportLearnerCaughtUpRequest* request,
+                                     v1::ReportLearnerCaughtUpResponse* response) override;
 
  private:
   ClusterState& state_;

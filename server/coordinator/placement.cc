@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <tuple>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -70,6 +71,50 @@ int RemoveServer(uint32_t dead_server, ReplicaChains& chains) {
     ++removed;
   }
   return removed;
+}
+
+std::vector<LearnerChoice> AddLearners(uint32_t replication_factor,
+                                       const std::vector<uint32_t>& servers,
+                                       const ReplicaChains& chains, LearnerLists& learners) {
+  std::map<uint32_t, int> primaries;  // server -> shards it leads
+  std::map<uint32_t, int> load;       // server -> replicas plus learners it holds
+  for (uint32_t server : servers) {
+    primaries[server] = 0;
+    load[server] = 0;
+  }
+  for (size_t shard = 0; shard < chains.size(); ++shard) {
+    if (!chains[shard].empty()) ++primaries[chains[shard][0]];
+    for (uint32_t server : chains[shard]) ++load[server];
+    for (uint32_t server : learners[shard]) ++load[server];
+  }
+  std::vector<LearnerChoice> choices;
+  for (size_t shard = 0; shard < chains.size(); ++shard) {
+    const std::vector<uint32_t>& chain = chains[shard];
+    std::vector<uint32_t>& shard_learners = learners[shard];
+    if (chain.empty()) continue;
+    const auto holds = [&](uint32_t server) {
+      return std::find(chain.begin(), chain.end(), server) != chain.end() ||
+             std::find(shard_learners.begin(), shard_learners.end(), server) !=
+                 shard_learners.end();
+    };
+    while (chain.size() + shard_learners.size() < replication_factor) {
+      uint32_t best = 0;
+      bool found = false;
+      for (uint32_t candidate : servers) {
+        if (holds(candidate)) continue;
+        if (!found || std::make_tuple(load[candidate], primaries[candidate], candidate) <
+                          std::make_tuple(load[best], primaries[best], best)) {
+          best = candidate;
+          found = true;
+        }
+      }
+      if (!found) break;  // Every live server already holds the shard.
+      shard_learners.push_back(best);
+      ++load[best];
+      choices.push_back({static_cast<uint32_t>(shard), best, chain.size()});
+    }
+  }
+  return choices;
 }
 
 }  // namespace ps

@@ -106,5 +106,51 @@ TEST(PlacementTest, LosingEveryReplicaLeavesAnEmptyChain) {
   EXPECT_EQ(chains[1], std::vector<uint32_t>{2});
 }
 
+TEST(AddLearnersTest, SpareServerIsFilledFirst) {
+  const ReplicaChains chains = {{1}, {2}, {1, 2}};
+  LearnerLists learners(3);
+  const std::vector<LearnerChoice> choices = AddLearners(2, {1, 2, 3}, chains, learners);
+  EXPECT_EQ(learners, (LearnerLists{{3}, {3}, {}}));
+  ASSERT_EQ(choices.size(), 2u);
+  EXPECT_EQ(choices[0].shard, 0u);
+  EXPECT_EQ(choices[0].server, 3u);
+  EXPECT_EQ(choices[0].replicas_left, 1u);
+  EXPECT_EQ(choices[1].shard, 1u);
+  EXPECT_EQ(choices[1].server, 3u);
+}
+
+TEST(AddLearnersTest, EqualLoadGoesToFewestPrimariesThenLowestId) {
+  // Servers 2 and 3 hold two replicas each; 2 leads both shards, so 3 is less loaded.
+  LearnerLists learners(3);
+  AddLearners(2, {1, 2, 3}, {{1}, {2, 3}, {2, 3}}, learners);
+  EXPECT_EQ(learners, (LearnerLists{{3}, {}, {}}));
+  // Same replicas and primaries: the lowest id.
+  learners.assign(3, {});
+  AddLearners(2, {1, 2, 3}, {{1}, {2, 3}, {3, 2}}, learners);
+  EXPECT_EQ(learners, (LearnerLists{{2}, {}, {}}));
+}
+
+TEST(AddLearnersTest, LearnersAddedCountTowardsLoad) {
+  // R = 3. Shard 0 takes spare 3 then 2; shard 1 then sees 1 and 3 at load 1 and picks 3, which
+  // leads nothing, before 1.
+  LearnerLists learners(2);
+  const std::vector<LearnerChoice> choices = AddLearners(3, {1, 2, 3}, {{1}, {2}}, learners);
+  EXPECT_EQ(learners, (LearnerLists{{3, 2}, {3, 1}}));
+  EXPECT_EQ(choices.size(), 4u);
+}
+
+TEST(AddLearnersTest, ExistingLearnersCountAndAreKept) {
+  LearnerLists learners = {{3}, {}};
+  EXPECT_TRUE(AddLearners(2, {1, 2, 3}, {{1}, {1, 2}}, learners).empty());
+  EXPECT_EQ(learners, (LearnerLists{{3}, {}}));
+}
+
+TEST(AddLearnersTest, EmptyChainIsNotReReplicatedAndFullServersAreSkipped) {
+  LearnerLists learners(3);
+  AddLearners(3, {1, 2}, {{}, {1}, {1, 2}}, learners);
+  EXPECT_EQ(learners, (LearnerLists{{}, {2}, {}}))
+      << "an empty chain has nothing to copy from; shard 1 can reach only 2 of 3 with 2 servers";
+}
+
 }  // namespace
 }  // namespace ps

@@ -25,7 +25,7 @@ ABSL_FLAG(uint32_t, min_servers, 2,
           "Shards are placed once this many servers have registered (>= replication_factor).");
 ABSL_FLAG(uint32_t, heartbeat_interval_ms, 200, "How often members heartbeat, in ms.");
 ABSL_FLAG(uint32_t, failure_timeout_ms, 1000,
-          "A member silent this long (ms) is declared dead and the map's epoch bumps.");
+          "A member silent this long (ms) is declared dead (a new map goes out).");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error, critical or off.");
 
 int main(int argc, char** argv) {

@@ -1,5 +1,6 @@
 // Real processes on 127.0.0.1: a coordinator, 3 servers and 2 workers come up and register; a
-// SIGKILLed server is declared dead within the failure timeout and no shard keeps a dead primary.
+// SIGKILLed server is declared dead within the failure timeout, no shard keeps a dead primary and
+// the shards it held get learners on the survivors.
 #include <signal.h>
 
 #include <cstdio>
@@ -94,6 +95,9 @@ TEST(FailureDetectionTest, KilledServerIsDeclaredDeadWithinTimeoutAndPrimariesMo
     ASSERT_FALSE(shard.replicas().empty()) << "shard " << shard.shard_id() << " lost all replicas";
     EXPECT_NE(shard.replicas(0), victim) << "shard " << shard.shard_id() << " has a dead primary";
     for (uint32_t replica : shard.replicas()) EXPECT_NE(replica, victim);
+    // Re-replication: the survivor that lacks the shard learns it, in the same map.
+    for (uint32_t learner : shard.learners()) EXPECT_NE(learner, victim);
+    EXPECT_EQ(shard.replicas_size() + shard.learners_size(), 2) << shard.ShortDebugString();
   }
 
   // The survivors shut down in order on SIGTERM.
