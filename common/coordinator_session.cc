@@ -283,6 +283,7 @@ void CoordinatorSession::WatchLoop() {
     const v1::ClusterMap known = CurrentMap();
     request.set_known_epoch(known.epoch());
     request.set_known_catalog_version(known.catalog_version());
+    request.set_known_membership_version(known.membership_version());
     std::unique_ptr<grpc::ClientReader<v1::ClusterMap>> reader =
         stub_->WatchClusterMap(&context, request);
     v1::ClusterMap map;
