@@ -73,6 +73,16 @@ grpc::Status RawPush(const std::string& address, const v1::ClusterMap& map,
   return status;
 }
 
+int CountLedgerLines(const std::string& directory, int workers) {
+  int lines = 0;
+  for (int i = 0; i < workers; ++i) {
+    std::ifstream ledger(absl::StrCat(directory, "/ledger-", i));
+    std::string line;
+    while (std::getline(ledger, line)) ++lines;
+  }
+  return lines;
+}
+
 struct ReplicaState {
   uint64_t log_index = 0;
   uint32_t crc = 0;
@@ -147,7 +157,12 @@ absl::StatusOr<LedgerResult> RunLedger(const LedgerOptions& options) {
   }
 
   if (options.fault != LedgerFault::kNone) {
-    absl::SleepFor(options.fault_after);  // The fault schedule, not synchronisation.
+    const int total = 2 * options.workers * options.clocks;
+    const absl::Time give_up = absl::Now() + absl::Seconds(60);
+    while (CountLedgerLines(directory, options.workers) < options.fault_at_fraction * total &&
+           absl::Now() < give_up) {
+      absl::SleepFor(absl::Milliseconds(5));  // Polls the workers' ledger files.
+    }
     grpc::ClientContext context;
     v1::ClusterStatus status;
     if (!cluster.coordinator().GetClusterStatus(&context, {}, &status).ok()) {
@@ -162,6 +177,7 @@ absl::StatusOr<LedgerResult> RunLedger(const LedgerOptions& options) {
     if (victim < 0) return failed(absl::InternalError("cannot find the victim's process"));
     const absl::Time struck = absl::Now();
     cluster.server(victim).Signal(options.fault == LedgerFault::kKill ? SIGKILL : SIGSTOP);
+    result.acknowledged_before_fault = CountLedgerLines(directory, options.workers);
     absl::StatusOr<v1::ClusterMap> replaced = cluster.WaitForMap(
         [&](const v1::ClusterMap& map) {
           for (const v1::ServerInfo& server : map.servers()) {
@@ -295,7 +311,8 @@ absl::StatusOr<LedgerResult> RunLedger(const LedgerOptions& options) {
     }
     absl::SleepFor(absl::Milliseconds(300));  // Fire-and-forget clock entries may be in flight.
   }
-  absl::StrAppend(&result.summary, result.acknowledged_pushes, " acknowledged pushes; ",
+  absl::StrAppend(&result.summary, result.acknowledged_pushes, " acknowledged pushes (",
+                  result.acknowledged_before_fault, " before the fault); ",
                   result.values_checked, " values checked: ", result.values_lost, " lost, ",
                   result.values_doubled, " doubled; ", result.replicas_compared,
                   " replicas compared: ", result.replicas_different, " different; detection ",

@@ -31,8 +31,8 @@ struct LedgerOptions {
   uint32_t heartbeat_interval_ms = 100;
   uint32_t failure_timeout_ms = 500;
   LedgerFault fault = LedgerFault::kKill;
-  // When the fault strikes, counted from the workers' start.
-  absl::Duration fault_after = absl::Milliseconds(800);
+  // When the fault strikes: once this fraction of all pushes has been acknowledged.
+  double fault_at_fraction = 0.3;
   // The victim: the primary of shard 0 (true), or a backup of shard 0 (false).
   bool victim_is_primary = true;
   // kKill: start the victim again once it was declared dead (it rejoins as a new member).
@@ -42,8 +42,10 @@ struct LedgerOptions {
 };
 
 struct LedgerResult {
-  // Pushes the workers recorded as acknowledged.
+  // Pushes the workers recorded as acknowledged, in all and when the fault struck (so a test can
+  // check that it struck mid-run).
   int acknowledged_pushes = 0;
+  int acknowledged_before_fault = 0;
   // Values checked, and those below (an acknowledged increment lost) or above (applied twice)
   // the exact sum of the acknowledged increments.
   int values_checked = 0;

@@ -34,7 +34,7 @@ int main(int argc, char** argv) {
     options.fault = ps::testing::LedgerFault::kKill;
     options.restart = true;
     options.victim_is_primary = random() % 3 != 0;
-    options.fault_after = absl::Milliseconds(200 + random() % 1400);
+    options.fault_at_fraction = 0.05 + 0.8 * static_cast<double>(random() % 1000) / 1000.0;
     absl::StatusOr<ps::testing::LedgerResult> result = ps::testing::RunLedger(options);
     if (!result.ok()) {
       ++failures;
@@ -48,10 +48,10 @@ int main(int argc, char** argv) {
     const bool exact = result->values_lost == 0 && result->values_doubled == 0 &&
                        result->replicas_different == 0;
     failures += exact ? 0 : 1;
-    std::printf("round %d: %s R=%u kill %s at %lld ms: %s%s\n", round,
+    std::printf("round %d: %s R=%u kill %s at %.0f%% of the pushes: %s%s\n", round,
                 ps::v1::ConsistencySpec::Model_Name(options.model).c_str(),
                 options.replication_factor, options.victim_is_primary ? "primary" : "backup",
-                static_cast<long long>(absl::ToInt64Milliseconds(options.fault_after)),
+                100 * options.fault_at_fraction,
                 result->summary.c_str(), exact ? "" : "  <-- NOT EXACT");
     std::fflush(stdout);
   }

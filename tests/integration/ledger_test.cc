@@ -15,9 +15,13 @@ void ExpectExact(const LedgerOptions& options) {
   absl::StatusOr<LedgerResult> result = RunLedger(options);
   ASSERT_TRUE(result.ok()) << result.status();
   std::printf("%s\n", result->summary.c_str());
-  EXPECT_GT(result->acknowledged_pushes, 0);
   EXPECT_EQ(result->acknowledged_pushes, 2 * options.workers * options.clocks)
       << "every push is acknowledged in the end";
+  if (options.fault != LedgerFault::kNone) {
+    EXPECT_GT(result->acknowledged_before_fault, 0) << "the fault must strike mid-run";
+    EXPECT_LT(result->acknowledged_before_fault, result->acknowledged_pushes / 2)
+        << "the fault must strike mid-run, with most of the run after it";
+  }
   EXPECT_EQ(result->values_lost, 0) << result->summary;
   EXPECT_EQ(result->values_doubled, 0) << result->summary;
   EXPECT_GT(result->replicas_compared, 0);
@@ -74,6 +78,8 @@ TEST_P(LedgerStopTest, AStoppedPrimaryIsReplacedAndAcceptsNoWriteWhenResumed) {
   ASSERT_TRUE(result.ok()) << result.status();
   std::printf("%s\n", result->summary.c_str());
   EXPECT_TRUE(result->stopped_primary_refused_write);
+  EXPECT_GT(result->acknowledged_before_fault, 0);
+  EXPECT_LT(result->acknowledged_before_fault, result->acknowledged_pushes / 2);
   EXPECT_EQ(result->acknowledged_pushes, 2 * options.workers * options.clocks);
   EXPECT_EQ(result->values_lost, 0) << result->summary;
   EXPECT_EQ(result->values_doubled, 0) << result->summary;
