@@ -283,7 +283,7 @@ void DataPlaneService::OnClusterMap(const v1::ClusterMap& map, uint32_t self_id)
   uint64_t epoch = 0;
   {
     absl::MutexLock lock(&state_mu_);
-    if (self_id_ != 0 && !IsNewerMap(map, map_)) return;
+    if (self_id_ == self_id && !IsNewerMap(map, map_)) return;
     self_id_ = self_id;
     map_ = map;
     epoch = map.epoch();

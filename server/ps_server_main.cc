@@ -101,29 +101,32 @@ int main(int argc, char** argv) {
   uint32_t self_id ABSL_GUARDED_BY(roles_mu) = 0;  // 0 until registration returns.
   ps::ShardRoles roles ABSL_GUARDED_BY(roles_mu);
   std::atomic<bool> expelled{false};
-  absl::StatusOr<std::unique_ptr<ps::CoordinatorSession>> session = ps::CoordinatorSession::Start(
-      session_options,
-      [&](const ps::v1::ClusterMap& map) {
-        absl::MutexLock lock(&roles_mu);
-        if (self_id == 0) return;  // The registration map; adopted once registered.
-        parameter_server.OnClusterMap(map, self_id);
-        const ps::ShardRoles now = ps::RolesOf(map, self_id);
-        if (now == roles) return;
-        roles = now;
-        spdlog::info("map epoch {}: {}", map.epoch(), ps::DescribeRoles(roles));
-      },
-      [&](const absl::Status&) {
-        // The cluster has moved on without this incarnation; exit so the supervisor restarts us
-        // as a new member instead of serving stale shards.
-        expelled = true;
-        kill(getpid(), SIGTERM);
-      });
-  if (!session.ok()) {
-    spdlog::critical("{}", session.status().ToString());
-    endpoint->server->Shutdown();
-    return 1;
-  }
-  {
+  // Registers (again, after an expulsion: a new server id and incarnation) and adopts the map.
+  const auto join = [&]() -> absl::StatusOr<std::unique_ptr<ps::CoordinatorSession>> {
+    {
+      absl::MutexLock lock(&roles_mu);
+      self_id = 0;
+      roles = ps::ShardRoles();
+    }
+    absl::StatusOr<std::unique_ptr<ps::CoordinatorSession>> session =
+        ps::CoordinatorSession::Start(
+            session_options,
+            [&](const ps::v1::ClusterMap& map) {
+              absl::MutexLock lock(&roles_mu);
+              if (self_id == 0) return;  // The registration map; adopted once registered.
+              parameter_server.OnClusterMap(map, self_id);
+              const ps::ShardRoles now = ps::RolesOf(map, self_id);
+              if (now == roles) return;
+              roles = now;
+              spdlog::info("map epoch {}: {}", map.epoch(), ps::DescribeRoles(roles));
+            },
+            [&](const absl::Status&) {
+              // The cluster moved on without this incarnation (it stalled past the failure
+              // timeout): wake main, which joins again as a new member.
+              expelled = true;
+              kill(getpid(), SIGTERM);
+            });
+    if (!session.ok()) return session;
     absl::MutexLock lock(&roles_mu);
     self_id = (*session)->member_id();
     if (lease_ms.load() == 0) {
@@ -136,19 +139,38 @@ int main(int argc, char** argv) {
     parameter_server.OnClusterMap(map, self_id);
     roles = ps::RolesOf(map, self_id);
     spdlog::info("server {}: {}", self_id, ps::DescribeRoles(roles));
+    return session;
+  };
+  absl::StatusOr<std::unique_ptr<ps::CoordinatorSession>> session = join();
+  if (!session.ok()) {
+    spdlog::critical("{}", session.status().ToString());
+    endpoint->server->Shutdown();
+    return 1;
   }
 
-  const int signal_number = ps::WaitForTerminationSignal();
+  int signal_number = 0;
+  while (true) {
+    signal_number = ps::WaitForTerminationSignal();
+    if (!expelled.exchange(false)) break;
+    spdlog::error(
+        "the coordinator declared this server dead (it was unreachable or stalled for longer "
+        "than the failure timeout); its shards have moved to other replicas. Dropping every "
+        "shard and joining again as a new member (spare capacity)");
+    session_for_service = nullptr;
+    (*session).reset();
+    session = join();
+    if (!session.ok()) {
+      spdlog::critical("cannot join again: {}", session.status().ToString());
+      parameter_server.Stop();
+      endpoint->server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+      return 1;
+    }
+  }
   parameter_server.Stop();
   session_for_service = nullptr;
-  if (expelled) {
-    spdlog::error("declared dead by the coordinator; stopping");
-    (*session).reset();
-  } else {
-    spdlog::info("received signal {}; leaving the cluster", signal_number);
-    (*session)->Leave();
-  }
+  spdlog::info("received signal {}; leaving the cluster", signal_number);
+  (*session)->Leave();
   endpoint->server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   spdlog::info("server stopped");
-  return expelled ? 1 : 0;
+  return 0;
 }

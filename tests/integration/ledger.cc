@@ -197,6 +197,21 @@ absl::StatusOr<LedgerResult> RunLedger(const LedgerOptions& options) {
       const grpc::Status write =
           RawPush(cluster.server_address(victim), before, *dense, /*shard=*/0);
       result.stopped_primary_refused_write = !write.ok();
+      const std::string address = cluster.server_address(victim);
+      result.stopped_primary_rejoined =
+          cluster
+              .WaitForMap(
+                  [&](const v1::ClusterMap& map) {
+                    for (const v1::ServerInfo& server : map.servers()) {
+                      if (server.address() == address && server.server_id() != victim_id &&
+                          server.state() == v1::MEMBER_STATE_ALIVE) {
+                        return true;
+                      }
+                    }
+                    return false;
+                  },
+                  absl::Seconds(20))
+              .ok();
     } else if (options.restart) {
       if (absl::Status restarted = cluster.RestartServer(victim); !restarted.ok()) {
         return failed(restarted);

@@ -56,6 +56,8 @@ struct LedgerResult {
   int replicas_different = 0;
   // kStop: whether the resumed ex-primary refused a write sent to it directly.
   bool stopped_primary_refused_write = false;
+  // kStop: whether it then joined again as a new member (a new server id at its address).
+  bool stopped_primary_rejoined = false;
   // From the fault to the coordinator's map without the victim.
   absl::Duration detection;
   std::string summary;

@@ -78,6 +78,7 @@ TEST_P(LedgerStopTest, AStoppedPrimaryIsReplacedAndAcceptsNoWriteWhenResumed) {
   ASSERT_TRUE(result.ok()) << result.status();
   std::printf("%s\n", result->summary.c_str());
   EXPECT_TRUE(result->stopped_primary_refused_write);
+  EXPECT_TRUE(result->stopped_primary_rejoined) << "it learns it was replaced and joins again";
   EXPECT_GT(result->acknowledged_before_fault, 0);
   EXPECT_LT(result->acknowledged_before_fault, result->acknowledged_pushes / 2);
   EXPECT_EQ(result->acknowledged_pushes, 2 * options.workers * options.clocks);
