@@ -1,6 +1,7 @@
 #include "server/data_plane_service.h"
 
 #include <algorithm>
+#include <atomic>
 #include <optional>
 #include <string>
 
@@ -105,9 +106,14 @@ struct DataPlaneService::PushProgress {
   std::vector<uint32_t> shard_ids;
   // Replicas that failed, waiting for a map without them.
   std::vector<ReplicationResult> unresolved;
+  // The two things an acknowledgement waits for: this server applied the push, and every replica
+  // has it. They finish in either order (the replicas apply while this server does).
+  std::atomic<int> unsettled{2};
 
-  void FinishOk() {
-    completion->Finish(grpc::Status::OK, [&] { *response = SerializeMessage(answer); });
+  void Settle() {
+    if (unsettled.fetch_sub(1) == 1) {
+      completion->Finish(grpc::Status::OK, [&] { *response = SerializeMessage(answer); });
+    }
   }
 };
 
@@ -469,18 +475,22 @@ grpc::ServerUnaryReactor* DataPlaneService::Push(grpc::CallbackServerContext* co
   auto progress = std::make_shared<PushProgress>();
   progress->completion = call->completion();
   progress->response = response;
-  std::vector<ReplicationRequest> requests;
-  uint64_t epoch = 0;
-  absl::Status applied = ApplyPush(context, *request, *progress, &requests, &epoch);
+  absl::Status applied = ApplyPush(context, *request, progress);
   if (!applied.ok()) {
     spdlog::debug("push rejected: {}", applied.ToString());
     progress->completion->Finish(ToGrpcStatus(applied));
     return call;
   }
   ServeReadyPulls();
+  progress->Settle();  // Applied here.
+  return call;
+}
+
+void DataPlaneService::ReplicatePush(const std::shared_ptr<PushProgress>& progress,
+                                     std::vector<ReplicationRequest> requests, uint64_t epoch) {
   if (requests.empty()) {
-    progress->FinishOk();
-    return call;
+    progress->Settle();  // Nothing to replicate: no other replicas, or only duplicates.
+    return;
   }
   Replicate(std::move(requests), epoch,
             [this, progress](absl::Status error, std::vector<ReplicationResult> failures) {
@@ -489,7 +499,7 @@ grpc::ServerUnaryReactor* DataPlaneService::Push(grpc::CallbackServerContext* co
                 return;
               }
               if (failures.empty()) {
-                progress->FinishOk();
+                progress->Settle();
                 return;
               }
               {
@@ -499,13 +509,12 @@ grpc::ServerUnaryReactor* DataPlaneService::Push(grpc::CallbackServerContext* co
               }
               ResolveWaitingPushes();
             });
-  return call;
 }
 
 absl::Status DataPlaneService::ApplyPush(grpc::CallbackServerContext* context,
-                                         const grpc::ByteBuffer& request, PushProgress& progress,
-                                         std::vector<ReplicationRequest>* requests,
-                                         uint64_t* epoch) {
+                                         const grpc::ByteBuffer& request,
+                                         const std::shared_ptr<PushProgress>& progress_pointer) {
+  PushProgress& progress = *progress_pointer;
   v1::PushRequest header;
   absl::StatusOr<FrameReader> reader = FrameReader::Open(request, &header);
   if (!reader.ok()) return reader.status();
@@ -514,8 +523,19 @@ absl::Status DataPlaneService::ApplyPush(grpc::CallbackServerContext* context,
         "this server lost its lease with the coordinator and takes no writes until it renews "
         "it (it may have been replaced); refresh the map and retry");
   }
-  absl::ReaderMutexLock state(&state_mu_);
-  *epoch = map_.epoch();
+  // The state lock is released before the replication is sent (a failed send may call back at
+  // once, and its callback takes the lock); the shard locks are held until the push is applied.
+  state_mu_.ReaderLock();
+  bool state_locked = true;
+  const auto unlock_state = [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    if (state_locked) state_mu_.ReaderUnlock();
+    state_locked = false;
+  };
+  struct Unlocker {
+    std::function<void()> unlock;
+    ~Unlocker() { unlock(); }
+  } unlocker{unlock_state};
+  const uint64_t epoch = map_.epoch();
   if (absl::Status routed = CheckRouting(context, header.epoch()); !routed.ok()) return routed;
   const auto worker = live_workers_.find(header.worker_id());
   if (worker == live_workers_.end() || worker->second != header.incarnation()) {
@@ -580,24 +600,35 @@ absl::Status DataPlaneService::ApplyPush(grpc::CallbackServerContext* context,
       admitted = seen.status();
     }
   }
-  if (admitted.ok()) {
-    progress.answer.mutable_duplicates()->Resize(header.slices_size(), false);
-    bool all_duplicates = !pushes.empty();
-    for (size_t i = 0; i < pushes.size(); ++i) {
-      BoundPush& push = pushes[i];
-      progress.answer.set_duplicates(push.request_index, duplicate[i]);
-      progress.shard_ids.push_back(push.shard->store().shard_id());
-      if (duplicate[i]) continue;
-      all_duplicates = false;
-      v1::LogEntry entry = push.shard->ApplyLocked(identity, push.payload);
-      *entry.mutable_slice() = push.slice;
-      AddEntryLocked(entry, TargetsLocked(push.shard->store().shard_id(), *push.shard),
-                     push.bytes, requests);
-    }
-    progress.answer.set_duplicate(all_duplicates);
+  if (!admitted.ok()) {
+    for (auto it = pushes.rbegin(); it != pushes.rend(); ++it) it->shard->mu().Unlock();
+    return admitted;
+  }
+  progress.answer.mutable_duplicates()->Resize(header.slices_size(), false);
+  bool all_duplicates = !pushes.empty();
+  std::vector<ReplicationRequest> requests;
+  std::vector<v1::LogEntry> entries(pushes.size());
+  for (size_t i = 0; i < pushes.size(); ++i) {
+    BoundPush& push = pushes[i];
+    progress.answer.set_duplicates(push.request_index, duplicate[i]);
+    progress.shard_ids.push_back(push.shard->store().shard_id());
+    if (duplicate[i]) continue;
+    all_duplicates = false;
+    entries[i] = push.shard->BeginApplyLocked(identity);
+    v1::LogEntry forwarded = entries[i];
+    *forwarded.mutable_slice() = push.slice;
+    AddEntryLocked(forwarded, TargetsLocked(push.shard->store().shard_id(), *push.shard),
+                   push.bytes, &requests);
+  }
+  progress.answer.set_duplicate(all_duplicates);
+  unlock_state();
+  // The replicas receive and apply the push while this server applies it.
+  ReplicatePush(progress_pointer, std::move(requests), epoch);
+  for (size_t i = 0; i < pushes.size(); ++i) {
+    if (!duplicate[i]) pushes[i].shard->FinishApplyLocked(entries[i], pushes[i].payload);
   }
   for (auto it = pushes.rbegin(); it != pushes.rend(); ++it) it->shard->mu().Unlock();
-  return admitted;
+  return absl::OkStatus();
 }
 
 void DataPlaneService::Replicate(
@@ -671,7 +702,7 @@ void DataPlaneService::ResolveWaitingPushes() {
     }
     pushes_waiting_.erase(keep, pushes_waiting_.end());
   }
-  for (const auto& push : acknowledged) push->FinishOk();
+  for (const auto& push : acknowledged) push->Settle();
   for (const auto& push : deposed) {
     push->completion->Finish(grpc::Status(
         grpc::StatusCode::UNAVAILABLE,

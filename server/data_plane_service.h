@@ -108,11 +108,14 @@ class DataPlaneService final
     size_t request_index = 0;
   };
 
-  // Validates and applies a push; on success fills `progress` with the answer and `requests`
-  // with what to replicate, and `epoch` with the epoch it was applied at.
+  // Validates and applies a push and sends it to the replicas (ReplicatePush) between deciding
+  // its log entries and applying them; fills `progress` with the answer.
   absl::Status ApplyPush(grpc::CallbackServerContext* context, const grpc::ByteBuffer& request,
-                         PushProgress& progress, std::vector<ReplicationRequest>* requests,
-                         uint64_t* epoch);
+                         const std::shared_ptr<PushProgress>& progress);
+  // Sends a push's entries; settles `progress` once every replica has them (after a map
+  // without the failed ones, if some failed) or fails it.
+  void ReplicatePush(const std::shared_ptr<PushProgress>& progress,
+                     std::vector<ReplicationRequest> requests, uint64_t epoch);
   absl::Status PreparePull(grpc::CallbackServerContext* context, const grpc::ByteBuffer& request,
                            PullCall* call);
   // Checks the request's epoch; on a mismatch sets the `ps-epoch` trailer where it helps.

@@ -52,21 +52,31 @@ v1::LogEntry TableShard::NextEntryLocked() {
 }
 
 v1::LogEntry TableShard::ApplyLocked(const PushIdentity& push, PushPayload& payload) {
+  v1::LogEntry entry = BeginApplyLocked(push);
+  FinishApplyLocked(entry, payload);
+  return entry;
+}
+
+v1::LogEntry TableShard::BeginApplyLocked(const PushIdentity& push) {
   v1::LogEntry entry = NextEntryLocked();
   entry.set_has_push(true);
   entry.set_worker_id(push.worker_id);
   entry.set_incarnation(push.incarnation);
   entry.set_seq(push.seq);
   entry.set_clock(push.clock);
-  if (clock_.accumulates()) {
-    store_->Accumulate(push.clock, payload);
-  } else {
-    store_->Apply(payload);
-  }
   clock_.RecordPush(push.worker_id, push.clock);
   dedupe_.Record(push.worker_id, push.incarnation, push.seq);
   CompleteClocksLocked(&entry);
   return entry;
+}
+
+void TableShard::FinishApplyLocked(const v1::LogEntry& entry, PushPayload& payload) {
+  if (clock_.accumulates()) {
+    store_->Accumulate(entry.clock(), payload);
+  } else {
+    store_->Apply(payload);
+  }
+  ApplyCompletionsLocked(entry);
 }
 
 void TableShard::CompleteClocksLocked(v1::LogEntry* entry) {
@@ -74,8 +84,13 @@ void TableShard::CompleteClocksLocked(v1::LogEntry* entry) {
     v1::ClockCompletion* completion = entry->add_completions();
     completion->set_clock(clock_.clock());
     completion->set_contributors(*contributors);
-    store_->ApplyAccumulated(clock_.clock(), *contributors);
     clock_.CompleteClock();
+  }
+}
+
+void TableShard::ApplyCompletionsLocked(const v1::LogEntry& entry) {
+  for (const v1::ClockCompletion& completion : entry.completions()) {
+    store_->ApplyAccumulated(completion.clock(), completion.contributors());
   }
 }
 
@@ -85,6 +100,7 @@ std::optional<v1::LogEntry> TableShard::SetLiveWorkers(absl::flat_hash_set<uint3
   if (role_ != ReplicaRole::kPrimary || !clock_.CompletableContributors()) return std::nullopt;
   v1::LogEntry entry = NextEntryLocked();
   CompleteClocksLocked(&entry);
+  ApplyCompletionsLocked(entry);
   return entry;
 }
 
@@ -140,10 +156,8 @@ absl::Status TableShard::ApplyEntryLocked(OfferedEntry& offered) {
     clock_.RecordPush(entry.worker_id(), entry.clock());
     dedupe_.Record(entry.worker_id(), entry.incarnation(), entry.seq());
   }
-  for (const v1::ClockCompletion& completion : entry.completions()) {
-    store_->ApplyAccumulated(completion.clock(), completion.contributors());
-    clock_.CompleteClock();
-  }
+  for (int i = 0; i < entry.completions_size(); ++i) clock_.CompleteClock();
+  ApplyCompletionsLocked(entry);
   log_index_ = entry.log_index();
   return absl::OkStatus();
 }

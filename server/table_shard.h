@@ -90,8 +90,17 @@ class TableShard {
   absl::StatusOr<bool> AdmitLocked(const PushIdentity& push) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Applies (ASP, SSP) or accumulates (BSP) an admitted, non-duplicate push, completes every BSP
   // clock that became complete, and returns the log entry to replicate (without its slice and
-  // payload, which the caller forwards from the request).
+  // payload, which the caller forwards from the request). The same as BeginApplyLocked followed
+  // by FinishApplyLocked.
   v1::LogEntry ApplyLocked(const PushIdentity& push, PushPayload& payload)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The two halves of ApplyLocked, for a primary that sends the entry to its replicas while it
+  // applies it itself. Begin records the push (clock, dedupe table), assigns the next log index
+  // and decides which BSP clocks it completes: none of that depends on the values. Finish applies
+  // it to the store. REQUIRES: mu() held from Begin through Finish, so that the store applies
+  // entries in log order.
+  v1::LogEntry BeginApplyLocked(const PushIdentity& push) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void FinishApplyLocked(const v1::LogEntry& entry, PushPayload& payload)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Live workers changed (cluster map). On a primary, BSP clocks waiting only for departed workers
   // complete, and the entry recording that is returned for replication.
@@ -128,8 +137,10 @@ class TableShard {
                    v1::TensorHeader* header, uint64_t* clock);
 
  private:
-  // Completes every completable BSP clock, recording each in `entry`.
+  // Completes every completable BSP clock in the clock's bookkeeping, recording each in `entry`
+  // (the store applies them in ApplyCompletionsLocked).
   void CompleteClocksLocked(v1::LogEntry* entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ApplyCompletionsLocked(const v1::LogEntry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   v1::LogEntry NextEntryLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Checks an entry's term against the one followed, taking up a newer one if this copy is
   // exactly at its base.
