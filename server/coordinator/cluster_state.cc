@@ -256,9 +256,9 @@ bool ClusterState::MaybePlaceShards() {
   return true;
 }
 
-bool ClusterState::ReReplicate() {
+bool ClusterState::ReReplicate(const LearnerLists* avoid) {
   const std::vector<LearnerChoice> choices =
-      AddLearners(options_.replication_factor, AliveServers(), chains_, learners_);
+      AddLearners(options_.replication_factor, AliveServers(), chains_, learners_, avoid);
   for (const LearnerChoice& choice : choices) {
     spdlog::info("shard {}: server {} added as learner (re-replication, {} of {} replicas left)",
                  choice.shard, choice.server, choice.replicas_left, options_.replication_factor);
@@ -358,7 +358,11 @@ absl::StatusOr<uint64_t> ClusterState::ReportReplicaFailure(
   spdlog::warn("server {} reported replica failure of server {} on shard(s) [{}]: {}; removed it "
                "from them",
                reporter, failed, absl::StrJoin(changed, ", "), request.reason());
-  ReReplicate();
+  // The failed server is picked again only if no other server can take the shard: it may be dead
+  // and not yet declared so (a killed backup keeps its heartbeat age for up to the timeout).
+  LearnerLists avoid(chains_.size());
+  for (uint32_t shard : changed) avoid[shard].push_back(failed);
+  ReReplicate(&avoid);
   // Even when re-replication picks the failed server again, it is a new learner that must copy
   // afresh, so the epoch moves.
   Publish(/*shards_changed=*/true, /*membership_changed=*/false);

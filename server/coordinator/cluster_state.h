@@ -159,7 +159,7 @@ class ClusterState {
   // Places the shards once min_servers are alive, the first time only.
   bool MaybePlaceShards() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Adds learners to the shards short of R (see the file comment) and logs each decision.
-  bool ReReplicate() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool ReReplicate(const LearnerLists* avoid = nullptr) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Copies chains_ and learners_ into map_ and bumps the epoch if `shards_changed`; bumps the
   // membership version if `membership_changed`. Watchers wake when mu_ is released.
   void Publish(bool shards_changed, bool membership_changed) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

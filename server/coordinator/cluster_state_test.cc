@@ -457,8 +457,8 @@ TEST_F(ReplicaFailureTest, ReportRemovesTheReplicaAddsALearnerAndIsIdempotent) {
       state_.ReportReplicaFailure(FailureReport(servers_[0], 3, {0}));
   ASSERT_TRUE(learner_failed.ok()) << learner_failed.status();
   EXPECT_EQ(*learner_failed, *epoch + 1);
-  EXPECT_EQ(LearnersOf(state_.Map()), (LearnerLists{{3}, {}, {3}, {}}))
-      << "server 3 (load 1) is still less loaded than server 2 (load 2), so it copies afresh";
+  EXPECT_EQ(LearnersOf(state_.Map()), (LearnerLists{{2}, {}, {3}, {}}))
+      << "server 3 just failed to take shard 0's updates: the next least loaded (2) copies it";
 }
 
 TEST(ReplicaFailureWithoutSpareTest, TheFailedServerMayBeChosenAgainAsLearner) {

@@ -75,7 +75,8 @@ int RemoveServer(uint32_t dead_server, ReplicaChains& chains) {
 
 std::vector<LearnerChoice> AddLearners(uint32_t replication_factor,
                                        const std::vector<uint32_t>& servers,
-                                       const ReplicaChains& chains, LearnerLists& learners) {
+                                       const ReplicaChains& chains, LearnerLists& learners,
+                                       const LearnerLists* avoid) {
   std::map<uint32_t, int> primaries;  // server -> shards it leads
   std::map<uint32_t, int> load;       // server -> replicas plus learners it holds
   for (uint32_t server : servers) {
@@ -100,10 +101,16 @@ std::vector<LearnerChoice> AddLearners(uint32_t replication_factor,
     while (chain.size() + shard_learners.size() < replication_factor) {
       uint32_t best = 0;
       bool found = false;
+      const auto avoided = [&](uint32_t server) {
+        if (avoid == nullptr || shard >= avoid->size()) return false;
+        const std::vector<uint32_t>& list = (*avoid)[shard];
+        return std::find(list.begin(), list.end(), server) != list.end();
+      };
       for (uint32_t candidate : servers) {
         if (holds(candidate)) continue;
-        if (!found || std::make_tuple(load[candidate], primaries[candidate], candidate) <
-                          std::make_tuple(load[best], primaries[best], best)) {
+        if (!found ||
+            std::make_tuple(avoided(candidate), load[candidate], primaries[candidate], candidate) <
+                std::make_tuple(avoided(best), load[best], primaries[best], best)) {
           best = candidate;
           found = true;
         }

@@ -48,10 +48,14 @@ int RemoveServer(uint32_t dead_server, ReplicaChains& chains);
 // held across all shards, then fewest primaries, then lowest id; loads count the learners added
 // so far, so a spare server is filled first and a loss spreads over the survivors. Returns the
 // choices in the order made (empty when nothing was added). Deterministic for the same inputs.
+// A server listed in `avoid[shard]` (if given, indexed like chains) is picked for that shard only
+// when no other candidate is left: a replica that just failed to take updates should not be the
+// first choice to copy the shard afresh.
 // REQUIRES: learners.size() == chains.size(); no server is both a replica and a learner of a shard.
 std::vector<LearnerChoice> AddLearners(uint32_t replication_factor,
                                        const std::vector<uint32_t>& servers,
-                                       const ReplicaChains& chains, LearnerLists& learners);
+                                       const ReplicaChains& chains, LearnerLists& learners,
+                                       const LearnerLists* avoid = nullptr);
 
 }  // namespace ps
 

@@ -152,5 +152,17 @@ TEST(AddLearnersTest, EmptyChainIsNotReReplicatedAndFullServersAreSkipped) {
       << "an empty chain has nothing to copy from; shard 1 can reach only 2 of 3 with 2 servers";
 }
 
+TEST(AddLearnersTest, AnAvoidedServerIsPickedOnlyWhenNoOtherIsLeft) {
+  // Server 3 would be least loaded, but shard 0 just failed to replicate to it.
+  LearnerLists learners(2);
+  const LearnerLists avoid = {{3}, {}};
+  AddLearners(2, {1, 2, 3, 4}, {{1}, {1, 2}}, learners, &avoid);
+  EXPECT_EQ(learners[0], (std::vector<uint32_t>{4}));
+  // With no other candidate it is picked anyway: R matters more than the suspicion.
+  learners.assign(2, {});
+  AddLearners(2, {1, 3}, {{1}, {1, 3}}, learners, &avoid);
+  EXPECT_EQ(learners[0], (std::vector<uint32_t>{3}));
+}
+
 }  // namespace
 }  // namespace ps
