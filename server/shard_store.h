@@ -15,8 +15,8 @@
 #include "common/frame.h"
 #include "grpcpp/support/slice.h"
 #include "proto/parameter_server.pb.h"
-#include "server/initializer.h"
-#include "server/optimizer.h"
+#include "common/table/initializer.h"
+#include "common/table/optimizer.h"
 
 namespace ps {
 

@@ -6,7 +6,7 @@
 // completed because a worker left) becomes a LogEntry that the caller sends to the backups. On a
 // backup or learner, entries are offered in any order and applied strictly in log order, so every
 // replica's state is the state the primary had after the same prefix of its log: bitwise equal,
-// because the stores are deterministic (server/optimizer.h). Backups never decide anything on
+// because the stores are deterministic (common/table/optimizer.h). Backups never decide anything on
 // their own: BSP clocks complete only through the primary's ClockCompletions.
 //
 // Terms: a primary's term starts at the epoch it was promoted (or created) with the log index it

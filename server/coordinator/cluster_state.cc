@@ -6,8 +6,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/table/table_spec.h"
 #include "google/protobuf/util/message_differencer.h"
-#include "server/coordinator/table_spec.h"
 #include "spdlog/spdlog.h"
 
 namespace ps {

@@ -5,7 +5,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
-#include "server/initializer.h"
+#include "common/table/initializer.h"
+#include "common/table/table_spec.h"
 #include "spdlog/spdlog.h"
 
 namespace ps {
@@ -55,8 +56,14 @@ absl::Status ClusterDenseParameters::Push(const DeviceArray<float>& gradient) {
 
 absl::StatusOr<std::unique_ptr<LocalDenseParameters>> LocalDenseParameters::Create(
     const v1::TableSpec& spec, ComputeBackend* backend) {
-  if (spec.kind() != v1::TABLE_KIND_DENSE || spec.dense_size() == 0) {
-    return absl::InvalidArgumentError("local parameters need a dense table spec with a size");
+  // The in-process counterpart of CreateTable: refuse exactly the specs the coordinator refuses,
+  // so standalone training never runs a table the cluster would not create.
+  if (absl::Status valid = ValidateTableSpec(spec); !valid.ok()) {
+    return absl::Status(valid.code(),
+                        absl::StrCat("invalid table spec for local parameters: ", valid.message()));
+  }
+  if (spec.kind() != v1::TABLE_KIND_DENSE) {
+    return absl::InvalidArgumentError("local parameters need a dense table spec");
   }
   absl::StatusOr<std::unique_ptr<Optimizer>> optimizer = Optimizer::Create(spec.optimizer());
   if (!optimizer.ok()) return optimizer.status();

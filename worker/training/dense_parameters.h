@@ -11,8 +11,8 @@
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "common/codec/compression.h"
+#include "common/table/optimizer.h"
 #include "proto/types.pb.h"
-#include "server/optimizer.h"
 #include "worker/client/ps_client.h"
 #include "worker/compute/compute_backend.h"
 #include "worker/training/backend_gradient_encoder.h"
@@ -66,7 +66,9 @@ class ClusterDenseParameters final : public DenseParameters {
 class LocalDenseParameters final : public DenseParameters {
  public:
   // Gradients are read from `backend` memory (the backend must outlive this).
-  // Errors: InvalidArgument for a spec that is not dense or has an unknown optimizer.
+  // Errors: InvalidArgument, before anything is allocated, for a spec that ValidateTableSpec
+  // refuses (the coordinator's check of CreateTable; common/table/table_spec.h) or that is not
+  // dense.
   static absl::StatusOr<std::unique_ptr<LocalDenseParameters>> Create(const v1::TableSpec& spec,
                                                                       ComputeBackend* backend);
 

@@ -1,6 +1,8 @@
-// Validation of table specs submitted to CreateTable. Pure function; safe for concurrent use.
-#ifndef PS_SERVER_COORDINATOR_TABLE_SPEC_H_
-#define PS_SERVER_COORDINATOR_TABLE_SPEC_H_
+// Validation of table specs: the coordinator applies it to every CreateTable, and standalone
+// training to its in-process table, so both refuse the same specs. Pure function; safe for
+// concurrent use.
+#ifndef PS_COMMON_TABLE_TABLE_SPEC_H_
+#define PS_COMMON_TABLE_TABLE_SPEC_H_
 
 #include "absl/status/status.h"
 #include "proto/types.pb.h"
@@ -16,4 +18,4 @@ absl::Status ValidateTableSpec(const v1::TableSpec& spec);
 
 }  // namespace ps
 
-#endif  // PS_SERVER_COORDINATOR_TABLE_SPEC_H_
+#endif  // PS_COMMON_TABLE_TABLE_SPEC_H_

@@ -1,8 +1,8 @@
 // Initial values of table elements. Each element's value depends only on the spec (seed
 // included) and the element's identity, never on creation order, so every replica and every
 // restart creates bitwise the same rows. Immutable; thread-safe.
-#ifndef PS_SERVER_INITIALIZER_H_
-#define PS_SERVER_INITIALIZER_H_
+#ifndef PS_COMMON_TABLE_INITIALIZER_H_
+#define PS_COMMON_TABLE_INITIALIZER_H_
 
 #include <cstdint>
 
@@ -31,4 +31,4 @@ class Initializer {
 
 }  // namespace ps
 
-#endif  // PS_SERVER_INITIALIZER_H_
+#endif  // PS_COMMON_TABLE_INITIALIZER_H_

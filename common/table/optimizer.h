@@ -1,11 +1,12 @@
-// Server-side optimizers: element-wise, deterministic updates of parameter values from gradients,
-// with per-element state ("slots") that the shard stores beside the values. The same inputs give
-// bitwise the same outputs, so replicas applying the same updates stay identical.
+// Table optimizers: element-wise, deterministic updates of parameter values from gradients, with
+// per-element state ("slots") stored beside the values, by a server's shard or by standalone
+// training in one process. The same inputs give bitwise the same outputs, so replicas applying the
+// same updates stay identical.
 //
 // Thread-safety: an Optimizer is immutable after Create(); Apply() is safe for concurrent use on
 // disjoint value ranges.
-#ifndef PS_SERVER_OPTIMIZER_H_
-#define PS_SERVER_OPTIMIZER_H_
+#ifndef PS_COMMON_TABLE_OPTIMIZER_H_
+#define PS_COMMON_TABLE_OPTIMIZER_H_
 
 #include <cstdint>
 #include <memory>
@@ -18,8 +19,8 @@ namespace ps {
 
 class Optimizer {
  public:
-  // Errors: InvalidArgument for an unknown kind. The spec's ranges are checked by the coordinator
-  // when the table is created (server/coordinator/table_spec.h).
+  // Errors: InvalidArgument for an unknown kind. The spec's ranges are checked before the table
+  // is created, by the coordinator and by standalone training (common/table/table_spec.h).
   static absl::StatusOr<std::unique_ptr<Optimizer>> Create(const v1::OptimizerSpec& spec);
 
   virtual ~Optimizer() = default;
@@ -41,4 +42,4 @@ class Optimizer {
 
 }  // namespace ps
 
-#endif  // PS_SERVER_OPTIMIZER_H_
+#endif  // PS_COMMON_TABLE_OPTIMIZER_H_

@@ -1,4 +1,4 @@
-#include "server/initializer.h"
+#include "common/table/initializer.h"
 
 #include <cmath>
 #include <vector>

@@ -1,4 +1,4 @@
-#include "server/coordinator/table_spec.h"
+#include "common/table/table_spec.h"
 
 #include <cmath>
 #include <functional>
