@@ -196,19 +196,19 @@ class DataPlaneService::PullCall : public grpc::ServerUnaryReactor {
 };
 
 // Streams a snapshot frame in chunks, one write in flight at a time (gRPC's flow control paces
-// it).
-class DataPlaneService::SnapshotWriter
-    : public grpc::ServerWriteReactor<v1::ShardSnapshotChunk> {
+// it). Each chunk is a ShardSnapshotChunk on the wire: its small fields serialised, then the
+// `payload` field's tag and length, then slices of the frame itself (no copy).
+class DataPlaneService::SnapshotWriter : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  public:
   explicit SnapshotWriter(const grpc::Status& error) { Finish(error); }
   SnapshotWriter(uint32_t table_id, uint32_t shard_id, uint64_t log_index,
                  std::vector<grpc::Slice> frame)
       : frame_(std::move(frame)) {
-    chunk_.set_table_id(table_id);
-    chunk_.set_shard_id(shard_id);
-    chunk_.set_log_index(log_index);
+    fields_.set_table_id(table_id);
+    fields_.set_shard_id(shard_id);
+    fields_.set_log_index(log_index);
     for (const grpc::Slice& slice : frame_) total_ += slice.size();
-    chunk_.set_total_bytes(total_);
+    fields_.set_total_bytes(total_);
     WriteNext();
   }
   void OnWriteDone(bool ok) override {
@@ -226,21 +226,33 @@ class DataPlaneService::SnapshotWriter
 
  private:
   void WriteNext() {
-    std::string* payload = chunk_.mutable_payload();
-    payload->clear();
-    while (payload->size() < kSnapshotChunkBytes && slice_ < frame_.size()) {
+    std::vector<grpc::Slice> pieces;
+    size_t length = 0;
+    while (length < kSnapshotChunkBytes && slice_ < frame_.size()) {
       const grpc::Slice& slice = frame_[slice_];
-      const size_t n = std::min(kSnapshotChunkBytes - payload->size(), slice.size() - offset_);
-      payload->append(reinterpret_cast<const char*>(slice.begin()) + offset_, n);
+      const size_t n = std::min(kSnapshotChunkBytes - length, slice.size() - offset_);
+      pieces.push_back(slice.sub(offset_, offset_ + n));
+      length += n;
       offset_ += n;
       if (offset_ == slice.size()) {
-        frame_[slice_] = grpc::Slice();  // Release what was sent.
+        frame_[slice_] = grpc::Slice();  // Released once the chunk holding it is sent.
         ++slice_;
         offset_ = 0;
       }
     }
-    sent_ += payload->size();
-    chunk_.set_last(sent_ == total_);
+    sent_ += length;
+    fields_.set_last(sent_ == total_);
+    std::string head = fields_.SerializeAsString();
+    head.push_back(static_cast<char>((3 << 3) | 2));  // Field 3 (payload), length-delimited.
+    for (uint64_t value = length;; value >>= 7) {    // Its length as a varint.
+      if (value < 0x80) {
+        head.push_back(static_cast<char>(value));
+        break;
+      }
+      head.push_back(static_cast<char>((value & 0x7f) | 0x80));
+    }
+    pieces.insert(pieces.begin(), grpc::Slice(head));
+    chunk_ = grpc::ByteBuffer(pieces.data(), pieces.size());
     StartWrite(&chunk_);
   }
 
@@ -249,7 +261,8 @@ class DataPlaneService::SnapshotWriter
   size_t offset_ = 0;
   uint64_t total_ = 0;
   uint64_t sent_ = 0;
-  v1::ShardSnapshotChunk chunk_;
+  v1::ShardSnapshotChunk fields_;
+  grpc::ByteBuffer chunk_;
 };
 
 DataPlaneService::DataPlaneService(DataPlaneOptions options)
@@ -935,8 +948,23 @@ void DataPlaneService::HandleReplicate(ReplicateCall* call) {
   }
 }
 
-grpc::ServerWriteReactor<v1::ShardSnapshotChunk>* DataPlaneService::FetchShardSnapshot(
-    grpc::CallbackServerContext*, const v1::FetchShardSnapshotRequest* request) {
+grpc::ServerWriteReactor<grpc::ByteBuffer>* DataPlaneService::FetchShardSnapshot(
+    grpc::CallbackServerContext*, const grpc::ByteBuffer* raw_request) {
+  v1::FetchShardSnapshotRequest parsed;
+  {
+    std::vector<grpc::Slice> slices;
+    std::string bytes;
+    if (raw_request->Dump(&slices).ok()) {
+      for (const grpc::Slice& slice : slices) {
+        bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+      }
+    }
+    if (!parsed.ParseFromString(bytes)) {
+      return new SnapshotWriter(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                             "the snapshot request does not parse"));
+    }
+  }
+  const v1::FetchShardSnapshotRequest* request = &parsed;
   std::shared_ptr<TableShard> shard;
   {
     absl::ReaderMutexLock state(&state_mu_);
@@ -1142,7 +1170,8 @@ absl::Status DataPlaneService::FetchAndInstall(uint32_t table_id, uint32_t shard
   request.set_requester_id(self);
   std::unique_ptr<grpc::ClientReader<v1::ShardSnapshotChunk>> reader =
       stub->FetchShardSnapshot(&context, request);
-  std::vector<grpc::Slice> slices;
+  // The chunks' payloads are kept as parsed and read in place through borrowed slices.
+  std::vector<std::string> pieces;
   v1::ShardSnapshotChunk chunk;
   uint64_t received = 0;
   uint64_t total = 0;
@@ -1150,9 +1179,12 @@ absl::Status DataPlaneService::FetchAndInstall(uint32_t table_id, uint32_t shard
   while (reader->Read(&chunk)) {
     total = chunk.total_bytes();
     received += chunk.payload().size();
-    slices.emplace_back(chunk.payload().data(), chunk.payload().size());
+    pieces.push_back(std::move(*chunk.mutable_payload()));
     last = chunk.last();
   }
+  std::vector<grpc::Slice> slices;
+  slices.reserve(pieces.size());
+  for (const std::string& piece : pieces) slices.push_back(BorrowedSlice(piece.data(), piece.size()));
   if (grpc::Status status = reader->Finish(); !status.ok()) return FromGrpcStatus(status);
   if (!last || received != total) {
     return absl::DataLossError(absl::StrCat("the snapshot stream ended after ", received, " of ",

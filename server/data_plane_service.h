@@ -62,7 +62,8 @@ class DataPlaneService final
     : public v1::ParameterServer::WithRawCallbackMethod_Push<
           v1::ParameterServer::WithRawCallbackMethod_Pull<
               v1::ParameterServer::WithRawCallbackMethod_Replicate<
-                  v1::ParameterServer::CallbackService>>> {
+                  v1::ParameterServer::WithRawCallbackMethod_FetchShardSnapshot<
+                      v1::ParameterServer::CallbackService>>>> {
  public:
   explicit DataPlaneService(DataPlaneOptions options = DataPlaneOptions());
   ~DataPlaneService() override;
@@ -85,8 +86,10 @@ class DataPlaneService final
   grpc::ServerUnaryReactor* Replicate(grpc::CallbackServerContext* context,
                                       const grpc::ByteBuffer* request,
                                       grpc::ByteBuffer* response) override;
-  grpc::ServerWriteReactor<v1::ShardSnapshotChunk>* FetchShardSnapshot(
-      grpc::CallbackServerContext* context, const v1::FetchShardSnapshotRequest* request) override;
+  // Raw: chunks are ShardSnapshotChunk messages assembled around slices of the serialised state,
+  // so the state is not copied again on its way out.
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* FetchShardSnapshot(
+      grpc::CallbackServerContext* context, const grpc::ByteBuffer* request) override;
   grpc::ServerUnaryReactor* DescribeShards(grpc::CallbackServerContext* context,
                                            const v1::DescribeShardsRequest* request,
                                            v1::DescribeShardsResponse* response) override;

@@ -119,25 +119,23 @@ absl::Status DenseStore::Install(const v1::ShardState& state, FrameReader& reade
                                                    " optimizer slots; the table's optimizer keeps ",
                                                    slots_.size()));
   }
-  std::vector<float> values;
-  if (absl::Status read = ReadArray(reader, range_.size(), &values, "values"); !read.ok()) {
-    return read;
+  const size_t bytes = range_.size() * sizeof(float);
+  const size_t arrays = 1 + slots_.size() + state.accumulators_size();
+  if (bytes > 0 && reader.remaining() / bytes < arrays) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(Where(), ": the state's arrays need ", arrays * bytes, " bytes; ",
+                     reader.remaining(), " remain"));
   }
-  std::vector<std::vector<float>> slots(slots_.size());
-  for (std::vector<float>& slot : slots) {
-    if (absl::Status read = ReadArray(reader, range_.size(), &slot, "slot"); !read.ok()) {
-      return read;
-    }
-  }
+  // Every read below now succeeds, so the arrays are overwritten in place (no fresh 64 MB
+  // allocations to fault in) without a partial install being possible.
+  reader.Read(values_.data(), bytes).IgnoreError();
+  for (std::vector<float>& slot : slots_) reader.Read(slot.data(), bytes).IgnoreError();
   std::map<uint64_t, std::vector<float>> accumulators;
   for (const v1::AccumulatorState& accumulator : state.accumulators()) {
     std::vector<float>& sum = accumulators[accumulator.clock()];
-    if (absl::Status read = ReadArray(reader, range_.size(), &sum, "accumulator"); !read.ok()) {
-      return read;
-    }
+    sum.resize(range_.size());
+    reader.Read(sum.data(), bytes).IgnoreError();
   }
-  values_.swap(values);
-  slots_.swap(slots);
   accumulators_.swap(accumulators);
   step_ = state.dense_step();
   return absl::OkStatus();
