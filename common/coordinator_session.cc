@@ -84,6 +84,7 @@ absl::Status CoordinatorSession::Register() {
       incarnation_ = response.incarnation();
       heartbeat_ms = response.heartbeat_interval_ms();
       timeout_ms = response.failure_timeout_ms();
+      lease_ = absl::Milliseconds(response.lease_ms());
       map = response.map();
     } else {
       v1::RegisterWorkerRequest request;
@@ -200,6 +201,30 @@ void CoordinatorSession::ReportReplicaFailure(v1::ReportReplicaFailureRequest re
         } else {
           spdlog::warn("coordinator refused the report on server {}: {}",
                        call->request.failed_server_id(), status.error_message());
+        }
+        delete call;
+      });
+}
+
+void CoordinatorSession::ReportUnreachable(uint32_t server_id, const std::string& reason) {
+  struct Call {
+    grpc::ClientContext context;
+    v1::ReportUnreachableRequest request;
+    v1::ReportUnreachableResponse response;
+  };
+  auto* call = new Call;
+  *call->request.mutable_reporter() = Self();
+  call->request.set_server_id(server_id);
+  call->request.set_reason(reason);
+  call->context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+  stub_->async()->ReportUnreachable(
+      &call->context, &call->request, &call->response, [call](grpc::Status status) {
+        if (!status.ok()) {
+          spdlog::debug("reporting server {} unreachable failed: {}", call->request.server_id(),
+                        status.error_message());
+        } else if (call->response.declared_dead()) {
+          spdlog::info("the coordinator declared server {} dead on our report (epoch {})",
+                       call->request.server_id(), call->response.epoch());
         }
         delete call;
       });

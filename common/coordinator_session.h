@@ -67,6 +67,8 @@ class CoordinatorSession {
   uint32_t rank() const { return rank_; }
   absl::Duration heartbeat_interval() const { return heartbeat_interval_; }
   absl::Duration failure_timeout() const { return failure_timeout_; }
+  // Servers: how long to keep serving after the last acknowledged heartbeat (see WithinLease).
+  absl::Duration lease() const { return lease_; }
 
   // The newest map seen so far.
   v1::ClusterMap CurrentMap() const;
@@ -80,6 +82,9 @@ class CoordinatorSession {
   // Servers: tells the coordinator that replication to a replica failed (the reporter is filled
   // in). Asynchronous, fire and forget: the outcome arrives as a new map; errors are logged.
   void ReportReplicaFailure(v1::ReportReplicaFailureRequest request);
+  // Tells the coordinator that server `server_id` could not be reached at all (asynchronous, fire
+  // and forget; it probes the server itself before acting).
+  void ReportUnreachable(uint32_t server_id, const std::string& reason);
   // Servers: tells the coordinator this learner caught up with `shard` (blocking, short deadline).
   absl::Status ReportLearnerCaughtUp(uint32_t shard, uint64_t catalog_version);
 
@@ -111,6 +116,7 @@ class CoordinatorSession {
   uint32_t rank_ = 0;
   absl::Duration heartbeat_interval_;
   absl::Duration failure_timeout_;
+  absl::Duration lease_;
 
   mutable absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

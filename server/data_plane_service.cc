@@ -625,7 +625,13 @@ absl::Status DataPlaneService::ApplyPush(grpc::CallbackServerContext* context,
     BoundPush& push = pushes[i];
     progress.answer.set_duplicates(push.request_index, duplicate[i]);
     progress.shard_ids.push_back(push.shard->store().shard_id());
-    if (duplicate[i]) continue;
+    if (duplicate[i]) {
+      // Acknowledged only once every replica holds the log up to here, which includes the
+      // original: it may have been applied here and never replicated.
+      AddEntryLocked(push.shard->BarrierLocked(),
+                     TargetsLocked(push.shard->store().shard_id(), *push.shard), {}, &requests);
+      continue;
+    }
     all_duplicates = false;
     entries[i] = push.shard->BeginApplyLocked(identity);
     v1::LogEntry forwarded = entries[i];
@@ -800,7 +806,16 @@ void DataPlaneService::ServeReadyPulls() {
     }
     for (PullCall* call : ready) waiting_.erase(call);
   }
-  for (PullCall* call : ready) call->Respond();
+  const bool leased = options_.lease_valid();
+  for (PullCall* call : ready) {
+    if (leased) {
+      call->Respond();
+    } else {
+      call->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                "this server lost its lease with the coordinator while the pull "
+                                "waited; refresh the map and retry"));
+    }
+  }
 }
 
 void DataPlaneService::CancelWaiting(PullCall* call) {
@@ -864,6 +879,11 @@ void DataPlaneService::HandleReplicate(ReplicateCall* call) {
       }
       OfferedEntry offered;
       offered.entry = entry;
+      if (entry.barrier() && (entry.has_push() || entry.completions_size() != 0)) {
+        valid = absl::InvalidArgumentError(
+            absl::StrCat("barrier ", entry.log_index(), " carries an update"));
+        break;
+      }
       if (entry.has_push()) {
         if (entry.slice().table_id() != entry.table_id() ||
             entry.slice().shard_id() != shard_id) {
@@ -879,9 +899,9 @@ void DataPlaneService::HandleReplicate(ReplicateCall* call) {
           break;
         }
         offered.payload = *std::move(payload);
-      } else if (entry.completions_size() == 0) {
-        valid = absl::InvalidArgumentError(
-            absl::StrCat("log entry ", entry.log_index(), " carries neither a push nor a clock"));
+      } else if (entry.completions_size() == 0 && !entry.barrier()) {
+        valid = absl::InvalidArgumentError(absl::StrCat(
+            "log entry ", entry.log_index(), " carries neither a push, a clock nor a barrier"));
         break;
       }
       offers.emplace_back(it->second, std::move(offered));
@@ -969,7 +989,7 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* DataPlaneService::FetchShardSnapshot
   {
     absl::ReaderMutexLock state(&state_mu_);
     const uint32_t shard_id = request->shard_id();
-    if (shard_id >= map_.num_shards()) {
+    if (shard_id >= map_.num_shards() || static_cast<int>(shard_id) >= map_.shards_size()) {
       return new SnapshotWriter(
           grpc::Status(grpc::StatusCode::NOT_FOUND, absl::StrCat("no shard ", shard_id)));
     }

@@ -30,9 +30,9 @@ ABSL_FLAG(std::string, address_file, "",
 ABSL_FLAG(int, register_timeout_s, 30,
           "How long to keep trying to reach the coordinator at start, in seconds.");
 ABSL_FLAG(int, lease_ms, 0,
-          "How long after its last acknowledged heartbeat the server keeps serving, in ms; it "
-          "must be shorter than the coordinator's failure timeout so that a hung or partitioned "
-          "server stops before it can be replaced. 0: three quarters of the failure timeout.");
+          "How long after its last acknowledged heartbeat the server keeps serving, in ms, so that "
+          "a hung or partitioned server stops before it can be replaced. 0: the coordinator's "
+          "lease (3/4 of its failure timeout); a longer value is cut to it.");
 ABSL_FLAG(int, replication_timeout_ms, 5000,
           "Deadline of one replication call to a backup, in ms; a backup that misses it is "
           "reported to the coordinator.");
@@ -129,8 +129,14 @@ int main(int argc, char** argv) {
     if (!session.ok()) return session;
     absl::MutexLock lock(&roles_mu);
     self_id = (*session)->member_id();
-    if (lease_ms.load() == 0) {
-      lease_ms = absl::ToInt64Milliseconds((*session)->failure_timeout()) * 3 / 4;
+    const int64_t coordinator_lease = absl::ToInt64Milliseconds((*session)->lease());
+    if (lease_ms.load() == 0 || lease_ms.load() > coordinator_lease) {
+      if (lease_ms.load() > coordinator_lease) {
+        spdlog::warn("--lease_ms={} exceeds the coordinator's lease ({} ms); using {} ms so the "
+                     "server stops serving before it can be replaced",
+                     lease_ms.load(), coordinator_lease, coordinator_lease);
+      }
+      lease_ms = coordinator_lease;
     }
     session_for_service = session->get();
     spdlog::info("lease {} ms (failure timeout {} ms)", lease_ms.load(),

@@ -162,11 +162,43 @@ absl::Status TableShard::ApplyEntryLocked(OfferedEntry& offered) {
   return absl::OkStatus();
 }
 
+v1::LogEntry TableShard::BarrierLocked() const {
+  v1::LogEntry entry;
+  entry.set_table_id(store_->table().table_id());
+  entry.set_shard_id(store_->shard_id());
+  entry.set_log_index(log_index_);
+  entry.set_term_epoch(term_epoch_);
+  entry.set_term_base_index(term_base_index_);
+  entry.set_barrier(true);
+  return entry;
+}
+
 void TableShard::OfferLocked(OfferedEntry offered, FinishedCallbacks* finished) {
   const auto finish = [finished](std::function<void(const absl::Status&)> done,
                                  absl::Status status) {
     finished->push_back([done = std::move(done), status = std::move(status)] { done(status); });
   };
+  if (offered.entry.barrier()) {
+    if (role_ == ReplicaRole::kPrimary) {
+      finish(std::move(offered.done),
+             absl::AbortedError("this replica is the shard's primary and takes no replication"));
+      return;
+    }
+    if (!installed_) {
+      finish(std::move(offered.done), absl::OkStatus());  // Learners are not counted on yet.
+      return;
+    }
+    if (absl::Status term = CheckTermLocked(offered.entry); !term.ok()) {
+      finish(std::move(offered.done), term);
+      return;
+    }
+    if (offered.entry.log_index() <= log_index_) {
+      finish(std::move(offered.done), absl::OkStatus());
+    } else {
+      barriers_.emplace(offered.entry.log_index(), std::move(offered.done));
+    }
+    return;
+  }
   if (role_ == ReplicaRole::kPrimary) {
     finish(std::move(offered.done),
            absl::AbortedError("this replica is the shard's primary and takes no replication"));
@@ -200,6 +232,7 @@ void TableShard::OfferLocked(OfferedEntry offered, FinishedCallbacks* finished) 
 }
 
 void TableShard::DrainLocked(FinishedCallbacks* finished) {
+  ReleaseBarriersLocked(finished);
   while (!queued_.empty()) {
     auto it = queued_.begin();
     if (it->first <= log_index_) {
@@ -222,6 +255,15 @@ void TableShard::DrainLocked(FinishedCallbacks* finished) {
       RefuseQueuedLocked(status, finished);
       return;
     }
+    ReleaseBarriersLocked(finished);
+  }
+}
+
+void TableShard::ReleaseBarriersLocked(FinishedCallbacks* finished) {
+  while (!barriers_.empty() && barriers_.begin()->first <= log_index_) {
+    finished->push_back(
+        [done = std::move(barriers_.begin()->second)] { done(absl::OkStatus()); });
+    barriers_.erase(barriers_.begin());
   }
 }
 
@@ -232,6 +274,10 @@ void TableShard::RefuseQueuedLocked(const absl::Status& why, FinishedCallbacks* 
     }
   }
   queued_.clear();
+  for (auto& [index, done] : barriers_) {
+    finished->push_back([done = std::move(done), why] { done(why); });
+  }
+  barriers_.clear();
 }
 
 absl::Status TableShard::InstallLocked(const v1::ShardState& state, FrameReader& reader,

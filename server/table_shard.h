@@ -106,6 +106,9 @@ class TableShard {
   // complete, and the entry recording that is returned for replication.
   std::optional<v1::LogEntry> SetLiveWorkers(absl::flat_hash_set<uint32_t> live);
 
+  // A barrier entry at the current log index (see LogEntry.barrier).
+  v1::LogEntry BarrierLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   // Servers that fetched a snapshot as learners: the primary forwards them every later entry.
   void AddForwardTargetLocked(uint32_t server) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     forward_learners_.insert(server);
@@ -151,6 +154,8 @@ class TableShard {
   void DrainLocked(FinishedCallbacks* finished) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RefuseQueuedLocked(const absl::Status& why, FinishedCallbacks* finished)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Answers the barriers the log has reached.
+  void ReleaseBarriersLocked(FinishedCallbacks* finished) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   struct Queued {
     OfferedEntry offered;
@@ -169,6 +174,8 @@ class TableShard {
   uint64_t term_base_index_ ABSL_GUARDED_BY(mu_) = 0;
   // Backup, learner: entries that arrived before their predecessors, by log index.
   std::map<uint64_t, Queued> queued_ ABSL_GUARDED_BY(mu_);
+  // Barriers waiting for the log to reach their index.
+  std::multimap<uint64_t, std::function<void(const absl::Status&)>> barriers_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_set<uint32_t> forward_learners_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -536,5 +536,31 @@ TEST(TableShardReplicationTest, ASnapshotOfAnotherShardIsRefusedAndChangesNothin
   EXPECT_FALSE(learner->InstalledLocked());
 }
 
+TEST(TableShardReplicationTest, ABarrierIsAnsweredOnceTheLogReachesItsIndex) {
+  const v1::TableInfo table = Table(v1::TABLE_KIND_DENSE, v1::ConsistencySpec::MODEL_ASP);
+  const size_t size = DenseShardRange(40, kShards, 1).size();
+  const Frame frame = MakeFrame1(1, {}, std::vector<float>(size, 1.0f));
+  auto primary = Shard(table);
+  auto backup = Shard(table, 1, {1, 2}, ReplicaRole::kBackup);
+  std::vector<std::string> log;
+  OfferedEntry first = PrimaryPush(*primary, *backup, frame, {1, 1, 1, 0}, &log, "e1");
+  v1::LogEntry barrier;
+  {
+    absl::MutexLock lock(&primary->mu());
+    barrier = primary->BarrierLocked();
+  }
+  EXPECT_TRUE(barrier.barrier());
+  EXPECT_EQ(barrier.log_index(), 1u);
+  Offer(*backup, OfferedEntry{barrier, std::nullopt,
+                              [&](const absl::Status& s) { log.push_back(s.ok() ? "b1" : s.ToString()); }});
+  EXPECT_TRUE(log.empty()) << "the backup does not hold entry 1 yet";
+  Offer(*backup, std::move(first));
+  EXPECT_EQ(log, (std::vector<std::string>{"e1", "b1"}));
+  Offer(*backup, OfferedEntry{barrier, std::nullopt,
+                              [&](const absl::Status& s) { log.push_back(s.ok() ? "b1 again" : s.ToString()); }});
+  EXPECT_EQ(log.back(), "b1 again") << "a barrier the log has passed is answered at once";
+  EXPECT_EQ(StateBytes(*primary), StateBytes(*backup)) << "barriers change nothing";
+}
+
 }  // namespace
 }  // namespace ps

@@ -57,6 +57,10 @@ absl::Status ValidateClusterOptions(const ClusterOptions& options) {
   return absl::OkStatus();
 }
 
+absl::Duration ServerLease(const ClusterOptions& options) {
+  return options.failure_timeout * 3 / 4;
+}
+
 ClusterState::ClusterState(const ClusterOptions& options, absl::Time start)
     : options_(options), next_incarnation_(static_cast<uint64_t>(absl::ToUnixMicros(start))) {
   map_.set_num_shards(options.num_shards);
@@ -197,6 +201,37 @@ std::vector<v1::MemberRef> ClusterState::ExpireSilentMembers(absl::Time now) {
     Publish(shards_changed, /*membership_changed=*/true);
   }
   return expired;
+}
+
+absl::StatusOr<ClusterState::Suspect> ClusterState::SuspectUnreachable(
+    const v1::MemberRef& reporter, uint32_t server_id) const {
+  absl::MutexLock lock(&mu_);
+  if (absl::Status alive = CheckAlive(reporter); !alive.ok()) return alive;
+  const auto liveness = liveness_.find({v1::MemberRef::ROLE_SERVER, server_id});
+  for (const v1::ServerInfo& server : map_.servers()) {
+    if (server.server_id() != server_id || server.state() != v1::MEMBER_STATE_ALIVE ||
+        liveness == liveness_.end()) {
+      continue;
+    }
+    Suspect suspect;
+    suspect.server.set_role(v1::MemberRef::ROLE_SERVER);
+    suspect.server.set_id(server_id);
+    suspect.server.set_incarnation(server.incarnation());
+    suspect.address = server.address();
+    suspect.lease_lapsed = liveness->second.last_heartbeat + ServerLease(options_);
+    return suspect;
+  }
+  return absl::FailedPreconditionError(
+      absl::StrCat("server ", server_id, " is not a live server"));
+}
+
+bool ClusterState::DeclareDead(const v1::MemberRef& server, const std::string& reason) {
+  absl::MutexLock lock(&mu_);
+  if (!CheckAlive(server).ok()) return false;  // Already out, or replaced.
+  bool shards_changed = MarkDead({v1::MemberRef::ROLE_SERVER, server.id()}, reason.c_str());
+  shards_changed |= ReReplicate();
+  Publish(shards_changed, /*membership_changed=*/true);
+  return true;
 }
 
 bool ClusterState::MarkDead(const MemberKey& key, const char* reason) {

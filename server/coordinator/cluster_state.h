@@ -50,6 +50,10 @@ struct ClusterOptions {
 // Errors: InvalidArgument naming the offending option.
 absl::Status ValidateClusterOptions(const ClusterOptions& options);
 
+// How long a server keeps serving after its last acknowledged heartbeat: 3/4 of the failure
+// timeout, so it has stopped before the coordinator can declare it dead.
+absl::Duration ServerLease(const ClusterOptions& options);
+
 // What a member gets back from registering.
 struct Registration {
   uint32_t id = 0;
@@ -102,6 +106,20 @@ class ClusterState {
 
   // Errors: NotFound.
   absl::StatusOr<v1::TableInfo> DescribeTable(const std::string& name) const;
+
+  // A live server someone could not reach (ReportUnreachable): its identity and address, and the
+  // time at which its lease has surely lapsed (its last heartbeat + ServerLease()).
+  struct Suspect {
+    v1::MemberRef server;
+    std::string address;
+    absl::Time lease_lapsed;
+  };
+  // Errors: NotFound for a reporter that is not a live member; FailedPrecondition for a server
+  // that is not alive (already declared dead, or never was).
+  absl::StatusOr<Suspect> SuspectUnreachable(const v1::MemberRef& reporter, uint32_t server_id) const;
+  // Declares `server` dead now, if that incarnation is still alive (re-replicating and publishing
+  // as a timeout would). Returns whether it did.
+  bool DeclareDead(const v1::MemberRef& server, const std::string& reason);
 
   // A primary could not replicate to request.failed_server_id(): removes that server from the
   // replicas and learners of request.shard_ids() (only those; it stays a live member), then

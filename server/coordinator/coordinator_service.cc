@@ -1,5 +1,6 @@
 #include "server/coordinator/coordinator_service.h"
 
+#include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
 
 namespace ps {
@@ -8,7 +9,53 @@ namespace {
 // How often a watch re-checks for a cancelled client while the map is unchanged.
 constexpr absl::Duration kWatchPollInterval = absl::Milliseconds(500);
 
+constexpr absl::Duration kProbeTimeout = absl::Milliseconds(200);
+
 }  // namespace
+
+CoordinatorService::CoordinatorService(ClusterState& state, ServerProber prober)
+    : state_(state), prober_(std::move(prober)) {}
+
+ServerProber CoordinatorService::DefaultProber() {
+  return [](const std::string& address) { return ProbeServer(address, kProbeTimeout); };
+}
+
+grpc::Status CoordinatorService::ReportUnreachable(grpc::ServerContext*,
+                                                   const v1::ReportUnreachableRequest* request,
+                                                   v1::ReportUnreachableResponse* response) {
+  absl::StatusOr<ClusterState::Suspect> suspect =
+      state_.SuspectUnreachable(request->reporter(), request->server_id());
+  response->set_epoch(state_.Map().epoch());
+  if (!suspect.ok()) {
+    // A server already declared dead is not an error for the reporter: the map says so.
+    if (absl::IsFailedPrecondition(suspect.status())) return grpc::Status::OK;
+    return ToGrpcStatus(suspect.status());
+  }
+  {
+    absl::MutexLock lock(&probing_mu_);
+    if (!probing_.insert(request->server_id()).second) return grpc::Status::OK;  // Under way.
+  }
+  // A server that is only slow or cut off serves until its lease lapses; promoting another
+  // replica before then could let both accept writes.
+  absl::SleepFor(suspect->lease_lapsed - absl::Now());
+  const ProbeResult probe = prober_(suspect->address);
+  bool declared = false;
+  if (probe == ProbeResult::kRefused) {
+    declared = state_.DeclareDead(
+        suspect->server,
+        absl::StrCat("declared dead: unreachable (reported by ",
+                     request->reporter().role() == v1::MemberRef::ROLE_SERVER ? "server " : "worker ",
+                     request->reporter().id(), ": ", request->reason(),
+                     ") and refusing the coordinator's connection"));
+  }
+  {
+    absl::MutexLock lock(&probing_mu_);
+    probing_.erase(request->server_id());
+  }
+  response->set_declared_dead(declared);
+  response->set_epoch(state_.Map().epoch());
+  return grpc::Status::OK;
+}
 
 grpc::Status CoordinatorService::RegisterServer(grpc::ServerContext*,
                                                 const v1::RegisterServerRequest* request,
@@ -20,6 +67,7 @@ grpc::Status CoordinatorService::RegisterServer(grpc::ServerContext*,
   *response->mutable_map() = std::move(registration->map);
   response->set_heartbeat_interval_ms(absl::ToInt64Milliseconds(state_.options().heartbeat_interval));
   response->set_failure_timeout_ms(absl::ToInt64Milliseconds(state_.options().failure_timeout));
+  response->set_lease_ms(absl::ToInt64Milliseconds(ServerLease(state_.options())));
   return grpc::Status::OK;
 }
 

@@ -4,14 +4,18 @@
 #define PS_SERVER_COORDINATOR_COORDINATOR_SERVICE_H_
 
 #include "proto/coordinator.grpc.pb.h"
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/synchronization/mutex.h"
 #include "server/coordinator/cluster_state.h"
+#include "server/coordinator/server_probe.h"
 
 namespace ps {
 
 class CoordinatorService final : public v1::Coordinator::Service {
  public:
-  // `state` is borrowed and must outlive the service.
-  explicit CoordinatorService(ClusterState& state) : state_(state) {}
+  // `state` is borrowed and must outlive the service; `prober` checks suspects (tests fake it).
+  explicit CoordinatorService(ClusterState& state, ServerProber prober = DefaultProber());
 
   grpc::Status RegisterServer(grpc::ServerContext* context, const v1::RegisterServerRequest* request,
                               v1::RegisterServerResponse* response) override;
@@ -39,8 +43,19 @@ class CoordinatorService final : public v1::Coordinator::Service {
                                      const v1::ReportLearnerCaughtUpRequest* request,
                                      v1::ReportLearnerCaughtUpResponse* response) override;
 
+  // Waits until the suspect's lease has lapsed (at most 3/4 of the failure timeout), then probes
+  // it; one probe per server at a time.
+  grpc::Status ReportUnreachable(grpc::ServerContext* context,
+                                 const v1::ReportUnreachableRequest* request,
+                                 v1::ReportUnreachableResponse* response) override;
+
  private:
+  static ServerProber DefaultProber();
+
   ClusterState& state_;
+  const ServerProber prober_;
+  absl::Mutex probing_mu_;
+  absl::flat_hash_set<uint32_t> probing_ ABSL_GUARDED_BY(probing_mu_);
 };
 
 }  // namespace ps

@@ -480,6 +480,11 @@ absl::Status PsClient::Execute(Operation& op) {
         for (ShardPart* part : parts) part->done = true;
         continue;
       }
+      if (code == grpc::StatusCode::UNAVAILABLE && !options_.observer &&
+          reported_unreachable_.insert({call->server_id, map.epoch()}).second) {
+        // The coordinator probes the server and declares it dead early if it is gone.
+        session_->ReportUnreachable(call->server_id, call->status.error_message());
+      }
       if (code == grpc::StatusCode::ABORTED || code == grpc::StatusCode::UNAVAILABLE) {
         retry = true;
         retry_reason = FromGrpcStatus(call->status);

@@ -33,6 +33,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -174,6 +175,8 @@ class PsClient {
   std::atomic<uint64_t> clock_{0};
   // Per-client push sequence number (the server's dedupe key with worker id and incarnation).
   uint64_t seq_ = 0;
+  // (server, epoch) pairs already reported unreachable to the coordinator: once is enough.
+  absl::flat_hash_set<std::pair<uint32_t, uint64_t>> reported_unreachable_;
 
   absl::Mutex stubs_mu_;
   absl::flat_hash_map<std::string, std::unique_ptr<grpc::GenericStub>> stubs_
