@@ -532,6 +532,12 @@ absl::Status PsClient::Execute(Operation& op) {
       retry_wait = std::min(retry_wait * 2, kMaxRetryWait);
     }
   }
+  const absl::Duration took = absl::Now() - start;
+  if (result.ok() && retries > 0 && took > absl::Milliseconds(50)) {
+    // A failover or map change held this call up: say so once it went through.
+    spdlog::info("{} acknowledged after {} retries over {} ms (map epoch now {})", op.what,
+                 retries, absl::ToInt64Milliseconds(took), session_->CurrentMap().epoch());
+  }
   absl::MutexLock lock(&stats_mu_);
   (op.push ? stats_.bytes_pushed : stats_.bytes_pulled) += bytes;
   (op.push ? stats_.dense_equivalent_bytes_pushed : stats_.dense_equivalent_bytes_pulled) +=
