@@ -141,6 +141,31 @@ void CoordinatorSession::StopThreads() {
   }
   if (heartbeat_thread_.joinable()) heartbeat_thread_.join();
   if (watch_thread_.joinable()) watch_thread_.join();
+  absl::MutexLock lock(&mu_);
+  for (grpc::ClientContext* report : reports_in_flight_) report->TryCancel();
+  const auto finished = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return reports_in_flight_.empty();
+  };
+  mu_.Await(absl::Condition(&finished));
+}
+
+void CoordinatorSession::StartReport(
+    grpc::ClientContext* context,
+    const std::function<void(std::function<void(grpc::Status)>)>& start,
+    std::function<void(const grpc::Status&)> done) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) {
+      done(grpc::Status(grpc::StatusCode::CANCELLED, "the session is stopping"));
+      return;
+    }
+    reports_in_flight_.insert(context);
+  }
+  start([this, context, done = std::move(done)](grpc::Status status) {
+    done(status);  // May delete `context`'s owner; the pointer is only a key below.
+    absl::MutexLock lock(&mu_);
+    reports_in_flight_.erase(context);
+  });
 }
 
 void CoordinatorSession::Leave() {
@@ -193,8 +218,13 @@ void CoordinatorSession::ReportReplicaFailure(v1::ReportReplicaFailureRequest re
   call->request = std::move(request);
   *call->request.mutable_reporter() = Self();
   call->context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(2)));
-  stub_->async()->ReportReplicaFailure(
-      &call->context, &call->request, &call->response, [call](grpc::Status status) {
+  StartReport(
+      &call->context,
+      [&](std::function<void(grpc::Status)> done) {
+        stub_->async()->ReportReplicaFailure(&call->context, &call->request, &call->response,
+                                             std::move(done));
+      },
+      [call](const grpc::Status& status) {
         if (status.ok()) {
           spdlog::info("coordinator took the report on server {}: map epoch {}",
                        call->request.failed_server_id(), call->response.epoch());
@@ -217,8 +247,13 @@ void CoordinatorSession::ReportUnreachable(uint32_t server_id, const std::string
   call->request.set_server_id(server_id);
   call->request.set_reason(reason);
   call->context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
-  stub_->async()->ReportUnreachable(
-      &call->context, &call->request, &call->response, [call](grpc::Status status) {
+  StartReport(
+      &call->context,
+      [&](std::function<void(grpc::Status)> done) {
+        stub_->async()->ReportUnreachable(&call->context, &call->request, &call->response,
+                                          std::move(done));
+      },
+      [call](const grpc::Status& status) {
         if (!status.ok()) {
           spdlog::debug("reporting server {} unreachable failed: {}", call->request.server_id(),
                         status.error_message());

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -100,6 +101,11 @@ class CoordinatorSession {
   absl::Status Register();
   void StartThreads();
   void StopThreads();
+  // Starts an asynchronous call through `start` (which must call the stub with the context and
+  // `done`); `done` runs once it finished, with its status.
+  void StartReport(grpc::ClientContext* context,
+                   const std::function<void(std::function<void(grpc::Status)>)>& start,
+                   std::function<void(const grpc::Status&)> done);
   void HeartbeatLoop();
   void WatchLoop();
   // Records `map` and runs the callback if it is newer than the current one.
@@ -125,6 +131,9 @@ class CoordinatorSession {
   v1::ClusterMap map_ ABSL_GUARDED_BY(mu_);
   // The open watch call, cancelled by StopThreads().
   grpc::ClientContext* watch_context_ ABSL_GUARDED_BY(mu_) = nullptr;
+  // Asynchronous reports in flight: the stub's channel must outlive them, so StopThreads()
+  // cancels them and waits for their callbacks.
+  absl::flat_hash_set<grpc::ClientContext*> reports_in_flight_ ABSL_GUARDED_BY(mu_);
 
   std::thread heartbeat_thread_;
   std::thread watch_thread_;

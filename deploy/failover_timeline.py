@@ -33,6 +33,8 @@ def main():
     coordinator = list(lines(os.path.join(run_dir, "logs", "coordinator.log")))
     workers = [entry for path in sorted(glob.glob(os.path.join(run_dir, "logs", "worker-*.log")))
                for entry in lines(path)]
+    servers = sorted((entry for path in glob.glob(os.path.join(run_dir, "logs", "server-*.log"))
+                      for entry in lines(path)), key=lambda entry: entry[0])
     after = lambda entries: [(t, text) for t, text in entries if t >= killed]
 
     def first(entries, pattern):
@@ -48,8 +50,10 @@ def main():
     events = [
         ("server declared dead", first(coordinator, r"server \d+ is out")),
         ("first backup promoted", first(coordinator, r"promoted to primary")),
-        ("first push acknowledged after the failover",
-         first(workers, r"push to table .* acknowledged after")),
+        ("first push applied by a promoted primary",
+         first(servers, r"first push as the promoted primary")),
+        ("first worker call the failover held up, answered",
+         first(workers, r"went through after \d+ retries")),
         ("first learner assigned (re-replication)", first(coordinator, r"added as learner")),
         ("last learner caught up: 2 replicas per shard again",
          last(coordinator, r"caught up and joined the chain")),

@@ -11,7 +11,6 @@
 #include "common/grpc_endpoint.h"
 #include "common/grpc_status.h"
 #include "spdlog/spdlog.h"
-#include "zlib.h"
 
 namespace ps {
 namespace {
@@ -24,34 +23,6 @@ grpc::ByteBuffer SerializeMessage(const google::protobuf::MessageLite& message) 
   const std::string bytes = message.SerializeAsString();
   grpc::Slice slice(bytes);
   return grpc::ByteBuffer(&slice, 1);
-}
-
-bool IsNewerMap(const v1::ClusterMap& candidate, const v1::ClusterMap& current) {
-  return candidate.epoch() > current.epoch() ||
-         (candidate.epoch() == current.epoch() &&
-          (candidate.membership_version() > current.membership_version() ||
-           candidate.catalog_version() > current.catalog_version()));
-}
-
-std::optional<ReplicaRole> RoleIn(const v1::ShardAssignment& shard, uint32_t server) {
-  for (int i = 0; i < shard.replicas_size(); ++i) {
-    if (shard.replicas(i) == server) return i == 0 ? ReplicaRole::kPrimary : ReplicaRole::kBackup;
-  }
-  for (uint32_t learner : shard.learners()) {
-    if (learner == server) return ReplicaRole::kLearner;
-  }
-  return std::nullopt;
-}
-
-const char* RoleName(ReplicaRole role) {
-  switch (role) {
-    case ReplicaRole::kPrimary:
-      return "primary";
-    case ReplicaRole::kBackup:
-      return "backup";
-    default:
-      return "learner";
-  }
 }
 
 // Finishes a unary reactor exactly once from any thread, also after the client cancelled. The
@@ -135,11 +106,7 @@ class DataPlaneService::ReplicateCall : public CompletionReactor {
 // A pull in flight: bound to its shards, possibly parked until they are readable at its clock.
 class DataPlaneService::PullCall : public grpc::ServerUnaryReactor {
  public:
-  struct Part {
-    std::shared_ptr<TableShard> shard;
-    v1::ShardSlice slice;
-    std::vector<uint64_t> keys;
-  };
+  using Part = ReplicaSet::PullPart;
 
   PullCall(DataPlaneService* service, grpc::CallbackServerContext* context,
            grpc::ByteBuffer* response)
@@ -281,7 +248,7 @@ void DataPlaneService::Stop() {
   std::vector<ReplicateCall*> parked;
   std::vector<std::shared_ptr<PushProgress>> pushes;
   {
-    absl::MutexLock lock(&state_mu_);
+    absl::MutexLock lock(&mu_);
     stopping_ = true;
     parked.swap(replicate_waiting_);
     pushes.swap(pushes_waiting_);
@@ -296,87 +263,17 @@ void DataPlaneService::Stop() {
 }
 
 void DataPlaneService::OnClusterMap(const v1::ClusterMap& map, uint32_t self_id) {
-  std::vector<ReplicationRequest> requests;
-  FinishedCallbacks finished;
-  std::vector<ReplicateCall*> parked;
-  uint64_t epoch = 0;
-  {
-    absl::MutexLock lock(&state_mu_);
-    if (self_id_ == self_id && !IsNewerMap(map, map_)) return;
-    self_id_ = self_id;
-    map_ = map;
-    epoch = map.epoch();
-    server_addresses_.clear();
-    for (const v1::ServerInfo& server : map.servers()) {
-      if (server.state() == v1::MEMBER_STATE_ALIVE) {
-        server_addresses_[server.server_id()] = server.address();
-      }
-    }
-    live_workers_.clear();
-    absl::flat_hash_set<uint32_t> live;
-    for (const v1::WorkerInfo& worker : map.workers()) {
-      if (worker.state() != v1::MEMBER_STATE_ALIVE) continue;
-      live_workers_[worker.worker_id()] = worker.incarnation();
-      live.insert(worker.worker_id());
-    }
-    for (const v1::TableInfo& table : map.tables()) tables_[table.table_id()] = table;
-    const uint32_t num_shards = map.num_shards();
-    for (const auto& [table_id, table] : tables_) {
-      for (uint32_t shard = 0; shard < num_shards; ++shard) {
-        const std::optional<ReplicaRole> role =
-            shard < static_cast<uint32_t>(map.shards_size()) ? RoleIn(map.shards(shard), self_id)
-                                                             : std::nullopt;
-        const auto it = shards_.find({table_id, shard});
-        if (!role.has_value()) {
-          if (it != shards_.end()) {
-            spdlog::info("table '{}' shard {}: no longer held here at epoch {}",
-                         table.spec().name(), shard, epoch);
-            shards_.erase(it);
-          }
-          continue;
-        }
-        bool fresh = it == shards_.end();
-        if (!fresh && *role == ReplicaRole::kLearner) {
-          absl::MutexLock shard_lock(&it->second->mu());
-          // A replica that is made a learner again copies afresh: its old copy may have diverged.
-          fresh = it->second->RoleLocked() != ReplicaRole::kLearner;
-        }
-        if (fresh) {
-          absl::StatusOr<std::unique_ptr<ShardStore>> store =
-              ShardStore::Create(table, num_shards, shard);
-          if (!store.ok()) {
-            spdlog::error("cannot hold table '{}': {}", table.spec().name(),
-                          store.status().ToString());
-            break;
-          }
-          shards_[{table_id, shard}] =
-              std::make_shared<TableShard>(*std::move(store), *role, epoch, live);
-          spdlog::debug("table '{}' shard {}: {} at epoch {}", table.spec().name(), shard,
-                        RoleName(*role), epoch);
-          continue;
-        }
-        TableShard& existing = *it->second;
-        absl::MutexLock shard_lock(&existing.mu());
-        const ReplicaRole before = existing.RoleLocked();
-        if (before != *role) {
-          existing.SetRoleLocked(*role, epoch, &finished);
-          spdlog::info("table '{}' shard {}: {} -> {} at epoch {} (log index {})",
-                       table.spec().name(), shard, RoleName(before), RoleName(*role), epoch,
-                       existing.LogIndexLocked());
-        }
-      }
-    }
-    for (auto& [key, shard] : shards_) {
-      std::optional<v1::LogEntry> entry = shard->SetLiveWorkers(live);
-      if (!entry.has_value()) continue;
-      absl::MutexLock shard_lock(&shard->mu());
-      AddEntryLocked(*entry, TargetsLocked(key.second, *shard), {}, &requests);
-    }
-    parked.swap(replicate_waiting_);
+  ReplicaSet::Adoption adoption = replicas_.AdoptMap(map, self_id);
+  if (!adoption.adopted) return;
+  for (auto& callback : adoption.finished) callback();
+  if (!adoption.requests.empty()) {
+    Replicate(std::move(adoption.requests), adoption.epoch,
+              [](absl::Status, std::vector<ReplicationResult>) {});
   }
-  for (auto& callback : finished) callback();
-  if (!requests.empty()) {
-    Replicate(std::move(requests), epoch, [](absl::Status, std::vector<ReplicationResult>) {});
+  std::vector<ReplicateCall*> parked;
+  {
+    absl::MutexLock lock(&mu_);
+    parked.swap(replicate_waiting_);
   }
   for (ReplicateCall* call : parked) HandleReplicate(call);
   ResolveWaitingPushes();
@@ -390,95 +287,14 @@ void DataPlaneService::OnClusterMap(const v1::ClusterMap& map, uint32_t self_id)
     for (PullCall* call : moved) waiting_.erase(call);
   }
   for (PullCall* call : moved) {
-    call->context()->AddTrailingMetadata(kEpochTrailer, std::to_string(epoch));
+    call->context()->AddTrailingMetadata(kEpochTrailer, std::to_string(adoption.epoch));
     call->Finish(grpc::Status(grpc::StatusCode::ABORTED,
-                              absl::StrCat("the shard moved at epoch ", epoch, "; re-route")));
+                              absl::StrCat("the shard moved at epoch ", adoption.epoch,
+                                           "; re-route")));
   }
   ServeReadyPulls();
   absl::MutexLock lock(&learner_mu_);
   ++learner_generation_;
-}
-
-absl::Status DataPlaneService::CheckRouting(grpc::CallbackServerContext* context,
-                                            uint64_t epoch) {
-  if (epoch == map_.epoch()) return absl::OkStatus();
-  if (epoch < map_.epoch()) {
-    context->AddTrailingMetadata(kEpochTrailer, std::to_string(map_.epoch()));
-    return absl::AbortedError(absl::StrCat("request routed with map epoch ", epoch,
-                                           "; this server is at epoch ", map_.epoch(),
-                                           ": refresh the map and retry"));
-  }
-  return absl::UnavailableError(absl::StrCat("this server's map (epoch ", map_.epoch(),
-                                             ") is behind the request's (epoch ", epoch,
-                                             "); retry shortly"));
-}
-
-absl::StatusOr<std::shared_ptr<TableShard>> DataPlaneService::PrimaryShardFor(
-    grpc::CallbackServerContext* context, const v1::ShardSlice& slice, uint64_t catalog_version) {
-  if (!tables_.contains(slice.table_id())) {
-    if (catalog_version > map_.catalog_version()) {
-      return absl::UnavailableError(absl::StrCat(
-          "table id ", slice.table_id(), " is not in this server's catalog (version ",
-          map_.catalog_version(), ") yet; the request knows version ", catalog_version, "; retry"));
-    }
-    return absl::NotFoundError(absl::StrCat("no table with id ", slice.table_id()));
-  }
-  if (slice.shard_id() >= map_.num_shards()) {
-    return absl::InvalidArgumentError(absl::StrCat("shard ", slice.shard_id(),
-                                                   " does not exist (the cluster has ",
-                                                   map_.num_shards(), " shards)"));
-  }
-  const auto it = shards_.find({slice.table_id(), slice.shard_id()});
-  const uint32_t primary = static_cast<int>(slice.shard_id()) < map_.shards_size() &&
-                                   map_.shards(slice.shard_id()).replicas_size() > 0
-                               ? map_.shards(slice.shard_id()).replicas(0)
-                               : 0;
-  if (primary != self_id_ || it == shards_.end()) {
-    // The request's epoch equals ours (CheckRouting), so its map names the same primary: this
-    // happens only while a shard store cannot be created. Retrying later may help.
-    (void)context;
-    return absl::UnavailableError(absl::StrCat("server ", self_id_,
-                                               " does not serve shard ", slice.shard_id(),
-                                               " at epoch ", map_.epoch(), " (server ", primary,
-                                               " leads it)"));
-  }
-  return it->second;
-}
-
-std::vector<uint32_t> DataPlaneService::TargetsLocked(uint32_t shard_id,
-                                                      const TableShard& table_shard) const {
-  std::vector<uint32_t> targets;
-  if (static_cast<int>(shard_id) >= map_.shards_size()) return targets;
-  const v1::ShardAssignment& assignment = map_.shards(shard_id);
-  for (int i = 1; i < assignment.replicas_size(); ++i) targets.push_back(assignment.replicas(i));
-  // Learners only once they asked for their snapshot: entries before it are in the snapshot.
-  const auto& forwarded = const_cast<TableShard&>(table_shard).ForwardTargetsLocked();
-  for (uint32_t learner : assignment.learners()) {
-    if (forwarded.contains(learner)) targets.push_back(learner);
-  }
-  return targets;
-}
-
-void DataPlaneService::AddEntryLocked(const v1::LogEntry& entry,
-                                      const std::vector<uint32_t>& targets,
-                                      const std::vector<grpc::Slice>& bytes,
-                                      std::vector<ReplicationRequest>* requests) {
-  for (uint32_t target : targets) {
-    auto it = std::find_if(requests->begin(), requests->end(),
-                           [&](const ReplicationRequest& r) { return r.server_id == target; });
-    if (it == requests->end()) {
-      ReplicationRequest& request = requests->emplace_back();
-      request.server_id = target;
-      const auto address = server_addresses_.find(target);
-      request.address = address == server_addresses_.end() ? "" : address->second;
-      request.header.set_epoch(map_.epoch());
-      request.header.set_primary_id(self_id_);
-      request.header.set_catalog_version(map_.catalog_version());
-      it = requests->end() - 1;
-    }
-    *it->header.add_entries() = entry;
-    it->payload.insert(it->payload.end(), bytes.begin(), bytes.end());
-  }
 }
 
 grpc::ServerUnaryReactor* DataPlaneService::Push(grpc::CallbackServerContext* context,
@@ -488,12 +304,39 @@ grpc::ServerUnaryReactor* DataPlaneService::Push(grpc::CallbackServerContext* co
   auto progress = std::make_shared<PushProgress>();
   progress->completion = call->completion();
   progress->response = response;
-  absl::Status applied = ApplyPush(context, *request, progress);
-  if (!applied.ok()) {
-    spdlog::debug("push rejected: {}", applied.ToString());
-    progress->completion->Finish(ToGrpcStatus(applied));
+  const auto fail = [&](const absl::Status& status, uint64_t refresh_epoch) {
+    spdlog::debug("push rejected: {}", status.ToString());
+    if (refresh_epoch != 0) {
+      context->AddTrailingMetadata(kEpochTrailer, std::to_string(refresh_epoch));
+    }
+    progress->completion->Finish(ToGrpcStatus(status));
+  };
+  v1::PushRequest header;
+  absl::StatusOr<FrameReader> reader = FrameReader::Open(*request, &header);
+  if (!reader.ok()) {
+    fail(reader.status(), 0);
     return call;
   }
+  if (!options_.lease_valid()) {
+    fail(absl::UnavailableError(
+             "this server lost its lease with the coordinator and takes no writes until it "
+             "renews it (it may have been replaced); refresh the map and retry"),
+         0);
+    return call;
+  }
+  RoutedError routed;
+  absl::StatusOr<ReplicaSet::PushOutcome> outcome = replicas_.ApplyPush(
+      header, *reader,
+      [&](std::vector<ReplicationRequest> requests, uint64_t epoch) {
+        ReplicatePush(progress, std::move(requests), epoch);
+      },
+      &routed);
+  if (!outcome.ok()) {
+    fail(outcome.status(), routed.refresh_epoch);
+    return call;
+  }
+  progress->answer = std::move(outcome->answer);
+  progress->shard_ids = std::move(outcome->shard_ids);
   ServeReadyPulls();
   progress->Settle();  // Applied here.
   return call;
@@ -502,7 +345,7 @@ grpc::ServerUnaryReactor* DataPlaneService::Push(grpc::CallbackServerContext* co
 void DataPlaneService::ReplicatePush(const std::shared_ptr<PushProgress>& progress,
                                      std::vector<ReplicationRequest> requests, uint64_t epoch) {
   if (requests.empty()) {
-    progress->Settle();  // Nothing to replicate: no other replicas, or only duplicates.
+    progress->Settle();  // No other replicas.
     return;
   }
   Replicate(std::move(requests), epoch,
@@ -516,138 +359,12 @@ void DataPlaneService::ReplicatePush(const std::shared_ptr<PushProgress>& progre
                 return;
               }
               {
-                absl::MutexLock lock(&state_mu_);
+                absl::MutexLock lock(&mu_);
                 progress->unresolved = std::move(failures);
                 pushes_waiting_.push_back(progress);
               }
               ResolveWaitingPushes();
             });
-}
-
-absl::Status DataPlaneService::ApplyPush(grpc::CallbackServerContext* context,
-                                         const grpc::ByteBuffer& request,
-                                         const std::shared_ptr<PushProgress>& progress_pointer) {
-  PushProgress& progress = *progress_pointer;
-  v1::PushRequest header;
-  absl::StatusOr<FrameReader> reader = FrameReader::Open(request, &header);
-  if (!reader.ok()) return reader.status();
-  if (!options_.lease_valid()) {
-    return absl::UnavailableError(
-        "this server lost its lease with the coordinator and takes no writes until it renews "
-        "it (it may have been replaced); refresh the map and retry");
-  }
-  // The state lock is released before the replication is sent (a failed send may call back at
-  // once, and its callback takes the lock); the shard locks are held until the push is applied.
-  state_mu_.ReaderLock();
-  bool state_locked = true;
-  const auto unlock_state = [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-    if (state_locked) state_mu_.ReaderUnlock();
-    state_locked = false;
-  };
-  struct Unlocker {
-    std::function<void()> unlock;
-    ~Unlocker() { unlock(); }
-  } unlocker{unlock_state};
-  const uint64_t epoch = map_.epoch();
-  if (absl::Status routed = CheckRouting(context, header.epoch()); !routed.ok()) return routed;
-  const auto worker = live_workers_.find(header.worker_id());
-  if (worker == live_workers_.end() || worker->second != header.incarnation()) {
-    if (header.membership_version() > map_.membership_version()) {
-      return absl::UnavailableError(absl::StrCat(
-          "worker ", header.worker_id(), " is not in this server's membership (version ",
-          map_.membership_version(), ") yet; the request knows version ",
-          header.membership_version(), "; retry"));
-    }
-    return absl::FailedPreconditionError(
-        absl::StrCat("worker ", header.worker_id(), " incarnation ", header.incarnation(),
-                     " is not a live worker (membership version ", map_.membership_version(),
-                     "); re-register"));
-  }
-  std::vector<BoundPush> pushes;
-  pushes.reserve(header.slices_size());
-  for (int i = 0; i < header.slices_size(); ++i) {
-    const v1::ShardSlice& slice = header.slices(i);
-    absl::StatusOr<std::shared_ptr<TableShard>> shard =
-        PrimaryShardFor(context, slice, header.catalog_version());
-    if (!shard.ok()) return shard.status();
-    FrameReader start = *reader;
-    absl::StatusOr<PushPayload> payload = (*shard)->store().ValidatePush(slice, *reader);
-    if (!payload.ok()) return payload.status();
-    BoundPush& bound = pushes.emplace_back(BoundPush{*std::move(shard), *std::move(payload),
-                                                     slice, {}, static_cast<size_t>(i)});
-    // Validation read exactly this slice's bytes; forward them as they arrived.
-    start.ReadSlices(start.remaining() - reader->remaining(), &bound.bytes).IgnoreError();
-  }
-  if (reader->remaining() != 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "the push frame carries ", reader->remaining(), " bytes beyond what its slices describe"));
-  }
-  // Lock every shard in a fixed order, admit all, then apply all: all or nothing.
-  std::sort(pushes.begin(), pushes.end(), [](const BoundPush& a, const BoundPush& b) {
-    const ShardStore& x = a.shard->store();
-    const ShardStore& y = b.shard->store();
-    return std::make_pair(x.table().table_id(), x.shard_id()) <
-           std::make_pair(y.table().table_id(), y.shard_id());
-  });
-  for (size_t i = 1; i < pushes.size(); ++i) {
-    if (pushes[i].shard == pushes[i - 1].shard) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("the push names table '", pushes[i].shard->store().table().spec().name(),
-                       "' shard ", pushes[i].shard->store().shard_id(), " twice"));
-    }
-  }
-  const PushIdentity identity{header.worker_id(), header.incarnation(), header.seq(),
-                              header.clock()};
-  for (BoundPush& push : pushes) push.shard->mu().Lock();
-  absl::Status admitted;
-  std::vector<bool> duplicate(pushes.size());
-  for (size_t i = 0; i < pushes.size() && admitted.ok(); ++i) {
-    if (pushes[i].shard->RoleLocked() != ReplicaRole::kPrimary) {
-      admitted = absl::UnavailableError("a shard of the push changed role; retry");
-      break;
-    }
-    absl::StatusOr<bool> seen = pushes[i].shard->AdmitLocked(identity);
-    if (seen.ok()) {
-      duplicate[i] = *seen;
-    } else {
-      admitted = seen.status();
-    }
-  }
-  if (!admitted.ok()) {
-    for (auto it = pushes.rbegin(); it != pushes.rend(); ++it) it->shard->mu().Unlock();
-    return admitted;
-  }
-  progress.answer.mutable_duplicates()->Resize(header.slices_size(), false);
-  bool all_duplicates = !pushes.empty();
-  std::vector<ReplicationRequest> requests;
-  std::vector<v1::LogEntry> entries(pushes.size());
-  for (size_t i = 0; i < pushes.size(); ++i) {
-    BoundPush& push = pushes[i];
-    progress.answer.set_duplicates(push.request_index, duplicate[i]);
-    progress.shard_ids.push_back(push.shard->store().shard_id());
-    if (duplicate[i]) {
-      // Acknowledged only once every replica holds the log up to here, which includes the
-      // original: it may have been applied here and never replicated.
-      AddEntryLocked(push.shard->BarrierLocked(),
-                     TargetsLocked(push.shard->store().shard_id(), *push.shard), {}, &requests);
-      continue;
-    }
-    all_duplicates = false;
-    entries[i] = push.shard->BeginApplyLocked(identity);
-    v1::LogEntry forwarded = entries[i];
-    *forwarded.mutable_slice() = push.slice;
-    AddEntryLocked(forwarded, TargetsLocked(push.shard->store().shard_id(), *push.shard),
-                   push.bytes, &requests);
-  }
-  progress.answer.set_duplicate(all_duplicates);
-  unlock_state();
-  // The replicas receive and apply the push while this server applies it.
-  ReplicatePush(progress_pointer, std::move(requests), epoch);
-  for (size_t i = 0; i < pushes.size(); ++i) {
-    if (!duplicate[i]) pushes[i].shard->FinishApplyLocked(entries[i], pushes[i].payload);
-  }
-  for (auto it = pushes.rbegin(); it != pushes.rend(); ++it) it->shard->mu().Unlock();
-  return absl::OkStatus();
 }
 
 void DataPlaneService::Replicate(
@@ -681,42 +398,24 @@ void DataPlaneService::Replicate(
   });
 }
 
-bool DataPlaneService::ReplicaRemovedLocked(uint32_t server,
-                                            const std::vector<uint32_t>& shard_ids) const {
-  for (uint32_t shard : shard_ids) {
-    if (static_cast<int>(shard) >= map_.shards_size()) continue;
-    const std::optional<ReplicaRole> role = RoleIn(map_.shards(shard), server);
-    if (role.has_value()) return false;
-  }
-  return true;
-}
-
 void DataPlaneService::ResolveWaitingPushes() {
   std::vector<std::shared_ptr<PushProgress>> acknowledged;
   std::vector<std::shared_ptr<PushProgress>> deposed;
   {
-    absl::MutexLock lock(&state_mu_);
+    absl::MutexLock lock(&mu_);
     auto keep = pushes_waiting_.begin();
     for (auto& push : pushes_waiting_) {
       if (push->completion->Finished()) continue;  // The client gave up.
-      bool leads_all = true;
-      for (uint32_t shard : push->shard_ids) {
-        leads_all = leads_all && static_cast<int>(shard) < map_.shards_size() &&
-                    map_.shards(shard).replicas_size() > 0 &&
-                    map_.shards(shard).replicas(0) == self_id_;
-      }
-      if (!leads_all) {
-        deposed.push_back(push);
-        continue;
-      }
-      bool resolved = true;
-      for (const ReplicationResult& failure : push->unresolved) {
-        resolved = resolved && ReplicaRemovedLocked(failure.server_id, failure.shard_ids);
-      }
-      if (resolved) {
-        acknowledged.push_back(push);
-      } else {
-        *keep++ = push;
+      switch (replicas_.Resolve(push->shard_ids, push->unresolved)) {
+        case ReplicaSet::Resolution::kAcknowledge:
+          acknowledged.push_back(push);
+          break;
+        case ReplicaSet::Resolution::kDeposed:
+          deposed.push_back(push);
+          break;
+        case ReplicaSet::Resolution::kWaiting:
+          *keep++ = push;
+          break;
       }
     }
     pushes_waiting_.erase(keep, pushes_waiting_.end());
@@ -763,21 +462,17 @@ absl::Status DataPlaneService::PreparePull(grpc::CallbackServerContext* context,
         "this server lost its lease with the coordinator and serves no reads until it renews "
         "it (it may have been replaced); refresh the map and retry");
   }
-  absl::ReaderMutexLock state(&state_mu_);
-  if (absl::Status routed = CheckRouting(context, header.epoch()); !routed.ok()) return routed;
+  RoutedError routed;
+  absl::StatusOr<std::vector<ReplicaSet::PullPart>> parts =
+      replicas_.BindPull(header, *reader, &routed);
+  if (!parts.ok()) {
+    if (routed.refresh_epoch != 0) {
+      context->AddTrailingMetadata(kEpochTrailer, std::to_string(routed.refresh_epoch));
+    }
+    return parts.status();
+  }
   call->clock = header.clock();
-  for (const v1::ShardSlice& slice : header.slices()) {
-    absl::StatusOr<std::shared_ptr<TableShard>> shard =
-        PrimaryShardFor(context, slice, header.catalog_version());
-    if (!shard.ok()) return shard.status();
-    absl::StatusOr<std::vector<uint64_t>> keys = (*shard)->store().ValidatePull(slice, *reader);
-    if (!keys.ok()) return keys.status();
-    call->parts.push_back(PullCall::Part{*std::move(shard), slice, *std::move(keys)});
-  }
-  if (reader->remaining() != 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "the pull frame carries ", reader->remaining(), " bytes beyond what its slices describe"));
-  }
+  call->parts = *std::move(parts);
   return absl::OkStatus();
 }
 
@@ -837,84 +532,39 @@ grpc::ServerUnaryReactor* DataPlaneService::Replicate(grpc::CallbackServerContex
 
 void DataPlaneService::HandleReplicate(ReplicateCall* call) {
   const std::shared_ptr<Completion> completion = call->completion();
+  if (completion->Finished()) return;  // Cancelled while parked.
   v1::ReplicateRequest header;
   absl::StatusOr<FrameReader> reader = FrameReader::Open(call->request(), &header);
   if (!reader.ok()) {
     completion->Finish(ToGrpcStatus(reader.status()));
     return;
   }
-  std::vector<std::pair<std::shared_ptr<TableShard>, OfferedEntry>> offers;
+  absl::StatusOr<std::optional<ReplicaSet::Offers>> taken;
   {
-    absl::MutexLock state(&state_mu_);
+    // Under mu_ so that a map adopted meanwhile cannot miss this call when it is parked.
+    absl::MutexLock lock(&mu_);
     if (stopping_) {
       completion->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "shutting down"));
       return;
     }
-    if (completion->Finished()) return;  // Cancelled while parked.
-    if (header.epoch() > map_.epoch() || header.catalog_version() > map_.catalog_version()) {
+    taken = replicas_.TakeReplicate(header, *reader);
+    if (taken.ok() && !taken->has_value()) {
       // The sender saw a map this server has not received yet: wait for it, without a thread.
       replicate_waiting_.push_back(call);
       return;
     }
-    absl::Status valid;
-    for (const v1::LogEntry& entry : header.entries()) {
-      const uint32_t shard_id = entry.shard_id();
-      const v1::ShardAssignment* assignment =
-          static_cast<int>(shard_id) < map_.shards_size() ? &map_.shards(shard_id) : nullptr;
-      if (assignment == nullptr || assignment->replicas_size() == 0 ||
-          assignment->replicas(0) != header.primary_id()) {
-        valid = absl::AbortedError(absl::StrCat(
-            "server ", header.primary_id(), " is not the primary of shard ", shard_id,
-            " at epoch ", map_.epoch(), assignment != nullptr && assignment->replicas_size() > 0
-                                            ? absl::StrCat(" (server ", assignment->replicas(0), " is)")
-                                            : std::string()));
-        break;
-      }
-      const auto it = shards_.find({entry.table_id(), shard_id});
-      if (it == shards_.end()) {
-        valid = absl::FailedPreconditionError(absl::StrCat(
-            "server ", self_id_, " holds no replica of table ", entry.table_id(), " shard ",
-            shard_id, " at epoch ", map_.epoch()));
-        break;
-      }
-      OfferedEntry offered;
-      offered.entry = entry;
-      if (entry.barrier() && (entry.has_push() || entry.completions_size() != 0)) {
-        valid = absl::InvalidArgumentError(
-            absl::StrCat("barrier ", entry.log_index(), " carries an update"));
-        break;
-      }
-      if (entry.has_push()) {
-        if (entry.slice().table_id() != entry.table_id() ||
-            entry.slice().shard_id() != shard_id) {
-          valid = absl::InvalidArgumentError(absl::StrCat(
-              "log entry ", entry.log_index(), " carries a slice of table ",
-              entry.slice().table_id(), " shard ", entry.slice().shard_id()));
-          break;
-        }
-        absl::StatusOr<PushPayload> payload =
-            it->second->store().ValidatePush(entry.slice(), *reader);
-        if (!payload.ok()) {
-          valid = payload.status();
-          break;
-        }
-        offered.payload = *std::move(payload);
-      } else if (entry.completions_size() == 0 && !entry.barrier()) {
-        valid = absl::InvalidArgumentError(absl::StrCat(
-            "log entry ", entry.log_index(), " carries neither a push, a clock nor a barrier"));
-        break;
-      }
-      offers.emplace_back(it->second, std::move(offered));
-    }
-    if (valid.ok() && reader->remaining() != 0) {
-      valid = absl::InvalidArgumentError(absl::StrCat(
-          "the replication frame carries ", reader->remaining(), " bytes beyond its entries"));
-    }
-    if (!valid.ok()) {
-      spdlog::debug("replication refused: {}", valid.ToString());
-      completion->Finish(ToGrpcStatus(valid));
-      return;
-    }
+  }
+  if (!taken.ok()) {
+    spdlog::debug("replication refused: {}", taken.status().ToString());
+    completion->Finish(ToGrpcStatus(taken.status()));
+    return;
+  }
+  ReplicaSet::Offers& offers = **taken;
+  grpc::ByteBuffer* response = call->response();
+  if (offers.empty()) {
+    completion->Finish(grpc::Status::OK,
+                       [&] { *response = SerializeMessage(v1::ReplicateResponse()); });
+    return;
   }
   // Every entry acknowledges into a shared tally; the last one finishes the call.
   struct Tally {
@@ -928,12 +578,6 @@ void DataPlaneService::HandleReplicate(ReplicateCall* call) {
     absl::MutexLock lock(&tally->mu);
     tally->pending = offers.size();
     tally->answer.mutable_applied_log_index()->Resize(offers.size(), 0);
-  }
-  grpc::ByteBuffer* response = call->response();
-  if (offers.empty()) {
-    completion->Finish(grpc::Status::OK,
-                       [&] { *response = SerializeMessage(v1::ReplicateResponse()); });
-    return;
   }
   for (size_t i = 0; i < offers.size(); ++i) {
     auto& [shard, offered] = offers[i];
@@ -970,7 +614,7 @@ void DataPlaneService::HandleReplicate(ReplicateCall* call) {
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* DataPlaneService::FetchShardSnapshot(
     grpc::CallbackServerContext*, const grpc::ByteBuffer* raw_request) {
-  v1::FetchShardSnapshotRequest parsed;
+  v1::FetchShardSnapshotRequest request;
   {
     std::vector<grpc::Slice> slices;
     std::string bytes;
@@ -979,116 +623,26 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* DataPlaneService::FetchShardSnapshot
         bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
       }
     }
-    if (!parsed.ParseFromString(bytes)) {
+    if (!request.ParseFromString(bytes)) {
       return new SnapshotWriter(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                                              "the snapshot request does not parse"));
     }
   }
-  const v1::FetchShardSnapshotRequest* request = &parsed;
-  std::shared_ptr<TableShard> shard;
-  {
-    absl::ReaderMutexLock state(&state_mu_);
-    const uint32_t shard_id = request->shard_id();
-    if (shard_id >= map_.num_shards() || static_cast<int>(shard_id) >= map_.shards_size()) {
-      return new SnapshotWriter(
-          grpc::Status(grpc::StatusCode::NOT_FOUND, absl::StrCat("no shard ", shard_id)));
-    }
-    if (request->requester_id() != 0) {
-      if (request->epoch() > map_.epoch()) {
-        return new SnapshotWriter(grpc::Status(
-            grpc::StatusCode::UNAVAILABLE,
-            absl::StrCat("this server's map (epoch ", map_.epoch(), ") is behind the request's (",
-                         request->epoch(), "); retry")));
-      }
-      const v1::ShardAssignment& assignment = map_.shards(shard_id);
-      const bool leads = assignment.replicas_size() > 0 && assignment.replicas(0) == self_id_;
-      const bool learner = std::find(assignment.learners().begin(), assignment.learners().end(),
-                                     request->requester_id()) != assignment.learners().end();
-      if (!leads || !learner) {
-        return new SnapshotWriter(grpc::Status(
-            grpc::StatusCode::ABORTED,
-            absl::StrCat("at epoch ", map_.epoch(), " server ", self_id_,
-                         leads ? " leads" : " does not lead", " shard ", shard_id, " and server ",
-                         request->requester_id(), learner ? " is" : " is not", " its learner")));
-      }
-    }
-    const auto it = shards_.find({request->table_id(), shard_id});
-    if (it == shards_.end()) {
-      return new SnapshotWriter(grpc::Status(
-          grpc::StatusCode::NOT_FOUND, absl::StrCat("server ", self_id_, " holds no table ",
-                                                    request->table_id(), " shard ", shard_id)));
-    }
-    shard = it->second;
+  absl::StatusOr<ReplicaSet::Snapshot> snapshot = replicas_.TakeSnapshot(request);
+  if (!snapshot.ok()) return new SnapshotWriter(ToGrpcStatus(snapshot.status()));
+  if (request.requester_id() != 0) {
+    spdlog::info("table {} shard {}: snapshot at log index {} to learner {}",
+                 snapshot->state.table_id(), snapshot->state.shard_id(),
+                 snapshot->state.log_index(), request.requester_id());
   }
-  v1::ShardState state;
-  std::vector<grpc::Slice> payload;
-  {
-    absl::MutexLock lock(&shard->mu());
-    if (!shard->InstalledLocked()) {
-      return new SnapshotWriter(grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                                             "this replica has not installed its snapshot yet"));
-    }
-    shard->SerializeLocked(&state, &payload);
-    if (request->requester_id() != 0) shard->AddForwardTargetLocked(request->requester_id());
-  }
-  std::vector<grpc::Slice> frame;
-  MakeFrame(state, payload).Dump(&frame).IgnoreError();
-  if (request->requester_id() != 0) {
-    spdlog::info("table {} shard {}: snapshot at log index {} to learner {}", state.table_id(),
-                 state.shard_id(), state.log_index(), request->requester_id());
-  }
-  return new SnapshotWriter(state.table_id(), state.shard_id(), state.log_index(),
-                            std::move(frame));
+  return new SnapshotWriter(snapshot->state.table_id(), snapshot->state.shard_id(),
+                            snapshot->state.log_index(), std::move(snapshot->frame));
 }
 
 grpc::ServerUnaryReactor* DataPlaneService::DescribeShards(grpc::CallbackServerContext* context,
                                                            const v1::DescribeShardsRequest*,
                                                            v1::DescribeShardsResponse* response) {
-  std::vector<std::shared_ptr<TableShard>> shards;
-  {
-    absl::ReaderMutexLock state(&state_mu_);
-    response->set_server_id(self_id_);
-    response->set_epoch(map_.epoch());
-    for (const auto& [key, shard] : shards_) shards.push_back(shard);
-  }
-  std::sort(shards.begin(), shards.end(), [](const auto& a, const auto& b) {
-    return std::make_pair(a->store().table().table_id(), a->store().shard_id()) <
-           std::make_pair(b->store().table().table_id(), b->store().shard_id());
-  });
-  for (const std::shared_ptr<TableShard>& shard : shards) {
-    v1::ShardReplicaInfo* info = response->add_replicas();
-    info->set_table_id(shard->store().table().table_id());
-    info->set_shard_id(shard->store().shard_id());
-    v1::ShardState state;
-    std::vector<grpc::Slice> payload;
-    {
-      absl::MutexLock lock(&shard->mu());
-      switch (shard->RoleLocked()) {
-        case ReplicaRole::kPrimary:
-          info->set_role(v1::ShardReplicaInfo::ROLE_PRIMARY);
-          break;
-        case ReplicaRole::kBackup:
-          info->set_role(v1::ShardReplicaInfo::ROLE_BACKUP);
-          break;
-        case ReplicaRole::kLearner:
-          info->set_role(v1::ShardReplicaInfo::ROLE_LEARNER);
-          break;
-      }
-      info->set_log_index(shard->LogIndexLocked());
-      info->set_installed(shard->InstalledLocked());
-      shard->SerializeLocked(&state, &payload);
-    }
-    std::vector<grpc::Slice> frame;
-    MakeFrame(state, payload).Dump(&frame).IgnoreError();
-    uLong crc = crc32(0L, Z_NULL, 0);
-    uint64_t bytes = 0;
-    for (const grpc::Slice& slice : frame) {
-      crc = crc32(crc, slice.begin(), static_cast<uInt>(slice.size()));
-      bytes += slice.size();
-    }
-    info->set_state_crc32(static_cast<uint32_t>(crc));
-    info->set_state_bytes(bytes);
-  }
+  *response = replicas_.Describe();
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   reactor->Finish(grpc::Status::OK);
   return reactor;
@@ -1106,59 +660,14 @@ void DataPlaneService::LearnerLoop() {
       if (learner_stop_) return;
       seen_generation = learner_generation_;
     }
-    struct Work {
-      uint32_t table_id, shard_id, primary;
-      std::string address;
-      uint64_t epoch;
-    };
-    std::vector<Work> work;
-    std::vector<uint32_t> learning;  // Shards this server is a learner of.
-    uint64_t catalog_version = 0;
-    {
-      absl::ReaderMutexLock state(&state_mu_);
-      catalog_version = map_.catalog_version();
-      for (int s = 0; s < map_.shards_size(); ++s) {
-        const v1::ShardAssignment& assignment = map_.shards(s);
-        if (RoleIn(assignment, self_id_) != ReplicaRole::kLearner ||
-            assignment.replicas_size() == 0) {
-          continue;
-        }
-        learning.push_back(assignment.shard_id());
-        const auto address = server_addresses_.find(assignment.replicas(0));
-        for (const auto& [table_id, table] : tables_) {
-          const auto it = shards_.find({table_id, assignment.shard_id()});
-          if (it == shards_.end() || address == server_addresses_.end()) continue;
-          absl::MutexLock lock(&it->second->mu());
-          if (!it->second->InstalledLocked()) {
-            work.push_back(Work{table_id, assignment.shard_id(), assignment.replicas(0),
-                                address->second, map_.epoch()});
-          }
-        }
-      }
-    }
-    for (const Work& item : work) {
-      absl::Status copied =
-          FetchAndInstall(item.table_id, item.shard_id, item.primary, item.address, item.epoch);
-      if (!copied.ok()) {
+    for (const ReplicaSet::SnapshotToFetch& item : replicas_.SnapshotsToFetch()) {
+      if (absl::Status copied = FetchAndInstall(item); !copied.ok()) {
         spdlog::info("learner: table {} shard {} from server {}: {} (will retry)", item.table_id,
                      item.shard_id, item.primary, copied.ToString());
       }
     }
-    for (uint32_t shard_id : learning) {
-      bool complete = true;
-      {
-        absl::ReaderMutexLock state(&state_mu_);
-        for (const auto& [table_id, table] : tables_) {
-          const auto it = shards_.find({table_id, shard_id});
-          if (it == shards_.end()) {
-            complete = false;
-            break;
-          }
-          absl::MutexLock lock(&it->second->mu());
-          complete = complete && it->second->InstalledLocked();
-        }
-      }
-      if (!complete) continue;
+    uint64_t catalog_version = 0;
+    for (uint32_t shard_id : replicas_.CaughtUpShards(&catalog_version)) {
       absl::Status reported = options_.report_learner_caught_up(shard_id, catalog_version);
       if (reported.ok()) {
         spdlog::info("learner: shard {} caught up; reported to the coordinator", shard_id);
@@ -1170,24 +679,17 @@ void DataPlaneService::LearnerLoop() {
   }
 }
 
-absl::Status DataPlaneService::FetchAndInstall(uint32_t table_id, uint32_t shard_id,
-                                               uint32_t primary, const std::string& address,
-                                               uint64_t epoch) {
-  uint32_t self = 0;
-  {
-    absl::ReaderMutexLock state(&state_mu_);
-    self = self_id_;
-  }
+absl::Status DataPlaneService::FetchAndInstall(const ReplicaSet::SnapshotToFetch& item) {
   const absl::Time start = absl::Now();
   std::unique_ptr<v1::ParameterServer::Stub> stub =
-      v1::ParameterServer::NewStub(OpenChannel(address));
+      v1::ParameterServer::NewStub(OpenChannel(item.primary_address));
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(absl::Now() + options_.snapshot_timeout));
   v1::FetchShardSnapshotRequest request;
-  request.set_epoch(epoch);
-  request.set_shard_id(shard_id);
-  request.set_table_id(table_id);
-  request.set_requester_id(self);
+  request.set_epoch(item.epoch);
+  request.set_shard_id(item.shard_id);
+  request.set_table_id(item.table_id);
+  request.set_requester_id(replicas_.self_id());
   std::unique_ptr<grpc::ClientReader<v1::ShardSnapshotChunk>> reader =
       stub->FetchShardSnapshot(&context, request);
   // The chunks' payloads are kept as parsed and read in place through borrowed slices.
@@ -1202,43 +704,24 @@ absl::Status DataPlaneService::FetchAndInstall(uint32_t table_id, uint32_t shard
     pieces.push_back(std::move(*chunk.mutable_payload()));
     last = chunk.last();
   }
-  std::vector<grpc::Slice> slices;
-  slices.reserve(pieces.size());
-  for (const std::string& piece : pieces) slices.push_back(BorrowedSlice(piece.data(), piece.size()));
   if (grpc::Status status = reader->Finish(); !status.ok()) return FromGrpcStatus(status);
   if (!last || received != total) {
     return absl::DataLossError(absl::StrCat("the snapshot stream ended after ", received, " of ",
                                             total, " bytes"));
   }
-  const grpc::ByteBuffer frame(slices.data(), slices.size());
-  v1::ShardState state;
-  absl::StatusOr<FrameReader> payload = FrameReader::Open(frame, &state);
-  if (!payload.ok()) return payload.status();
-  std::shared_ptr<TableShard> shard;
-  {
-    absl::ReaderMutexLock lock(&state_mu_);
-    const auto it = shards_.find({table_id, shard_id});
-    if (it == shards_.end()) return absl::AbortedError("the shard was dropped meanwhile");
-    shard = it->second;
-  }
+  std::vector<grpc::Slice> slices;
+  slices.reserve(pieces.size());
+  for (const std::string& piece : pieces) slices.push_back(BorrowedSlice(piece.data(), piece.size()));
   FinishedCallbacks finished;
-  absl::Status installed;
-  uint64_t log_index = 0;
-  {
-    absl::MutexLock lock(&shard->mu());
-    if (shard->RoleLocked() != ReplicaRole::kLearner || shard->InstalledLocked()) {
-      return absl::AbortedError("the shard is no longer a learner waiting for its snapshot");
-    }
-    installed = shard->InstallLocked(state, *payload, &finished);
-    log_index = shard->LogIndexLocked();
-  }
+  const absl::Status installed = replicas_.Install(
+      item.table_id, item.shard_id, grpc::ByteBuffer(slices.data(), slices.size()), &finished);
   for (auto& callback : finished) callback();
   if (!installed.ok()) return installed;
   const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
   spdlog::info("learner: table {} shard {} installed from server {}: {} bytes in {:.3f} s "
-               "({:.2f} GB/s), at log index {} (snapshot {})",
-               table_id, shard_id, primary, total, seconds,
-               seconds > 0 ? total / seconds / 1e9 : 0.0, log_index, state.log_index());
+               "({:.2f} GB/s)",
+               item.table_id, item.shard_id, item.primary, total, seconds,
+               seconds > 0 ? total / seconds / 1e9 : 0.0);
   return absl::OkStatus();
 }
 

@@ -1,6 +1,8 @@
 // The parameter server's gRPC service: Push and Pull for workers, Replicate and
 // FetchShardSnapshot between replicas, DescribeShards for operators, all over gRPC's callback
-// API so that no thread waits for a clock, a replica's acknowledgement or a newer map.
+// API so that no thread waits for a clock, a replica's acknowledgement or a newer map. The
+// decisions are ReplicaSet's (replica_set.h); this class converts frames and statuses, parks
+// calls and sends replication.
 //
 // Roles come from the cluster map (proto/types.proto): for every shard this server is the
 // primary, a backup, a learner or nothing, and it holds a TableShard per table for each shard it
@@ -18,8 +20,8 @@
 // pulls fail with UNAVAILABLE: a hung or partitioned primary may already have been replaced.
 //
 // Thread-safety: safe for concurrent use; gRPC calls it from its callback threads and the
-// coordinator session calls OnClusterMap from its watch thread. Lock order: state_mu_, then
-// waiting_mu_, then TableShard::mu() in ascending (table, shard) order.
+// coordinator session calls OnClusterMap from its watch thread. Lock order: mu_, then the
+// ReplicaSet's, then TableShard::mu(); waiting_mu_ is taken alone, then TableShard::mu().
 #ifndef PS_SERVER_DATA_PLANE_SERVICE_H_
 #define PS_SERVER_DATA_PLANE_SERVICE_H_
 
@@ -37,6 +39,7 @@
 #include "absl/synchronization/mutex.h"
 #include "proto/coordinator.pb.h"
 #include "proto/parameter_server.grpc.pb.h"
+#include "server/replica_set.h"
 #include "server/replicator.h"
 #include "server/table_shard.h"
 
@@ -100,83 +103,43 @@ class DataPlaneService final
   class ReplicateCall;
   class SnapshotWriter;
   struct PushProgress;
-  using ShardKey = std::pair<uint32_t, uint32_t>;  // (table id, shard id)
 
-  // A validated push slice bound to its shard, with its bytes for forwarding.
-  struct BoundPush {
-    std::shared_ptr<TableShard> shard;
-    PushPayload payload;
-    v1::ShardSlice slice;
-    std::vector<grpc::Slice> bytes;
-    size_t request_index = 0;
-  };
-
-  // Validates and applies a push and sends it to the replicas (ReplicatePush) between deciding
-  // its log entries and applying them; fills `progress` with the answer.
-  absl::Status ApplyPush(grpc::CallbackServerContext* context, const grpc::ByteBuffer& request,
-                         const std::shared_ptr<PushProgress>& progress);
-  // Sends a push's entries; settles `progress` once every replica has them (after a map
-  // without the failed ones, if some failed) or fails it.
+  // Sends a push's entries (ReplicaSet::SendFn); settles `progress` once every replica has them
+  // (after a map without the failed ones, if some failed) or fails it.
   void ReplicatePush(const std::shared_ptr<PushProgress>& progress,
                      std::vector<ReplicationRequest> requests, uint64_t epoch);
-  absl::Status PreparePull(grpc::CallbackServerContext* context, const grpc::ByteBuffer& request,
-                           PullCall* call);
-  // Checks the request's epoch; on a mismatch sets the `ps-epoch` trailer where it helps.
-  absl::Status CheckRouting(grpc::CallbackServerContext* context, uint64_t epoch)
-      ABSL_SHARED_LOCKS_REQUIRED(state_mu_);
-  absl::StatusOr<std::shared_ptr<TableShard>> PrimaryShardFor(
-      grpc::CallbackServerContext* context, const v1::ShardSlice& slice, uint64_t catalog_version)
-      ABSL_SHARED_LOCKS_REQUIRED(state_mu_);
-  // Replicas (backups, and learners that fetched their snapshot) of `shard` besides this server.
-  std::vector<uint32_t> TargetsLocked(uint32_t shard_id, const TableShard& table_shard) const
-      ABSL_SHARED_LOCKS_REQUIRED(state_mu_);
-  // Adds `entry` (with its payload slices) to the request for each target.
-  void AddEntryLocked(const v1::LogEntry& entry, const std::vector<uint32_t>& targets,
-                      const std::vector<grpc::Slice>& bytes,
-                      std::vector<ReplicationRequest>* requests) ABSL_SHARED_LOCKS_REQUIRED(state_mu_);
-  // Sends `requests`; reports failed replicas; calls `done` with the failures still to be
-  // resolved by a new map (empty: all acknowledged) or an error that fails the push.
+  // Sends `requests`, reports failed replicas to the coordinator, and calls `done` with an error
+  // that fails the push (a replica says this server was deposed) or the failures still to be
+  // resolved by a new map (empty: all acknowledged).
   void Replicate(std::vector<ReplicationRequest> requests, uint64_t epoch,
                  std::function<void(absl::Status, std::vector<ReplicationResult>)> done);
-  // Whether the current map no longer lists `server` as a replica of any of `shard_ids` this
-  // server leads.
-  bool ReplicaRemovedLocked(uint32_t server, const std::vector<uint32_t>& shard_ids) const
-      ABSL_SHARED_LOCKS_REQUIRED(state_mu_);
   // Re-examines pushes waiting for a map without their failed replicas.
   void ResolveWaitingPushes();
-
   // Handles a Replicate frame once this server's map has caught up with it.
   void HandleReplicate(ReplicateCall* call);
 
+  absl::Status PreparePull(grpc::CallbackServerContext* context, const grpc::ByteBuffer& request,
+                           PullCall* call);
   bool ParkUnlessReadable(PullCall* call);
   void ServeReadyPulls();
   void CancelWaiting(PullCall* call);
 
-  // The learner thread: copies snapshots for shards this server is a learner of.
+  // The learner thread: copies the snapshots of shards this server learns, and reports them.
   void LearnerLoop();
-  // Copies and installs one table's part of `shard` from `primary_address`.
-  absl::Status FetchAndInstall(uint32_t table_id, uint32_t shard_id, uint32_t primary,
-                               const std::string& primary_address, uint64_t epoch);
+  // Copies and installs one table's part of a shard from its primary.
+  absl::Status FetchAndInstall(const ReplicaSet::SnapshotToFetch& item);
 
   const DataPlaneOptions options_;
-  Replicator replicator_;
+  ReplicaSet replicas_;
 
-  absl::Mutex state_mu_;
-  uint32_t self_id_ ABSL_GUARDED_BY(state_mu_) = 0;
-  v1::ClusterMap map_ ABSL_GUARDED_BY(state_mu_);
-  // Live workers at map_: id -> incarnation.
-  absl::flat_hash_map<uint32_t, uint64_t> live_workers_ ABSL_GUARDED_BY(state_mu_);
-  absl::flat_hash_map<uint32_t, std::string> server_addresses_ ABSL_GUARDED_BY(state_mu_);
-  absl::flat_hash_map<uint32_t, v1::TableInfo> tables_ ABSL_GUARDED_BY(state_mu_);
-  // Shared with in-flight calls, which keep a shard alive after the map drops it.
-  absl::flat_hash_map<ShardKey, std::shared_ptr<TableShard>> shards_ ABSL_GUARDED_BY(state_mu_);
-  bool stopping_ ABSL_GUARDED_BY(state_mu_) = false;
+  absl::Mutex mu_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   // Replicate calls waiting for this server's map to reach their epoch or catalog version.
-  std::vector<ReplicateCall*> replicate_waiting_ ABSL_GUARDED_BY(state_mu_);
+  std::vector<ReplicateCall*> replicate_waiting_ ABSL_GUARDED_BY(mu_);
   // Pushes waiting for a map without a replica that failed.
-  std::vector<std::shared_ptr<PushProgress>> pushes_waiting_ ABSL_GUARDED_BY(state_mu_);
+  std::vector<std::shared_ptr<PushProgress>> pushes_waiting_ ABSL_GUARDED_BY(mu_);
 
-  absl::Mutex waiting_mu_ ABSL_ACQUIRED_AFTER(state_mu_);
+  absl::Mutex waiting_mu_;
   absl::flat_hash_set<PullCall*> waiting_ ABSL_GUARDED_BY(waiting_mu_);
   bool pulls_stopping_ ABSL_GUARDED_BY(waiting_mu_) = false;
 
@@ -185,6 +148,10 @@ class DataPlaneService final
   uint64_t learner_generation_ ABSL_GUARDED_BY(learner_mu_) = 0;
   bool learner_stop_ ABSL_GUARDED_BY(learner_mu_) = false;
   std::thread learner_thread_;
+
+  // Last, so that it is destroyed first: its destructor waits for the callbacks of the calls in
+  // flight, which use the members above.
+  Replicator replicator_;
 };
 
 }  // namespace ps

@@ -27,6 +27,13 @@ struct Batch {
 
 }  // namespace
 
+Replicator::~Replicator() {
+  absl::MutexLock lock(&mu_);
+  for (grpc::ClientContext* context : in_flight_) context->TryCancel();
+  const auto finished = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return in_flight_.empty(); };
+  mu_.Await(absl::Condition(&finished));
+}
+
 grpc::GenericStub& Replicator::StubFor(const std::string& address) {
   absl::MutexLock lock(&mu_);
   std::unique_ptr<grpc::GenericStub>& stub = stubs_[address];
@@ -59,17 +66,23 @@ void Replicator::Send(std::vector<ReplicationRequest> requests,
     call->request = MakeFrame(request.header, request.payload);
     batch->calls.push_back(std::move(call));
   }
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& call : batch->calls) in_flight_.insert(&call->context);
+  }
   for (size_t i = 0; i < requests.size(); ++i) {
     Call* call = batch->calls[i].get();
     StubFor(requests[i].address)
         .UnaryCall(&call->context, kReplicateMethod, grpc::StubOptions(), &call->request,
-                   &call->response, [batch, i](grpc::Status status) {
+                   &call->response, [this, batch, i](grpc::Status status) {
                      batch->results[i].status = FromGrpcStatus(status);
                      if (batch->pending.fetch_sub(1) == 1) {
                        std::vector<ReplicationResult> results = std::move(batch->results);
                        auto callback = std::move(batch->done);
                        callback(std::move(results));
                      }
+                     absl::MutexLock lock(&mu_);
+                     in_flight_.erase(&batch->calls[i]->context);
                    });
   }
 }

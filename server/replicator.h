@@ -15,6 +15,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -43,6 +44,11 @@ struct ReplicationResult {
 class Replicator {
  public:
   explicit Replicator(absl::Duration timeout) : timeout_(timeout) {}
+  // Cancels the calls in flight and waits for their callbacks (the stubs' channels must outlive
+  // them).
+  ~Replicator();
+  Replicator(const Replicator&) = delete;
+  Replicator& operator=(const Replicator&) = delete;
 
   // Sends every request; `done` receives one result per request, in request order.
   void Send(std::vector<ReplicationRequest> requests,
@@ -54,6 +60,7 @@ class Replicator {
   const absl::Duration timeout_;
   absl::Mutex mu_;
   absl::flat_hash_map<std::string, std::unique_ptr<grpc::GenericStub>> stubs_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_set<grpc::ClientContext*> in_flight_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace ps

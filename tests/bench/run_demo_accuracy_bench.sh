@@ -13,7 +13,7 @@ for binary in server/coordinator/ps_coordinator server/ps_server worker/ps_worke
   mkdir -p "${bin_dir}/$(dirname "${binary}")"
   cp "bazel-bin/${binary}" "${bin_dir}/${binary}"
 done
-echo "| seed | no kill: test accuracy | SIGKILL after epoch 4: test accuracy | failover: first push acknowledged |"
+echo "| seed | no kill: test accuracy | SIGKILL after epoch 4: test accuracy | kill -> first push applied by a promoted primary |"
 echo "|---|---|---|---|"
 for seed in $(seq "${seeds}"); do
   plain="${bin_dir}/seed-${seed}-plain.log"
@@ -21,7 +21,8 @@ for seed in $(seq "${seeds}"); do
   deploy/run_demo.sh --bin_dir="${bin_dir}" --seed="${seed}" --kill_after_epoch=0 "$@" >"${plain}" 2>&1
   deploy/run_demo.sh --bin_dir="${bin_dir}" --seed="${seed}" "$@" >"${killed}" 2>&1
   accuracy() { grep -oE "exported model .*test_accuracy [0-9.]+" "$1" | grep -oE "[0-9.]+$"; }
-  failover=$(grep -oE "[0-9]+ ms  first push acknowledged" "${killed}" | grep -oE "^[0-9]+" || echo "-")
+  failover=$(grep -oE "[0-9]+ ms  first push applied by a promoted primary" "${killed}" |
+    grep -oE "^[0-9]+" || echo "-")
   echo "| ${seed} | $(accuracy "${plain}") | $(accuracy "${killed}") | ${failover} ms |"
 done
 echo "runs in ${bin_dir}"

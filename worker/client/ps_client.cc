@@ -535,7 +535,7 @@ absl::Status PsClient::Execute(Operation& op) {
   const absl::Duration took = absl::Now() - start;
   if (result.ok() && retries > 0 && took > absl::Milliseconds(50)) {
     // A failover or map change held this call up: say so once it went through.
-    spdlog::info("{} acknowledged after {} retries over {} ms (map epoch now {})", op.what,
+    spdlog::info("{} went through after {} retries over {} ms (map epoch now {})", op.what,
                  retries, absl::ToInt64Milliseconds(took), session_->CurrentMap().epoch());
   }
   absl::MutexLock lock(&stats_mu_);
