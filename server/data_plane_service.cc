@@ -90,17 +90,13 @@ struct DataPlaneService::PushProgress {
 
 class DataPlaneService::PushCall : public CompletionReactor {};
 
-// A Replicate frame in flight on a backup or learner.
-class DataPlaneService::ReplicateCall : public CompletionReactor {
- public:
-  ReplicateCall(const grpc::ByteBuffer& request, grpc::ByteBuffer* response)
-      : request_(request), response_(response) {}
-  const grpc::ByteBuffer& request() const { return request_; }
-  grpc::ByteBuffer* response() const { return response_; }
-
- private:
-  const grpc::ByteBuffer request_;  // Shares the received slices.
-  grpc::ByteBuffer* const response_;
+// A Replicate frame in flight on a backup or learner. The work outlives the reactor, which a
+// client's cancellation can finish (and delete) while the work waits for a newer map.
+struct DataPlaneService::ReplicateWork {
+  std::shared_ptr<Completion> completion;
+  grpc::ByteBuffer request;  // Shares the received slices.
+  // Valid until the completion is finished: written only by Completion::Finish's fill.
+  grpc::ByteBuffer* response = nullptr;
 };
 
 // A pull in flight: bound to its shards, possibly parked until they are readable at its clock.
@@ -245,7 +241,7 @@ void DataPlaneService::Stop() {
     learner_stop_ = true;
   }
   if (learner_thread_.joinable()) learner_thread_.join();
-  std::vector<ReplicateCall*> parked;
+  std::vector<std::shared_ptr<ReplicateWork>> parked;
   std::vector<std::shared_ptr<PushProgress>> pushes;
   {
     absl::MutexLock lock(&mu_);
@@ -254,7 +250,7 @@ void DataPlaneService::Stop() {
     pushes.swap(pushes_waiting_);
   }
   const grpc::Status stopping(grpc::StatusCode::UNAVAILABLE, "the server is shutting down");
-  for (ReplicateCall* call : parked) call->completion()->Finish(stopping);
+  for (const auto& work : parked) work->completion->Finish(stopping);
   for (const auto& push : pushes) push->completion->Finish(stopping);
   absl::MutexLock lock(&waiting_mu_);
   pulls_stopping_ = true;
@@ -270,12 +266,12 @@ void DataPlaneService::OnClusterMap(const v1::ClusterMap& map, uint32_t self_id)
     Replicate(std::move(adoption.requests), adoption.epoch,
               [](absl::Status, std::vector<ReplicationResult>) {});
   }
-  std::vector<ReplicateCall*> parked;
+  std::vector<std::shared_ptr<ReplicateWork>> parked;
   {
     absl::MutexLock lock(&mu_);
     parked.swap(replicate_waiting_);
   }
-  for (ReplicateCall* call : parked) HandleReplicate(call);
+  for (const auto& work : parked) HandleReplicate(work);
   ResolveWaitingPushes();
   // Parked pulls of shards no longer led here go back to the client to re-route.
   std::vector<PullCall*> moved;
@@ -525,16 +521,20 @@ void DataPlaneService::CancelWaiting(PullCall* call) {
 grpc::ServerUnaryReactor* DataPlaneService::Replicate(grpc::CallbackServerContext*,
                                                       const grpc::ByteBuffer* request,
                                                       grpc::ByteBuffer* response) {
-  auto* call = new ReplicateCall(*request, response);
-  HandleReplicate(call);
+  auto* call = new CompletionReactor();
+  auto work = std::make_shared<ReplicateWork>();
+  work->completion = call->completion();
+  work->request = *request;
+  work->response = response;
+  HandleReplicate(work);
   return call;
 }
 
-void DataPlaneService::HandleReplicate(ReplicateCall* call) {
-  const std::shared_ptr<Completion> completion = call->completion();
+void DataPlaneService::HandleReplicate(const std::shared_ptr<ReplicateWork>& work) {
+  const std::shared_ptr<Completion>& completion = work->completion;
   if (completion->Finished()) return;  // Cancelled while parked.
   v1::ReplicateRequest header;
-  absl::StatusOr<FrameReader> reader = FrameReader::Open(call->request(), &header);
+  absl::StatusOr<FrameReader> reader = FrameReader::Open(work->request, &header);
   if (!reader.ok()) {
     completion->Finish(ToGrpcStatus(reader.status()));
     return;
@@ -550,7 +550,7 @@ void DataPlaneService::HandleReplicate(ReplicateCall* call) {
     taken = replicas_.TakeReplicate(header, *reader);
     if (taken.ok() && !taken->has_value()) {
       // The sender saw a map this server has not received yet: wait for it, without a thread.
-      replicate_waiting_.push_back(call);
+      replicate_waiting_.push_back(work);
       return;
     }
   }
@@ -560,7 +560,7 @@ void DataPlaneService::HandleReplicate(ReplicateCall* call) {
     return;
   }
   ReplicaSet::Offers& offers = **taken;
-  grpc::ByteBuffer* response = call->response();
+  grpc::ByteBuffer* response = work->response;
   if (offers.empty()) {
     completion->Finish(grpc::Status::OK,
                        [&] { *response = SerializeMessage(v1::ReplicateResponse()); });

@@ -100,7 +100,7 @@ class DataPlaneService final
  private:
   class PullCall;
   class PushCall;
-  class ReplicateCall;
+  struct ReplicateWork;
   class SnapshotWriter;
   struct PushProgress;
 
@@ -116,7 +116,7 @@ class DataPlaneService final
   // Re-examines pushes waiting for a map without their failed replicas.
   void ResolveWaitingPushes();
   // Handles a Replicate frame once this server's map has caught up with it.
-  void HandleReplicate(ReplicateCall* call);
+  void HandleReplicate(const std::shared_ptr<ReplicateWork>& work);
 
   absl::Status PreparePull(grpc::CallbackServerContext* context, const grpc::ByteBuffer& request,
                            PullCall* call);
@@ -135,7 +135,7 @@ class DataPlaneService final
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   // Replicate calls waiting for this server's map to reach their epoch or catalog version.
-  std::vector<ReplicateCall*> replicate_waiting_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::shared_ptr<ReplicateWork>> replicate_waiting_ ABSL_GUARDED_BY(mu_);
   // Pushes waiting for a map without a replica that failed.
   std::vector<std::shared_ptr<PushProgress>> pushes_waiting_ ABSL_GUARDED_BY(mu_);
 
