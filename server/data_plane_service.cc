@@ -10,6 +10,7 @@
 #include "common/frame.h"
 #include "common/grpc_endpoint.h"
 #include "common/grpc_status.h"
+#include "server/snapshot_sink.h"
 #include "spdlog/spdlog.h"
 
 namespace ps {
@@ -692,29 +693,29 @@ absl::Status DataPlaneService::FetchAndInstall(const ReplicaSet::SnapshotToFetch
   request.set_requester_id(replicas_.self_id());
   std::unique_ptr<grpc::ClientReader<v1::ShardSnapshotChunk>> reader =
       stub->FetchShardSnapshot(&context, request);
-  // The chunks' payloads are kept as parsed and read in place through borrowed slices.
-  std::vector<std::string> pieces;
-  v1::ShardSnapshotChunk chunk;
-  uint64_t received = 0;
+  absl::StatusOr<std::shared_ptr<TableShard>> shard =
+      replicas_.LearnerShard(item.table_id, item.shard_id);
+  if (!shard.ok()) return shard.status();
+  SnapshotSink sink(*std::move(shard));
+  v1::ShardSnapshotChunk chunk;  // Reused: its payload's memory stays warm across chunks.
   uint64_t total = 0;
   bool last = false;
+  absl::Status taken;
   while (reader->Read(&chunk)) {
     total = chunk.total_bytes();
-    received += chunk.payload().size();
-    pieces.push_back(std::move(*chunk.mutable_payload()));
     last = chunk.last();
+    if (taken.ok()) taken = sink.Add(chunk.payload());
+    if (!taken.ok()) context.TryCancel();
   }
-  if (grpc::Status status = reader->Finish(); !status.ok()) return FromGrpcStatus(status);
-  if (!last || received != total) {
-    return absl::DataLossError(absl::StrCat("the snapshot stream ended after ", received, " of ",
-                                            total, " bytes"));
+  const grpc::Status status = reader->Finish();
+  if (!taken.ok()) return taken;
+  if (!status.ok()) return FromGrpcStatus(status);
+  if (!last || sink.bytes_received() != total) {
+    return absl::DataLossError(absl::StrCat("the snapshot stream ended after ",
+                                            sink.bytes_received(), " of ", total, " bytes"));
   }
-  std::vector<grpc::Slice> slices;
-  slices.reserve(pieces.size());
-  for (const std::string& piece : pieces) slices.push_back(BorrowedSlice(piece.data(), piece.size()));
   FinishedCallbacks finished;
-  const absl::Status installed = replicas_.Install(
-      item.table_id, item.shard_id, grpc::ByteBuffer(slices.data(), slices.size()), &finished);
+  const absl::Status installed = sink.Finish(&finished);
   for (auto& callback : finished) callback();
   if (!installed.ok()) return installed;
   const double seconds = absl::ToDoubleSeconds(absl::Now() - start);

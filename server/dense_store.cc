@@ -141,4 +141,33 @@ absl::Status DenseStore::Install(const v1::ShardState& state, FrameReader& reade
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::optional<std::vector<absl::Span<char>>>> DenseStore::BeginInstallInPlace(
+    const v1::ShardState& state) {
+  if (state.num_slots() != slots_.size()) {
+    return absl::InvalidArgumentError(absl::StrCat(Where(), ": the state has ", state.num_slots(),
+                                                   " optimizer slots; the table's optimizer keeps ",
+                                                   slots_.size()));
+  }
+  const size_t bytes = range_.size() * sizeof(float);
+  std::vector<absl::Span<char>> ranges;
+  const auto add = [&](std::vector<float>& array) {
+    ranges.push_back(absl::MakeSpan(reinterpret_cast<char*>(array.data()), bytes));
+  };
+  add(values_);
+  for (std::vector<float>& slot : slots_) add(slot);
+  staged_accumulators_.clear();
+  for (const v1::AccumulatorState& accumulator : state.accumulators()) {
+    std::vector<float>& sum = staged_accumulators_[accumulator.clock()];
+    sum.resize(range_.size());
+    add(sum);
+  }
+  return std::optional<std::vector<absl::Span<char>>>(std::move(ranges));
+}
+
+void DenseStore::FinishInstallInPlace(const v1::ShardState& state) {
+  accumulators_.swap(staged_accumulators_);
+  staged_accumulators_.clear();
+  step_ = state.dense_step();
+}
+
 }  // namespace ps

@@ -25,6 +25,9 @@ class DenseStore : public ShardStore {
                    v1::TensorHeader* header) const override;
   void Serialize(v1::ShardState* state, std::vector<grpc::Slice>* payload) const override;
   absl::Status Install(const v1::ShardState& state, FrameReader& reader) override;
+  absl::StatusOr<std::optional<std::vector<absl::Span<char>>>> BeginInstallInPlace(
+      const v1::ShardState& state) override;
+  void FinishInstallInPlace(const v1::ShardState& state) override;
 
  private:
   // Applies `gradient` to elements [first, first + gradient.size()) of the range.
@@ -37,6 +40,8 @@ class DenseStore : public ShardStore {
   uint64_t step_ = 0;
   // BSP: per pending clock, the sum of the gradients pushed for it.
   std::map<uint64_t, std::vector<float>> accumulators_;
+  // Accumulators being filled by an in-place installation.
+  std::map<uint64_t, std::vector<float>> staged_accumulators_;
   // A zeroed accumulator kept from the last completed clock: reusing it avoids page-faulting a
   // fresh allocation every clock.
   std::vector<float> spare_accumulator_;

@@ -513,6 +513,17 @@ absl::Status ReplicaSet::Install(uint32_t table_id, uint32_t shard_id,
   return shard->InstallLocked(state, *payload, finished);
 }
 
+absl::StatusOr<std::shared_ptr<TableShard>> ReplicaSet::LearnerShard(uint32_t table_id,
+                                                                     uint32_t shard_id) const {
+  absl::ReaderMutexLock lock(&mu_);
+  const auto it = shards_.find({table_id, shard_id});
+  if (it == shards_.end()) {
+    return absl::NotFoundError(
+        absl::StrCat("table ", table_id, " shard ", shard_id, " is not held here any more"));
+  }
+  return it->second;
+}
+
 std::vector<ReplicaSet::SnapshotToFetch> ReplicaSet::SnapshotsToFetch() const {
   std::vector<SnapshotToFetch> work;
   absl::ReaderMutexLock lock(&mu_);
@@ -590,6 +601,8 @@ v1::DescribeShardsResponse ReplicaSet::Describe() const {
       }
       info->set_log_index(shard->LogIndexLocked());
       info->set_installed(shard->InstalledLocked());
+      // An uninstalled learner's store may be being filled without the lock: not read.
+      if (!shard->InstalledLocked()) continue;
       shard->SerializeLocked(&state, &payload);
     }
     std::vector<grpc::Slice> frame;

@@ -120,6 +120,10 @@ class ReplicaSet {
   absl::Status Install(uint32_t table_id, uint32_t shard_id, const grpc::ByteBuffer& frame,
                        FinishedCallbacks* finished);
 
+  // The learner's (table, shard), for a SnapshotSink. Errors: NotFound when not held.
+  absl::StatusOr<std::shared_ptr<TableShard>> LearnerShard(uint32_t table_id,
+                                                           uint32_t shard_id) const;
+
   // --- Learner bookkeeping ---
   struct SnapshotToFetch {
     uint32_t table_id = 0;

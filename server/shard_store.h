@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -69,6 +70,19 @@ class ShardStore {
   // Replaces the state with one Serialize() wrote, reading its arrays from `reader`.
   // Errors: InvalidArgument when the arrays do not fit this table and shard; nothing changes.
   virtual absl::Status Install(const v1::ShardState& state, FrameReader& reader) = 0;
+  // In-place installation, for a learner receiving a large snapshot in chunks: the byte ranges
+  // the state's arrays go to, in payload order, so that each chunk is copied straight into the
+  // store (no staging copy of the whole snapshot). The store holds garbage until
+  // FinishInstallInPlace(); the caller reads nothing from it meanwhile. nullopt where the layout
+  // is not known from the header alone (sparse stores: use Install()).
+  // Errors: InvalidArgument when the state does not fit this store.
+  virtual absl::StatusOr<std::optional<std::vector<absl::Span<char>>>> BeginInstallInPlace(
+      const v1::ShardState& state) {
+    (void)state;
+    return std::optional<std::vector<absl::Span<char>>>();
+  }
+  // REQUIRES: BeginInstallInPlace(state) returned ranges and all of them were filled.
+  virtual void FinishInstallInPlace(const v1::ShardState& state) { (void)state; }
 
  protected:
   ShardStore(const v1::TableInfo& table, uint32_t shard_id, std::unique_ptr<Optimizer> optimizer);

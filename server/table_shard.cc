@@ -298,6 +298,31 @@ absl::Status TableShard::InstallLocked(const v1::ShardState& state, FrameReader&
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::optional<std::vector<absl::Span<char>>>>
+TableShard::BeginInstallInPlaceLocked(const v1::ShardState& state) {
+  if (role_ != ReplicaRole::kLearner || installed_) {
+    return absl::FailedPreconditionError("not a learner waiting for its snapshot");
+  }
+  if (state.table_id() != store_->table().table_id() || state.shard_id() != store_->shard_id()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the snapshot is of table ", state.table_id(), " shard ", state.shard_id(), ", not table ",
+        store_->table().table_id(), " shard ", store_->shard_id()));
+  }
+  return store_->BeginInstallInPlace(state);
+}
+
+void TableShard::FinishInstallInPlaceLocked(const v1::ShardState& state,
+                                            FinishedCallbacks* finished) {
+  store_->FinishInstallInPlace(state);
+  clock_.Install(state);
+  dedupe_.Install(state.dedupe());
+  log_index_ = state.log_index();
+  term_epoch_ = state.term_epoch();
+  term_base_index_ = state.term_base_index();
+  installed_ = true;
+  DrainLocked(finished);
+}
+
 void TableShard::SerializeLocked(v1::ShardState* state, std::vector<grpc::Slice>* payload) const {
   state->set_table_id(store_->table().table_id());
   state->set_shard_id(store_->shard_id());

@@ -128,6 +128,15 @@ class TableShard {
   // Errors: InvalidArgument for a state that does not fit this table and shard (nothing changes).
   absl::Status InstallLocked(const v1::ShardState& state, FrameReader& reader,
                              FinishedCallbacks* finished) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The same in place (ShardStore::BeginInstallInPlace): Begin returns the ranges the snapshot's
+  // payload goes to (nullopt: use InstallLocked), which the caller fills without holding mu()
+  // (an uninstalled learner's store is read by nobody); Finish completes the installation.
+  // Errors: InvalidArgument as InstallLocked; FailedPrecondition when this is not a learner
+  // waiting for its snapshot.
+  absl::StatusOr<std::optional<std::vector<absl::Span<char>>>> BeginInstallInPlaceLocked(
+      const v1::ShardState& state) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void FinishInstallInPlaceLocked(const v1::ShardState& state, FinishedCallbacks* finished)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // --- Any replica ---
   // The canonical state as a ShardState frame's header and payload (copied).
