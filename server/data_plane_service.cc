@@ -76,8 +76,9 @@ struct DataPlaneService::PushProgress {
   v1::PushResponse answer;
   // Shards of the push (all led by this server when it was applied).
   std::vector<uint32_t> shard_ids;
-  // Replicas that failed, waiting for a map without them.
+  // Replicas that failed, waiting for a map without them, and the epoch the push was sent at.
   std::vector<ReplicationResult> unresolved;
+  uint64_t replicated_epoch = 0;
   // The two things an acknowledgement waits for: this server applied the push, and every replica
   // has it. They finish in either order (the replicas apply while this server does).
   std::atomic<int> unsettled{2};
@@ -345,6 +346,7 @@ void DataPlaneService::ReplicatePush(const std::shared_ptr<PushProgress>& progre
     progress->Settle();  // No other replicas.
     return;
   }
+  progress->replicated_epoch = epoch;
   Replicate(std::move(requests), epoch,
             [this, progress](absl::Status error, std::vector<ReplicationResult> failures) {
               if (!error.ok()) {
@@ -403,7 +405,7 @@ void DataPlaneService::ResolveWaitingPushes() {
     auto keep = pushes_waiting_.begin();
     for (auto& push : pushes_waiting_) {
       if (push->completion->Finished()) continue;  // The client gave up.
-      switch (replicas_.Resolve(push->shard_ids, push->unresolved)) {
+      switch (replicas_.Resolve(push->shard_ids, push->unresolved, push->replicated_epoch)) {
         case ReplicaSet::Resolution::kAcknowledge:
           acknowledged.push_back(push);
           break;

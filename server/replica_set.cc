@@ -26,6 +26,17 @@ std::optional<ReplicaRole> RoleIn(const v1::ShardAssignment& shard, uint32_t ser
   return std::nullopt;
 }
 
+// The epoch `server` was made a learner of `shard` at (0 if it is not one, or the map is older
+// than learner epochs).
+uint64_t LearnerSince(const v1::ShardAssignment& shard, uint32_t server) {
+  for (int i = 0; i < shard.learners_size(); ++i) {
+    if (shard.learners(i) == server) {
+      return i < shard.learner_epochs_size() ? shard.learner_epochs(i) : 0;
+    }
+  }
+  return 0;
+}
+
 const char* RoleName(ReplicaRole role) {
   switch (role) {
     case ReplicaRole::kPrimary:
@@ -87,14 +98,24 @@ ReplicaSet::Adoption ReplicaSet::AdoptMap(const v1::ClusterMap& map, uint32_t se
           spdlog::info("table '{}' shard {}: no longer held here at epoch {}",
                        table.spec().name(), shard, map.epoch());
           shards_.erase(it);
+          learner_since_.erase({table_id, shard});
         }
         continue;
       }
       bool fresh = it == shards_.end();
+      const uint64_t since =
+          *role == ReplicaRole::kLearner ? LearnerSince(*assignment, self_id) : 0;
       if (!fresh && *role == ReplicaRole::kLearner) {
         absl::MutexLock shard_lock(&it->second->mu());
-        // A replica that is made a learner again copies afresh: its old copy may have diverged.
-        fresh = it->second->RoleLocked() != ReplicaRole::kLearner;
+        // A replica made a learner again copies afresh: its old copy may have diverged or missed
+        // an update (the coordinator re-assigned it with a newer epoch).
+        fresh = it->second->RoleLocked() != ReplicaRole::kLearner ||
+                learner_since_[{table_id, shard}] != since;
+      }
+      if (*role == ReplicaRole::kLearner) {
+        learner_since_[{table_id, shard}] = since;
+      } else {
+        learner_since_.erase({table_id, shard});
       }
       if (fresh) {
         absl::StatusOr<std::unique_ptr<ShardStore>> store =
@@ -373,7 +394,8 @@ absl::StatusOr<std::vector<ReplicaSet::PullPart>> ReplicaSet::BindPull(
 }
 
 ReplicaSet::Resolution ReplicaSet::Resolve(const std::vector<uint32_t>& shard_ids,
-                                           const std::vector<ReplicationResult>& failures) const {
+                                           const std::vector<ReplicationResult>& failures,
+                                           uint64_t replicated_epoch) const {
   absl::ReaderMutexLock lock(&mu_);
   for (uint32_t shard : shard_ids) {
     const v1::ShardAssignment* assignment = AssignmentLocked(shard);
@@ -385,9 +407,14 @@ ReplicaSet::Resolution ReplicaSet::Resolve(const std::vector<uint32_t>& shard_id
   for (const ReplicationResult& failure : failures) {
     for (uint32_t shard : failure.shard_ids) {
       const v1::ShardAssignment* assignment = AssignmentLocked(shard);
-      if (assignment != nullptr && RoleIn(*assignment, failure.server_id).has_value()) {
-        return Resolution::kWaiting;
+      if (assignment == nullptr) continue;
+      const std::optional<ReplicaRole> role = RoleIn(*assignment, failure.server_id);
+      if (!role.has_value()) continue;
+      if (role == ReplicaRole::kLearner &&
+          LearnerSince(*assignment, failure.server_id) > replicated_epoch) {
+        continue;  // A fresh copy, from a snapshot taken after the push was applied.
       }
+      return Resolution::kWaiting;
     }
   }
   return Resolution::kAcknowledge;

@@ -88,12 +88,15 @@ class ReplicaSet {
   absl::StatusOr<std::vector<PullPart>> BindPull(const v1::PullRequest& header,
                                                  FrameReader& reader, RoutedError* error);
 
-  // Whether a push whose replication to `failures` failed can now be acknowledged: every failed
-  // server is out of its shards in the current map (kAcknowledge), or this server no longer leads
-  // one of them (kDeposed), or neither yet (kWaiting).
+  // Whether a push replicated at `replicated_epoch` whose replication to `failures` failed can now
+  // be acknowledged: every failed server is either out of its shards in the current map or a
+  // learner assigned after `replicated_epoch` (it will copy a snapshot holding the push)
+  // (kAcknowledge), this server no longer leads one of the push's shards (kDeposed), or neither
+  // yet (kWaiting).
   enum class Resolution { kWaiting, kAcknowledge, kDeposed };
   Resolution Resolve(const std::vector<uint32_t>& shard_ids,
-                     const std::vector<ReplicationResult>& failures) const;
+                     const std::vector<ReplicationResult>& failures,
+                     uint64_t replicated_epoch) const;
 
   // --- Backup and learner: replication intake ---
   // The entries of a Replicate frame bound to their shards and validated (nothing applied yet);
@@ -168,6 +171,9 @@ class ReplicaSet {
   absl::flat_hash_map<uint32_t, v1::TableInfo> tables_ ABSL_GUARDED_BY(mu_);
   // Shared with in-flight calls, which keep a shard alive after the map drops it.
   absl::flat_hash_map<ShardKey, std::shared_ptr<TableShard>> shards_ ABSL_GUARDED_BY(mu_);
+  // Learner shards: the epoch of the assignment they were created for (a newer assignment of the
+  // same server as learner replaces them: the copy starts afresh).
+  absl::flat_hash_map<ShardKey, uint64_t> learner_since_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace ps

@@ -33,9 +33,11 @@ v1::TableInfo DenseTable(v1::ConsistencySpec::Model model) {
   return table;
 }
 
-// A map of servers 1..3 with `chains` (replicas, primary first) and `learners` per shard.
+// A map of servers 1..3 with `chains` (replicas, primary first) and `learners` per shard, each
+// learner assigned at `learner_epoch` (0: at `epoch`).
 v1::ClusterMap Map(uint64_t epoch, const std::vector<std::vector<uint32_t>>& chains,
-                   const std::vector<std::vector<uint32_t>>& learners, const v1::TableInfo& table) {
+                   const std::vector<std::vector<uint32_t>>& learners, const v1::TableInfo& table,
+                   uint64_t learner_epoch = 0) {
   v1::ClusterMap map;
   map.set_epoch(epoch);
   map.set_num_shards(chains.size());
@@ -57,7 +59,10 @@ v1::ClusterMap Map(uint64_t epoch, const std::vector<std::vector<uint32_t>>& cha
     assignment->set_shard_id(shard);
     for (uint32_t server : chains[shard]) assignment->add_replicas(server);
     if (shard < learners.size()) {
-      for (uint32_t server : learners[shard]) assignment->add_learners(server);
+      for (uint32_t server : learners[shard]) {
+        assignment->add_learners(server);
+        assignment->add_learner_epochs(learner_epoch != 0 ? learner_epoch : epoch);
+      }
     }
   }
   *map.add_tables() = table;
@@ -303,6 +308,62 @@ TEST(ReplicaSetTest, ReplicationFromANonPrimaryOrANewerMapIsNotTaken) {
   absl::StatusOr<std::optional<ReplicaSet::Offers>> later = backup.TakeReplicate(header, *reader);
   ASSERT_TRUE(later.ok()) << later.status();
   EXPECT_FALSE(later->has_value()) << "a newer map than the backup's: wait for it";
+}
+
+TEST(ReplicaSetTest, AReplicaThatFailedIsResolvedOnceOutOrReassignedAsAFreshLearner) {
+  const v1::TableInfo table = DenseTable(v1::ConsistencySpec::MODEL_ASP);
+  ReplicaSet primary;
+  ASSERT_TRUE(primary.AdoptMap(Map(5, {{1, 2, 3}}, {}, table), 1).adopted);
+  const std::vector<ReplicationResult> failed = {{3, {0}, absl::UnavailableError("gone")}};
+  EXPECT_EQ(primary.Resolve({0}, failed, 5), ReplicaSet::Resolution::kWaiting)
+      << "still a backup: it lacks the push";
+  ASSERT_TRUE(primary.AdoptMap(Map(6, {{1, 2}}, {{3}}, table), 1).adopted);
+  EXPECT_EQ(primary.Resolve({0}, failed, 5), ReplicaSet::Resolution::kAcknowledge)
+      << "made a learner after the push: its snapshot will hold it";
+  EXPECT_EQ(primary.Resolve({0}, failed, 6), ReplicaSet::Resolution::kWaiting)
+      << "a learner that failed a push sent at its own epoch is the same copy";
+  ASSERT_TRUE(primary.AdoptMap(Map(7, {{1, 2}}, {}, table), 1).adopted);
+  EXPECT_EQ(primary.Resolve({0}, failed, 6), ReplicaSet::Resolution::kAcknowledge);
+  ASSERT_TRUE(primary.AdoptMap(Map(8, {{2, 1}}, {}, table), 1).adopted);
+  EXPECT_EQ(primary.Resolve({0}, failed, 6), ReplicaSet::Resolution::kDeposed);
+}
+
+TEST(ReplicaSetTest, ALearnerReassignedWithANewerEpochStartsAfresh) {
+  const v1::TableInfo table = DenseTable(v1::ConsistencySpec::MODEL_ASP);
+  const v1::ClusterMap first = Map(6, {{1}}, {{3}}, table);
+  ReplicaSet primary, learner;
+  ASSERT_TRUE(primary.AdoptMap(first, 1).adopted);
+  ASSERT_TRUE(learner.AdoptMap(first, 3).adopted);
+  std::vector<ReplicationRequest> sent;
+  ASSERT_TRUE(Apply(primary, Push(first, 1, 0, {0}, 1.0f), &sent).ok());
+  v1::FetchShardSnapshotRequest request;
+  request.set_epoch(6);
+  request.set_table_id(1);
+  request.set_requester_id(3);
+  absl::StatusOr<ReplicaSet::Snapshot> snapshot = primary.TakeSnapshot(request);
+  ASSERT_TRUE(snapshot.ok()) << snapshot.status();
+  FinishedCallbacks finished;
+  ASSERT_TRUE(learner
+                  .Install(1, 0, grpc::ByteBuffer(snapshot->frame.data(), snapshot->frame.size()),
+                           &finished)
+                  .ok());
+  EXPECT_TRUE(learner.SnapshotsToFetch().empty());
+  // The same server, learner again at a later epoch (its copy failed): it must copy again.
+  ASSERT_TRUE(learner.AdoptMap(Map(8, {{1}}, {{3}}, table, /*learner_epoch=*/8), 3).adopted);
+  EXPECT_EQ(learner.SnapshotsToFetch().size(), 1u);
+  uint64_t catalog_version = 0;
+  EXPECT_TRUE(learner.CaughtUpShards(&catalog_version).empty());
+  // A later map that keeps the assignment keeps the copy.
+  ASSERT_TRUE(primary.AdoptMap(Map(8, {{1}}, {{3}}, table, 8), 1).adopted);
+  request.set_epoch(8);
+  snapshot = primary.TakeSnapshot(request);
+  ASSERT_TRUE(snapshot.ok());
+  ASSERT_TRUE(learner
+                  .Install(1, 0, grpc::ByteBuffer(snapshot->frame.data(), snapshot->frame.size()),
+                           &finished)
+                  .ok());
+  ASSERT_TRUE(learner.AdoptMap(Map(9, {{1}}, {{3}}, table, 8), 3).adopted);
+  EXPECT_TRUE(learner.SnapshotsToFetch().empty());
 }
 
 }  // namespace

@@ -294,7 +294,10 @@ bool ClusterState::MaybePlaceShards() {
 bool ClusterState::ReReplicate(const LearnerLists* avoid) {
   const std::vector<LearnerChoice> choices =
       AddLearners(options_.replication_factor, AliveServers(), chains_, learners_, avoid);
+  learner_since_.resize(chains_.size());
   for (const LearnerChoice& choice : choices) {
+    // Published with the next epoch (every caller publishes a placement change after this).
+    learner_since_[choice.shard][choice.server] = map_.epoch() + 1;
     spdlog::info("shard {}: server {} added as learner (re-replication, {} of {} replicas left)",
                  choice.shard, choice.server, choice.replicas_left, options_.replication_factor);
   }
@@ -303,14 +306,22 @@ bool ClusterState::ReReplicate(const LearnerLists* avoid) {
 
 void ClusterState::Publish(bool shards_changed, bool membership_changed) {
   if (shards_changed) {
+    map_.set_epoch(map_.epoch() + 1);
     map_.clear_shards();
+    learner_since_.resize(chains_.size());
     for (size_t shard = 0; shard < chains_.size(); ++shard) {
       v1::ShardAssignment* assignment = map_.add_shards();
       assignment->set_shard_id(shard);
       assignment->mutable_replicas()->Add(chains_[shard].begin(), chains_[shard].end());
       assignment->mutable_learners()->Add(learners_[shard].begin(), learners_[shard].end());
+      std::map<uint32_t, uint64_t> since;
+      for (uint32_t learner : learners_[shard]) {
+        const auto it = learner_since_[shard].find(learner);
+        since[learner] = it == learner_since_[shard].end() ? map_.epoch() : it->second;
+        assignment->add_learner_epochs(since[learner]);
+      }
+      learner_since_[shard].swap(since);  // Forget servers that are learners no more.
     }
-    map_.set_epoch(map_.epoch() + 1);
   }
   if (membership_changed) map_.set_membership_version(map_.membership_version() + 1);
 }

@@ -190,6 +190,8 @@ class ClusterState {
   // Empty until placement; then one entry per shard each. map_.shards mirrors them as of the
   // last Publish().
   ReplicaChains chains_ ABSL_GUARDED_BY(mu_);
+  // Per shard: learner -> the epoch it was last made a learner at (ShardAssignment.learner_epochs).
+  std::vector<std::map<uint32_t, uint64_t>> learner_since_ ABSL_GUARDED_BY(mu_);
   LearnerLists learners_ ABSL_GUARDED_BY(mu_);
   std::map<MemberKey, Liveness> liveness_ ABSL_GUARDED_BY(mu_);
   uint32_t next_server_id_ ABSL_GUARDED_BY(mu_) = 1;

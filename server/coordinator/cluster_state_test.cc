@@ -469,6 +469,15 @@ TEST(ReplicaFailureWithoutSpareTest, TheFailedServerMayBeChosenAgainAsLearner) {
   ASSERT_TRUE(epoch.ok()) << epoch.status();
   EXPECT_EQ(ChainsOf(state.Map()), (ReplicaChains{{1}, {2, 1}}));
   EXPECT_EQ(LearnersOf(state.Map()), (LearnerLists{{2}, {}})) << "the only candidate";
+  ASSERT_EQ(state.Map().shards(0).learner_epochs_size(), 1);
+  EXPECT_EQ(state.Map().shards(0).learner_epochs(0), *epoch) << "made a learner at this epoch";
+
+  // Its copy fails again: it is re-assigned with a newer epoch, so it knows to copy afresh.
+  absl::StatusOr<uint64_t> again = state.ReportReplicaFailure(FailureReport(servers[0], 2, {0}));
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(LearnersOf(state.Map()), (LearnerLists{{2}, {}}));
+  EXPECT_EQ(state.Map().shards(0).learner_epochs(0), *again);
+  EXPECT_GT(*again, *epoch);
 }
 
 TEST_F(ReplicaFailureTest, LearnerCaughtUpJoinsTheEndOfTheChain) {

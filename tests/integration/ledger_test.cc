@@ -1,5 +1,6 @@
-// The ledger scenarios of the replication issue against real processes (see ledger.h): a primary
-// SIGKILLed or SIGSTOPped mid-run, a backup SIGKILLed, under ASP, SSP and BSP with R = 2 and 3.
+// The ledger scenarios against real processes (see ledger.h): a primary SIGKILLed or SIGSTOPped
+// mid-run under ASP, SSP and BSP with R = 2 and 3, a backup SIGKILLed, a server killed and
+// restarted.
 // Every acknowledged increment must be present exactly once and every replica equal its primary.
 #include <cstdio>
 #include <string>
@@ -68,11 +69,13 @@ TEST(LedgerTest, AKilledAndRestartedServerRejoinsAndReceivesReplicas) {
   ExpectExact(options);
 }
 
-class LedgerStopTest : public ::testing::TestWithParam<v1::ConsistencySpec::Model> {};
+class LedgerStopTest : public ::testing::TestWithParam<Scenario> {};
 
 TEST_P(LedgerStopTest, AStoppedPrimaryIsReplacedAndAcceptsNoWriteWhenResumed) {
   LedgerOptions options;
-  options.model = GetParam();
+  options.model = std::get<0>(GetParam());
+  options.replication_factor = std::get<1>(GetParam());
+  options.servers = static_cast<int>(options.replication_factor) + 1;
   options.fault = LedgerFault::kStop;
   absl::StatusOr<LedgerResult> result = RunLedger(options);
   ASSERT_TRUE(result.ok()) << result.status();
@@ -87,12 +90,16 @@ TEST_P(LedgerStopTest, AStoppedPrimaryIsReplacedAndAcceptsNoWriteWhenResumed) {
   EXPECT_EQ(result->replicas_different, 0) << result->summary;
 }
 
-INSTANTIATE_TEST_SUITE_P(AspAndBsp, LedgerStopTest,
-                         ::testing::Values(v1::ConsistencySpec::MODEL_ASP,
-                                           v1::ConsistencySpec::MODEL_BSP),
-                         [](const ::testing::TestParamInfo<v1::ConsistencySpec::Model>& info) {
-                           return v1::ConsistencySpec::Model_Name(info.param);
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    EveryModelAndR, LedgerStopTest,
+    ::testing::Combine(::testing::Values(v1::ConsistencySpec::MODEL_ASP,
+                                         v1::ConsistencySpec::MODEL_SSP,
+                                         v1::ConsistencySpec::MODEL_BSP),
+                       ::testing::Values(2u, 3u)),
+    [](const ::testing::TestParamInfo<Scenario>& info) {
+      return v1::ConsistencySpec::Model_Name(std::get<0>(info.param)) + "_R" +
+             std::to_string(std::get<1>(info.param));
+    });
 
 }  // namespace
 }  // namespace ps::testing

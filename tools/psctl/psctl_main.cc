@@ -68,10 +68,21 @@ int PrintStatus(ps::v1::Coordinator::Stub& coordinator) {
     std::printf("\nshards not placed yet: waiting for %u servers to register\n", status.min_servers());
     return 0;
   }
-  std::printf("\nSHARD  REPLICAS (primary first)\n");
+  std::printf("\nSHARD  REPLICAS (primary first)  LEARNERS (copying, to restore R)\n");
   for (const auto& shard : map.shards()) {
-    std::printf("%-6u [%s]%s\n", shard.shard_id(), absl::StrJoin(shard.replicas(), ", ").c_str(),
-                shard.replicas().empty() ? "  UNAVAILABLE: every replica lost" : "");
+    const std::string replicas = absl::StrCat("[", absl::StrJoin(shard.replicas(), ", "), "]");
+    const std::string health =
+        shard.replicas().empty()
+            ? "  UNAVAILABLE: every replica lost"
+            : (shard.replicas_size() < static_cast<int>(map.replication_factor())
+                   ? absl::StrCat("  under-replicated (", shard.replicas_size(), " of ",
+                                  map.replication_factor(), ")")
+                   : "");
+    std::printf("%-6u %-24s %-9s%s\n", shard.shard_id(), replicas.c_str(),
+                shard.learners().empty()
+                    ? "-"
+                    : absl::StrCat("[", absl::StrJoin(shard.learners(), ", "), "]").c_str(),
+                health.c_str());
   }
   return 0;
 }
