@@ -59,13 +59,15 @@ def main():
          last(coordinator, r"caught up and joined the chain")),
     ]
     print(f"{0:>8} ms  SIGKILL")
+    # In time order; simultaneous events in causal order (as listed above).
+    seen = sorted((event[0], order, label, event[1])
+                  for order, (label, event) in enumerate(events) if event is not None)
+    for t, _, label, text in seen:
+        ms = (t - killed).total_seconds() * 1000
+        print(f"{ms:>8.0f} ms  {label}: {text[:110]}")
     for label, event in events:
         if event is None:
             print(f"{'-':>8}     {label}: not seen in the logs")
-            continue
-        t, text = event
-        ms = (t - killed).total_seconds() * 1000
-        print(f"{ms:>8.0f} ms  {label}: {text[:110]}")
 
 
 if __name__ == "__main__":
