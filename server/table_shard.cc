@@ -282,12 +282,22 @@ void TableShard::RefuseQueuedLocked(const absl::Status& why, FinishedCallbacks* 
 
 absl::Status TableShard::InstallLocked(const v1::ShardState& state, FrameReader& reader,
                                        FinishedCallbacks* finished) {
-  if (state.table_id() != store_->table().table_id() || state.shard_id() != store_->shard_id()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "the snapshot is of table ", state.table_id(), " shard ", state.shard_id(), ", not table ",
-        store_->table().table_id(), " shard ", store_->shard_id()));
-  }
+  if (absl::Status same = CheckSnapshotOfThisShard(state); !same.ok()) return same;
   if (absl::Status installed = store_->Install(state, reader); !installed.ok()) return installed;
+  AdoptSnapshotLocked(state, finished);
+  return absl::OkStatus();
+}
+
+absl::Status TableShard::CheckSnapshotOfThisShard(const v1::ShardState& state) const {
+  if (state.table_id() == store_->table().table_id() && state.shard_id() == store_->shard_id()) {
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "the snapshot is of table ", state.table_id(), " shard ", state.shard_id(), ", not table ",
+      store_->table().table_id(), " shard ", store_->shard_id()));
+}
+
+void TableShard::AdoptSnapshotLocked(const v1::ShardState& state, FinishedCallbacks* finished) {
   clock_.Install(state);
   dedupe_.Install(state.dedupe());
   log_index_ = state.log_index();
@@ -295,7 +305,6 @@ absl::Status TableShard::InstallLocked(const v1::ShardState& state, FrameReader&
   term_base_index_ = state.term_base_index();
   installed_ = true;
   DrainLocked(finished);
-  return absl::OkStatus();
 }
 
 absl::StatusOr<std::optional<std::vector<absl::Span<char>>>>
@@ -303,24 +312,14 @@ TableShard::BeginInstallInPlaceLocked(const v1::ShardState& state) {
   if (role_ != ReplicaRole::kLearner || installed_) {
     return absl::FailedPreconditionError("not a learner waiting for its snapshot");
   }
-  if (state.table_id() != store_->table().table_id() || state.shard_id() != store_->shard_id()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "the snapshot is of table ", state.table_id(), " shard ", state.shard_id(), ", not table ",
-        store_->table().table_id(), " shard ", store_->shard_id()));
-  }
+  if (absl::Status same = CheckSnapshotOfThisShard(state); !same.ok()) return same;
   return store_->BeginInstallInPlace(state);
 }
 
 void TableShard::FinishInstallInPlaceLocked(const v1::ShardState& state,
                                             FinishedCallbacks* finished) {
   store_->FinishInstallInPlace(state);
-  clock_.Install(state);
-  dedupe_.Install(state.dedupe());
-  log_index_ = state.log_index();
-  term_epoch_ = state.term_epoch();
-  term_base_index_ = state.term_base_index();
-  installed_ = true;
-  DrainLocked(finished);
+  AdoptSnapshotLocked(state, finished);
 }
 
 void TableShard::SerializeLocked(v1::ShardState* state, std::vector<grpc::Slice>* payload) const {

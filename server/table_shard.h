@@ -163,6 +163,11 @@ class TableShard {
   void DrainLocked(FinishedCallbacks* finished) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RefuseQueuedLocked(const absl::Status& why, FinishedCallbacks* finished)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status CheckSnapshotOfThisShard(const v1::ShardState& state) const;
+  // Takes the snapshot's clock, dedupe record and log position once its store part is in, and
+  // applies the entries queued after it.
+  void AdoptSnapshotLocked(const v1::ShardState& state, FinishedCallbacks* finished)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Answers the barriers the log has reached.
   void ReleaseBarriersLocked(FinishedCallbacks* finished) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 

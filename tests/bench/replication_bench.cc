@@ -73,16 +73,6 @@ std::unique_ptr<PsClient> Worker(LocalCluster& cluster) {
   return *std::move(client);
 }
 
-int ServerIndex(LocalCluster& cluster, const v1::ClusterMap& map, uint32_t id) {
-  for (const v1::ServerInfo& server : map.servers()) {
-    if (server.server_id() != id) continue;
-    for (int i = 0; i < cluster.num_servers(); ++i) {
-      if (cluster.server_address(i) == server.address()) return i;
-    }
-  }
-  return -1;
-}
-
 v1::ClusterMap CurrentMap(LocalCluster& cluster) {
   absl::StatusOr<v1::ClusterMap> map =
       cluster.WaitForMap([](const v1::ClusterMap&) { return true; }, absl::Seconds(5));
@@ -152,7 +142,7 @@ double Unavailability(uint32_t heartbeat_ms, uint32_t timeout_ms) {
   });
   absl::SleepFor(absl::Milliseconds(500));  // Steady pushing before the kill.
   const v1::ClusterMap map = CurrentMap(*cluster);
-  const int victim = ServerIndex(*cluster, map, map.shards(0).replicas(0));
+  const int victim = cluster->ServerIndex(map, map.shards(0).replicas(0));
   const absl::Time killed = absl::Now();
   cluster->server(victim).Signal(SIGKILL);
   absl::SleepFor(absl::Milliseconds(timeout_ms) * 2 + absl::Milliseconds(500));
@@ -239,7 +229,7 @@ RestoreFigures Restore() {
   const v1::ClusterMap map = CurrentMap(*cluster);
   const uint32_t backup = map.shards(0).replicas(1);
   const absl::Time killed = absl::Now();
-  cluster->server(ServerIndex(*cluster, map, backup)).Signal(SIGKILL);
+  cluster->server(cluster->ServerIndex(map, backup)).Signal(SIGKILL);
   absl::StatusOr<v1::ClusterMap> learning = cluster->WaitForMap(
       [](const v1::ClusterMap& m) { return m.shards(0).learners_size() > 0; }, absl::Seconds(30));
   Check(learning.status(), "waiting for a learner");

@@ -97,6 +97,16 @@ absl::StatusOr<std::unique_ptr<DaemonProcess>> LocalCluster::StartServer(int ind
                               absl::StrCat(directory_, "/", name, ".log"));
 }
 
+int LocalCluster::ServerIndex(const v1::ClusterMap& map, uint32_t server_id) const {
+  for (const v1::ServerInfo& server : map.servers()) {
+    if (server.server_id() != server_id) continue;
+    for (size_t i = 0; i < server_addresses_.size(); ++i) {
+      if (server_addresses_[i] == server.address()) return static_cast<int>(i);
+    }
+  }
+  return -1;
+}
+
 absl::Status LocalCluster::RestartServer(int index) {
   servers_[index]->Signal(SIGKILL);
   servers_[index]->Wait(absl::Seconds(10));

@@ -44,6 +44,8 @@ class LocalCluster {
   const std::string& server_address(int index) const { return server_addresses_[index]; }
   DaemonProcess& worker(int index) { return *workers_[index]; }
   int num_servers() const { return static_cast<int>(servers_.size()); }
+  // The index of the server process `map` lists as `server_id` (by address); -1 if none.
+  int ServerIndex(const v1::ClusterMap& map, uint32_t server_id) const;
 
   // Starts server `index` again (after it died or was killed): a new process, a new address and,
   // once it registers, a new server id. Waits for its address file, not for its registration.

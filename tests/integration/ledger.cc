@@ -24,16 +24,6 @@
 namespace ps::testing {
 namespace {
 
-int IndexOfServer(LocalCluster& cluster, const v1::ClusterMap& map, uint32_t server_id) {
-  for (const v1::ServerInfo& server : map.servers()) {
-    if (server.server_id() != server_id) continue;
-    for (int i = 0; i < cluster.num_servers(); ++i) {
-      if (cluster.server_address(i) == server.address()) return i;
-    }
-  }
-  return -1;
-}
-
 // Sends a one-slice dense push straight to `address` routed with `map`; returns its status.
 grpc::Status RawPush(const std::string& address, const v1::ClusterMap& map,
                      const v1::TableInfo& table, uint32_t shard) {
@@ -173,7 +163,7 @@ absl::StatusOr<LedgerResult> RunLedger(const LedgerOptions& options) {
     const uint32_t victim_id = options.victim_is_primary || shard0.replicas_size() < 2
                                    ? shard0.replicas(0)
                                    : shard0.replicas(1);
-    const int victim = IndexOfServer(cluster, before, victim_id);
+    const int victim = cluster.ServerIndex(before, victim_id);
     if (victim < 0) return failed(absl::InternalError("cannot find the victim's process"));
     const absl::Time struck = absl::Now();
     cluster.server(victim).Signal(options.fault == LedgerFault::kKill ? SIGKILL : SIGSTOP);

@@ -44,16 +44,6 @@ std::unique_ptr<PsClient> Connect(LocalCluster& cluster, bool observer, int wait
   return client.ok() ? *std::move(client) : nullptr;
 }
 
-int ServerIndex(LocalCluster& cluster, const v1::ClusterMap& map, uint32_t id) {
-  for (const v1::ServerInfo& server : map.servers()) {
-    if (server.server_id() != id) continue;
-    for (int i = 0; i < cluster.num_servers(); ++i) {
-      if (cluster.server_address(i) == server.address()) return i;
-    }
-  }
-  return -1;
-}
-
 TEST(ReplicationTest, APrimaryKilledInTheMiddleOfABspClockCompletesItWithTheRightAverage) {
   LocalClusterOptions options;
   options.servers = 3;
@@ -79,7 +69,7 @@ TEST(ReplicationTest, APrimaryKilledInTheMiddleOfABspClockCompletesItWithTheRigh
   grpc::ClientContext context;
   v1::ClusterStatus status;
   ASSERT_TRUE(cluster.coordinator().GetClusterStatus(&context, {}, &status).ok());
-  const int victim = ServerIndex(cluster, status.map(), status.map().shards(0).replicas(0));
+  const int victim = cluster.ServerIndex(status.map(), status.map().shards(0).replicas(0));
   ASSERT_GE(victim, 0);
   cluster.server(victim).Signal(SIGKILL);
   // Worker b's push goes to the promoted primaries (retried transparently) and completes it.
