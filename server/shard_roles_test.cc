@@ -17,10 +17,17 @@ v1::ClusterMap MapWithChains(const std::vector<std::vector<uint32_t>>& chains) {
 
 TEST(ShardRolesTest, SplitsPrimaryAndBackupByChainPosition) {
   const v1::ClusterMap map = MapWithChains({{1, 2}, {2, 3}, {3, 1}, {1, 3}, {}});
-  EXPECT_EQ(RolesOf(map, 1), (ShardRoles{{0, 3}, {2}}));
-  EXPECT_EQ(RolesOf(map, 2), (ShardRoles{{1}, {0}}));
+  EXPECT_EQ(RolesOf(map, 1), (ShardRoles{{0, 3}, {2}, {}}));
+  EXPECT_EQ(RolesOf(map, 2), (ShardRoles{{1}, {0}, {}}));
   EXPECT_EQ(RolesOf(map, 9), (ShardRoles{}));
   EXPECT_EQ(DescribeRoles(RolesOf(map, 1)), "primary for [0, 3], backup for [2]");
+}
+
+TEST(ShardRolesTest, ListsLearnersApart) {
+  v1::ClusterMap map = MapWithChains({{1, 2}, {2, 3}});
+  map.mutable_shards(1)->add_learners(1);
+  EXPECT_EQ(RolesOf(map, 1), (ShardRoles{{0}, {}, {1}}));
+  EXPECT_EQ(DescribeRoles(RolesOf(map, 1)), "primary for [0], backup for [], learner for [1]");
 }
 
 }  // namespace

@@ -54,7 +54,9 @@ TEST(HalfTest, ArrayConversionsMatchTheScalarOnes) {
   HalvesToFloats(halves.data(), halves.size(), back.data());
   for (size_t i = 0; i < values.size(); ++i) {
     ASSERT_EQ(halves[i], FloatToHalf(values[i])) << i << ": " << values[i];
-    if (i != 40) ASSERT_EQ(back[i], HalfToFloat(halves[i])) << i;
+    if (i != 40) {
+      ASSERT_EQ(back[i], HalfToFloat(halves[i])) << i;
+    }
   }
   EXPECT_TRUE(std::isnan(back[40]));
 }
