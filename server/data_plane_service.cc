@@ -325,16 +325,17 @@ grpc::ServerUnaryReactor* DataPlaneService::Push(grpc::CallbackServerContext* co
   RoutedError routed;
   absl::StatusOr<ReplicaSet::PushOutcome> outcome = replicas_.ApplyPush(
       header, *reader,
-      [&](std::vector<ReplicationRequest> requests, uint64_t epoch) {
-        ReplicatePush(progress, std::move(requests), epoch);
+      [&](std::vector<ReplicationRequest> requests, const ReplicaSet::PushOutcome& decided) {
+        // Set before the replication starts: its callbacks read them.
+        progress->answer = decided.answer;
+        progress->shard_ids = decided.shard_ids;
+        ReplicatePush(progress, std::move(requests), decided.epoch);
       },
       &routed);
   if (!outcome.ok()) {
     fail(outcome.status(), routed.refresh_epoch);
     return call;
   }
-  progress->answer = std::move(outcome->answer);
-  progress->shard_ids = std::move(outcome->shard_ids);
   ServeReadyPulls();
   progress->Settle();  // Applied here.
   return call;

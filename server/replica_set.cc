@@ -359,7 +359,7 @@ absl::StatusOr<ReplicaSet::PushOutcome> ReplicaSet::ApplyPush(const v1::PushRequ
   outcome.answer.set_duplicate(all_duplicates);
   unlock();
   // The replicas receive and apply the push while this server applies it.
-  send(std::move(requests), outcome.epoch);
+  send(std::move(requests), outcome);
   for (size_t i = 0; i < pushes.size(); ++i) {
     if (duplicate[i]) continue;
     [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {

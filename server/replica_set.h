@@ -69,10 +69,11 @@ class ReplicaSet {
     std::vector<uint32_t> shard_ids;
     uint64_t epoch = 0;
   };
-  // Sends the replication requests of a push; called once per applied push, after its entries
-  // are decided and before this replica applies them, so that the replicas work meanwhile. Must
-  // not block.
-  using SendFn = std::function<void(std::vector<ReplicationRequest>, uint64_t epoch)>;
+  // Sends the replication requests of a push; called once per admitted push, after its entries
+  // are decided (and `outcome` is complete) and before this replica applies them, so that the
+  // replicas work meanwhile. Must not block.
+  using SendFn =
+      std::function<void(std::vector<ReplicationRequest>, const PushOutcome& outcome)>;
   // Validates a push frame completely (routing, worker, shards, payloads), then admits it on all
   // its shards or none, decides its log entries, calls `send`, and applies it. Duplicates are
   // acknowledged behind a replication barrier (LogEntry.barrier). Nothing changes on error.

@@ -112,7 +112,7 @@ absl::StatusOr<ReplicaSet::PushOutcome> Apply(ReplicaSet& set, const PushFrame& 
   RoutedError routed;
   return set.ApplyPush(
       header, *reader,
-      [&](std::vector<ReplicationRequest> requests, uint64_t) {
+      [&](std::vector<ReplicationRequest> requests, const ReplicaSet::PushOutcome&) {
         for (ReplicationRequest& request : requests) sent->push_back(std::move(request));
       },
       &routed);
@@ -189,7 +189,8 @@ TEST(ReplicaSetTest, RoutingErrorsNameTheEpochToRefreshTo) {
   ASSERT_TRUE(reader.ok());
   RoutedError routed;
   absl::StatusOr<ReplicaSet::PushOutcome> outcome =
-      set.ApplyPush(header, *reader, [](std::vector<ReplicationRequest>, uint64_t) {}, &routed);
+      set.ApplyPush(header, *reader,
+                    [](std::vector<ReplicationRequest>, const ReplicaSet::PushOutcome&) {}, &routed);
   EXPECT_EQ(outcome.status().code(), absl::StatusCode::kAborted);
   EXPECT_EQ(routed.refresh_epoch, 5u);
   // A request from a newer map than this server's: retry later, no epoch to refresh to.
@@ -198,7 +199,8 @@ TEST(ReplicaSetTest, RoutingErrorsNameTheEpochToRefreshTo) {
   ASSERT_TRUE(reader.ok());
   routed = RoutedError();
   outcome =
-      set.ApplyPush(header, *reader, [](std::vector<ReplicationRequest>, uint64_t) {}, &routed);
+      set.ApplyPush(header, *reader,
+                    [](std::vector<ReplicationRequest>, const ReplicaSet::PushOutcome&) {}, &routed);
   EXPECT_EQ(outcome.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(routed.refresh_epoch, 0u);
 }
