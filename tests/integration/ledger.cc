@@ -160,9 +160,16 @@ absl::StatusOr<LedgerResult> RunLedger(const LedgerOptions& options) {
     }
     const v1::ClusterMap before = status.map();
     const v1::ShardAssignment& shard0 = before.shards(0);
-    const uint32_t victim_id = options.victim_is_primary || shard0.replicas_size() < 2
-                                   ? shard0.replicas(0)
-                                   : shard0.replicas(1);
+    uint32_t victim_id = options.victim_is_primary || shard0.replicas_size() < 2
+                             ? shard0.replicas(0)
+                             : shard0.replicas(1);
+    if (options.victim_index >= 0) {
+      for (const v1::ServerInfo& server : before.servers()) {
+        if (server.address() == cluster.server_address(options.victim_index)) {
+          victim_id = server.server_id();
+        }
+      }
+    }
     const int victim = cluster.ServerIndex(before, victim_id);
     if (victim < 0) return failed(absl::InternalError("cannot find the victim's process"));
     const absl::Time struck = absl::Now();

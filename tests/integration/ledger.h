@@ -33,8 +33,10 @@ struct LedgerOptions {
   LedgerFault fault = LedgerFault::kKill;
   // When the fault strikes: once this fraction of all pushes has been acknowledged.
   double fault_at_fraction = 0.3;
-  // The victim: the primary of shard 0 (true), or a backup of shard 0 (false).
+  // The victim: the primary of shard 0 (true), or a backup of shard 0 (false), unless
+  // `victim_index` names a server process (0 .. servers - 1) instead.
   bool victim_is_primary = true;
+  int victim_index = -1;
   // kKill: start the victim again once it was declared dead (it rejoins as a new member).
   bool restart = false;
   // kStop: how long the victim stays stopped (past the failure timeout, so it is replaced).

@@ -1,10 +1,11 @@
 // Randomised ledger rounds (see ledger.h): each round picks a consistency model, R (2 or 3), a
-// victim (primary or backup of shard 0) and a moment, SIGKILLs that server mid-run and restarts
-// it, then checks that every acknowledged increment is present exactly once and that every
+// victim (the primary or a backup of shard 0, or any server) and a moment, SIGKILLs that server
+// mid-run and restarts it, then checks that every acknowledged increment is present exactly once and that every
 // replica equals its primary. Prints one line per round and a total; exits 1 on any loss,
 // doubling, difference or error.
 //   bazel run //tests/integration:ledger_soak -- --seed=7 --rounds=20
 #include <cstdio>
+#include <string>
 #include <random>
 
 #include "absl/flags/flag.h"
@@ -33,7 +34,10 @@ int main(int argc, char** argv) {
     options.clocks = absl::GetFlag(FLAGS_clocks);
     options.fault = ps::testing::LedgerFault::kKill;
     options.restart = true;
-    options.victim_is_primary = random() % 3 != 0;
+    // The primary of shard 0, a backup of it, or any server (the spare included).
+    const int choice = static_cast<int>(random() % 3);
+    options.victim_is_primary = choice == 0;
+    if (choice == 2) options.victim_index = static_cast<int>(random() % options.servers);
     options.fault_at_fraction = 0.05 + 0.8 * static_cast<double>(random() % 1000) / 1000.0;
     absl::StatusOr<ps::testing::LedgerResult> result = ps::testing::RunLedger(options);
     if (!result.ok()) {
@@ -48,9 +52,12 @@ int main(int argc, char** argv) {
     const bool exact = result->values_lost == 0 && result->values_doubled == 0 &&
                        result->replicas_different == 0;
     failures += exact ? 0 : 1;
+    const std::string victim =
+        options.victim_index >= 0 ? "server-" + std::to_string(options.victim_index)
+                                  : (options.victim_is_primary ? "primary" : "backup");
     std::printf("round %d: %s R=%u kill %s at %.0f%% of the pushes: %s%s\n", round,
                 ps::v1::ConsistencySpec::Model_Name(options.model).c_str(),
-                options.replication_factor, options.victim_is_primary ? "primary" : "backup",
+                options.replication_factor, victim.c_str(),
                 100 * options.fault_at_fraction,
                 result->summary.c_str(), exact ? "" : "  <-- NOT EXACT");
     std::fflush(stdout);
