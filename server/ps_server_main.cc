@@ -56,25 +56,31 @@ int main(int argc, char** argv) {
     return 2;
   }
   // The session starts after the service (it needs the service's address), so the service reaches
-  // it through this pointer, set once registration returns.
-  std::atomic<ps::CoordinatorSession*> session_for_service{nullptr};
+  // it through this pointer, set once registration returns; the service's threads use it under a
+  // reader lock, and main replaces it (after an expulsion) under the writer lock.
+  absl::Mutex session_mu;
+  ps::CoordinatorSession* session_for_service ABSL_GUARDED_BY(session_mu) = nullptr;
+  const auto set_session_for_service = [&](ps::CoordinatorSession* session) {
+    absl::MutexLock lock(&session_mu);
+    session_for_service = session;
+  };
   std::atomic<int64_t> lease_ms{absl::GetFlag(FLAGS_lease_ms)};
   ps::DataPlaneOptions data_plane_options;
   data_plane_options.replication_timeout =
       absl::Milliseconds(absl::GetFlag(FLAGS_replication_timeout_ms));
   data_plane_options.lease_valid = [&] {
-    ps::CoordinatorSession* session = session_for_service.load();
-    return session != nullptr && session->WithinLease(absl::Milliseconds(lease_ms.load()));
+    absl::ReaderMutexLock lock(&session_mu);
+    return session_for_service != nullptr &&
+           session_for_service->WithinLease(absl::Milliseconds(lease_ms.load()));
   };
   data_plane_options.report_replica_failure = [&](const ps::v1::ReportReplicaFailureRequest& r) {
-    if (ps::CoordinatorSession* session = session_for_service.load()) {
-      session->ReportReplicaFailure(r);
-    }
+    absl::ReaderMutexLock lock(&session_mu);
+    if (session_for_service != nullptr) session_for_service->ReportReplicaFailure(r);
   };
   data_plane_options.report_learner_caught_up = [&](uint32_t shard, uint64_t catalog_version) {
-    ps::CoordinatorSession* session = session_for_service.load();
-    if (session == nullptr) return absl::UnavailableError("not registered yet");
-    return session->ReportLearnerCaughtUp(shard, catalog_version);
+    absl::ReaderMutexLock lock(&session_mu);
+    if (session_for_service == nullptr) return absl::UnavailableError("not registered yet");
+    return session_for_service->ReportLearnerCaughtUp(shard, catalog_version);
   };
   ps::DataPlaneService parameter_server(data_plane_options);
   ps::EndpointOptions endpoint_options;
@@ -138,7 +144,7 @@ int main(int argc, char** argv) {
       }
       lease_ms = coordinator_lease;
     }
-    session_for_service = session->get();
+    set_session_for_service(session->get());
     spdlog::info("lease {} ms (failure timeout {} ms)", lease_ms.load(),
                  absl::ToInt64Milliseconds((*session)->failure_timeout()));
     const ps::v1::ClusterMap map = (*session)->CurrentMap();
@@ -162,7 +168,7 @@ int main(int argc, char** argv) {
         "the coordinator declared this server dead (it was unreachable or stalled for longer "
         "than the failure timeout); its shards have moved to other replicas. Dropping every "
         "shard and joining again as a new member (spare capacity)");
-    session_for_service = nullptr;
+    set_session_for_service(nullptr);
     (*session).reset();
     session = join();
     if (!session.ok()) {
@@ -173,7 +179,7 @@ int main(int argc, char** argv) {
     }
   }
   parameter_server.Stop();
-  session_for_service = nullptr;
+  set_session_for_service(nullptr);
   spdlog::info("received signal {}; leaving the cluster", signal_number);
   (*session)->Leave();
   endpoint->server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
