@@ -16,6 +16,7 @@
 #include "gtest/gtest.h"
 #include "proto/parameter_server.pb.h"
 #include "tests/harness/local_cluster.h"
+#include "tests/harness/raw_call.h"
 #include "worker/client/ps_client.h"
 
 namespace ps::testing {
@@ -216,28 +217,16 @@ class RawDataPlaneTest : public DataPlaneTest {
     std::string epoch_trailer;
   };
   Answer Send(const grpc::ByteBuffer& frame, const char* method = "/ps.v1.ParameterServer/Push") {
-    grpc::GenericStub stub(OpenChannel(address_));
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-    grpc::ByteBuffer response;
+    RawAnswer raw = RawUnaryCall(address_, method, frame, absl::Seconds(10));
     Answer answer;
-    absl::Notification done;
-    stub.UnaryCall(&context, method, grpc::StubOptions(), &frame, &response,
-                   [&](grpc::Status status) {
-                     answer.status = std::move(status);
-                     done.Notify();
-                   });
-    done.WaitForNotification();
+    answer.status = raw.status;
+    answer.epoch_trailer = raw.epoch_trailer;
     if (answer.status.ok()) {
       std::vector<grpc::Slice> slices;
-      EXPECT_TRUE(response.Dump(&slices).ok());
+      EXPECT_TRUE(raw.response.Dump(&slices).ok());
       std::string bytes;
       for (const grpc::Slice& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
       EXPECT_TRUE(answer.response.ParseFromString(bytes));
-    }
-    const auto trailer = context.GetServerTrailingMetadata().find("ps-epoch");
-    if (trailer != context.GetServerTrailingMetadata().end()) {
-      answer.epoch_trailer = std::string(trailer->second.data(), trailer->second.size());
     }
     return answer;
   }

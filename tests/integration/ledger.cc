@@ -10,14 +10,13 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/notification.h"
 #include "common/frame.h"
 #include "common/grpc_endpoint.h"
 #include "common/partition.h"
-#include "grpcpp/generic/generic_stub.h"
 #include "proto/parameter_server.grpc.pb.h"
 #include "tests/harness/daemon_process.h"
 #include "tests/harness/local_cluster.h"
+#include "tests/harness/raw_call.h"
 #include "tests/integration/increments.h"
 #include "worker/client/ps_client.h"
 
@@ -48,19 +47,7 @@ grpc::Status RawPush(const std::string& address, const v1::ClusterMap& map,
   slice->mutable_values()->set_payload_bytes(range.size() * sizeof(float));
   grpc::ByteBuffer request =
       MakeFrame(header, {BorrowedSlice(gradient.data(), gradient.size() * sizeof(float))});
-  grpc::ByteBuffer response;
-  grpc::GenericStub stub(OpenChannel(address));
-  grpc::ClientContext context;
-  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
-  absl::Notification done;
-  grpc::Status status;
-  stub.UnaryCall(&context, "/ps.v1.ParameterServer/Push", grpc::StubOptions(), &request,
-                 &response, [&](grpc::Status s) {
-                   status = std::move(s);
-                   done.Notify();
-                 });
-  done.WaitForNotification();
-  return status;
+  return RawUnaryCall(address, "/ps.v1.ParameterServer/Push", request, absl::Seconds(5)).status;
 }
 
 int CountLedgerLines(const std::string& directory, int workers) {

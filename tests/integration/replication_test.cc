@@ -7,14 +7,13 @@
 #include <string>
 #include <vector>
 
-#include "absl/synchronization/notification.h"
 #include "common/frame.h"
 #include "common/grpc_endpoint.h"
 #include "common/partition.h"
-#include "grpcpp/generic/generic_stub.h"
 #include "gtest/gtest.h"
 #include "proto/parameter_server.grpc.pb.h"
 #include "tests/harness/local_cluster.h"
+#include "tests/harness/raw_call.h"
 #include "worker/client/ps_client.h"
 
 namespace ps::testing {
@@ -141,19 +140,8 @@ class BadReplicationTest : public ::testing::Test {
   }
 
   grpc::Status Send(const grpc::ByteBuffer& frame, absl::Duration deadline = absl::Seconds(5)) {
-    grpc::GenericStub stub(OpenChannel(backup_address_));
-    grpc::ClientContext context;
-    context.set_deadline(absl::ToChronoTime(absl::Now() + deadline));
-    grpc::ByteBuffer request = frame, response;
-    absl::Notification done;
-    grpc::Status status;
-    stub.UnaryCall(&context, "/ps.v1.ParameterServer/Replicate", grpc::StubOptions(), &request,
-                   &response, [&](grpc::Status s) {
-                     status = std::move(s);
-                     done.Notify();
-                   });
-    done.WaitForNotification();
-    return status;
+    return RawUnaryCall(backup_address_, "/ps.v1.ParameterServer/Replicate", frame, deadline)
+        .status;
   }
 
   grpc::Status SendWithValues(const v1::ReplicateRequest& request, size_t floats) {
