@@ -74,6 +74,14 @@ absl::Status FrameReader::Read(void* destination, size_t size) {
 
 absl::Status FrameReader::Skip(size_t size) { return Read(nullptr, size); }
 
+absl::Span<const char> FrameReader::Peek(size_t max_bytes) const {
+  if (remaining_ == 0) return {};
+  const grpc::Slice& slice = slices_[slice_index_];
+  const size_t available = slice.size() - slice_offset_;
+  return absl::Span<const char>(reinterpret_cast<const char*>(slice.begin()) + slice_offset_,
+                                std::min(available, max_bytes));
+}
+
 absl::Status FrameReader::ReadSlices(size_t size, std::vector<grpc::Slice>* out) {
   if (size > remaining_) {
     return absl::OutOfRangeError(absl::StrCat("wanted ", size, " more payload bytes; the frame has ",

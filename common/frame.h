@@ -6,12 +6,14 @@
 #ifndef PS_COMMON_FRAME_H_
 #define PS_COMMON_FRAME_H_
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "google/protobuf/message_lite.h"
 #include "grpcpp/support/byte_buffer.h"
 #include "grpcpp/support/slice.h"
@@ -43,6 +45,10 @@ class FrameReader {
   // Errors: OutOfRange (nothing is consumed) when fewer than `size` bytes remain.
   absl::Status Read(void* destination, size_t size);
   absl::Status Skip(size_t size);
+  // The next payload bytes that lie contiguous in one received slice, at most `max_bytes` of
+  // them, without consuming them (Skip does). Empty only when nothing remains. Lets a reader use
+  // values where gRPC received them instead of copying them out first.
+  absl::Span<const char> Peek(size_t max_bytes) const;
   // Appends the next `size` bytes to `out` as slices that reference the frame's memory (no copy;
   // gRPC's slices are reference-counted), so a server can forward a payload it received.
   // Errors: OutOfRange (nothing is consumed) when fewer than `size` bytes remain.
@@ -58,6 +64,41 @@ class FrameReader {
   size_t slice_offset_ = 0;
   size_t remaining_ = 0;
 };
+
+// Calls fn(first_index, values) over the next `count` elements of type T (a trivially copyable
+// number) in runs of at most `max_run`, consuming them, and stops at the first non-OK status fn
+// returns. Runs are read in place where a received slice holds them contiguous and aligned for T;
+// elements that straddle two slices, or a misaligned slice, go through a small copy. So a
+// validation or apply pass touches the payload once, with no memmove ahead of it.
+// Errors: OutOfRange (nothing is consumed) when fewer than count * sizeof(T) bytes remain; what
+// fn returns.
+template <typename T, typename Fn>
+absl::Status ForEachRun(FrameReader& reader, uint64_t count, size_t max_run, Fn&& fn) {
+  if (count > reader.remaining() / sizeof(T)) {
+    return reader.Skip(count * sizeof(T));  // The OutOfRange error, nothing consumed.
+  }
+  constexpr size_t kCopyRun = 1024;
+  alignas(64) T copy[kCopyRun];
+  for (uint64_t first = 0; first < count;) {
+    const uint64_t left = count - first;
+    const absl::Span<const char> view = reader.Peek(std::min<uint64_t>(left, max_run) * sizeof(T));
+    size_t n = view.size() / sizeof(T);
+    const bool aligned = reinterpret_cast<uintptr_t>(view.data()) % alignof(T) == 0;
+    absl::Status status;
+    if (n > 0 && aligned) {
+      status = fn(first, absl::Span<const T>(reinterpret_cast<const T*>(view.data()), n));
+      reader.Skip(n * sizeof(T)).IgnoreError();
+    } else {
+      // A straddling element takes one copy; a misaligned slice is copied a run at a time.
+      n = n == 0 ? 1 : std::min<uint64_t>({n, kCopyRun, max_run});
+      reader.Read(copy, n * sizeof(T)).IgnoreError();
+      status = fn(first, absl::Span<const T>(copy, n));
+    }
+    if (!status.ok()) return status;
+    first += n;
+  }
+  return absl::OkStatus();
+}
 
 }  // namespace ps
 

@@ -104,6 +104,79 @@ TEST(FrameTest, ReadSlicesForwardsPayloadBytesAcrossSliceBoundaries) {
   EXPECT_EQ(reader->remaining(), sizeof(float)) << "a failed read consumes nothing";
 }
 
+// Every run of ForEachRun, concatenated, in order.
+absl::StatusOr<std::vector<float>> CollectRuns(FrameReader& reader, uint64_t count, size_t max_run,
+                                               std::vector<const float*>* starts = nullptr) {
+  std::vector<float> values;
+  absl::Status status =
+      ForEachRun<float>(reader, count, max_run, [&](uint64_t first, absl::Span<const float> run) {
+        EXPECT_EQ(first, values.size());
+        EXPECT_LE(run.size(), max_run);
+        if (starts != nullptr) starts->push_back(run.data());
+        values.insert(values.end(), run.begin(), run.end());
+        return absl::OkStatus();
+      });
+  if (!status.ok()) return status;
+  return values;
+}
+
+TEST(FrameTest, ForEachRunReadsAlignedSlicesInPlace) {
+  std::vector<float> payload(10);
+  for (size_t i = 0; i < payload.size(); ++i) payload[i] = static_cast<float>(i) - 4.5f;
+  const grpc::ByteBuffer frame =
+      MakeFrame(SampleHeader(), {BorrowedSlice(payload.data(), payload.size() * sizeof(float))});
+  v1::PushRequest header;
+  absl::StatusOr<FrameReader> reader = FrameReader::Open(frame, &header);
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  std::vector<const float*> starts;
+  absl::StatusOr<std::vector<float>> values = CollectRuns(*reader, 10, 4, &starts);
+  ASSERT_TRUE(values.ok()) << values.status();
+  EXPECT_EQ(*values, payload);
+  // Runs of 4, 4 and 2 values, each pointing into the sender's own vector: nothing was copied.
+  EXPECT_EQ(starts, (std::vector<const float*>{payload.data(), payload.data() + 4,
+                                                payload.data() + 8}));
+  EXPECT_EQ(reader->remaining(), 0u);
+}
+
+TEST(FrameTest, ForEachRunCopiesStraddlingAndMisalignedValues) {
+  std::vector<float> payload(37);
+  for (size_t i = 0; i < payload.size(); ++i) payload[i] = static_cast<float>(i) * 0.25f + 1.0f;
+  const grpc::ByteBuffer frame =
+      MakeFrame(SampleHeader(), {BorrowedSlice(payload.data(), payload.size() * sizeof(float))});
+  std::vector<grpc::Slice> slices;
+  ASSERT_TRUE(frame.Dump(&slices).ok());
+  const size_t header_bytes = slices[0].size();
+  // Cuts through floats and an empty piece, so runs start misaligned and values straddle slices.
+  const grpc::ByteBuffer received =
+      Resplit(frame, {header_bytes + 3, header_bytes + 3, header_bytes + 41, header_bytes + 100});
+  v1::PushRequest header;
+  absl::StatusOr<FrameReader> reader = FrameReader::Open(received, &header);
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  absl::StatusOr<std::vector<float>> values = CollectRuns(*reader, 37, 5);
+  ASSERT_TRUE(values.ok()) << values.status();
+  EXPECT_EQ(*values, payload);
+  EXPECT_EQ(reader->remaining(), 0u);
+}
+
+TEST(FrameTest, ForEachRunStopsAtTheFirstErrorAndRefusesShortPayloads) {
+  std::vector<float> payload = {1, 2, 3, 4, 5, 6};
+  const grpc::ByteBuffer frame =
+      MakeFrame(SampleHeader(), {BorrowedSlice(payload.data(), payload.size() * sizeof(float))});
+  v1::PushRequest header;
+  absl::StatusOr<FrameReader> reader = FrameReader::Open(frame, &header);
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  EXPECT_EQ(CollectRuns(*reader, 7, 4).status().code(), absl::StatusCode::kOutOfRange);
+  EXPECT_EQ(reader->remaining(), 6 * sizeof(float));  // Nothing consumed.
+  int calls = 0;
+  const absl::Status stopped =
+      ForEachRun<float>(*reader, 6, 2, [&](uint64_t first, absl::Span<const float>) {
+        ++calls;
+        return first == 2 ? absl::InvalidArgumentError("bad run") : absl::OkStatus();
+      });
+  EXPECT_EQ(stopped.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(calls, 2);
+}
+
 TEST(FrameTest, ShortPayloadIsOutOfRangeAndConsumesNothing) {
   std::vector<float> values = {1.0f};
   v1::PushRequest header;

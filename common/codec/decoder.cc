@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "common/codec/compression.h"
@@ -16,19 +17,11 @@ bool Blocked(v1::Encoding encoding) {
   return encoding == v1::ENCODING_INT8_BLOCK || encoding == v1::ENCODING_ONEBIT;
 }
 
-// Reads `count` elements of T in chunks, calling check(first_index, chunk) until one fails.
+// Checks `count` elements of T in place, calling check(first_index, run) until one fails.
 template <typename T, typename Check>
 absl::Status ScanChunks(FrameReader& reader, uint64_t count, Check&& check) {
-  constexpr uint64_t kChunk = 4096;
-  T chunk[kChunk];
-  for (uint64_t first = 0; first < count; first += kChunk) {
-    const uint64_t n = std::min(kChunk, count - first);
-    if (absl::Status read = reader.Read(chunk, n * sizeof(T)); !read.ok()) return read;
-    if (absl::Status checked = check(first, absl::Span<const T>(chunk, n)); !checked.ok()) {
-      return checked;
-    }
-  }
-  return absl::OkStatus();
+  constexpr size_t kRun = 16384;  // Bounds the index arithmetic of an error message only.
+  return ForEachRun<T>(reader, count, kRun, std::forward<Check>(check));
 }
 
 // kSignPatterns[byte][bit] is +1 where the bit is set and -1 where it is clear.
