@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -65,39 +66,61 @@ class FrameReader {
   size_t remaining_ = 0;
 };
 
-// Calls fn(first_index, values) over the next `count` elements of type T (a trivially copyable
-// number) in runs of at most `max_run`, consuming them, and stops at the first non-OK status fn
-// returns. Runs are read in place where a received slice holds them contiguous and aligned for T;
-// elements that straddle two slices, or a misaligned slice, go through a small copy. So a
-// validation or apply pass touches the payload once, with no memmove ahead of it.
+// Calls fn(first_index, bytes, n) over the next `count` elements of type T (a trivially copyable
+// number), n at a time (at most `max_run`), consuming them, and stops at the first non-OK status
+// fn returns. `bytes` holds n whole elements where gRPC received them, at any alignment (HTTP/2
+// framing shifts a payload's alignment every 16 KB), so fn loads them with memcpy; only an element
+// that straddles two slices is copied first. A validation pass thus reads the payload once.
 // Errors: OutOfRange (nothing is consumed) when fewer than count * sizeof(T) bytes remain; what
 // fn returns.
 template <typename T, typename Fn>
-absl::Status ForEachRun(FrameReader& reader, uint64_t count, size_t max_run, Fn&& fn) {
+absl::Status ForEachRawRun(FrameReader& reader, uint64_t count, size_t max_run, Fn&& fn) {
   if (count > reader.remaining() / sizeof(T)) {
     return reader.Skip(count * sizeof(T));  // The OutOfRange error, nothing consumed.
   }
-  constexpr size_t kCopyRun = 1024;
-  alignas(64) T copy[kCopyRun];
   for (uint64_t first = 0; first < count;) {
-    const uint64_t left = count - first;
-    const absl::Span<const char> view = reader.Peek(std::min<uint64_t>(left, max_run) * sizeof(T));
+    const absl::Span<const char> view =
+        reader.Peek(std::min<uint64_t>(count - first, max_run) * sizeof(T));
     size_t n = view.size() / sizeof(T);
-    const bool aligned = reinterpret_cast<uintptr_t>(view.data()) % alignof(T) == 0;
     absl::Status status;
-    if (n > 0 && aligned) {
-      status = fn(first, absl::Span<const T>(reinterpret_cast<const T*>(view.data()), n));
+    if (n > 0) {
+      status = fn(first, view.data(), n);
       reader.Skip(n * sizeof(T)).IgnoreError();
     } else {
-      // A straddling element takes one copy; a misaligned slice is copied a run at a time.
-      n = n == 0 ? 1 : std::min<uint64_t>({n, kCopyRun, max_run});
-      reader.Read(copy, n * sizeof(T)).IgnoreError();
-      status = fn(first, absl::Span<const T>(copy, n));
+      char straddling[sizeof(T)];
+      n = 1;
+      reader.Read(straddling, sizeof(T)).IgnoreError();
+      status = fn(first, static_cast<const char*>(straddling), n);
     }
     if (!status.ok()) return status;
     first += n;
   }
   return absl::OkStatus();
+}
+
+// ForEachRawRun for passes that want typed values: fn(first_index, absl::Span<const T>). Runs are
+// the received bytes themselves where aligned for T; misaligned ones go through a small
+// cache-resident copy.
+template <typename T, typename Fn>
+absl::Status ForEachRun(FrameReader& reader, uint64_t count, size_t max_run, Fn&& fn) {
+  constexpr size_t kCopyRun = 1024;
+  alignas(64) T copy[kCopyRun];
+  return ForEachRawRun<T>(
+      reader, count, max_run, [&](uint64_t first, const char* bytes, size_t n) -> absl::Status {
+        if (reinterpret_cast<uintptr_t>(bytes) % alignof(T) == 0) {
+          return fn(first, absl::Span<const T>(reinterpret_cast<const T*>(bytes), n));
+        }
+        for (size_t done = 0; done < n;) {
+          const size_t m = std::min(kCopyRun, n - done);
+          std::memcpy(copy, bytes + done * sizeof(T), m * sizeof(T));
+          if (absl::Status status = fn(first + done, absl::Span<const T>(copy, m));
+              !status.ok()) {
+            return status;
+          }
+          done += m;
+        }
+        return absl::OkStatus();
+      });
 }
 
 }  // namespace ps

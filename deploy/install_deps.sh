@@ -7,7 +7,7 @@ required=(
   bazel-bootstrap bazel-rules-java bazel-platforms bazel-skylib
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libspdlog-dev libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev
-  libopenblas-dev zlib1g-dev pkg-config systemd python3 procps
+  libopenblas-dev libgoogle-perftools-dev zlib1g-dev pkg-config systemd python3 procps
 )
 # Real training data; the demo falls back to a labelled synthetic set without it.
 optional=(dataset-fashion-mnist)

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
+#include <cstring>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -50,23 +51,30 @@ void DecodeSigns(const uint8_t* bits, size_t first, size_t n, float scale, float
   }
 }
 
+// Both scan the received bytes where they lie (ForEachRawRun): no copy ahead of the check.
 absl::Status CheckFiniteFloats(FrameReader& reader, uint64_t count) {
-  return ScanChunks<float>(reader, count, [&](uint64_t first, absl::Span<const float> chunk) {
-    const size_t bad = FindNonFinite(chunk);
-    if (bad == chunk.size()) return absl::OkStatus();
-    return absl::InvalidArgumentError(absl::StrCat("value ", first + bad, " is ", chunk[bad],
-                                                   "; gradients must be finite"));
+  constexpr size_t kRun = 1 << 16;
+  return ForEachRawRun<float>(reader, count, kRun, [&](uint64_t first, const char* bytes, size_t n) {
+    const size_t bad = FindNonFiniteFloatBytes(bytes, n);
+    if (bad == n) return absl::OkStatus();
+    float value;
+    std::memcpy(&value, bytes + bad * sizeof(float), sizeof(value));
+    return absl::InvalidArgumentError(
+        absl::StrCat("value ", first + bad, " is ", value, "; gradients must be finite"));
   });
 }
 
 absl::Status CheckFiniteHalves(FrameReader& reader, uint64_t count) {
-  return ScanChunks<uint16_t>(reader, count, [&](uint64_t first, absl::Span<const uint16_t> chunk) {
-    const size_t bad = FindNonFiniteHalf(chunk);
-    if (bad == chunk.size()) return absl::OkStatus();
-    return absl::InvalidArgumentError(absl::StrCat("F16 value ", first + bad, " is ",
-                                                   HalfToFloat(chunk[bad]),
-                                                   "; gradients must be finite"));
-  });
+  constexpr size_t kRun = 1 << 16;
+  return ForEachRawRun<uint16_t>(
+      reader, count, kRun, [&](uint64_t first, const char* bytes, size_t n) {
+        const size_t bad = FindNonFiniteHalfBytes(bytes, n);
+        if (bad == n) return absl::OkStatus();
+        uint16_t half;
+        std::memcpy(&half, bytes + bad * sizeof(half), sizeof(half));
+        return absl::InvalidArgumentError(absl::StrCat(
+            "F16 value ", first + bad, " is ", HalfToFloat(half), "; gradients must be finite"));
+      });
 }
 
 // Per block: a scale that is finite, not negative, and small enough that scale * max_level is

@@ -1,9 +1,11 @@
 #include "common/codec/decoder.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <random>
 
+#include "absl/strings/str_cat.h"
 #include "common/codec/codec_test_util.h"
 #include "gtest/gtest.h"
 
@@ -178,6 +180,50 @@ TEST(DecoderTest, StreamsInArbitraryPieces) {
   float extra;
   EXPECT_EQ(decoder.Next(absl::MakeSpan(&extra, 1)), 0u);
   EXPECT_EQ(pieces, whole);
+}
+
+// The payload of `frame` re-cut into pieces of 1, 2, 3, ... 7 bytes (then again), so values start
+// at every alignment and many straddle two slices, as HTTP/2 framing leaves them.
+grpc::ByteBuffer PayloadInOddPieces(const std::string& payload) {
+  std::vector<grpc::Slice> pieces;
+  for (size_t start = 0, size = 1; start < payload.size(); start += size, size = size % 7 + 1) {
+    pieces.emplace_back(payload.data() + start, std::min(size, payload.size() - start));
+  }
+  return grpc::ByteBuffer(pieces.data(), pieces.size());
+}
+
+TEST(DecoderTest, ChecksAndAppliesF32PayloadsAtAnyAlignment) {
+  const EncodedForTest encoded = Encode("none", 1000);
+  const std::vector<float> expected = Ramp(1000);
+  for (size_t bad : {size_t{0}, size_t{1}, size_t{500}, size_t{999}, size_t{1000}}) {
+    std::string payload = encoded.payload;
+    if (bad < 1000) Put(payload, bad * sizeof(float), NAN);
+    // A frame whose header is its own slice, then the payload in odd pieces.
+    const grpc::ByteBuffer head = MakeFrame(encoded.header, {});
+    std::vector<grpc::Slice> slices;
+    ASSERT_TRUE(head.Dump(&slices).ok());
+    std::vector<grpc::Slice> body;
+    ASSERT_TRUE(PayloadInOddPieces(payload).Dump(&body).ok());
+    slices.insert(slices.end(), body.begin(), body.end());
+    const grpc::ByteBuffer frame(slices.data(), slices.size());
+    v1::TensorHeader header;
+    absl::StatusOr<FrameReader> reader = FrameReader::Open(frame, &header);
+    ASSERT_TRUE(reader.ok()) << reader.status();
+    FrameReader validated = *reader;
+    const absl::Status valid = ValidateEncoded(header, 1000, validated);
+    if (bad < 1000) {
+      EXPECT_EQ(valid.code(), absl::StatusCode::kInvalidArgument) << bad;
+      EXPECT_NE(valid.message().find(absl::StrCat("value ", bad, " is nan")), std::string::npos)
+          << valid;
+      continue;
+    }
+    ASSERT_TRUE(valid.ok()) << valid;
+    std::vector<float> applied(1000, -1.0f);
+    ForEachDecodedBlock(header, *reader, [&](uint64_t first, absl::Span<const float> block) {
+      std::copy(block.begin(), block.end(), applied.begin() + first);
+    });
+    EXPECT_EQ(applied, expected);
+  }
 }
 
 }  // namespace

@@ -5,33 +5,43 @@
 namespace ps {
 namespace {
 
-// The first element whose `mask` bits are all ones.
-template <typename Bits, typename Value>
-size_t FindAllOnes(absl::Span<const Value> values, Bits mask) {
-  static_assert(sizeof(Bits) == sizeof(Value));
+// The first of `count` elements at `bytes` (any alignment) whose `mask` bits are all ones.
+template <typename Bits>
+size_t FindAllOnes(const char* bytes, size_t count, Bits mask) {
   uint32_t found = 0;
-  for (const Value& value : values) {
+  for (size_t i = 0; i < count; ++i) {
     Bits bits;
-    std::memcpy(&bits, &value, sizeof(bits));
+    std::memcpy(&bits, bytes + i * sizeof(Bits), sizeof(bits));
     found |= static_cast<uint32_t>((bits & mask) == mask);
   }
-  if (found == 0) return values.size();
-  for (size_t i = 0; i < values.size(); ++i) {
+  if (found == 0) return count;
+  for (size_t i = 0; i < count; ++i) {
     Bits bits;
-    std::memcpy(&bits, &values[i], sizeof(bits));
+    std::memcpy(&bits, bytes + i * sizeof(Bits), sizeof(bits));
     if ((bits & mask) == mask) return i;
   }
-  return values.size();
+  return count;
 }
+
+constexpr uint32_t kFloatExponent = 0x7f800000u;
+constexpr uint16_t kHalfExponent = 0x7c00u;
 
 }  // namespace
 
 size_t FindNonFinite(absl::Span<const float> values) {
-  return FindAllOnes<uint32_t>(values, 0x7f800000u);
+  return FindNonFiniteFloatBytes(reinterpret_cast<const char*>(values.data()), values.size());
 }
 
 size_t FindNonFiniteHalf(absl::Span<const uint16_t> halves) {
-  return FindAllOnes<uint16_t>(halves, static_cast<uint16_t>(0x7c00u));
+  return FindNonFiniteHalfBytes(reinterpret_cast<const char*>(halves.data()), halves.size());
+}
+
+size_t FindNonFiniteFloatBytes(const char* bytes, size_t count) {
+  return FindAllOnes<uint32_t>(bytes, count, kFloatExponent);
+}
+
+size_t FindNonFiniteHalfBytes(const char* bytes, size_t count) {
+  return FindAllOnes<uint16_t>(bytes, count, kHalfExponent);
 }
 
 }  // namespace ps

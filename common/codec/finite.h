@@ -15,6 +15,9 @@ namespace ps {
 size_t FindNonFinite(absl::Span<const float> values);
 // The same for half-precision bit patterns.
 size_t FindNonFiniteHalf(absl::Span<const uint16_t> halves);
+// The same over `count` values stored at `bytes` at any alignment (received payloads).
+size_t FindNonFiniteFloatBytes(const char* bytes, size_t count);
+size_t FindNonFiniteHalfBytes(const char* bytes, size_t count);
 
 }  // namespace ps
 
