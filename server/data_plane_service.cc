@@ -102,7 +102,7 @@ struct DataPlaneService::ReplicateWork {
 };
 
 // A pull in flight: bound to its shards, possibly parked until they are readable at its clock.
-class DataPlaneService::PullCall : public grpc::ServerUnaryReactor {
+class DataPlaneService::PullCall : public grpc::ServerUnaryReactor, public ParkedPull {
  public:
   using Part = ReplicaSet::PullPart;
 
@@ -115,7 +115,13 @@ class DataPlaneService::PullCall : public grpc::ServerUnaryReactor {
 
   grpc::CallbackServerContext* context() const { return context_; }
 
-  bool Readable() const {
+  std::vector<const TableShard*> shards() const override {
+    std::vector<const TableShard*> shards;
+    shards.reserve(parts.size());
+    for (const Part& part : parts) shards.push_back(part.shard.get());
+    return shards;
+  }
+  bool Readable() const override {
     for (const Part& part : parts) {
       if (!part.shard->Readable(clock)) return false;
     }
@@ -256,8 +262,7 @@ void DataPlaneService::Stop() {
   for (const auto& push : pushes) push->completion->Finish(stopping);
   absl::MutexLock lock(&waiting_mu_);
   pulls_stopping_ = true;
-  for (PullCall* call : waiting_) call->Finish(stopping);
-  waiting_.clear();
+  for (ParkedPull* pull : parked_.TakeAll()) static_cast<PullCall*>(pull)->Finish(stopping);
 }
 
 void DataPlaneService::OnClusterMap(const v1::ClusterMap& map, uint32_t self_id) {
@@ -276,21 +281,24 @@ void DataPlaneService::OnClusterMap(const v1::ClusterMap& map, uint32_t self_id)
   for (const auto& work : parked) HandleReplicate(work);
   ResolveWaitingPushes();
   // Parked pulls of shards no longer led here go back to the client to re-route.
-  std::vector<PullCall*> moved;
+  std::vector<ParkedPull*> moved;
+  std::vector<ParkedPull*> ready;
   {
     absl::MutexLock lock(&waiting_mu_);
-    for (PullCall* call : waiting_) {
-      if (!call->StillPrimary()) moved.push_back(call);
-    }
-    for (PullCall* call : moved) waiting_.erase(call);
+    moved = parked_.TakeIf([](const ParkedPull& pull) {
+      return !static_cast<const PullCall&>(pull).StillPrimary();
+    });
+    // Membership changed too: a worker that left no longer holds a BSP clock back.
+    ready = parked_.TakeIf([](const ParkedPull& pull) { return pull.Readable(); });
   }
-  for (PullCall* call : moved) {
+  for (ParkedPull* pull : moved) {
+    PullCall* call = static_cast<PullCall*>(pull);
     call->context()->AddTrailingMetadata(kEpochTrailer, std::to_string(adoption.epoch));
     call->Finish(grpc::Status(grpc::StatusCode::ABORTED,
                               absl::StrCat("the shard moved at epoch ", adoption.epoch,
                                            "; re-route")));
   }
-  ServeReadyPulls();
+  AnswerUnparked(ready);
   absl::MutexLock lock(&learner_mu_);
   ++learner_generation_;
 }
@@ -336,7 +344,7 @@ grpc::ServerUnaryReactor* DataPlaneService::Push(grpc::CallbackServerContext* co
     fail(outcome.status(), routed.refresh_epoch);
     return call;
   }
-  ServeReadyPulls();
+  ServeReadyPulls(outcome->shards);
   progress->Settle();  // Applied here.
   return call;
 }
@@ -483,26 +491,29 @@ bool DataPlaneService::ParkUnlessReadable(PullCall* call) {
     call->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the server is shutting down"));
     return true;
   }
-  waiting_.insert(call);
+  parked_.Park(call);
   // A client that left before the call was parked will not be told again (OnCancel ran already).
   if (call->context()->IsCancelled()) {
-    waiting_.erase(call);
+    parked_.Remove(call);
     call->Finish(grpc::Status(grpc::StatusCode::CANCELLED, "the client cancelled the pull"));
   }
   return true;
 }
 
-void DataPlaneService::ServeReadyPulls() {
-  std::vector<PullCall*> ready;
+void DataPlaneService::ServeReadyPulls(absl::Span<const TableShard* const> touched) {
+  std::vector<ParkedPull*> ready;
   {
     absl::MutexLock lock(&waiting_mu_);
-    for (PullCall* call : waiting_) {
-      if (call->Readable()) ready.push_back(call);
-    }
-    for (PullCall* call : ready) waiting_.erase(call);
+    ready = parked_.TakeReady(touched);
   }
+  AnswerUnparked(ready);
+}
+
+void DataPlaneService::AnswerUnparked(const std::vector<ParkedPull*>& pulls) {
+  if (pulls.empty()) return;
   const bool leased = options_.lease_valid();
-  for (PullCall* call : ready) {
+  for (ParkedPull* pull : pulls) {
+    PullCall* call = static_cast<PullCall*>(pull);
     if (leased) {
       call->Respond();
     } else {
@@ -515,7 +526,7 @@ void DataPlaneService::ServeReadyPulls() {
 
 void DataPlaneService::CancelWaiting(PullCall* call) {
   absl::MutexLock lock(&waiting_mu_);
-  if (waiting_.erase(call) == 0) return;  // Being answered, or never parked.
+  if (!parked_.Remove(call)) return;  // Being answered, or never parked.
   call->Finish(grpc::Status(
       grpc::StatusCode::DEADLINE_EXCEEDED,
       absl::StrCat("the pull was still waiting for clock ", call->clock,

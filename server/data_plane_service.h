@@ -39,6 +39,7 @@
 #include "absl/synchronization/mutex.h"
 #include "proto/coordinator.pb.h"
 #include "proto/parameter_server.grpc.pb.h"
+#include "server/parked_pulls.h"
 #include "server/replica_set.h"
 #include "server/replicator.h"
 #include "server/table_shard.h"
@@ -121,7 +122,10 @@ class DataPlaneService final
   absl::Status PreparePull(grpc::CallbackServerContext* context, const grpc::ByteBuffer& request,
                            PullCall* call);
   bool ParkUnlessReadable(PullCall* call);
-  void ServeReadyPulls();
+  // Answers the parked pulls on `touched` shards that have become readable.
+  void ServeReadyPulls(absl::Span<const TableShard* const> touched);
+  // Answers `pulls` (unparked), or refuses them if this server's lease lapsed meanwhile.
+  void AnswerUnparked(const std::vector<ParkedPull*>& pulls);
   void CancelWaiting(PullCall* call);
 
   // The learner thread: copies the snapshots of shards this server learns, and reports them.
@@ -140,7 +144,7 @@ class DataPlaneService final
   std::vector<std::shared_ptr<PushProgress>> pushes_waiting_ ABSL_GUARDED_BY(mu_);
 
   absl::Mutex waiting_mu_;
-  absl::flat_hash_set<PullCall*> waiting_ ABSL_GUARDED_BY(waiting_mu_);
+  ParkedPulls parked_ ABSL_GUARDED_BY(waiting_mu_);
   bool pulls_stopping_ ABSL_GUARDED_BY(waiting_mu_) = false;
 
   // Wakes the learner thread on map changes and at Stop().

@@ -334,6 +334,7 @@ absl::StatusOr<ReplicaSet::PushOutcome> ReplicaSet::ApplyPush(const v1::PushRequ
     TableShard& shard = *push.shard;
     outcome.answer.set_duplicates(push.request_index, duplicate[i]);
     outcome.shard_ids.push_back(shard.store().shard_id());
+    outcome.shards.push_back(&shard);
     const std::vector<uint32_t> targets = [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
       return TargetsLocked(shard.store().shard_id(), shard);
     }();

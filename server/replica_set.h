@@ -67,6 +67,8 @@ class ReplicaSet {
     v1::PushResponse answer;
     // The shards of the push, and the epoch it was applied at.
     std::vector<uint32_t> shard_ids;
+    // The same shards' objects, for waking the pulls parked on them.
+    std::vector<const TableShard*> shards;
     uint64_t epoch = 0;
   };
   // Sends the replication requests of a push; called once per admitted push, after its entries
