@@ -189,7 +189,7 @@ void CoordinatorSession::Leave() {
   }
 }
 
-v1::ClusterMap CoordinatorSession::CurrentMap() const {
+std::shared_ptr<const v1::ClusterMap> CoordinatorSession::Map() const {
   absl::MutexLock lock(&mu_);
   return map_;
 }
@@ -197,10 +197,10 @@ v1::ClusterMap CoordinatorSession::CurrentMap() const {
 std::optional<v1::ClusterMap> CoordinatorSession::AwaitMap(
     const std::function<bool(const v1::ClusterMap&)>& ready, absl::Duration timeout) const {
   absl::MutexLock lock(&mu_);
-  const auto done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_ || ready(map_); };
+  const auto done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_ || ready(*map_); };
   mu_.AwaitWithTimeout(absl::Condition(&done), timeout);
-  if (!ready(map_)) return std::nullopt;
-  return map_;
+  if (!ready(*map_)) return std::nullopt;
+  return *map_;
 }
 
 bool CoordinatorSession::WithinLease(absl::Duration lease) const {
@@ -287,8 +287,8 @@ v1::MemberRef CoordinatorSession::Self() const {
 void CoordinatorSession::AcceptMap(const v1::ClusterMap& map) {
   {
     absl::MutexLock lock(&mu_);
-    if (!IsNewer(map, map_)) return;
-    map_ = map;
+    if (!IsNewer(map, *map_)) return;
+    map_ = std::make_shared<const v1::ClusterMap>(map);
   }
   if (on_map_) on_map_(map);
 }
@@ -306,7 +306,7 @@ void CoordinatorSession::HeartbeatLoop() {
     context.set_deadline(absl::ToChronoTime(sent + std::max(heartbeat_interval_, absl::Milliseconds(100))));
     v1::HeartbeatRequest request;
     *request.mutable_member() = Self();
-    request.set_known_epoch(CurrentMap().epoch());
+    request.set_known_epoch(Map()->epoch());
     v1::HeartbeatResponse response;
     const grpc::Status status = stub_->Heartbeat(&context, request, &response);
     if (status.error_code() == grpc::StatusCode::NOT_FOUND) {
@@ -340,7 +340,8 @@ void CoordinatorSession::WatchLoop() {
       watch_context_ = &context;
     }
     v1::WatchClusterMapRequest request;
-    const v1::ClusterMap known = CurrentMap();
+    const std::shared_ptr<const v1::ClusterMap> known_map = Map();
+    const v1::ClusterMap& known = *known_map;
     request.set_known_epoch(known.epoch());
     request.set_known_catalog_version(known.catalog_version());
     request.set_known_membership_version(known.membership_version());

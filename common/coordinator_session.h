@@ -71,8 +71,11 @@ class CoordinatorSession {
   // Servers: how long to keep serving after the last acknowledged heartbeat (see WithinLease).
   absl::Duration lease() const { return lease_; }
 
-  // The newest map seen so far.
-  v1::ClusterMap CurrentMap() const;
+  // The newest map seen so far, shared and immutable: taking it per request costs a reference
+  // count, not a copy of every server, worker, shard and table entry.
+  std::shared_ptr<const v1::ClusterMap> Map() const;
+  // A copy of it, for callers that keep or change it.
+  v1::ClusterMap CurrentMap() const { return *Map(); }
 
   // Whether a heartbeat (or the registration) sent less than `lease` ago was acknowledged. The
   // coordinator declares a member dead only `failure_timeout` after the last heartbeat it
@@ -128,7 +131,9 @@ class CoordinatorSession {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   // When the newest acknowledged heartbeat (or the registration) was sent.
   absl::Time last_acknowledged_send_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
-  v1::ClusterMap map_ ABSL_GUARDED_BY(mu_);
+  // Replaced, never modified, when a newer map arrives.
+  std::shared_ptr<const v1::ClusterMap> map_ ABSL_GUARDED_BY(mu_) =
+      std::make_shared<const v1::ClusterMap>();
   // The open watch call, cancelled by StopThreads().
   grpc::ClientContext* watch_context_ ABSL_GUARDED_BY(mu_) = nullptr;
   // Asynchronous reports in flight: the stub's channel must outlive them, so StopThreads()
