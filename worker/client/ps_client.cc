@@ -1,27 +1,20 @@
 #include "worker/client/ps_client.h"
 
 #include <algorithm>
-#include <cstring>
+#include <utility>
 
-#include "absl/strings/numbers.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/blocking_counter.h"
 #include "common/codec/compression.h"
-#include "common/codec/decoder.h"
 #include "common/frame.h"
 #include "common/grpc_endpoint.h"
 #include "common/grpc_status.h"
 #include "common/partition.h"
-#include "proto/parameter_server.pb.h"
 #include "spdlog/spdlog.h"
+#include "worker/client/grpc_server_transport.h"
 
 namespace ps {
 namespace {
-
-constexpr char kPushMethod[] = "/ps.v1.ParameterServer/Push";
-constexpr char kPullMethod[] = "/ps.v1.ParameterServer/Pull";
-constexpr absl::Duration kFirstRetryWait = absl::Milliseconds(5);
-constexpr absl::Duration kMaxRetryWait = absl::Milliseconds(500);
 
 int AliveWorkerCount(const v1::ClusterMap& map) {
   return static_cast<int>(std::count_if(map.workers().begin(), map.workers().end(),
@@ -35,36 +28,25 @@ bool ListsTable(const v1::ClusterMap& map, uint32_t table_id) {
                      [&](const v1::TableInfo& table) { return table.table_id() == table_id; });
 }
 
+OperationExecutorOptions ExecutorOptions(const PsClientOptions& options,
+                                         const CoordinatorSession& session) {
+  OperationExecutorOptions executor;
+  executor.sender.worker_id = session.member_id();
+  executor.sender.incarnation = session.incarnation();
+  executor.observer = options.observer;
+  executor.request_timeout = options.request_timeout;
+  executor.pull_encoding = options.pull_encoding;
+  return executor;
+}
+
 }  // namespace
 
-// One shard's part of an operation.
-struct PsClient::ShardPart {
-  uint32_t shard_id = 0;
-  uint64_t num_keys = 0;
-  grpc::Slice keys;  // Sparse push and pull.
-  // Push: the values as sent, and their description.
-  v1::TensorHeader values_header;
-  grpc::Slice values;
-  // Push: values sent. Pull: values expected back.
-  uint64_t num_values = 0;
-  // Pull destination: DENSE the shard's range starts at `out`; SPARSE row i of the answer goes to
-  // out + positions[i] * dim.
-  float* out = nullptr;
-  std::vector<size_t> positions;
-  bool done = false;
-};
-
-struct PsClient::Operation {
-  bool push = false;
-  const v1::TableInfo* table = nullptr;
-  uint64_t seq = 0;
-  uint64_t clock = 0;
-  std::vector<ShardPart> parts;
-  // "push to table 'w'" for errors.
-  std::string what;
-};
-
 absl::StatusOr<std::unique_ptr<PsClient>> PsClient::Connect(const PsClientOptions& options) {
+  return Connect(options, std::make_unique<GrpcServerTransport>());
+}
+
+absl::StatusOr<std::unique_ptr<PsClient>> PsClient::Connect(
+    const PsClientOptions& options, std::unique_ptr<ServerTransport> transport) {
   CoordinatorSessionOptions session_options;
   session_options.coordinator_address = options.coordinator_address;
   session_options.role = v1::MemberRef::ROLE_WORKER;
@@ -89,13 +71,18 @@ absl::StatusOr<std::unique_ptr<PsClient>> PsClient::Connect(const PsClientOption
           AliveWorkerCount((*session)->CurrentMap()), ")"));
     }
   }
-  return std::unique_ptr<PsClient>(new PsClient(options, *std::move(session)));
+  return std::unique_ptr<PsClient>(
+      new PsClient(options, *std::move(session), std::move(transport)));
 }
 
-PsClient::PsClient(const PsClientOptions& options, std::unique_ptr<CoordinatorSession> session)
+PsClient::PsClient(const PsClientOptions& options, std::unique_ptr<CoordinatorSession> session,
+                   std::unique_ptr<ServerTransport> transport)
     : options_(options),
       session_(std::move(session)),
-      coordinator_(v1::Coordinator::NewStub(OpenChannel(options.coordinator_address))) {}
+      coordinator_(v1::Coordinator::NewStub(OpenChannel(options.coordinator_address))),
+      transport_(std::move(transport)),
+      map_source_(*session_),
+      executor_(ExecutorOptions(options, *session_), map_source_, *transport_) {}
 
 PsClient::~PsClient() { Leave(); }
 
@@ -141,7 +128,7 @@ absl::StatusOr<v1::TableInfo> PsClient::AwaitTable(const v1::TableInfo& table) {
   return table;
 }
 
-absl::StatusOr<PsClient::Operation> PsClient::BeginOperation(const v1::TableInfo& table,
+absl::StatusOr<Operation> PsClient::BeginOperation(const v1::TableInfo& table,
                                                              v1::TableKind kind, bool push,
                                                              size_t num_values,
                                                              uint64_t expected_values) const {
@@ -294,257 +281,23 @@ absl::Status PsClient::PushPull(const v1::TableInfo& table, absl::Span<const flo
   return Pull(table, values);
 }
 
-grpc::GenericStub& PsClient::StubFor(const std::string& address) {
-  absl::MutexLock lock(&stubs_mu_);
-  std::unique_ptr<grpc::GenericStub>& stub = stubs_[address];
-  if (stub == nullptr) stub = std::make_unique<grpc::GenericStub>(OpenChannel(address));
-  return *stub;
-}
-
-// One request to one server within an attempt.
-struct PsClient::ServerCall {
-  uint32_t server_id = 0;
-  std::string address;
-  std::vector<ShardPart*> parts;
-  grpc::ClientContext context;
-  grpc::ByteBuffer request;
-  grpc::ByteBuffer response;
-  grpc::Status status;
-};
-
-namespace {
-
-// Decodes one pull answer into the parts' destinations, checking that it is what was asked for.
-template <typename Part>
-absl::Status Scatter(const grpc::ByteBuffer& response, const std::vector<Part*>& parts, size_t dim,
-                     v1::Encoding encoding, uint64_t* bytes, uint64_t* dense_bytes) {
-  v1::PullResponse header;
-  absl::StatusOr<FrameReader> reader = FrameReader::Open(response, &header);
-  if (!reader.ok()) return reader.status();
-  if (header.slices_size() != static_cast<int>(parts.size())) {
-    return absl::InternalError(absl::StrCat("the server answered ", header.slices_size(),
-                                            " slices for ", parts.size(), " requested"));
-  }
-  for (size_t i = 0; i < parts.size(); ++i) {
-    const Part& part = *parts[i];
-    const v1::ShardSlice& slice = header.slices(i);
-    const v1::TensorHeader& values = slice.values();
-    // One pass over the values: the layout check reads nothing, then they are decoded in place.
-    absl::Status valid = slice.shard_id() == part.shard_id && values.encoding() == encoding
-                             ? CheckEncodedLayout(values, part.num_values, *reader)
-                             : absl::InvalidArgumentError("another shard or encoding");
-    if (!valid.ok()) {
-      return absl::InternalError(absl::StrCat("the server's answer for shard ", part.shard_id,
-                                              " does not match the request (", valid.message(),
-                                              "): ", slice.ShortDebugString()));
-    }
-    if (part.positions.empty()) {
-      DecodeInto(values, *reader, absl::MakeSpan(part.out, part.num_values));
-    } else {
-      TensorDecoder decoder(values, *reader);
-      for (size_t position : part.positions) {
-        decoder.Next(absl::MakeSpan(part.out + position * dim, dim));
-      }
-    }
-    reader->Skip(values.payload_bytes()).IgnoreError();  // The layout check saw it is there.
-    *bytes += values.payload_bytes();
-    *dense_bytes += part.num_values * sizeof(float);
-  }
-  return absl::OkStatus();
-}
-
-}  // namespace
-
 absl::Status PsClient::Execute(Operation& op) {
   if (op.push && options_.observer) {
     return absl::FailedPreconditionError("an observer client cannot push");
   }
   const absl::Time start = absl::Now();
-  const absl::Time deadline = start + options_.request_timeout;
   if (op.push) {
     op.seq = ++seq_;
   }
   op.clock = clock();
-  const size_t dim = op.table->spec().sparse_dim();
-  absl::Duration retry_wait = kFirstRetryWait;
-  uint64_t bytes = 0;
-  uint64_t dense_bytes = 0;
-  uint64_t retries = 0;
-  absl::Status result;
-  while (true) {
-    const v1::ClusterMap map = session_->CurrentMap();
-    absl::flat_hash_map<uint32_t, std::string> addresses;
-    for (const v1::ServerInfo& server : map.servers()) {
-      if (server.state() == v1::MEMBER_STATE_ALIVE) addresses[server.server_id()] = server.address();
-    }
-    // Group the parts still to do by the primary of their shard.
-    std::vector<std::unique_ptr<ServerCall>> calls;
-    absl::flat_hash_map<uint32_t, ServerCall*> by_server;
-    bool unroutable = false;
-    for (ShardPart& part : op.parts) {
-      if (part.done) continue;
-      const uint32_t primary = part.shard_id < static_cast<uint32_t>(map.shards_size()) &&
-                                       map.shards(part.shard_id).replicas_size() > 0
-                                   ? map.shards(part.shard_id).replicas(0)
-                                   : 0;
-      const auto address = addresses.find(primary);
-      if (address == addresses.end()) {
-        unroutable = true;  // No live primary in this map yet: wait for the next one.
-        continue;
-      }
-      ServerCall*& call = by_server[primary];
-      if (call == nullptr) {
-        calls.push_back(std::make_unique<ServerCall>());
-        call = calls.back().get();
-        call->server_id = primary;
-        call->address = address->second;
-      }
-      call->parts.push_back(&part);
-    }
-    for (const std::unique_ptr<ServerCall>& call : calls) {
-      std::vector<grpc::Slice> payload;
-      auto describe = [&](v1::ShardSlice* slice, const ShardPart& part) {
-        slice->set_table_id(op.table->table_id());
-        slice->set_shard_id(part.shard_id);
-        slice->set_num_keys(part.num_keys);
-        if (part.num_keys > 0) payload.push_back(part.keys);
-      };
-      if (op.push) {
-        v1::PushRequest header;
-        header.set_epoch(map.epoch());
-        header.set_catalog_version(map.catalog_version());
-        header.set_membership_version(map.membership_version());
-        header.set_worker_id(session_->member_id());
-        header.set_incarnation(session_->incarnation());
-        header.set_seq(op.seq);
-        header.set_clock(op.clock);
-        for (const ShardPart* p : call->parts) {
-          const ShardPart& part = *p;
-          v1::ShardSlice* slice = header.add_slices();
-          describe(slice, part);
-          *slice->mutable_values() = part.values_header;
-          payload.push_back(part.values);
-        }
-        call->request = MakeFrame(header, payload);
-      } else {
-        v1::PullRequest header;
-        header.set_epoch(map.epoch());
-        header.set_catalog_version(map.catalog_version());
-        header.set_worker_id(session_->member_id());
-        header.set_incarnation(session_->incarnation());
-        header.set_clock(op.clock);
-        header.set_value_encoding(options_.pull_encoding);
-        for (const ShardPart* part : call->parts) describe(header.add_slices(), *part);
-        call->request = MakeFrame(header, payload);
-      }
-      call->context.set_deadline(absl::ToChronoTime(deadline));
-    }
-    absl::BlockingCounter pending(static_cast<int>(calls.size()));
-    for (const std::unique_ptr<ServerCall>& call : calls) {
-      ServerCall* c = call.get();
-      StubFor(c->address).UnaryCall(&c->context, op.push ? kPushMethod : kPullMethod,
-                                    grpc::StubOptions(), &c->request, &c->response,
-                                    [c, &pending](grpc::Status status) {
-                                      c->status = std::move(status);
-                                      pending.DecrementCount();
-                                    });
-    }
-    pending.Wait();
-
-    uint64_t wanted_epoch = 0;
-    bool retry = unroutable;
-    absl::Status retry_reason =
-        unroutable ? absl::UnavailableError("a shard has no live primary in the map") : absl::OkStatus();
-    for (const std::unique_ptr<ServerCall>& call : calls) {
-      const grpc::StatusCode code = call->status.error_code();
-      if (code == grpc::StatusCode::OK) {
-        const std::vector<ShardPart*>& parts = call->parts;
-        for (ShardPart* part : parts) {
-          bytes += part->keys.size();
-          dense_bytes += part->keys.size();
-        }
-        if (op.push) {
-          for (ShardPart* part : parts) {
-            bytes += part->values.size();
-            dense_bytes += part->num_values * sizeof(float);
-          }
-        } else {
-          if (absl::Status scattered =
-                  Scatter(call->response, parts, dim, options_.pull_encoding, &bytes, &dense_bytes);
-              !scattered.ok()) {
-            result = absl::Status(scattered.code(), absl::StrCat(op.what, " from server ",
-                                                                 call->server_id, ": ",
-                                                                 scattered.message()));
-          }
-        }
-        for (ShardPart* part : parts) part->done = true;
-        continue;
-      }
-      if (code == grpc::StatusCode::UNAVAILABLE && !options_.observer &&
-          reported_unreachable_.insert({call->server_id, map.epoch()}).second) {
-        // The coordinator probes the server and declares it dead early if it is gone.
-        session_->ReportUnreachable(call->server_id, call->status.error_message());
-      }
-      if (code == grpc::StatusCode::ABORTED || code == grpc::StatusCode::UNAVAILABLE) {
-        retry = true;
-        retry_reason = FromGrpcStatus(call->status);
-        const auto& trailers = call->context.GetServerTrailingMetadata();
-        const auto epoch = trailers.find("ps-epoch");
-        uint64_t server_epoch = 0;
-        if (epoch != trailers.end() &&
-            absl::SimpleAtoi(absl::string_view(epoch->second.data(), epoch->second.size()),
-                             &server_epoch)) {
-          wanted_epoch = std::max(wanted_epoch, server_epoch);
-        }
-        continue;
-      }
-      if (result.ok()) {
-        const std::string where =
-            absl::StrCat(op.what, ": server ", call->server_id, " (", call->address, ")");
-        result = code == grpc::StatusCode::DEADLINE_EXCEEDED
-                     ? absl::DeadlineExceededError(absl::StrCat(
-                           where, " did not answer within ",
-                           absl::FormatDuration(options_.request_timeout),
-                           op.push ? "" : " (a BSP/SSP pull waits for slower workers)", ": ",
-                           call->status.error_message()))
-                     : absl::Status(FromGrpcStatus(call->status).code(),
-                                    absl::StrCat(where, ": ", call->status.error_message()));
-      }
-    }
-    if (!result.ok() || !retry) break;
-    ++retries;
-    const absl::Duration left = deadline - absl::Now();
-    if (left <= absl::ZeroDuration()) {
-      result = absl::DeadlineExceededError(absl::StrCat(
-          op.what, " still failed after ", retries, " retries within ",
-          absl::FormatDuration(options_.request_timeout), ": ", retry_reason.ToString()));
-      break;
-    }
-    spdlog::debug("{}: retrying ({})", op.what, retry_reason.ToString());
-    if (wanted_epoch > map.epoch()) {
-      session_->AwaitMap([&](const v1::ClusterMap& m) { return m.epoch() >= wanted_epoch; }, left);
-    } else {
-      // The server is behind, or unreachable until the coordinator notices: wait for a newer map
-      // or a short while, whichever comes first.
-      const uint64_t used = map.epoch();
-      session_->AwaitMap([&](const v1::ClusterMap& m) { return m.epoch() > used; },
-                         std::min(retry_wait, left));
-      retry_wait = std::min(retry_wait * 2, kMaxRetryWait);
-    }
-  }
-  const absl::Duration took = absl::Now() - start;
-  if (result.ok() && retries > 0 && took > absl::Milliseconds(50)) {
-    // A failover or map change held this call up: say so once it went through.
-    spdlog::info("{} went through after {} retries over {} ms (map epoch now {})", op.what,
-                 retries, absl::ToInt64Milliseconds(took), session_->CurrentMap().epoch());
-  }
+  const ExecutionResult result = executor_.Execute(op);
   absl::MutexLock lock(&stats_mu_);
-  (op.push ? stats_.bytes_pushed : stats_.bytes_pulled) += bytes;
+  (op.push ? stats_.bytes_pushed : stats_.bytes_pulled) += result.traffic.bytes;
   (op.push ? stats_.dense_equivalent_bytes_pushed : stats_.dense_equivalent_bytes_pulled) +=
-      dense_bytes;
+      result.traffic.dense_equivalent_bytes;
   (op.push ? stats_.push_time : stats_.pull_time) += absl::Now() - start;
-  stats_.retries += retries;
-  return result;
+  stats_.retries += result.retries;
+  return result.status;
 }
 
 }  // namespace ps

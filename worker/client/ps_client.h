@@ -32,17 +32,18 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/container/flat_hash_map.h"
-#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "common/coordinator_session.h"
-#include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/support/slice.h"
 #include "proto/coordinator.grpc.pb.h"
 #include "proto/types.pb.h"
+#include "worker/client/operation.h"
+#include "worker/client/operation_executor.h"
+#include "worker/client/server_transport.h"
+#include "worker/client/session_map_source.h"
 
 namespace ps {
 
@@ -103,6 +104,10 @@ class PsClient {
   // Registers with the coordinator as a worker (or follows the map as an observer).
   // Errors: DeadlineExceeded when the coordinator or the awaited workers do not show up in time.
   static absl::StatusOr<std::unique_ptr<PsClient>> Connect(const PsClientOptions& options);
+  // The same, reaching the servers through `transport` instead of gRPC.
+  // REQUIRES: transport is not null.
+  static absl::StatusOr<std::unique_ptr<PsClient>> Connect(
+      const PsClientOptions& options, std::unique_ptr<ServerTransport> transport);
 
   PsClient(const PsClient&) = delete;
   PsClient& operator=(const PsClient&) = delete;
@@ -151,11 +156,8 @@ class PsClient {
   void Leave();
 
  private:
-  struct ShardPart;
-  struct Operation;
-  struct ServerCall;
-
-  PsClient(const PsClientOptions& options, std::unique_ptr<CoordinatorSession> session);
+  PsClient(const PsClientOptions& options, std::unique_ptr<CoordinatorSession> session,
+           std::unique_ptr<ServerTransport> transport);
 
   // Checks that `table` has `kind` and that the caller's buffer holds `expected_values`, and
   // starts an operation on it. Errors: InvalidArgument.
@@ -164,23 +166,23 @@ class PsClient {
                                            uint64_t expected_values) const;
   // Waits until the map lists `table` so that requests carry a catalog version that names it.
   absl::StatusOr<v1::TableInfo> AwaitTable(const v1::TableInfo& table);
-  // Sends `op` to the primaries of its shards, retrying the parts whose server asked for a map
-  // refresh or could not be reached, until every part succeeded or the deadline passed.
+  // Numbers `op` (a push gets the next seq), stamps the clock and has the executor send it to
+  // the primaries of its shards (see operation_executor.h); adds its traffic to the stats.
   absl::Status Execute(Operation& op);
-  grpc::GenericStub& StubFor(const std::string& address);
 
+  // Constant after construction.
   const PsClientOptions options_;
-  std::unique_ptr<CoordinatorSession> session_;
-  std::unique_ptr<v1::Coordinator::Stub> coordinator_;
+  const std::unique_ptr<CoordinatorSession> session_;
+  const std::unique_ptr<v1::Coordinator::Stub> coordinator_;
+  const std::unique_ptr<ServerTransport> transport_;
+  SessionMapSource map_source_;  // Reads session_.
+
   std::atomic<uint64_t> clock_{0};
+
+  // Used by the training thread only (data-plane calls).
   // Per-client push sequence number (the server's dedupe key with worker id and incarnation).
   uint64_t seq_ = 0;
-  // (server, epoch) pairs already reported unreachable to the coordinator: once is enough.
-  absl::flat_hash_set<std::pair<uint32_t, uint64_t>> reported_unreachable_;
-
-  absl::Mutex stubs_mu_;
-  absl::flat_hash_map<std::string, std::unique_ptr<grpc::GenericStub>> stubs_
-      ABSL_GUARDED_BY(stubs_mu_);
+  OperationExecutor executor_;  // Sends through transport_, routes by map_source_.
 
   mutable absl::Mutex stats_mu_;
   ClientStats stats_ ABSL_GUARDED_BY(stats_mu_);

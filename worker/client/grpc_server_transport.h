@@ -1,0 +1,38 @@
+// ServerTransport over gRPC: one GenericStub (and channel) per server address, opened on first use
+// and kept for the client's lifetime.
+//
+// Thread-safety: safe for concurrent use; `done` callbacks run on gRPC's callback threads.
+// REQUIRES: no call is in flight when the transport is destroyed.
+#ifndef PS_WORKER_CLIENT_GRPC_SERVER_TRANSPORT_H_
+#define PS_WORKER_CLIENT_GRPC_SERVER_TRANSPORT_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
+#include "grpcpp/generic/generic_stub.h"
+#include "worker/client/server_transport.h"
+
+namespace ps {
+
+class GrpcServerTransport : public ServerTransport {
+ public:
+  GrpcServerTransport() = default;
+  GrpcServerTransport(const GrpcServerTransport&) = delete;
+  GrpcServerTransport& operator=(const GrpcServerTransport&) = delete;
+
+  void Call(const std::string& address, absl::string_view method, grpc::ByteBuffer request,
+            absl::Time deadline, DoneCallback done) override;
+
+ private:
+  grpc::GenericStub& StubFor(const std::string& address);
+
+  absl::Mutex mu_;
+  absl::flat_hash_map<std::string, std::unique_ptr<grpc::GenericStub>> stubs_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace ps
+
+#endif  // PS_WORKER_CLIENT_GRPC_SERVER_TRANSPORT_H_

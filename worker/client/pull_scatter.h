@@ -1,0 +1,29 @@
+// Reading a server's Pull answer (proto/parameter_server.proto, PullResponse) into the
+// destinations of the parts that asked for it, after checking that it answers exactly what was
+// asked: one slice per part, in order, of the same shard, encoding and length.
+//
+// Stateless; safe for concurrent use on distinct parts.
+#ifndef PS_WORKER_CLIENT_PULL_SCATTER_H_
+#define PS_WORKER_CLIENT_PULL_SCATTER_H_
+
+#include <cstddef>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "grpcpp/support/byte_buffer.h"
+#include "proto/types.pb.h"
+#include "worker/client/operation.h"
+
+namespace ps {
+
+// Decodes `response`, the answer to a pull of `parts` in `encoding`, into each part's `out`
+// (sparse rows of `dim` values to their positions) and adds the payload it read to `traffic`.
+// Errors: InvalidArgument when the frame does not parse; Internal when the answer does not match
+// the request (the parts before the mismatch are written and counted).
+absl::Status ScatterPullResponse(const grpc::ByteBuffer& response,
+                                 const std::vector<ShardPart*>& parts, size_t dim,
+                                 v1::Encoding encoding, Traffic* traffic);
+
+}  // namespace ps
+
+#endif  // PS_WORKER_CLIENT_PULL_SCATTER_H_
