@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages this project builds and runs with. Idempotent: prints nothing and
 # touches nothing when every package is already installed.
+# Usage: deploy/install_deps.sh [--plotting]
+#   --plotting  also gnuplot, for the benchmark scripts that draw their figures as PNG.
 set -euo pipefail
 
 required=(
@@ -11,6 +13,11 @@ required=(
 )
 # Real training data; the demo falls back to a labelled synthetic set without it.
 optional=(dataset-fashion-mnist)
+case "${1:-}" in
+  --plotting) required+=(gnuplot-nox) ;;
+  "") ;;
+  *) echo "install_deps: unknown option $1 (usage: install_deps.sh [--plotting])" >&2; exit 2 ;;
+esac
 
 missing_from() {
   local package

@@ -4,20 +4,12 @@
 // `bytes` field; sparse pushes and pulls of 1000 random keys x dim 16 over 4 shards report keys/s
 // and p50/p99 latency. Google Benchmark output goes to stdout (--benchmark_format=json works);
 // the ratio table goes to stderr.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cstdio>
-#include <cstring>
 #include <map>
 #include <memory>
 #include <random>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -27,6 +19,7 @@
 #include "common/logging.h"
 #include "grpcpp/grpcpp.h"
 #include "tests/bench/plain_bytes.grpc.pb.h"
+#include "tests/bench/tcp_sink.h"
 #include "tests/harness/local_cluster.h"
 #include "worker/client/ps_client.h"
 
@@ -40,85 +33,6 @@ constexpr uint32_t kSparseDim = 16;
 constexpr uint64_t kSparseUniverse = 1 << 20;
 
 size_t MegabytesToBytes(int64_t megabytes) { return static_cast<size_t>(megabytes) << 20; }
-
-// Receives length-prefixed messages on one loopback connection and acknowledges each with one
-// byte: the raw-TCP ceiling for moving a tensor and getting an answer back.
-class TcpSink {
- public:
-  bool Start() {
-    listener_ = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t length = sizeof(address);
-    if (bind(listener_, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 ||
-        listen(listener_, 1) != 0 ||
-        getsockname(listener_, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-      return false;
-    }
-    thread_ = std::thread([this] { Serve(); });
-    client_ = socket(AF_INET, SOCK_STREAM, 0);
-    const int one = 1;
-    setsockopt(client_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    return connect(client_, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
-  }
-
-  ~TcpSink() {
-    if (client_ >= 0) {
-      const uint64_t stop = 0;
-      WriteAll(client_, &stop, sizeof(stop));
-      close(client_);
-    }
-    if (thread_.joinable()) thread_.join();
-    if (listener_ >= 0) close(listener_);
-  }
-
-  // Sends `size` bytes and waits for the acknowledgement.
-  bool RoundTrip(const char* data, uint64_t size) {
-    char ack;
-    return WriteAll(client_, &size, sizeof(size)) && WriteAll(client_, data, size) &&
-           ReadAll(client_, &ack, 1);
-  }
-
- private:
-  static bool WriteAll(int fd, const void* data, size_t size) {
-    const char* p = static_cast<const char*>(data);
-    while (size > 0) {
-      const ssize_t n = write(fd, p, size);
-      if (n <= 0) return false;
-      p += n;
-      size -= n;
-    }
-    return true;
-  }
-  static bool ReadAll(int fd, void* data, size_t size) {
-    char* p = static_cast<char*>(data);
-    while (size > 0) {
-      const ssize_t n = read(fd, p, size);
-      if (n <= 0) return false;
-      p += n;
-      size -= n;
-    }
-    return true;
-  }
-
-  void Serve() {
-    const int fd = accept(listener_, nullptr, nullptr);
-    if (fd < 0) return;
-    std::vector<char> buffer;
-    uint64_t size = 0;
-    while (ReadAll(fd, &size, sizeof(size)) && size > 0) {
-      if (buffer.size() < size) buffer.resize(size);  // Reused: the receiver's warm buffer.
-      const char ack = 1;
-      if (!ReadAll(fd, buffer.data(), size) || !WriteAll(fd, &ack, 1)) break;
-    }
-    close(fd);
-  }
-
-  int listener_ = -1;
-  int client_ = -1;
-  std::thread thread_;
-};
 
 // The plain gRPC baseline: protobuf `bytes`, parsed and serialized the usual way.
 class PlainBytesService final : public PlainBytes::Service {
@@ -190,7 +104,7 @@ absl::Status SetUp() {
   if (!table.ok()) return table.status();
   fixture->sparse = *table;
 
-  if (!fixture->tcp.Start()) return absl::InternalError("cannot start the TCP baseline");
+  if (absl::Status tcp = fixture->tcp.Start(); !tcp.ok()) return tcp;
   int port = 0;
   grpc::ServerBuilder builder;
   builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
