@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -21,8 +22,8 @@ class ClusterMapSource {
  public:
   virtual ~ClusterMapSource() = default;
 
-  // The newest map seen so far.
-  virtual v1::ClusterMap CurrentMap() const = 0;
+  // The newest map seen so far, shared and immutable (no copy per request).
+  virtual std::shared_ptr<const v1::ClusterMap> Map() const = 0;
   // Waits until the newest map satisfies `ready` and returns it; nullopt after `timeout`.
   virtual std::optional<v1::ClusterMap> AwaitMap(
       const std::function<bool(const v1::ClusterMap&)>& ready, absl::Duration timeout) const = 0;

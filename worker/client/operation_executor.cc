@@ -62,7 +62,8 @@ ExecutionResult OperationExecutor::Execute(Operation& op) {
   absl::Duration retry_wait = kFirstRetryWait;
   ExecutionResult result;
   while (true) {
-    const v1::ClusterMap map = maps_.CurrentMap();
+    const std::shared_ptr<const v1::ClusterMap> snapshot = maps_.Map();
+    const v1::ClusterMap& map = *snapshot;
     const Routing routing = RoutePendingParts(map, op.parts);
     const std::vector<ServerReply> replies = SendAll(op, map, routing.batches, deadline);
 
@@ -129,7 +130,7 @@ ExecutionResult OperationExecutor::Execute(Operation& op) {
   if (result.status.ok() && result.retries > 0 && took > absl::Milliseconds(50)) {
     // A failover or map change held this call up: say so once it went through.
     spdlog::info("{} went through after {} retries over {} ms (map epoch now {})", op.what,
-                 result.retries, absl::ToInt64Milliseconds(took), maps_.CurrentMap().epoch());
+                 result.retries, absl::ToInt64Milliseconds(took), maps_.Map()->epoch());
   }
   return result;
 }

@@ -115,9 +115,9 @@ class FakeMapSource : public ClusterMapSource {
     queued_.push_back(std::move(next));
   }
 
-  v1::ClusterMap CurrentMap() const override {
+  std::shared_ptr<const v1::ClusterMap> Map() const override {
     absl::MutexLock lock(&mu_);
-    return current_;
+    return std::make_shared<const v1::ClusterMap>(current_);
   }
   std::optional<v1::ClusterMap> AwaitMap(const std::function<bool(const v1::ClusterMap&)>& ready,
                                          absl::Duration timeout) const override {
@@ -360,7 +360,7 @@ TEST(OperationExecutorTest, AbortedWithEpochWaitsForThatEpochAndResendsToTheNewP
   EXPECT_EQ(result.retries, 1u);
   EXPECT_TRUE(AllDone(op));
   EXPECT_EQ(maps.waits().size(), 1u);  // One wait, until epoch 7 (epoch 6 did not satisfy it).
-  EXPECT_EQ(maps.CurrentMap().epoch(), 7u);
+  EXPECT_EQ(maps.Map()->epoch(), 7u);
   EXPECT_TRUE(maps.reports().empty());
   // Server 2 accepted its part at once; only shard 0 is resent, to its new primary.
   EXPECT_EQ(transport.addresses(), (std::vector<std::string>{"a:1", "b:2", "c:3"}));

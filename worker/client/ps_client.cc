@@ -88,7 +88,7 @@ PsClient::~PsClient() { Leave(); }
 
 void PsClient::Leave() { session_->Leave(); }
 
-int PsClient::live_workers() const { return AliveWorkerCount(session_->CurrentMap()); }
+int PsClient::live_workers() const { return AliveWorkerCount(*session_->Map()); }
 
 ClientStats PsClient::stats() const {
   absl::MutexLock lock(&stats_mu_);
@@ -156,7 +156,7 @@ absl::Status PsClient::Push(const v1::TableInfo& table, absl::Span<const float> 
                                                   gradient.size(), table.spec().dense_size());
   if (!begun.ok()) return begun.status();
   Operation& op = *begun;
-  const uint32_t num_shards = session_->CurrentMap().num_shards();
+  const uint32_t num_shards = session_->Map()->num_shards();
   for (uint32_t shard = 0; shard < num_shards; ++shard) {
     const DenseRange range = DenseShardRange(table.spec().dense_size(), num_shards, shard);
     ShardPart& part = op.parts.emplace_back();
@@ -175,7 +175,7 @@ absl::Status PsClient::Push(const v1::TableInfo& table, GradientEncoder& gradien
       BeginOperation(table, v1::TABLE_KIND_DENSE, /*push=*/true, size, size);
   if (!begun.ok()) return begun.status();
   Operation& op = *begun;
-  const uint32_t num_shards = session_->CurrentMap().num_shards();
+  const uint32_t num_shards = session_->Map()->num_shards();
   for (uint32_t shard = 0; shard < num_shards; ++shard) {
     const DenseRange range = DenseShardRange(size, num_shards, shard);
     absl::StatusOr<EncodedValues> encoded = gradient.Encode(range.begin, range.size());
@@ -197,7 +197,7 @@ absl::Status PsClient::Pull(const v1::TableInfo& table, absl::Span<float> values
                                                   values.size(), table.spec().dense_size());
   if (!begun.ok()) return begun.status();
   Operation& op = *begun;
-  const uint32_t num_shards = session_->CurrentMap().num_shards();
+  const uint32_t num_shards = session_->Map()->num_shards();
   for (uint32_t shard = 0; shard < num_shards; ++shard) {
     const DenseRange range = DenseShardRange(table.spec().dense_size(), num_shards, shard);
     ShardPart& part = op.parts.emplace_back();
@@ -217,7 +217,7 @@ absl::Status PsClient::PushSparse(const v1::TableInfo& table, absl::Span<const u
   Operation& op = *begun;
   // Sum the rows of repeated keys, grouped by shard; every shard gets a slice (empty if need be)
   // so that BSP and SSP count this worker in at this clock.
-  const uint32_t num_shards = session_->CurrentMap().num_shards();
+  const uint32_t num_shards = session_->Map()->num_shards();
   std::vector<std::vector<uint64_t>> shard_keys(num_shards);
   std::vector<std::vector<float>> shard_rows(num_shards);
   absl::flat_hash_map<uint64_t, std::pair<uint32_t, size_t>> where;  // key -> (shard, row)
@@ -253,7 +253,7 @@ absl::Status PsClient::PullSparse(const v1::TableInfo& table, absl::Span<const u
                                                   values.size(), keys.size() * dim);
   if (!begun.ok()) return begun.status();
   Operation& op = *begun;
-  const uint32_t num_shards = session_->CurrentMap().num_shards();
+  const uint32_t num_shards = session_->Map()->num_shards();
   std::vector<std::vector<uint64_t>> shard_keys(num_shards);
   std::vector<std::vector<size_t>> positions(num_shards);
   for (size_t i = 0; i < keys.size(); ++i) {

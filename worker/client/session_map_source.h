@@ -21,7 +21,7 @@ class SessionMapSource : public ClusterMapSource {
   SessionMapSource(const SessionMapSource&) = delete;
   SessionMapSource& operator=(const SessionMapSource&) = delete;
 
-  v1::ClusterMap CurrentMap() const override { return session_.CurrentMap(); }
+  std::shared_ptr<const v1::ClusterMap> Map() const override { return session_.Map(); }
   std::optional<v1::ClusterMap> AwaitMap(const std::function<bool(const v1::ClusterMap&)>& ready,
                                          absl::Duration timeout) const override {
     return session_.AwaitMap(ready, timeout);
