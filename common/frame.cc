@@ -74,6 +74,13 @@ absl::Status FrameReader::Read(void* destination, size_t size) {
 
 absl::Status FrameReader::Skip(size_t size) { return Read(nullptr, size); }
 
+absl::StatusOr<FrameReader> FrameReader::Split(size_t size) {
+  FrameReader part;
+  if (absl::Status read = ReadSlices(size, &part.slices_); !read.ok()) return read;
+  part.remaining_ = size;
+  return part;
+}
+
 absl::Span<const char> FrameReader::Peek(size_t max_bytes) const {
   if (remaining_ == 0) return {};
   const grpc::Slice& slice = slices_[slice_index_];

@@ -46,6 +46,10 @@ class FrameReader {
   // Errors: OutOfRange (nothing is consumed) when fewer than `size` bytes remain.
   absl::Status Read(void* destination, size_t size);
   absl::Status Skip(size_t size);
+  // Consumes the next `size` bytes and returns a reader over just them (sharing the slices), so a
+  // frame that carries two payloads back to back can hand each to its own parser.
+  // Errors: OutOfRange (nothing is consumed) when fewer than `size` bytes remain.
+  absl::StatusOr<FrameReader> Split(size_t size);
   // The next payload bytes that lie contiguous in one received slice, at most `max_bytes` of
   // them, without consuming them (Skip does). Empty only when nothing remains. Lets a reader use
   // values where gRPC received them instead of copying them out first.

@@ -177,6 +177,31 @@ TEST(FrameTest, ForEachRunStopsAtTheFirstErrorAndRefusesShortPayloads) {
   EXPECT_EQ(calls, 2);
 }
 
+TEST(FrameTest, SplitHandsEachPayloadItsOwnReader) {
+  std::vector<float> payload = {1, 2, 3, 4, 5};
+  const grpc::ByteBuffer frame =
+      MakeFrame(SampleHeader(), {BorrowedSlice(payload.data(), payload.size() * sizeof(float))});
+  std::vector<grpc::Slice> slices;
+  ASSERT_TRUE(frame.Dump(&slices).ok());
+  const size_t header_bytes = slices[0].size();
+  // Cuts inside the first float and inside the third.
+  const grpc::ByteBuffer received = Resplit(frame, {header_bytes + 2, header_bytes + 9});
+  v1::PushRequest header;
+  absl::StatusOr<FrameReader> reader = FrameReader::Open(received, &header);
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  EXPECT_EQ(reader->Split(6 * sizeof(float)).status().code(), absl::StatusCode::kOutOfRange);
+  absl::StatusOr<FrameReader> first = reader->Split(2 * sizeof(float));
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(first->remaining(), 2 * sizeof(float));
+  EXPECT_EQ(reader->remaining(), 3 * sizeof(float));
+  float a[2], b[3];
+  ASSERT_TRUE(first->Read(a, sizeof(a)).ok());
+  ASSERT_TRUE(reader->Read(b, sizeof(b)).ok());
+  EXPECT_EQ(std::vector<float>(a, a + 2), (std::vector<float>{1, 2}));
+  EXPECT_EQ(std::vector<float>(b, b + 3), (std::vector<float>{3, 4, 5}));
+  EXPECT_EQ(first->remaining(), 0u);
+}
+
 TEST(FrameTest, ShortPayloadIsOutOfRangeAndConsumesNothing) {
   std::vector<float> values = {1.0f};
   v1::PushRequest header;

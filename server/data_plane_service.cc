@@ -49,6 +49,14 @@ struct Completion {
     absl::MutexLock lock(&mu);
     return reactor == nullptr;
   }
+  // Claims the reactor to go on with it (a PushPull's pull after its push), unless finished
+  // already; from then on Finish does nothing.
+  bool Take() {
+    absl::MutexLock lock(&mu);
+    if (reactor == nullptr) return false;
+    reactor = nullptr;
+    return true;
+  }
 };
 
 class CompletionReactor : public grpc::ServerUnaryReactor {
@@ -79,14 +87,19 @@ struct DataPlaneService::PushProgress {
   // Replicas that failed, waiting for a map without them, and the epoch the push was sent at.
   std::vector<ReplicationResult> unresolved;
   uint64_t replicated_epoch = 0;
+  // PushPull: what follows the push's acknowledgement instead of answering (the pull).
+  std::function<void(const v1::PushResponse&)> then;
   // The two things an acknowledgement waits for: this server applied the push, and every replica
   // has it. They finish in either order (the replicas apply while this server does).
   std::atomic<int> unsettled{2};
 
   void Settle() {
-    if (unsettled.fetch_sub(1) == 1) {
-      completion->Finish(grpc::Status::OK, [&] { *response = SerializeMessage(answer); });
+    if (unsettled.fetch_sub(1) != 1) return;
+    if (then) {
+      if (completion->Take()) then(answer);
+      return;
     }
+    completion->Finish(grpc::Status::OK, [&] { *response = SerializeMessage(answer); });
   }
 };
 
@@ -138,7 +151,8 @@ class DataPlaneService::PullCall : public grpc::ServerUnaryReactor, public Parke
 
   // Reads every part and finishes the call.
   void Respond() {
-    v1::PullResponse header;
+    v1::PushPullResponse fused;
+    v1::PullResponse& header = push_answer.has_value() ? *fused.mutable_pull() : own_header_;
     std::vector<grpc::Slice> payload;
     payload.reserve(parts.size());
     for (const Part& part : parts) {
@@ -151,10 +165,17 @@ class DataPlaneService::PullCall : public grpc::ServerUnaryReactor, public Parke
           part.shard->Read(part.keys, encoding, slice->mutable_values(), &shard_clock));
       header.add_shard_clocks(shard_clock);
     }
-    *response_ = MakeFrame(header, payload);
+    if (push_answer.has_value()) {
+      *fused.mutable_push() = *std::move(push_answer);
+      *response_ = MakeFrame(fused, payload);
+    } else {
+      *response_ = MakeFrame(header, payload);
+    }
     Finish(grpc::Status::OK);
   }
 
+  // PushPull: the answer of the push, set once it was acknowledged; the response carries it.
+  std::optional<v1::PushResponse> push_answer;
   uint64_t clock = 0;
   // F32 or F16.
   v1::Encoding encoding = v1::ENCODING_F32;
@@ -164,6 +185,29 @@ class DataPlaneService::PullCall : public grpc::ServerUnaryReactor, public Parke
   DataPlaneService* const service_;
   grpc::CallbackServerContext* const context_;
   grpc::ByteBuffer* const response_;
+  v1::PullResponse own_header_;
+};
+
+// A PushPull: first a push (finished through its Completion, as a Push), then, once the push is
+// acknowledged and the Completion taken, the pull (parked and answered as a Pull).
+class DataPlaneService::PushPullCall : public PullCall {
+ public:
+  PushPullCall(DataPlaneService* service, grpc::CallbackServerContext* context,
+               grpc::ByteBuffer* response)
+      : PullCall(service, context, response), completion_(std::make_shared<Completion>()) {
+    absl::MutexLock lock(&completion_->mu);
+    completion_->reactor = this;
+  }
+  const std::shared_ptr<Completion>& completion() const { return completion_; }
+  void OnCancel() override {
+    // During the push the Completion answers; during the pull, the parked-pull bookkeeping.
+    if (!completion_->Finish(grpc::Status(grpc::StatusCode::CANCELLED, "the client cancelled"))) {
+      PullCall::OnCancel();
+    }
+  }
+
+ private:
+  const std::shared_ptr<Completion> completion_;
 };
 
 // Streams a snapshot frame in chunks, one write in flight at a time (gRPC's flow control paces
@@ -310,29 +354,39 @@ grpc::ServerUnaryReactor* DataPlaneService::Push(grpc::CallbackServerContext* co
   auto progress = std::make_shared<PushProgress>();
   progress->completion = call->completion();
   progress->response = response;
-  const auto fail = [&](const absl::Status& status, uint64_t refresh_epoch) {
-    spdlog::debug("push rejected: {}", status.ToString());
-    if (refresh_epoch != 0) {
-      context->AddTrailingMetadata(kEpochTrailer, std::to_string(refresh_epoch));
-    }
-    progress->completion->Finish(ToGrpcStatus(status));
-  };
   v1::PushRequest header;
   absl::StatusOr<FrameReader> reader = FrameReader::Open(*request, &header);
   if (!reader.ok()) {
-    fail(reader.status(), 0);
+    FailPush(context, *progress, reader.status(), 0);
     return call;
   }
+  StartPush(context, header, *reader, progress);
+  return call;
+}
+
+void DataPlaneService::FailPush(grpc::CallbackServerContext* context, PushProgress& progress,
+                                const absl::Status& status, uint64_t refresh_epoch) {
+  spdlog::debug("push rejected: {}", status.ToString());
+  if (refresh_epoch != 0) {
+    context->AddTrailingMetadata(kEpochTrailer, std::to_string(refresh_epoch));
+  }
+  progress.completion->Finish(ToGrpcStatus(status));
+}
+
+void DataPlaneService::StartPush(grpc::CallbackServerContext* context,
+                                 const v1::PushRequest& header, FrameReader& reader,
+                                 const std::shared_ptr<PushProgress>& progress) {
   if (!options_.lease_valid()) {
-    fail(absl::UnavailableError(
-             "this server lost its lease with the coordinator and takes no writes until it "
-             "renews it (it may have been replaced); refresh the map and retry"),
-         0);
-    return call;
+    FailPush(context, *progress,
+             absl::UnavailableError(
+                 "this server lost its lease with the coordinator and takes no writes until it "
+                 "renews it (it may have been replaced); refresh the map and retry"),
+             0);
+    return;
   }
   RoutedError routed;
   absl::StatusOr<ReplicaSet::PushOutcome> outcome = replicas_.ApplyPush(
-      header, *reader,
+      header, reader,
       [&](std::vector<ReplicationRequest> requests, const ReplicaSet::PushOutcome& decided) {
         // Set before the replication starts: its callbacks read them.
         progress->answer = decided.answer;
@@ -341,11 +395,60 @@ grpc::ServerUnaryReactor* DataPlaneService::Push(grpc::CallbackServerContext* co
       },
       &routed);
   if (!outcome.ok()) {
-    fail(outcome.status(), routed.refresh_epoch);
-    return call;
+    FailPush(context, *progress, outcome.status(), routed.refresh_epoch);
+    return;
   }
   ServeReadyPulls(outcome->shards);
   progress->Settle();  // Applied here.
+}
+
+grpc::ServerUnaryReactor* DataPlaneService::PushPull(grpc::CallbackServerContext* context,
+                                                     const grpc::ByteBuffer* request,
+                                                     grpc::ByteBuffer* response) {
+  auto* call = new PushPullCall(this, context, response);
+  auto progress = std::make_shared<PushProgress>();
+  progress->completion = call->completion();
+  v1::PushPullRequest header;
+  absl::StatusOr<FrameReader> reader = FrameReader::Open(*request, &header);
+  if (!reader.ok()) {
+    FailPush(context, *progress, reader.status(), 0);
+    return call;
+  }
+  // The pull's keys come first (see Frames in the proto); their length is bounded by the frame.
+  uint64_t key_bytes = 0;
+  for (const v1::ShardSlice& slice : header.pull().slices()) {
+    if (slice.num_keys() > (reader->remaining() - key_bytes) / sizeof(uint64_t)) {
+      FailPush(context, *progress,
+               absl::InvalidArgumentError(absl::StrCat(
+                   "the pull's slices name more keys than the frame's ", reader->remaining(),
+                   " payload bytes hold")),
+               0);
+      return call;
+    }
+    key_bytes += slice.num_keys() * sizeof(uint64_t);
+  }
+  absl::StatusOr<FrameReader> pull_keys = reader->Split(key_bytes);
+  // Checked above: the bytes are there.
+  // The pull is checked and bound before the push changes anything: a refused pull refuses both.
+  if (absl::Status bound = BindPull(context, header.pull(), *pull_keys, call); !bound.ok()) {
+    FailPush(context, *progress, bound, 0);
+    return call;
+  }
+  progress->then = [this, call](const v1::PushResponse& answer) {
+    call->push_answer = answer;
+    if (!call->StillPrimary()) {
+      // Applied, but a new map moved a shard of the pull: the client re-routes and retries,
+      // and the retried push is acknowledged as a duplicate.
+      const uint64_t epoch = replicas_.epoch();
+      call->context()->AddTrailingMetadata(kEpochTrailer, std::to_string(epoch));
+      call->Finish(grpc::Status(grpc::StatusCode::ABORTED,
+                                absl::StrCat("the pull's shard moved at epoch ", epoch,
+                                             " after the push was applied; re-route")));
+      return;
+    }
+    if (!ParkUnlessReadable(call)) call->Respond();
+  };
+  StartPush(context, header.push(), *reader, progress);
   return call;
 }
 
@@ -454,6 +557,12 @@ absl::Status DataPlaneService::PreparePull(grpc::CallbackServerContext* context,
   v1::PullRequest header;
   absl::StatusOr<FrameReader> reader = FrameReader::Open(request, &header);
   if (!reader.ok()) return reader.status();
+  return BindPull(context, header, *reader, call);
+}
+
+absl::Status DataPlaneService::BindPull(grpc::CallbackServerContext* context,
+                                        const v1::PullRequest& header, FrameReader& reader,
+                                        PullCall* call) {
   switch (header.value_encoding()) {
     case v1::ENCODING_UNSPECIFIED:
     case v1::ENCODING_F32:
@@ -472,7 +581,7 @@ absl::Status DataPlaneService::PreparePull(grpc::CallbackServerContext* context,
   }
   RoutedError routed;
   absl::StatusOr<std::vector<ReplicaSet::PullPart>> parts =
-      replicas_.BindPull(header, *reader, &routed);
+      replicas_.BindPull(header, reader, &routed);
   if (!parts.ok()) {
     if (routed.refresh_epoch != 0) {
       context->AddTrailingMetadata(kEpochTrailer, std::to_string(routed.refresh_epoch));

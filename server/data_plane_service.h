@@ -1,4 +1,4 @@
-// The parameter server's gRPC service: Push and Pull for workers, Replicate and
+// The parameter server's gRPC service: Push, Pull and PushPull for workers, Replicate and
 // FetchShardSnapshot between replicas, DescribeShards for operators, all over gRPC's callback
 // API so that no thread waits for a clock, a replica's acknowledgement or a newer map. The
 // decisions are ReplicaSet's (replica_set.h); this class converts frames and statuses, parks
@@ -65,9 +65,10 @@ struct DataPlaneOptions {
 class DataPlaneService final
     : public v1::ParameterServer::WithRawCallbackMethod_Push<
           v1::ParameterServer::WithRawCallbackMethod_Pull<
-              v1::ParameterServer::WithRawCallbackMethod_Replicate<
-                  v1::ParameterServer::WithRawCallbackMethod_FetchShardSnapshot<
-                      v1::ParameterServer::CallbackService>>>> {
+              v1::ParameterServer::WithRawCallbackMethod_PushPull<
+                  v1::ParameterServer::WithRawCallbackMethod_Replicate<
+                      v1::ParameterServer::WithRawCallbackMethod_FetchShardSnapshot<
+                          v1::ParameterServer::CallbackService>>>>> {
  public:
   explicit DataPlaneService(DataPlaneOptions options = DataPlaneOptions());
   ~DataPlaneService() override;
@@ -87,6 +88,9 @@ class DataPlaneService final
   grpc::ServerUnaryReactor* Pull(grpc::CallbackServerContext* context,
                                  const grpc::ByteBuffer* request,
                                  grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* PushPull(grpc::CallbackServerContext* context,
+                                     const grpc::ByteBuffer* request,
+                                     grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* Replicate(grpc::CallbackServerContext* context,
                                       const grpc::ByteBuffer* request,
                                       grpc::ByteBuffer* response) override;
@@ -101,10 +105,16 @@ class DataPlaneService final
  private:
   class PullCall;
   class PushCall;
+  class PushPullCall;
   struct ReplicateWork;
   class SnapshotWriter;
   struct PushProgress;
 
+  // Validates and applies a push (Push and PushPull), replicates it, and settles `progress`.
+  void StartPush(grpc::CallbackServerContext* context, const v1::PushRequest& header,
+                 FrameReader& reader, const std::shared_ptr<PushProgress>& progress);
+  void FailPush(grpc::CallbackServerContext* context, PushProgress& progress,
+                const absl::Status& status, uint64_t refresh_epoch);
   // Sends a push's entries (ReplicaSet::SendFn); settles `progress` once every replica has them
   // (after a map without the failed ones, if some failed) or fails it.
   void ReplicatePush(const std::shared_ptr<PushProgress>& progress,
@@ -121,6 +131,9 @@ class DataPlaneService final
 
   absl::Status PreparePull(grpc::CallbackServerContext* context, const grpc::ByteBuffer& request,
                            PullCall* call);
+  // Checks a pull's header and keys and binds `call` to the shards it reads (Pull and PushPull).
+  absl::Status BindPull(grpc::CallbackServerContext* context, const v1::PullRequest& header,
+                        FrameReader& reader, PullCall* call);
   bool ParkUnlessReadable(PullCall* call);
   // Answers the parked pulls on `touched` shards that have become readable.
   void ServeReadyPulls(absl::Span<const TableShard* const> touched);

@@ -141,6 +141,27 @@ TEST_F(DataPlaneTest, SspFastWorkerBlocksExactlyWhenStalenessPlusOneAheadAndResu
   EXPECT_EQ(background_values_, Filled(-4.0f)) << "pushes apply on arrival: 3 from a, 1 from b";
 }
 
+TEST_F(DataPlaneTest, BspPushPullWaitsInOneCallForEveryLiveWorker) {
+  const v1::TableInfo table = MakeTable(v1::ConsistencySpec::MODEL_BSP);
+  absl::Status fused;
+  absl::Notification done;
+  std::vector<float> values(kSize);
+  threads_.emplace_back([&] {
+    fused = a().PushPull(table, Filled(1.0f), absl::MakeSpan(values));
+    done.Notify();
+  });
+  EXPECT_FALSE(done.WaitForNotificationWithTimeout(absl::Milliseconds(700)))
+      << "the pull half reads at clock 1, which waits for worker b's clock-0 push";
+  ASSERT_TRUE(b().Push(table, Filled(3.0f)).ok());
+  ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  ASSERT_TRUE(fused.ok()) << fused;
+  EXPECT_EQ(values, Filled(-2.0f)) << "one update: minus the mean of 1 and 3";
+  EXPECT_EQ(a().clock(), 1u);
+  const ClientStats stats = a().stats();
+  EXPECT_EQ(stats.bytes_pushed, kSize * sizeof(float));
+  EXPECT_EQ(stats.bytes_pulled, 2 * kSize * sizeof(float));  // MakeTable's pull, and this.
+}
+
 TEST_F(DataPlaneTest, AspReadersNeverWait) {
   const v1::TableInfo table = MakeTable(v1::ConsistencySpec::MODEL_ASP);
   for (int clock = 0; clock < 20; ++clock) {
@@ -258,6 +279,65 @@ TEST_F(RawDataPlaneTest, ADuplicatedPushIsAcknowledgedButAppliedOnce) {
   EXPECT_EQ(FirstValue(), -1.0f);
   ASSERT_TRUE(Push(Header(1001, range_.size()), ones).status.ok());
   EXPECT_EQ(FirstValue(), -2.0f) << "the next seq applies";
+}
+
+// A PushPull frame: the push of Header(seq) with `values`, then a read of shard 0 in `encoding`.
+grpc::ByteBuffer PushPullFrame(const v1::PushRequest& push, const std::vector<float>& values,
+                               v1::Encoding encoding, uint64_t pull_keys = 0) {
+  v1::PushPullRequest header;
+  *header.mutable_push() = push;
+  v1::PullRequest* pull = header.mutable_pull();
+  pull->set_epoch(push.epoch());
+  pull->set_catalog_version(push.catalog_version());
+  pull->set_worker_id(push.worker_id());
+  pull->set_incarnation(push.incarnation());
+  pull->set_clock(push.clock() + 1);
+  pull->set_value_encoding(encoding);
+  v1::ShardSlice* slice = pull->add_slices();
+  slice->set_table_id(push.slices(0).table_id());
+  slice->set_shard_id(0);
+  slice->set_num_keys(pull_keys);
+  return MakeFrame(header, {BorrowedSlice(values.data(), values.size() * sizeof(float))});
+}
+
+TEST_F(RawDataPlaneTest, PushPullAppliesExactlyOnceAndReadsTheResult) {
+  const std::vector<float> ones(range_.size(), 1.0f);
+  for (bool retry : {false, true}) {
+    const RawAnswer raw =
+        RawUnaryCall(address_, "/ps.v1.ParameterServer/PushPull",
+                     PushPullFrame(Header(2000, range_.size()), ones, v1::ENCODING_F32),
+                     absl::Seconds(10));
+    ASSERT_TRUE(raw.status.ok()) << raw.status.error_message();
+    v1::PushPullResponse header;
+    absl::StatusOr<FrameReader> reader = FrameReader::Open(raw.response, &header);
+    ASSERT_TRUE(reader.ok()) << reader.status();
+    EXPECT_EQ(header.push().duplicate(), retry);
+    ASSERT_EQ(header.pull().slices_size(), 1);
+    EXPECT_EQ(header.pull().slices(0).values().num_elements(), range_.size());
+    std::vector<float> read(range_.size());
+    ASSERT_TRUE(reader->Read(read.data(), read.size() * sizeof(float)).ok());
+    EXPECT_EQ(reader->remaining(), 0u);
+    EXPECT_EQ(read, std::vector<float>(range_.size(), -1.0f)) << "applied once, then read";
+  }
+  EXPECT_EQ(FirstValue(), -1.0f);
+}
+
+TEST_F(RawDataPlaneTest, APushPullWhosePullIsBadChangesNothing) {
+  const float before = FirstValue();
+  const std::vector<float> ones(range_.size(), 1.0f);
+  for (const auto& [frame, what] : std::vector<std::pair<grpc::ByteBuffer, std::string>>{
+           {PushPullFrame(Header(3000, range_.size()), ones, v1::ENCODING_TOPK), "TOPK pull"},
+           {PushPullFrame(Header(3001, range_.size()), ones, v1::ENCODING_F32, 1u << 30),
+            "more pull keys than bytes"},
+           {PushPullFrame(Header(3002, range_.size()), ones, v1::ENCODING_F32, 2),
+            "keys for a dense pull"},
+       }) {
+    const RawAnswer raw =
+        RawUnaryCall(address_, "/ps.v1.ParameterServer/PushPull", frame, absl::Seconds(10));
+    EXPECT_EQ(raw.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+        << what << ": " << raw.status.error_message();
+  }
+  EXPECT_EQ(FirstValue(), before);
 }
 
 TEST_F(RawDataPlaneTest, EveryBadRequestIsRejectedAndChangesNothing) {

@@ -44,6 +44,10 @@ struct Operation {
   uint64_t seq = 0;
   // The worker's clock the operation belongs to (push) or reads at (pull).
   uint64_t clock = 0;
+  // PushPull (dense only): after the push, the same request reads every part's values into its
+  // `out` at `pull_clock` (the push's clock + 1: the worker advanced in between).
+  bool pull_after_push = false;
+  uint64_t pull_clock = 0;
   std::vector<ShardPart> parts;
   // "push to table 'w'" for errors.
   std::string what;

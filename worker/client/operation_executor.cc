@@ -43,9 +43,13 @@ std::vector<ServerReply> OperationExecutor::SendAll(const Operation& op, const v
   for (size_t i = 0; i < batches.size(); ++i) {
     const ServerBatch& batch = batches[i];
     grpc::ByteBuffer request =
-        op.push ? BuildPushRequest(op, batch.parts, map, options_.sender)
-                : BuildPullRequest(op, batch.parts, map, options_.sender, options_.pull_encoding);
-    transport_.Call(batch.address, op.push ? kPushMethod : kPullMethod, std::move(request),
+        op.pull_after_push
+            ? BuildPushPullRequest(op, batch.parts, map, options_.sender, options_.pull_encoding)
+        : op.push
+            ? BuildPushRequest(op, batch.parts, map, options_.sender)
+            : BuildPullRequest(op, batch.parts, map, options_.sender, options_.pull_encoding);
+    const char* method = op.pull_after_push ? kPushPullMethod : op.push ? kPushMethod : kPullMethod;
+    transport_.Call(batch.address, method, std::move(request),
                     deadline, [&replies, &pending, i](ServerReply reply) {
                       replies[i] = std::move(reply);
                       pending.DecrementCount();
@@ -78,10 +82,13 @@ ExecutionResult OperationExecutor::Execute(Operation& op) {
       switch (outcome.kind) {
         case ReplyOutcome::Kind::kDone:
           CountSent(op, batch.parts, &result.traffic);
-          if (!op.push) {
+          if (!op.push || op.pull_after_push) {
             if (absl::Status scattered =
-                    ScatterPullResponse(replies[i].response, batch.parts, dim,
-                                        options_.pull_encoding, &result.traffic);
+                    op.push ? ScatterPushPullResponse(replies[i].response, batch.parts, dim,
+                                                      options_.pull_encoding,
+                                                      &result.pulled_after_push)
+                            : ScatterPullResponse(replies[i].response, batch.parts, dim,
+                                                  options_.pull_encoding, &result.traffic);
                 !scattered.ok()) {
               result.status = absl::Status(
                   scattered.code(),

@@ -29,6 +29,7 @@ namespace ps {
 
 inline constexpr char kPushMethod[] = "/ps.v1.ParameterServer/Push";
 inline constexpr char kPullMethod[] = "/ps.v1.ParameterServer/Pull";
+inline constexpr char kPushPullMethod[] = "/ps.v1.ParameterServer/PushPull";
 
 struct OperationExecutorOptions {
   RequestSender sender;
@@ -44,6 +45,8 @@ struct ExecutionResult {
   absl::Status status;
   // Payload of the requests that went through (a pull's as received).
   Traffic traffic;
+  // A PushPull's pulled values (`traffic` holds what its push sent).
+  Traffic pulled_after_push;
   // Attempts after the first.
   uint64_t retries = 0;
 };

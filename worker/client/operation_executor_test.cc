@@ -291,6 +291,68 @@ bool AllDone(const Operation& op) {
                      [](const ShardPart& part) { return part.done; });
 }
 
+// A PushPull answer: the push's answer and one F32 pull slice per (shard, values).
+grpc::ByteBuffer PushPullAnswer(
+    const std::vector<std::pair<uint32_t, std::vector<float>>>& slices) {
+  v1::PullResponse pull;
+  FrameReader::Open(PullAnswer(slices), &pull).IgnoreError();
+  v1::PushPullResponse header;
+  *header.mutable_pull() = pull;
+  std::vector<grpc::Slice> payload;
+  for (const auto& [shard, values] : slices) {
+    payload.emplace_back(values.data(), values.size() * sizeof(float));
+  }
+  return MakeFrame(header, payload);
+}
+
+TEST(OperationExecutorTest, PushPullSendsBothHalvesInOneRequestAndRetriesWithTheSameSeq) {
+  FakeMapSource maps(MakeMap(5, {1, 2}, {1, 2}));
+  maps.QueueMap(MakeMap(6, {1, 2}, {1, 1}));  // Shard 1 moves to server 1.
+  std::vector<float> out(4, -1.0f);
+  FakeTransport transport([&](const SentCall& call) {
+    v1::PushPullRequest header;
+    ReadFrame(call.request, &header);
+    if (call.address == "b:2") return Refused(grpc::StatusCode::ABORTED, "moved", 6);
+    std::vector<std::pair<uint32_t, std::vector<float>>> answer;
+    for (const v1::ShardSlice& slice : header.pull().slices()) {
+      answer.push_back({slice.shard_id(), {10.0f + slice.shard_id(), 20.0f + slice.shard_id()}});
+    }
+    return Ok(PushPullAnswer(answer));
+  });
+  OperationExecutor executor(Options(), maps, transport);
+  const v1::TableInfo table = DenseTable(4);
+  const std::vector<float> gradient = {0, 1, 2, 3};
+  Operation op = DensePush(table, gradient, 2);
+  op.pull_after_push = true;
+  op.pull_clock = kClock + 1;
+  for (uint32_t shard = 0; shard < 2; ++shard) op.parts[shard].out = out.data() + 2 * shard;
+
+  const ExecutionResult result = executor.Execute(op);
+  ASSERT_TRUE(result.status.ok()) << result.status;
+  EXPECT_EQ(result.retries, 1u);
+  EXPECT_EQ(out, (std::vector<float>{10, 20, 11, 21}));
+  EXPECT_EQ(result.traffic.bytes, 4 * sizeof(float));            // Pushed.
+  EXPECT_EQ(result.pulled_after_push.bytes, 4 * sizeof(float));  // Pulled.
+
+  const std::vector<SentCall> sent = transport.sent();
+  ASSERT_EQ(sent.size(), 3u);  // a:1 and b:2, then shard 1 again to a:1.
+  EXPECT_EQ(sent[2].address, "a:1");
+  for (const SentCall& call : sent) {
+    SCOPED_TRACE(call.address);
+    EXPECT_EQ(call.method, "/ps.v1.ParameterServer/PushPull");
+    v1::PushPullRequest header;
+    const std::string payload = ReadFrame(call.request, &header);
+    EXPECT_EQ(header.push().seq(), kSeq);
+    EXPECT_EQ(header.push().clock(), kClock);
+    EXPECT_EQ(header.pull().clock(), kClock + 1);
+    EXPECT_EQ(ShardsOf(header.push().slices()), ShardsOf(header.pull().slices()));
+    EXPECT_EQ(payload.size(), header.push().slices_size() * 2 * sizeof(float));  // No keys.
+  }
+  v1::PushPullRequest retried;
+  EXPECT_EQ(ReadFrame(sent[2].request, &retried), Bytes({2, 3}));
+  EXPECT_EQ(retried.push().epoch(), 6u);
+}
+
 TEST(OperationExecutorTest, PushSendsOneRequestPerServerAllInFlightTogether) {
   FakeMapSource maps(MakeMap(5, {1, 2}, {1, 2, 1, 2}));
   FakeTransport transport;  // Answers only once the test says so.

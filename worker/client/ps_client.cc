@@ -10,6 +10,7 @@
 #include "common/grpc_endpoint.h"
 #include "common/grpc_status.h"
 #include "common/partition.h"
+#include "common/status_macros.h"
 #include "spdlog/spdlog.h"
 #include "worker/client/grpc_server_transport.h"
 
@@ -151,34 +152,14 @@ absl::StatusOr<Operation> PsClient::BeginOperation(const v1::TableInfo& table,
   return op;
 }
 
-absl::Status PsClient::Push(const v1::TableInfo& table, absl::Span<const float> gradient) {
-  absl::StatusOr<Operation> begun = BeginOperation(table, v1::TABLE_KIND_DENSE, /*push=*/true,
-                                                  gradient.size(), table.spec().dense_size());
-  if (!begun.ok()) return begun.status();
-  Operation& op = *begun;
-  const uint32_t num_shards = session_->Map()->num_shards();
-  for (uint32_t shard = 0; shard < num_shards; ++shard) {
-    const DenseRange range = DenseShardRange(table.spec().dense_size(), num_shards, shard);
-    ShardPart& part = op.parts.emplace_back();
-    part.shard_id = shard;
-    part.num_values = range.size();
-    part.values_header = DescribeEncoded(Compression(), range.size());
-    // Borrowed: Execute() returns only after every request carrying it has completed.
-    part.values = BorrowedSlice(gradient.data() + range.begin, range.size() * sizeof(float));
-  }
-  return Execute(op);
-}
-
-absl::Status PsClient::Push(const v1::TableInfo& table, GradientEncoder& gradient) {
+absl::Status PsClient::AddDensePushParts(
+    const v1::TableInfo& table, Operation& op,
+    const std::function<absl::StatusOr<EncodedValues>(uint64_t, uint64_t)>& encode) const {
   const uint64_t size = table.spec().dense_size();
-  absl::StatusOr<Operation> begun =
-      BeginOperation(table, v1::TABLE_KIND_DENSE, /*push=*/true, size, size);
-  if (!begun.ok()) return begun.status();
-  Operation& op = *begun;
   const uint32_t num_shards = session_->Map()->num_shards();
   for (uint32_t shard = 0; shard < num_shards; ++shard) {
     const DenseRange range = DenseShardRange(size, num_shards, shard);
-    absl::StatusOr<EncodedValues> encoded = gradient.Encode(range.begin, range.size());
+    absl::StatusOr<EncodedValues> encoded = encode(range.begin, range.size());
     if (!encoded.ok()) {
       return absl::Status(encoded.status().code(), absl::StrCat(op.what, ": encoding shard ", shard,
                                                                 ": ", encoded.status().message()));
@@ -189,7 +170,43 @@ absl::Status PsClient::Push(const v1::TableInfo& table, GradientEncoder& gradien
     part.values_header = std::move(encoded->header);
     part.values = std::move(encoded->payload);
   }
-  return Execute(op);
+  return absl::OkStatus();
+}
+
+namespace {
+
+// Float32 values of `gradient` as they are, borrowed: Execute() returns only after every request
+// carrying them has completed.
+std::function<absl::StatusOr<EncodedValues>(uint64_t, uint64_t)> Unencoded(
+    absl::Span<const float> gradient) {
+  return [gradient](uint64_t begin, uint64_t count) -> absl::StatusOr<EncodedValues> {
+    return EncodedValues{DescribeEncoded(Compression(), count),
+                         BorrowedSlice(gradient.data() + begin, count * sizeof(float))};
+  };
+}
+
+std::function<absl::StatusOr<EncodedValues>(uint64_t, uint64_t)> EncodedBy(
+    GradientEncoder& gradient) {
+  return [&gradient](uint64_t begin, uint64_t count) { return gradient.Encode(begin, count); };
+}
+
+}  // namespace
+
+absl::Status PsClient::Push(const v1::TableInfo& table, absl::Span<const float> gradient) {
+  absl::StatusOr<Operation> begun = BeginOperation(table, v1::TABLE_KIND_DENSE, /*push=*/true,
+                                                  gradient.size(), table.spec().dense_size());
+  if (!begun.ok()) return begun.status();
+  PS_RETURN_IF_ERROR(AddDensePushParts(table, *begun, Unencoded(gradient)));
+  return Execute(*begun);
+}
+
+absl::Status PsClient::Push(const v1::TableInfo& table, GradientEncoder& gradient) {
+  const uint64_t size = table.spec().dense_size();
+  absl::StatusOr<Operation> begun =
+      BeginOperation(table, v1::TABLE_KIND_DENSE, /*push=*/true, size, size);
+  if (!begun.ok()) return begun.status();
+  PS_RETURN_IF_ERROR(AddDensePushParts(table, *begun, EncodedBy(gradient)));
+  return Execute(*begun);
 }
 
 absl::Status PsClient::Pull(const v1::TableInfo& table, absl::Span<float> values) {
@@ -276,9 +293,40 @@ absl::Status PsClient::PullSparse(const v1::TableInfo& table, absl::Span<const u
 
 absl::Status PsClient::PushPull(const v1::TableInfo& table, absl::Span<const float> gradient,
                                 absl::Span<float> values) {
-  if (absl::Status pushed = Push(table, gradient); !pushed.ok()) return pushed;
+  absl::StatusOr<Operation> begun = BeginOperation(table, v1::TABLE_KIND_DENSE, /*push=*/true,
+                                                  gradient.size(), table.spec().dense_size());
+  if (!begun.ok()) return begun.status();
+  PS_RETURN_IF_ERROR(AddDensePushParts(table, *begun, Unencoded(gradient)));
+  return ExecutePushPull(table, *begun, values);
+}
+
+absl::Status PsClient::PushPull(const v1::TableInfo& table, GradientEncoder& gradient,
+                                absl::Span<float> values) {
+  const uint64_t size = table.spec().dense_size();
+  absl::StatusOr<Operation> begun =
+      BeginOperation(table, v1::TABLE_KIND_DENSE, /*push=*/true, size, size);
+  if (!begun.ok()) return begun.status();
+  PS_RETURN_IF_ERROR(AddDensePushParts(table, *begun, EncodedBy(gradient)));
+  return ExecutePushPull(table, *begun, values);
+}
+
+absl::Status PsClient::ExecutePushPull(const v1::TableInfo& table, Operation& op,
+                                       absl::Span<float> values) {
+  if (values.size() != table.spec().dense_size()) {
+    return absl::InvalidArgumentError(absl::StrCat("the output for table '", table.spec().name(),
+                                                   "' has ", values.size(), " values; expected ",
+                                                   table.spec().dense_size()));
+  }
+  const uint32_t num_shards = session_->Map()->num_shards();
+  for (ShardPart& part : op.parts) {
+    part.out = values.data() +
+               DenseShardRange(table.spec().dense_size(), num_shards, part.shard_id).begin;
+  }
+  op.pull_after_push = true;
+  op.what = absl::StrCat("push and pull of table '", table.spec().name(), "' at clock ", clock());
+  PS_RETURN_IF_ERROR(Execute(op));
   AdvanceClock();
-  return Pull(table, values);
+  return absl::OkStatus();
 }
 
 absl::Status PsClient::Execute(Operation& op) {
@@ -290,12 +338,16 @@ absl::Status PsClient::Execute(Operation& op) {
     op.seq = ++seq_;
   }
   op.clock = clock();
+  op.pull_clock = op.clock + 1;  // PushPull: the worker advances past the clock it pushes.
   const ExecutionResult result = executor_.Execute(op);
   absl::MutexLock lock(&stats_mu_);
   (op.push ? stats_.bytes_pushed : stats_.bytes_pulled) += result.traffic.bytes;
   (op.push ? stats_.dense_equivalent_bytes_pushed : stats_.dense_equivalent_bytes_pulled) +=
       result.traffic.dense_equivalent_bytes;
-  (op.push ? stats_.push_time : stats_.pull_time) += absl::Now() - start;
+  stats_.bytes_pulled += result.pulled_after_push.bytes;
+  stats_.dense_equivalent_bytes_pulled += result.pulled_after_push.dense_equivalent_bytes;
+  (op.pull_after_push ? stats_.push_pull_time
+                      : op.push ? stats_.push_time : stats_.pull_time) += absl::Now() - start;
   stats_.retries += result.retries;
   return result.status;
 }

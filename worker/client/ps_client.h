@@ -27,6 +27,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -95,6 +96,8 @@ struct ClientStats {
   // Time spent inside Pull calls (network plus waiting for slower workers) and Push calls.
   absl::Duration pull_time;
   absl::Duration push_time;
+  // Time spent inside PushPull calls (the push, then the pull's wait, in one round trip).
+  absl::Duration push_pull_time;
   // Requests re-sent after a map change or an unreachable server.
   uint64_t retries = 0;
 };
@@ -135,8 +138,14 @@ class PsClient {
   // that do not exist yet with the table's initialiser.
   absl::Status PullSparse(const v1::TableInfo& table, absl::Span<const uint64_t> keys,
                           absl::Span<float> values);
-  // One training step on a dense table: Push(gradient), AdvanceClock(), Pull(values).
+  // One training step on a dense table in one round trip (the PushPull rpc): pushes `gradient`
+  // for the current clock, then reads the values at the next clock, waiting as Pull would; on
+  // success the clock has advanced. On error, as with Push, the push may or may not have been
+  // applied: do not push the same gradient again (a retry inside the call is exactly once).
   absl::Status PushPull(const v1::TableInfo& table, absl::Span<const float> gradient,
+                        absl::Span<float> values);
+  // The same with each shard's range encoded by `gradient` (compressed pushes).
+  absl::Status PushPull(const v1::TableInfo& table, GradientEncoder& gradient,
                         absl::Span<float> values);
 
   // Ends this worker's clock: its next pushes belong to clock() + 1.
@@ -161,6 +170,14 @@ class PsClient {
 
   // Checks that `table` has `kind` and that the caller's buffer holds `expected_values`, and
   // starts an operation on it. Errors: InvalidArgument.
+  // Adds one part per shard of a dense push of `table` to `op`, each shard's values from
+  // encode(begin, count). Errors: the encoder's, naming the shard.
+  absl::Status AddDensePushParts(
+      const v1::TableInfo& table, Operation& op,
+      const std::function<absl::StatusOr<EncodedValues>(uint64_t, uint64_t)>& encode) const;
+  // Points the parts of a dense push at `values` for the pull that follows and runs it.
+  absl::Status ExecutePushPull(const v1::TableInfo& table, Operation& op,
+                               absl::Span<float> values);
   absl::StatusOr<Operation> BeginOperation(const v1::TableInfo& table, v1::TableKind kind,
                                            bool push, size_t num_values,
                                            uint64_t expected_values) const;

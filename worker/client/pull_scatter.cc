@@ -9,12 +9,11 @@
 
 namespace ps {
 
-absl::Status ScatterPullResponse(const grpc::ByteBuffer& response,
-                                 const std::vector<ShardPart*>& parts, size_t dim,
-                                 v1::Encoding encoding, Traffic* traffic) {
-  v1::PullResponse header;
-  absl::StatusOr<FrameReader> reader = FrameReader::Open(response, &header);
-  if (!reader.ok()) return reader.status();
+namespace {
+
+absl::Status ScatterSlices(const v1::PullResponse& header, FrameReader* reader,
+                           const std::vector<ShardPart*>& parts, size_t dim,
+                           v1::Encoding encoding, Traffic* traffic) {
   if (header.slices_size() != static_cast<int>(parts.size())) {
     return absl::InternalError(absl::StrCat("the server answered ", header.slices_size(),
                                             " slices for ", parts.size(), " requested"));
@@ -45,6 +44,26 @@ absl::Status ScatterPullResponse(const grpc::ByteBuffer& response,
     traffic->dense_equivalent_bytes += part.num_values * sizeof(float);
   }
   return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status ScatterPullResponse(const grpc::ByteBuffer& response,
+                                 const std::vector<ShardPart*>& parts, size_t dim,
+                                 v1::Encoding encoding, Traffic* traffic) {
+  v1::PullResponse header;
+  absl::StatusOr<FrameReader> reader = FrameReader::Open(response, &header);
+  if (!reader.ok()) return reader.status();
+  return ScatterSlices(header, &*reader, parts, dim, encoding, traffic);
+}
+
+absl::Status ScatterPushPullResponse(const grpc::ByteBuffer& response,
+                                     const std::vector<ShardPart*>& parts, size_t dim,
+                                     v1::Encoding encoding, Traffic* traffic) {
+  v1::PushPullResponse header;
+  absl::StatusOr<FrameReader> reader = FrameReader::Open(response, &header);
+  if (!reader.ok()) return reader.status();
+  return ScatterSlices(header.pull(), &*reader, parts, dim, encoding, traffic);
 }
 
 }  // namespace ps

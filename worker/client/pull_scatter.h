@@ -24,6 +24,11 @@ absl::Status ScatterPullResponse(const grpc::ByteBuffer& response,
                                  const std::vector<ShardPart*>& parts, size_t dim,
                                  v1::Encoding encoding, Traffic* traffic);
 
+// The same for a PushPull's answer (header PushPullResponse; its pull part is read as above).
+absl::Status ScatterPushPullResponse(const grpc::ByteBuffer& response,
+                                     const std::vector<ShardPart*>& parts, size_t dim,
+                                     v1::Encoding encoding, Traffic* traffic);
+
 }  // namespace ps
 
 #endif  // PS_WORKER_CLIENT_PULL_SCATTER_H_

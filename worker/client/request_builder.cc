@@ -17,23 +17,45 @@ void DescribePart(const Operation& op, const ShardPart& part, v1::ShardSlice* sl
 
 }  // namespace
 
+namespace {
+
+void FillPush(const Operation& op, const std::vector<ShardPart*>& parts, const v1::ClusterMap& map,
+              const RequestSender& sender, v1::PushRequest* header,
+              std::vector<grpc::Slice>* payload) {
+  header->set_epoch(map.epoch());
+  header->set_catalog_version(map.catalog_version());
+  header->set_membership_version(map.membership_version());
+  header->set_worker_id(sender.worker_id);
+  header->set_incarnation(sender.incarnation);
+  header->set_seq(op.seq);
+  header->set_clock(op.clock);
+  for (const ShardPart* part : parts) {
+    v1::ShardSlice* slice = header->add_slices();
+    DescribePart(op, *part, slice, payload);
+    *slice->mutable_values() = part->values_header;
+    payload->push_back(part->values);
+  }
+}
+
+void FillPull(const Operation& op, const std::vector<ShardPart*>& parts, const v1::ClusterMap& map,
+              const RequestSender& sender, uint64_t clock, v1::Encoding encoding,
+              v1::PullRequest* header, std::vector<grpc::Slice>* payload) {
+  header->set_epoch(map.epoch());
+  header->set_catalog_version(map.catalog_version());
+  header->set_worker_id(sender.worker_id);
+  header->set_incarnation(sender.incarnation);
+  header->set_clock(clock);
+  header->set_value_encoding(encoding);
+  for (const ShardPart* part : parts) DescribePart(op, *part, header->add_slices(), payload);
+}
+
+}  // namespace
+
 grpc::ByteBuffer BuildPushRequest(const Operation& op, const std::vector<ShardPart*>& parts,
                                   const v1::ClusterMap& map, const RequestSender& sender) {
   v1::PushRequest header;
-  header.set_epoch(map.epoch());
-  header.set_catalog_version(map.catalog_version());
-  header.set_membership_version(map.membership_version());
-  header.set_worker_id(sender.worker_id);
-  header.set_incarnation(sender.incarnation);
-  header.set_seq(op.seq);
-  header.set_clock(op.clock);
   std::vector<grpc::Slice> payload;
-  for (const ShardPart* part : parts) {
-    v1::ShardSlice* slice = header.add_slices();
-    DescribePart(op, *part, slice, &payload);
-    *slice->mutable_values() = part->values_header;
-    payload.push_back(part->values);
-  }
+  FillPush(op, parts, map, sender, &header, &payload);
   return MakeFrame(header, payload);
 }
 
@@ -41,14 +63,19 @@ grpc::ByteBuffer BuildPullRequest(const Operation& op, const std::vector<ShardPa
                                   const v1::ClusterMap& map, const RequestSender& sender,
                                   v1::Encoding encoding) {
   v1::PullRequest header;
-  header.set_epoch(map.epoch());
-  header.set_catalog_version(map.catalog_version());
-  header.set_worker_id(sender.worker_id);
-  header.set_incarnation(sender.incarnation);
-  header.set_clock(op.clock);
-  header.set_value_encoding(encoding);
   std::vector<grpc::Slice> payload;
-  for (const ShardPart* part : parts) DescribePart(op, *part, header.add_slices(), &payload);
+  FillPull(op, parts, map, sender, op.clock, encoding, &header, &payload);
+  return MakeFrame(header, payload);
+}
+
+grpc::ByteBuffer BuildPushPullRequest(const Operation& op, const std::vector<ShardPart*>& parts,
+                                      const v1::ClusterMap& map, const RequestSender& sender,
+                                      v1::Encoding encoding) {
+  v1::PushPullRequest header;
+  // The pull's keys first (dense: none), then the push's payload.
+  std::vector<grpc::Slice> payload;
+  FillPull(op, parts, map, sender, op.pull_clock, encoding, header.mutable_pull(), &payload);
+  FillPush(op, parts, map, sender, header.mutable_push(), &payload);
   return MakeFrame(header, payload);
 }
 

@@ -30,6 +30,12 @@ grpc::ByteBuffer BuildPullRequest(const Operation& op, const std::vector<ShardPa
                                   const v1::ClusterMap& map, const RequestSender& sender,
                                   v1::Encoding encoding);
 
+// A push of `parts` and, in the same frame, a pull of the same shards at op.pull_clock in
+// `encoding`. REQUIRES: op.push && op.pull_after_push; dense parts (no keys); op.table is set.
+grpc::ByteBuffer BuildPushPullRequest(const Operation& op, const std::vector<ShardPart*>& parts,
+                                      const v1::ClusterMap& map, const RequestSender& sender,
+                                      v1::Encoding encoding);
+
 }  // namespace ps
 
 #endif  // PS_WORKER_CLIENT_REQUEST_BUILDER_H_

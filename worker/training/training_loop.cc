@@ -33,7 +33,7 @@ void AddTraffic(const ClientStats& traffic, int64_t steps, MetricsRecord& record
            CompressionRatio(traffic.bytes_pushed, traffic.dense_equivalent_bytes_pushed))
       .Set("pull_compression_ratio",
            CompressionRatio(traffic.bytes_pulled, traffic.dense_equivalent_bytes_pulled))
-      .Set("wait_seconds", absl::ToDoubleSeconds(traffic.pull_time + traffic.push_time));
+      .Set("wait_seconds", absl::ToDoubleSeconds(traffic.pull_time + traffic.push_time + traffic.push_pull_time));
 }
 
 // "pushed 12.3 MB (18.8 KB/step; dense 940.6 KB/step, 50.0x) pulled ... waiting 1.2 s".
@@ -48,7 +48,7 @@ std::string TrafficText(const ClientStats& traffic, int64_t steps) {
       direction("pushed", traffic.bytes_pushed, traffic.dense_equivalent_bytes_pushed), " ",
       direction("pulled", traffic.bytes_pulled, traffic.dense_equivalent_bytes_pulled),
       absl::StrFormat(" waiting %.1f s",
-                      absl::ToDoubleSeconds(traffic.pull_time + traffic.push_time)));
+                      absl::ToDoubleSeconds(traffic.pull_time + traffic.push_time + traffic.push_pull_time)));
 }
 
 // "test_accuracy 0.8912 test_loss 0.31" from an evaluation record.
