@@ -14,6 +14,11 @@ namespace {
 
 double Megabytes(uint64_t bytes) { return bytes / 1e6; }
 
+// Seconds spent inside the client's data-plane calls.
+double WaitSeconds(const ClientStats& traffic) {
+  return absl::ToDoubleSeconds(traffic.pull_time + traffic.push_time + traffic.push_pull_time);
+}
+
 // How many times fewer bytes travelled than float32 values would have taken (1 when nothing did).
 double CompressionRatio(uint64_t bytes, uint64_t dense_equivalent_bytes) {
   return bytes == 0 ? 1.0 : static_cast<double>(dense_equivalent_bytes) / bytes;
@@ -33,7 +38,7 @@ void AddTraffic(const ClientStats& traffic, int64_t steps, MetricsRecord& record
            CompressionRatio(traffic.bytes_pushed, traffic.dense_equivalent_bytes_pushed))
       .Set("pull_compression_ratio",
            CompressionRatio(traffic.bytes_pulled, traffic.dense_equivalent_bytes_pulled))
-      .Set("wait_seconds", absl::ToDoubleSeconds(traffic.pull_time + traffic.push_time + traffic.push_pull_time));
+      .Set("wait_seconds", WaitSeconds(traffic));
 }
 
 // "pushed 12.3 MB (18.8 KB/step; dense 940.6 KB/step, 50.0x) pulled ... waiting 1.2 s".
@@ -47,8 +52,7 @@ std::string TrafficText(const ClientStats& traffic, int64_t steps) {
   return absl::StrCat(
       direction("pushed", traffic.bytes_pushed, traffic.dense_equivalent_bytes_pushed), " ",
       direction("pulled", traffic.bytes_pulled, traffic.dense_equivalent_bytes_pulled),
-      absl::StrFormat(" waiting %.1f s",
-                      absl::ToDoubleSeconds(traffic.pull_time + traffic.push_time + traffic.push_pull_time)));
+      absl::StrFormat(" waiting %.1f s", WaitSeconds(traffic)));
 }
 
 // "test_accuracy 0.8912 test_loss 0.31" from an evaluation record.
