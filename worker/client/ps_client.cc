@@ -292,26 +292,41 @@ absl::Status PsClient::PullSparse(const v1::TableInfo& table, absl::Span<const u
 }
 
 absl::Status PsClient::PushPull(const v1::TableInfo& table, absl::Span<const float> gradient,
-                                absl::Span<float> values) {
+                                absl::Span<float> values, uint64_t read_ahead) {
   absl::StatusOr<Operation> begun = BeginOperation(table, v1::TABLE_KIND_DENSE, /*push=*/true,
                                                   gradient.size(), table.spec().dense_size());
   if (!begun.ok()) return begun.status();
   PS_RETURN_IF_ERROR(AddDensePushParts(table, *begun, Unencoded(gradient)));
-  return ExecutePushPull(table, *begun, values);
+  return ExecutePushPull(table, *begun, values, read_ahead);
 }
 
 absl::Status PsClient::PushPull(const v1::TableInfo& table, GradientEncoder& gradient,
-                                absl::Span<float> values) {
+                                absl::Span<float> values, uint64_t read_ahead) {
   const uint64_t size = table.spec().dense_size();
   absl::StatusOr<Operation> begun =
       BeginOperation(table, v1::TABLE_KIND_DENSE, /*push=*/true, size, size);
   if (!begun.ok()) return begun.status();
   PS_RETURN_IF_ERROR(AddDensePushParts(table, *begun, EncodedBy(gradient)));
-  return ExecutePushPull(table, *begun, values);
+  return ExecutePushPull(table, *begun, values, read_ahead);
 }
 
 absl::Status PsClient::ExecutePushPull(const v1::TableInfo& table, Operation& op,
-                                       absl::Span<float> values) {
+                                       absl::Span<float> values, uint64_t read_ahead) {
+  const v1::ConsistencySpec& consistency = table.spec().consistency();
+  const bool allowed = consistency.model() == v1::ConsistencySpec::MODEL_ASP ||
+                       (consistency.model() == v1::ConsistencySpec::MODEL_SSP &&
+                        read_ahead <= consistency.staleness()) ||
+                       read_ahead == 0;
+  if (!allowed) {
+    // The read would wait for this worker's own next push, which cannot come before it returns.
+    return absl::InvalidArgumentError(absl::StrCat(
+        "reading ", read_ahead, " clock(s) ahead of table '", table.spec().name(), "' needs ASP, "
+        "or SSP with staleness >= ", read_ahead, "; the table is ",
+        v1::ConsistencySpec::Model_Name(consistency.model()),
+        consistency.model() == v1::ConsistencySpec::MODEL_SSP
+            ? absl::StrCat(" with staleness ", consistency.staleness())
+            : ""));
+  }
   if (values.size() != table.spec().dense_size()) {
     return absl::InvalidArgumentError(absl::StrCat("the output for table '", table.spec().name(),
                                                    "' has ", values.size(), " values; expected ",
@@ -323,6 +338,7 @@ absl::Status PsClient::ExecutePushPull(const v1::TableInfo& table, Operation& op
                DenseShardRange(table.spec().dense_size(), num_shards, part.shard_id).begin;
   }
   op.pull_after_push = true;
+  op.pull_clock = clock() + 1 + read_ahead;
   op.what = absl::StrCat("push and pull of table '", table.spec().name(), "' at clock ", clock());
   PS_RETURN_IF_ERROR(Execute(op));
   AdvanceClock();
@@ -338,7 +354,6 @@ absl::Status PsClient::Execute(Operation& op) {
     op.seq = ++seq_;
   }
   op.clock = clock();
-  op.pull_clock = op.clock + 1;  // PushPull: the worker advances past the clock it pushes.
   const ExecutionResult result = executor_.Execute(op);
   absl::MutexLock lock(&stats_mu_);
   (op.push ? stats_.bytes_pushed : stats_.bytes_pulled) += result.traffic.bytes;

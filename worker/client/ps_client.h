@@ -139,14 +139,19 @@ class PsClient {
   absl::Status PullSparse(const v1::TableInfo& table, absl::Span<const uint64_t> keys,
                           absl::Span<float> values);
   // One training step on a dense table in one round trip (the PushPull rpc): pushes `gradient`
-  // for the current clock, then reads the values at the next clock, waiting as Pull would; on
-  // success the clock has advanced. On error, as with Push, the push may or may not have been
-  // applied: do not push the same gradient again (a retry inside the call is exactly once).
+  // for the current clock c, then reads the values at clock c + 1 + read_ahead, waiting as Pull
+  // would; on success the clock has advanced to c + 1. read_ahead 1 reads for the step after
+  // next, so that a pipelined trainer (worker/training/pipelined_parameters.h) can fetch them
+  // while it computes; it needs ASP or SSP with staleness >= read_ahead (BSP: 0).
+  // On error, as with Push, the push may or may not have been applied: do not push the same
+  // gradient again (a retry inside the call is exactly once).
+  // Errors: InvalidArgument for sizes or a read_ahead the table's consistency does not allow;
+  // those of Push and Pull.
   absl::Status PushPull(const v1::TableInfo& table, absl::Span<const float> gradient,
-                        absl::Span<float> values);
+                        absl::Span<float> values, uint64_t read_ahead = 0);
   // The same with each shard's range encoded by `gradient` (compressed pushes).
   absl::Status PushPull(const v1::TableInfo& table, GradientEncoder& gradient,
-                        absl::Span<float> values);
+                        absl::Span<float> values, uint64_t read_ahead = 0);
 
   // Ends this worker's clock: its next pushes belong to clock() + 1.
   void AdvanceClock() { clock_.fetch_add(1); }
@@ -177,7 +182,7 @@ class PsClient {
       const std::function<absl::StatusOr<EncodedValues>(uint64_t, uint64_t)>& encode) const;
   // Points the parts of a dense push at `values` for the pull that follows and runs it.
   absl::Status ExecutePushPull(const v1::TableInfo& table, Operation& op,
-                               absl::Span<float> values);
+                               absl::Span<float> values, uint64_t read_ahead);
   absl::StatusOr<Operation> BeginOperation(const v1::TableInfo& table, v1::TableKind kind,
                                            bool push, size_t num_values,
                                            uint64_t expected_values) const;

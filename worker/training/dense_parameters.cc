@@ -35,17 +35,36 @@ ClusterDenseParameters::ClusterDenseParameters(PsClient* client, v1::TableInfo t
       warmup_pushes_left_(encoder_ == nullptr ? 0 : warmup_pushes),
       host_gradient_(encoder_ == nullptr || warmup_pushes > 0 ? table_.spec().dense_size() : 0) {}
 
+absl::Status DenseParameters::PushAndPull(const DeviceArray<float>& gradient,
+                                          absl::Span<float> values) {
+  PS_RETURN_IF_ERROR(Push(gradient));
+  AdvanceClock();
+  return Pull(values);
+}
+
 absl::Status ClusterDenseParameters::Push(const DeviceArray<float>& gradient) {
+  return Send(gradient, nullptr);
+}
+
+absl::Status ClusterDenseParameters::PushAndPull(const DeviceArray<float>& gradient,
+                                                 absl::Span<float> values) {
+  return Send(gradient, &values);
+}
+
+absl::Status ClusterDenseParameters::Send(const DeviceArray<float>& gradient,
+                                          absl::Span<float>* values) {
   if (gradient.size() != table_.spec().dense_size()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "push of ", gradient.size(), " values to a table of ", table_.spec().dense_size()));
   }
   if (encoder_ != nullptr && warmup_pushes_left_ <= 0) {
     encoder_->set_gradient(gradient.data());
-    return client_->Push(table_, *encoder_);
+    return values == nullptr ? client_->Push(table_, *encoder_)
+                             : client_->PushPull(table_, *encoder_, *values);
   }
   PS_RETURN_IF_ERROR(backend_->Download(gradient, absl::MakeSpan(host_gradient_)));
-  PS_RETURN_IF_ERROR(client_->Push(table_, host_gradient_));
+  PS_RETURN_IF_ERROR(values == nullptr ? client_->Push(table_, host_gradient_)
+                                       : client_->PushPull(table_, host_gradient_, *values));
   --warmup_pushes_left_;
   if (encoder_ != nullptr && warmup_pushes_left_ == 0) {
     spdlog::info("table '{}': warm-up over, pushes are compressed from now on",

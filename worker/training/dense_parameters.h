@@ -28,6 +28,10 @@ class DenseParameters {
   // backend that computed it (the GPU's under CUDA) until the parameters need it elsewhere.
   virtual absl::Status Push(const DeviceArray<float>& gradient) = 0;
   virtual void AdvanceClock() = 0;
+  // One step's exchange: pushes `gradient` for the current clock, advances the clock and reads
+  // the values the next step computes with into `values`. The default is Push, AdvanceClock,
+  // Pull; a cluster table does it in one round trip.
+  virtual absl::Status PushAndPull(const DeviceArray<float>& gradient, absl::Span<float> values);
   // Traffic and time spent waiting; zero for local parameters.
   virtual ClientStats stats() const = 0;
 };
@@ -44,12 +48,15 @@ class ClusterDenseParameters final : public DenseParameters {
 
   absl::Status Pull(absl::Span<float> values) override { return client_->Pull(table_, values); }
   absl::Status Push(const DeviceArray<float>& gradient) override;
+  absl::Status PushAndPull(const DeviceArray<float>& gradient, absl::Span<float> values) override;
   void AdvanceClock() override { client_->AdvanceClock(); }
   ClientStats stats() const override { return client_->stats(); }
 
  private:
   ClusterDenseParameters(PsClient* client, v1::TableInfo table, ComputeBackend* backend,
                          std::unique_ptr<BackendGradientEncoder> encoder, int64_t warmup_pushes);
+  // Push (values null) or PushAndPull, compressed once the warm-up is over.
+  absl::Status Send(const DeviceArray<float>& gradient, absl::Span<float>* values);
 
   PsClient* const client_;
   const v1::TableInfo table_;

@@ -29,16 +29,20 @@ absl::StatusOr<StepStats> MlpTask::Step(int64_t step) {
                 batch_features_.begin() + row * dim);
     batch_labels_[row] = train_->labels[example];
   }
-  PS_RETURN_IF_ERROR(parameters_->Pull(absl::MakeSpan(values_)));
+  // The values of this step came with the previous step's exchange (or Evaluate's pull).
+  if (!values_current_) PS_RETURN_IF_ERROR(parameters_->Pull(absl::MakeSpan(values_)));
   PS_RETURN_IF_ERROR(mlp_->SetParameters(values_));
   PS_ASSIGN_OR_RETURN(const BatchLoss loss, mlp_->ComputeGradient(batch_features_, batch_labels_));
-  PS_RETURN_IF_ERROR(parameters_->Push(mlp_->gradient()));
-  parameters_->AdvanceClock();
+  values_current_ = false;  // Stays false if the exchange fails.
+  PS_RETURN_IF_ERROR(parameters_->PushAndPull(mlp_->gradient(), absl::MakeSpan(values_)));
+  values_current_ = true;
   return StepStats{loss.loss_sum, loss.correct, batch_size_};
 }
 
 absl::StatusOr<MetricsRecord> MlpTask::Evaluate() {
+  values_current_ = false;
   PS_RETURN_IF_ERROR(parameters_->Pull(absl::MakeSpan(values_)));
+  values_current_ = true;
   PS_RETURN_IF_ERROR(mlp_->SetParameters(values_));
   PS_ASSIGN_OR_RETURN(const BatchLoss loss, mlp_->Evaluate(test_->features, test_->labels));
   MetricsRecord record;

@@ -40,6 +40,8 @@ class MlpTask final : public TrainingTask {
   const int batch_size_;
   EpochOrder order_;
   std::vector<float> values_;
+  // Whether values_ holds what the next step computes with (each step's PushAndPull reads it).
+  bool values_current_ = false;
   std::vector<float> batch_features_;
   std::vector<int32_t> batch_labels_;
 };
