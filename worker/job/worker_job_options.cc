@@ -3,6 +3,8 @@
 #include <cmath>
 #include <initializer_list>
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -24,9 +26,12 @@ absl::Status CheckOneOf(absl::string_view flag, const std::string& value,
   for (absl::string_view name : allowed) {
     if (value == name) return absl::OkStatus();
   }
+  // "a, b or c".
   const std::vector<absl::string_view> names(allowed);
-  std::string choices = absl::StrJoin(names.begin(), names.end() - 1, ", ");
-  if (names.size() > 1) absl::StrAppend(&choices, " or ", names.back());
+  std::string choices(names.back());
+  if (names.size() > 1) {
+    choices = absl::StrCat(absl::StrJoin(names.begin(), names.end() - 1, ", "), " or ", choices);
+  }
   return absl::InvalidArgumentError(
       absl::StrCat("--", flag, " must be ", choices, ", got '", value, "'"));
 }
