@@ -65,6 +65,11 @@ ABSL_FLAG(int64_t, compression_warmup_steps, 0,
           "Push the first N steps uncompressed before --compression takes over.");
 ABSL_FLAG(std::string, pull_compression, "none",
           "How pulled parameters travel: none (float32) or fp16 (half the bytes).");
+ABSL_FLAG(bool, overlap, true,
+          "mlp under ssp (staleness >= 1) or asp with float32 pushes: exchange each step's "
+          "gradient and fetch the parameters of the step after next while the next step "
+          "computes (each step then misses only its own newest gradient). No effect under bsp "
+          "or with --compression.");
 ABSL_FLAG(std::string, table, "", "Table name; default: the model's name.");
 ABSL_FLAG(int, workers, 1,
           "Workers of the job: the data is split into this many partitions, and training starts "
@@ -110,6 +115,7 @@ WorkerJobOptions OptionsFromFlags() {
   options.compression = absl::GetFlag(FLAGS_compression);
   options.compression_warmup_steps = absl::GetFlag(FLAGS_compression_warmup_steps);
   options.pull_compression = absl::GetFlag(FLAGS_pull_compression);
+  options.overlap = absl::GetFlag(FLAGS_overlap);
   options.table = absl::GetFlag(FLAGS_table);
   options.workers = absl::GetFlag(FLAGS_workers);
   options.seed = absl::GetFlag(FLAGS_seed);

@@ -18,6 +18,7 @@
 #include "worker/model/mlp.h"
 #include "worker/model/model_file.h"
 #include "worker/training/dense_parameters.h"
+#include "worker/training/pipelined_parameters.h"
 #include "worker/training/mlp_task.h"
 #include "worker/training/sparse_lr_task.h"
 #include "worker/training/training_loop.h"
@@ -54,6 +55,27 @@ absl::StatusOr<MetricsRecord> RunTask(const WorkerJobOptions& options, TrainingT
   return final_record;
 }
 
+// Whether the mlp's exchanges overlap its computation (--overlap), saying why not when asked for.
+bool Overlaps(const WorkerJobOptions& options, const v1::TableSpec& spec,
+              const Compression& compression, const std::string& label) {
+  if (!options.overlap) return false;
+  const v1::ConsistencySpec& consistency = spec.consistency();
+  if (consistency.model() == v1::ConsistencySpec::MODEL_BSP ||
+      (consistency.model() == v1::ConsistencySpec::MODEL_SSP && consistency.staleness() == 0)) {
+    return false;  // Nothing to overlap: the next step needs this step's push applied.
+  }
+  if (!compression.dense()) {
+    spdlog::info("{}--compression={}: exchanges do not overlap computation (the encoder reads "
+                 "the gradient the next step overwrites)",
+                 label, options.compression);
+    return false;
+  }
+  spdlog::info("{}exchanges overlap computation: each step computes with parameters fetched "
+               "during the previous one (--overlap=false to turn off)",
+               label);
+  return true;
+}
+
 // Trains the mlp; with `client` null, in this process (standalone) as the only worker.
 absl::StatusOr<MetricsRecord> TrainMlp(const WorkerJobOptions& options, PsClient* client,
                                        uint32_t rank, const std::string& label) {
@@ -87,9 +109,14 @@ absl::StatusOr<MetricsRecord> TrainMlp(const WorkerJobOptions& options, PsClient
     PS_ASSIGN_OR_RETURN(parameters, LocalDenseParameters::Create(spec, backend.get()));
   } else {
     PS_ASSIGN_OR_RETURN(v1::TableInfo table, client->CreateTable(spec));
-    PS_ASSIGN_OR_RETURN(parameters, ClusterDenseParameters::Create(
-                                        client, std::move(table), backend.get(), compression,
-                                        options.compression_warmup_steps));
+    if (Overlaps(options, spec, compression, label)) {
+      PS_ASSIGN_OR_RETURN(parameters, PipelinedDenseParameters::Create(client, std::move(table),
+                                                                       backend.get()));
+    } else {
+      PS_ASSIGN_OR_RETURN(parameters, ClusterDenseParameters::Create(
+                                          client, std::move(table), backend.get(), compression,
+                                          options.compression_warmup_steps));
+    }
   }
   PS_ASSIGN_OR_RETURN(std::unique_ptr<Mlp> mlp, Mlp::Create(backend.get(), layers, batch_size));
   spdlog::info(

@@ -67,6 +67,9 @@ struct WorkerJobOptions {
   int64_t compression_warmup_steps = 0;
   // How pulled parameters travel: none (float32) or fp16.
   std::string pull_compression = "none";
+  // mlp under SSP (staleness >= 1) or ASP with float32 pushes: overlap each step's exchange with
+  // the next step's computation (worker/training/pipelined_parameters.h).
+  bool overlap = true;
   // Table name; "" = the model's name.
   std::string table;
   // Workers of the job: data partitions, and the start barrier.
