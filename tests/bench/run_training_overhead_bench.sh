@@ -5,7 +5,9 @@
 # (b) through a localhost cluster of 1 server and 1 worker, in one run, and the ratio (b)/(a).
 # With a usable GPU it repeats both on CUDA and prints examples/s for CPU vs CUDA.
 # Options: --epochs=N (default 3), --batch_size=N (default 64), --cpu_threads=N (default 1),
-# --compression=CODEC and --pull_compression=none|fp16 for the cluster run (default none).
+# --compression=CODEC and --pull_compression=none|fp16 for the cluster run (default none),
+# --consistency=bsp|ssp|asp (default bsp), --staleness=N (default 3) and --overlap=true|false
+# (default true: under ssp/asp each step's exchange overlaps the next step's computation).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -14,6 +16,9 @@ batch_size=64
 cpu_threads=1
 compression=none
 pull_compression=none
+consistency=bsp
+staleness=3
+overlap=true
 for arg in "$@"; do
   case "${arg}" in
     --epochs=*) epochs="${arg#*=}" ;;
@@ -21,6 +26,9 @@ for arg in "$@"; do
     --cpu_threads=*) cpu_threads="${arg#*=}" ;;
     --compression=*) compression="${arg#*=}" ;;
     --pull_compression=*) pull_compression="${arg#*=}" ;;
+    --consistency=*) consistency="${arg#*=}" ;;
+    --staleness=*) staleness="${arg#*=}" ;;
+    --overlap=*) overlap="${arg#*=}" ;;
     *) echo "unknown option ${arg}" >&2; exit 2 ;;
   esac
 done
@@ -53,6 +61,7 @@ measure() {  # measure DEVICE: prints "standalone_s cluster_s standalone_eps clu
   deploy/local_cluster.sh --servers=1 --workers=1 --num_shards=4 \
     --run_dir="${run_dir}/cluster-${device}" -- --workers=1 --device="${device}" "${common[@]}" \
     --compression="${compression}" --pull_compression="${pull_compression}" \
+    --consistency="${consistency}" --staleness="${staleness}" --overlap="${overlap}" \
     --metrics_out="${run_dir}/cluster-${device}.jsonl" >"${run_dir}/cluster-${device}.log" 2>&1
   read -r a_seconds a_rate a_accuracy < <(summarise "${run_dir}/standalone-${device}.jsonl")
   read -r b_seconds b_rate b_accuracy < <(summarise "${run_dir}/cluster-${device}.jsonl")
@@ -69,7 +78,7 @@ report() {  # report DEVICE FIGURES...
     "$(python3 -c "print(${b_seconds} / ${a_seconds})")"
 }
 
-echo "MLP 784-256-128-10 on ${dataset}, batch ${batch_size}, ${epochs} epochs, ${cpu_threads} OpenBLAS thread(s), cluster pushes ${compression}, pulls ${pull_compression}; logs in ${run_dir}"
+echo "MLP 784-256-128-10 on ${dataset}, batch ${batch_size}, ${epochs} epochs, ${cpu_threads} OpenBLAS thread(s), cluster pushes ${compression}, pulls ${pull_compression}, ${consistency}$([[ ${consistency} == ssp ]] && echo "(${staleness})"), overlap ${overlap}; logs in ${run_dir}"
 read -r -a cpu < <(measure cpu)
 report cpu "${cpu[@]}"
 if bazel-bin/worker/ps_worker --mode=standalone --device=cuda --epochs=1 --train_limit=64 \
