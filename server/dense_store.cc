@@ -78,8 +78,10 @@ void DenseStore::Accumulate(uint64_t clock, PushPayload& payload) {
   }
   ForEachDecodedBlock(payload.header, payload.values,
                       [&](uint64_t first, absl::Span<const float> gradient) {
-                        float* target = sum.data() + first;
-                        for (size_t i = 0; i < gradient.size(); ++i) target[i] += gradient[i];
+                        // Raw pointers: a checked Span subscript would not vectorise.
+                        float* const target = sum.data() + first;
+                        const float* const g = gradient.data();
+                        for (size_t i = 0, n = gradient.size(); i < n; ++i) target[i] += g[i];
                       });
 }
 

@@ -24,6 +24,9 @@ class LearningRate {
   const float decay_rate_;
 };
 
+// The loops index raw pointers, not absl::Span: Debian's Abseil checks every Span subscript,
+// which keeps the compiler from vectorising them (a 4x slower server apply, measured).
+
 // w -= lr * g
 class Sgd final : public Optimizer {
  public:
@@ -33,7 +36,9 @@ class Sgd final : public Optimizer {
   void Apply(absl::Span<float> w, absl::Span<float* const>, absl::Span<const float> g,
              uint64_t step) const override {
     const float lr = lr_.At(step);
-    for (size_t i = 0; i < w.size(); ++i) w[i] -= lr * g[i];
+    float* const wp = w.data();
+    const float* const gp = g.data();
+    for (size_t i = 0, n = w.size(); i < n; ++i) wp[i] -= lr * gp[i];
   }
 
  private:
@@ -50,10 +55,13 @@ class Momentum final : public Optimizer {
   void Apply(absl::Span<float> w, absl::Span<float* const> slots, absl::Span<const float> g,
              uint64_t step) const override {
     const float lr = lr_.At(step);
-    float* v = slots[0];
-    for (size_t i = 0; i < w.size(); ++i) {
-      v[i] = momentum_ * v[i] + g[i];
-      w[i] -= lr * v[i];
+    float* const v = slots[0];
+    float* const wp = w.data();
+    const float* const gp = g.data();
+    const float momentum = momentum_;
+    for (size_t i = 0, n = w.size(); i < n; ++i) {
+      v[i] = momentum * v[i] + gp[i];
+      wp[i] -= lr * v[i];
     }
   }
 
@@ -72,10 +80,13 @@ class Adagrad final : public Optimizer {
   void Apply(absl::Span<float> w, absl::Span<float* const> slots, absl::Span<const float> g,
              uint64_t step) const override {
     const float lr = lr_.At(step);
-    float* a = slots[0];
-    for (size_t i = 0; i < w.size(); ++i) {
-      a[i] += g[i] * g[i];
-      w[i] -= lr * g[i] / (std::sqrt(a[i]) + epsilon_);
+    float* const a = slots[0];
+    float* const wp = w.data();
+    const float* const gp = g.data();
+    const float epsilon = epsilon_;
+    for (size_t i = 0, n = w.size(); i < n; ++i) {
+      a[i] += gp[i] * gp[i];
+      wp[i] -= lr * gp[i] / (std::sqrt(a[i]) + epsilon);
     }
   }
 
@@ -104,10 +115,13 @@ class Adam final : public Optimizer {
     const float correction1 = static_cast<float>(1.0 - std::pow(double{beta1_}, t));
     const float correction2 = static_cast<float>(1.0 - std::pow(double{beta2_}, t));
     const float lr = lr_.At(step);
-    for (size_t i = 0; i < w.size(); ++i) {
-      m[i] = beta1_ * m[i] + (1.0f - beta1_) * g[i];
-      v[i] = beta2_ * v[i] + (1.0f - beta2_) * g[i] * g[i];
-      w[i] -= lr * (m[i] / correction1) / (std::sqrt(v[i] / correction2) + epsilon_);
+    float* const wp = w.data();
+    const float* const gp = g.data();
+    const float beta1 = beta1_, beta2 = beta2_, epsilon = epsilon_;
+    for (size_t i = 0, n = w.size(); i < n; ++i) {
+      m[i] = beta1 * m[i] + (1.0f - beta1) * gp[i];
+      v[i] = beta2 * v[i] + (1.0f - beta2) * gp[i] * gp[i];
+      wp[i] -= lr * (m[i] / correction1) / (std::sqrt(v[i] / correction2) + epsilon);
     }
   }
 
