@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
 #include "common/frame.h"
 #include "common/grpc_endpoint.h"
 #include "common/grpc_status.h"
@@ -89,12 +90,15 @@ struct DataPlaneService::PushProgress {
   uint64_t replicated_epoch = 0;
   // PushPull: what follows the push's acknowledgement instead of answering (the pull).
   std::function<void(const v1::PushResponse&)> then;
+  // When the handler got the request (PushResponse.server_micros).
+  absl::Time received = absl::Now();
   // The two things an acknowledgement waits for: this server applied the push, and every replica
   // has it. They finish in either order (the replicas apply while this server does).
   std::atomic<int> unsettled{2};
 
   void Settle() {
     if (unsettled.fetch_sub(1) != 1) return;
+    answer.set_server_micros(absl::ToInt64Microseconds(absl::Now() - received));
     if (then) {
       if (completion->Take()) then(answer);
       return;
@@ -165,6 +169,9 @@ class DataPlaneService::PullCall : public grpc::ServerUnaryReactor, public Parke
           part.shard->Read(part.keys, encoding, slice->mutable_values(), &shard_clock));
       header.add_shard_clocks(shard_clock);
     }
+    if (parked_at_ != absl::InfinitePast()) {
+      header.set_parked_micros(absl::ToInt64Microseconds(absl::Now() - parked_at_));
+    }
     if (push_answer.has_value()) {
       *fused.mutable_push() = *std::move(push_answer);
       *response_ = MakeFrame(fused, payload);
@@ -173,6 +180,10 @@ class DataPlaneService::PullCall : public grpc::ServerUnaryReactor, public Parke
     }
     Finish(grpc::Status::OK);
   }
+
+  // When the pull was parked (PullResponse.parked_micros); written under the service's
+  // waiting_mu_ before the call can be answered from another thread.
+  void MarkParked() { parked_at_ = absl::Now(); }
 
   // PushPull: the answer of the push, set once it was acknowledged; the response carries it.
   std::optional<v1::PushResponse> push_answer;
@@ -186,6 +197,7 @@ class DataPlaneService::PullCall : public grpc::ServerUnaryReactor, public Parke
   grpc::CallbackServerContext* const context_;
   grpc::ByteBuffer* const response_;
   v1::PullResponse own_header_;
+  absl::Time parked_at_ = absl::InfinitePast();
 };
 
 // A PushPull: first a push (finished through its Completion, as a Push), then, once the push is
@@ -600,6 +612,7 @@ bool DataPlaneService::ParkUnlessReadable(PullCall* call) {
     call->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the server is shutting down"));
     return true;
   }
+  call->MarkParked();
   parked_.Park(call);
   // A client that left before the call was parked will not be told again (OnCancel ran already).
   if (call->context()->IsCancelled()) {

@@ -113,6 +113,11 @@ TEST_F(DataPlaneTest, BspReaderOfTheNextClockWaitsForEveryLiveWorker) {
   ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(10)));
   ASSERT_TRUE(pulled.ok()) << pulled;
   EXPECT_EQ(background_values_, Filled(-2.0f)) << "one update: minus the mean of 1 and 3";
+  const ClientStats stats = a().stats();
+  EXPECT_GE(stats.parked_time, absl::Milliseconds(600)) << "the wait at the barrier";
+  EXPECT_LE(stats.parked_time, stats.pull_time);
+  EXPECT_GT(stats.server_push_time, absl::ZeroDuration());
+  EXPECT_LE(stats.server_push_time, stats.push_time);
 }
 
 TEST_F(DataPlaneTest, SspFastWorkerBlocksExactlyWhenStalenessPlusOneAheadAndResumes) {
@@ -160,6 +165,10 @@ TEST_F(DataPlaneTest, BspPushPullWaitsInOneCallForEveryLiveWorker) {
   const ClientStats stats = a().stats();
   EXPECT_EQ(stats.bytes_pushed, kSize * sizeof(float));
   EXPECT_EQ(stats.bytes_pulled, 2 * kSize * sizeof(float));  // MakeTable's pull, and this.
+  // The server says how long it held the pull at the barrier: most of the call's time.
+  EXPECT_GE(stats.parked_time, absl::Milliseconds(600));
+  EXPECT_LE(stats.parked_time + stats.server_push_time, stats.push_pull_time);
+  EXPECT_GT(stats.server_push_time, absl::ZeroDuration());
 }
 
 TEST_F(DataPlaneTest, AspReadersNeverWait) {

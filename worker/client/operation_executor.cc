@@ -1,10 +1,12 @@
 #include "worker/client/operation_executor.h"
 
 #include <algorithm>
+#include <string>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/blocking_counter.h"
+#include "proto/parameter_server.pb.h"
 #include "spdlog/spdlog.h"
 #include "worker/client/pull_scatter.h"
 #include "worker/client/reply_outcome.h"
@@ -27,6 +29,20 @@ void CountSent(const Operation& op, const std::vector<ShardPart*>& parts, Traffi
     traffic->bytes += part->values.size();
     traffic->dense_equivalent_bytes += part->num_values * sizeof(float);
   }
+}
+
+// PushResponse.server_micros of a push's answer; zero if the answer does not parse (the push
+// went through either way: its status said so).
+absl::Duration ServerTimeOfPush(const grpc::ByteBuffer& response) {
+  std::vector<grpc::Slice> slices;
+  if (!response.Dump(&slices).ok()) return absl::ZeroDuration();
+  std::string bytes;
+  for (const grpc::Slice& slice : slices) {
+    bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+  }
+  v1::PushResponse answer;
+  if (!answer.ParseFromString(bytes)) return absl::ZeroDuration();
+  return absl::Microseconds(answer.server_micros());
 }
 
 }  // namespace
@@ -72,6 +88,7 @@ ExecutionResult OperationExecutor::Execute(Operation& op) {
     const std::vector<ServerReply> replies = SendAll(op, map, routing.batches, deadline);
 
     uint64_t wanted_epoch = 0;
+    absl::Duration slowest_server, longest_parked;
     bool retry = routing.unroutable;
     absl::Status retry_reason = routing.unroutable
                                     ? absl::UnavailableError("a shard has no live primary in the map")
@@ -83,17 +100,23 @@ ExecutionResult OperationExecutor::Execute(Operation& op) {
         case ReplyOutcome::Kind::kDone:
           CountSent(op, batch.parts, &result.traffic);
           if (!op.push || op.pull_after_push) {
-            if (absl::Status scattered =
-                    op.push ? ScatterPushPullResponse(replies[i].response, batch.parts, dim,
-                                                      options_.pull_encoding,
-                                                      &result.pulled_after_push)
-                            : ScatterPullResponse(replies[i].response, batch.parts, dim,
-                                                  options_.pull_encoding, &result.traffic);
-                !scattered.ok()) {
+            absl::Duration server, parked;
+            absl::Status scattered =
+                op.push ? ScatterPushPullResponse(replies[i].response, batch.parts, dim,
+                                                  options_.pull_encoding,
+                                                  &result.pulled_after_push, &server, &parked)
+                        : ScatterPullResponse(replies[i].response, batch.parts, dim,
+                                              options_.pull_encoding, &result.traffic, &parked);
+            slowest_server = std::max(slowest_server, server);
+            longest_parked = std::max(longest_parked, parked);
+            if (!scattered.ok()) {
               result.status = absl::Status(
                   scattered.code(),
                   absl::StrCat(op.what, " from server ", batch.server_id, ": ", scattered.message()));
             }
+          }
+          if (op.push && !op.pull_after_push) {
+            slowest_server = std::max(slowest_server, ServerTimeOfPush(replies[i].response));
           }
           for (ShardPart* part : batch.parts) part->done = true;
           break;
@@ -112,6 +135,8 @@ ExecutionResult OperationExecutor::Execute(Operation& op) {
           break;
       }
     }
+    result.server_time += slowest_server;
+    result.parked_time += longest_parked;
     if (!result.status.ok() || !retry) break;
     ++result.retries;
     const absl::Duration left = deadline - absl::Now();

@@ -47,6 +47,11 @@ struct ExecutionResult {
   Traffic traffic;
   // A PushPull's pulled values (`traffic` holds what its push sent).
   Traffic pulled_after_push;
+  // What the servers said they spent: handling the push (PushResponse.server_micros) and holding
+  // the pull for its clock (PullResponse.parked_micros). Per attempt the longest over its servers
+  // (they work in parallel, so the slowest is what the caller waited for), summed over attempts.
+  absl::Duration server_time;
+  absl::Duration parked_time;
   // Attempts after the first.
   uint64_t retries = 0;
 };

@@ -360,6 +360,8 @@ absl::Status PsClient::Execute(Operation& op) {
   (op.push ? stats_.dense_equivalent_bytes_pushed : stats_.dense_equivalent_bytes_pulled) +=
       result.traffic.dense_equivalent_bytes;
   stats_.bytes_pulled += result.pulled_after_push.bytes;
+  stats_.server_push_time += result.server_time;
+  stats_.parked_time += result.parked_time;
   stats_.dense_equivalent_bytes_pulled += result.pulled_after_push.dense_equivalent_bytes;
   (op.pull_after_push ? stats_.push_pull_time
                       : op.push ? stats_.push_time : stats_.pull_time) += absl::Now() - start;

@@ -98,6 +98,11 @@ struct ClientStats {
   absl::Duration push_time;
   // Time spent inside PushPull calls (the push, then the pull's wait, in one round trip).
   absl::Duration push_pull_time;
+  // Of the times above, what the servers said they spent: handling pushes (validation, apply,
+  // replication) and holding pulls until slower workers reached their clock. The rest is
+  // transfer and the client's own work.
+  absl::Duration server_push_time;
+  absl::Duration parked_time;
   // Requests re-sent after a map change or an unreachable server.
   uint64_t retries = 0;
 };

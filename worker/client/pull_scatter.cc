@@ -50,19 +50,24 @@ absl::Status ScatterSlices(const v1::PullResponse& header, FrameReader* reader,
 
 absl::Status ScatterPullResponse(const grpc::ByteBuffer& response,
                                  const std::vector<ShardPart*>& parts, size_t dim,
-                                 v1::Encoding encoding, Traffic* traffic) {
+                                 v1::Encoding encoding, Traffic* traffic,
+                                 absl::Duration* parked_time) {
   v1::PullResponse header;
   absl::StatusOr<FrameReader> reader = FrameReader::Open(response, &header);
   if (!reader.ok()) return reader.status();
+  *parked_time = absl::Microseconds(header.parked_micros());
   return ScatterSlices(header, &*reader, parts, dim, encoding, traffic);
 }
 
 absl::Status ScatterPushPullResponse(const grpc::ByteBuffer& response,
                                      const std::vector<ShardPart*>& parts, size_t dim,
-                                     v1::Encoding encoding, Traffic* traffic) {
+                                     v1::Encoding encoding, Traffic* traffic,
+                                     absl::Duration* server_time, absl::Duration* parked_time) {
   v1::PushPullResponse header;
   absl::StatusOr<FrameReader> reader = FrameReader::Open(response, &header);
   if (!reader.ok()) return reader.status();
+  *server_time = absl::Microseconds(header.push().server_micros());
+  *parked_time = absl::Microseconds(header.pull().parked_micros());
   return ScatterSlices(header.pull(), &*reader, parts, dim, encoding, traffic);
 }
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/time/time.h"
 #include "grpcpp/support/byte_buffer.h"
 #include "proto/types.pb.h"
 #include "worker/client/operation.h"
@@ -20,14 +21,18 @@ namespace ps {
 // (sparse rows of `dim` values to their positions) and adds the payload it read to `traffic`.
 // Errors: InvalidArgument when the frame does not parse; Internal when the answer does not match
 // the request (the parts before the mismatch are written and counted).
+// `server_time` and `parked_time` receive what the answer's header says the server spent
+// (PushResponse.server_micros of a PushPull's push; PullResponse.parked_micros).
 absl::Status ScatterPullResponse(const grpc::ByteBuffer& response,
                                  const std::vector<ShardPart*>& parts, size_t dim,
-                                 v1::Encoding encoding, Traffic* traffic);
+                                 v1::Encoding encoding, Traffic* traffic,
+                                 absl::Duration* parked_time);
 
 // The same for a PushPull's answer (header PushPullResponse; its pull part is read as above).
 absl::Status ScatterPushPullResponse(const grpc::ByteBuffer& response,
                                      const std::vector<ShardPart*>& parts, size_t dim,
-                                     v1::Encoding encoding, Traffic* traffic);
+                                     v1::Encoding encoding, Traffic* traffic,
+                                     absl::Duration* server_time, absl::Duration* parked_time);
 
 }  // namespace ps
 

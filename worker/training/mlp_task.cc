@@ -2,7 +2,9 @@
 
 #include <algorithm>
 
+#include "absl/time/clock.h"
 #include "common/status_macros.h"
+#include "worker/training/thread_cpu_time.h"
 
 namespace ps {
 
@@ -31,12 +33,17 @@ absl::StatusOr<StepStats> MlpTask::Step(int64_t step) {
   }
   // The values of this step came with the previous step's exchange (or Evaluate's pull).
   if (!values_current_) PS_RETURN_IF_ERROR(parameters_->Pull(absl::MakeSpan(values_)));
+  const absl::Time start = absl::Now();
+  const absl::Duration start_cpu = ThreadCpuTime();
   PS_RETURN_IF_ERROR(mlp_->SetParameters(values_));
   PS_ASSIGN_OR_RETURN(const BatchLoss loss, mlp_->ComputeGradient(batch_features_, batch_labels_));
+  StepStats stats{loss.loss_sum, loss.correct, batch_size_};
+  stats.compute = absl::Now() - start;
+  stats.compute_cpu = ThreadCpuTime() - start_cpu;
   values_current_ = false;  // Stays false if the exchange fails.
   PS_RETURN_IF_ERROR(parameters_->PushAndPull(mlp_->gradient(), absl::MakeSpan(values_)));
   values_current_ = true;
-  return StepStats{loss.loss_sum, loss.correct, batch_size_};
+  return stats;
 }
 
 absl::StatusOr<MetricsRecord> MlpTask::Evaluate() {

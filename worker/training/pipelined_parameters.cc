@@ -122,6 +122,9 @@ ClientStats PipelinedDenseParameters::stats() const {
   ClientStats stats = client_->stats();
   absl::MutexLock lock(&mu_);
   stats.push_pull_time = waited_;
+  // The servers' share is of exchanges that mostly ran hidden; what was waited for is not split.
+  stats.server_push_time = absl::ZeroDuration();
+  stats.parked_time = absl::ZeroDuration();
   return stats;
 }
 

@@ -49,8 +49,9 @@ class PipelinedDenseParameters final : public DenseParameters {
   // Errors: InvalidArgument for a gradient or values of the wrong size; the error of the previous
   // exchange.
   absl::Status PushAndPull(const DeviceArray<float>& gradient, absl::Span<float> values) override;
-  // The client's traffic and times; push_pull_time is the time the training thread waited for
-  // exchanges (what the pipeline did not hide), not the time they took.
+  // The client's traffic; push_pull_time is the time the training thread waited for exchanges
+  // (what the pipeline did not hide), not the time they took, and is not split into server and
+  // barrier time (server_push_time and parked_time are zero).
   ClientStats stats() const override;
 
  private:

@@ -24,8 +24,26 @@ double CompressionRatio(uint64_t bytes, uint64_t dense_equivalent_bytes) {
   return bytes == 0 ? 1.0 : static_cast<double>(dense_equivalent_bytes) / bytes;
 }
 
+// Compute time so far (StepStats::compute, compute_cpu).
+struct ComputeTime {
+  absl::Duration wall;
+  absl::Duration cpu;
+  void Add(const StepStats& step) {
+    wall += step.compute;
+    cpu += step.compute_cpu;
+  }
+  absl::Duration contention() const { return std::max(absl::ZeroDuration(), wall - cpu); }
+};
+
+// Of the wait, what was neither the servers' work nor a barrier: transfer and client work.
+double TransferSeconds(const ClientStats& traffic) {
+  return std::max(0.0, WaitSeconds(traffic) - absl::ToDoubleSeconds(traffic.server_push_time) -
+                           absl::ToDoubleSeconds(traffic.parked_time));
+}
+
 // Traffic fields shared by every record; `steps` taken so far.
-void AddTraffic(const ClientStats& traffic, int64_t steps, MetricsRecord& record) {
+void AddTraffic(const ClientStats& traffic, const ComputeTime& compute, int64_t steps,
+                MetricsRecord& record) {
   const double per_step = 1.0 / std::max<int64_t>(1, steps);
   record.Set("bytes_pushed", static_cast<int64_t>(traffic.bytes_pushed))
       .Set("bytes_pulled", static_cast<int64_t>(traffic.bytes_pulled))
@@ -38,11 +56,17 @@ void AddTraffic(const ClientStats& traffic, int64_t steps, MetricsRecord& record
            CompressionRatio(traffic.bytes_pushed, traffic.dense_equivalent_bytes_pushed))
       .Set("pull_compression_ratio",
            CompressionRatio(traffic.bytes_pulled, traffic.dense_equivalent_bytes_pulled))
-      .Set("wait_seconds", WaitSeconds(traffic));
+      .Set("wait_seconds", WaitSeconds(traffic))
+      .Set("transfer_seconds", TransferSeconds(traffic))
+      .Set("server_push_seconds", absl::ToDoubleSeconds(traffic.server_push_time))
+      .Set("barrier_wait_seconds", absl::ToDoubleSeconds(traffic.parked_time))
+      .Set("compute_seconds", absl::ToDoubleSeconds(compute.wall))
+      .Set("cpu_contention_seconds", absl::ToDoubleSeconds(compute.contention()));
 }
 
-// "pushed 12.3 MB (18.8 KB/step; dense 940.6 KB/step, 50.0x) pulled ... waiting 1.2 s".
-std::string TrafficText(const ClientStats& traffic, int64_t steps) {
+// "pushed 12.3 MB (18.8 KB/step; dense 940.6 KB/step, 50.0x) pulled ... waiting 1.2 s
+// (transfer 0.8, servers 0.1, barrier 0.3), computing 2.0 s (0.4 s without a CPU)".
+std::string TrafficText(const ClientStats& traffic, const ComputeTime& compute, int64_t steps) {
   const double per_step = 1e-3 / std::max<int64_t>(1, steps);
   auto direction = [&](const char* verb, uint64_t bytes, uint64_t dense) {
     return absl::StrFormat("%s %.1f MB (%.1f KB/step; dense %.1f KB/step, %.1fx)", verb,
@@ -52,7 +76,13 @@ std::string TrafficText(const ClientStats& traffic, int64_t steps) {
   return absl::StrCat(
       direction("pushed", traffic.bytes_pushed, traffic.dense_equivalent_bytes_pushed), " ",
       direction("pulled", traffic.bytes_pulled, traffic.dense_equivalent_bytes_pulled),
-      absl::StrFormat(" waiting %.1f s", WaitSeconds(traffic)));
+      absl::StrFormat(" waiting %.1f s (transfer %.1f, servers %.1f, barrier %.1f), computing "
+                      "%.1f s (%.1f s without a CPU)",
+                      WaitSeconds(traffic), TransferSeconds(traffic),
+                      absl::ToDoubleSeconds(traffic.server_push_time),
+                      absl::ToDoubleSeconds(traffic.parked_time),
+                      absl::ToDoubleSeconds(compute.wall),
+                      absl::ToDoubleSeconds(compute.contention())));
 }
 
 // "test_accuracy 0.8912 test_loss 0.31" from an evaluation record.
@@ -88,6 +118,7 @@ absl::StatusOr<MetricsRecord> RunTraining(TrainingTask& task, const TrainingLoop
   absl::Duration train_time;
   int64_t total_examples = 0;
   int64_t steps_done = 0;
+  ComputeTime compute;
   MetricsRecord evaluation;
   for (int epoch = 0; epoch < options.epochs; ++epoch) {
     task.BeginEpoch(epoch);
@@ -97,6 +128,7 @@ absl::StatusOr<MetricsRecord> RunTraining(TrainingTask& task, const TrainingLoop
     for (int64_t step = 0; step < options.steps_per_epoch; ++step) {
       PS_ASSIGN_OR_RETURN(const StepStats stats, task.Step(step));
       ++steps_done;
+      compute.Add(stats);
       epoch_stats.Add(stats);
       interval.Add(stats);
       const bool last = step + 1 == options.steps_per_epoch;
@@ -112,7 +144,7 @@ absl::StatusOr<MetricsRecord> RunTraining(TrainingTask& task, const TrainingLoop
       spdlog::info("{}epoch {}/{} step {}/{} loss {:.4f}{} {:.0f} examples/s {}", options.label,
                    epoch + 1, options.epochs, step + 1, options.steps_per_epoch, loss,
                    task.reports_accuracy() ? absl::StrFormat(" train_accuracy %.4f", accuracy) : "",
-                   rate, TrafficText(traffic, steps_done));
+                   rate, TrafficText(traffic, compute, steps_done));
       MetricsRecord record;
       record.Set("event", std::string("progress"))
           .Set("epoch", int64_t{epoch + 1})
@@ -121,7 +153,7 @@ absl::StatusOr<MetricsRecord> RunTraining(TrainingTask& task, const TrainingLoop
           .Set("examples_per_sec", rate)
           .Set("elapsed_seconds", absl::ToDoubleSeconds(now - start));
       if (task.reports_accuracy()) record.Set("train_accuracy", accuracy);
-      AddTraffic(traffic, steps_done, record);
+      AddTraffic(traffic, compute, steps_done, record);
       PS_RETURN_IF_ERROR(log.Write(record));
       interval = Interval();
       interval_start = now;
@@ -138,7 +170,7 @@ absl::StatusOr<MetricsRecord> RunTraining(TrainingTask& task, const TrainingLoop
     spdlog::info("{}epoch {}/{} done in {:.1f} s: loss {:.4f}{} {} {:.0f} examples/s {}",
                  options.label, epoch + 1, options.epochs, absl::ToDoubleSeconds(epoch_time), loss,
                  task.reports_accuracy() ? absl::StrFormat(" train_accuracy %.4f", accuracy) : "",
-                 EvaluationText(evaluation), rate, TrafficText(traffic, steps_done));
+                 EvaluationText(evaluation), rate, TrafficText(traffic, compute, steps_done));
     MetricsRecord record;
     record.Set("event", std::string("epoch"))
         .Set("epoch", int64_t{epoch + 1})
@@ -149,7 +181,7 @@ absl::StatusOr<MetricsRecord> RunTraining(TrainingTask& task, const TrainingLoop
         .Set("elapsed_seconds", absl::ToDoubleSeconds(absl::Now() - start));
     if (task.reports_accuracy()) record.Set("train_accuracy", accuracy);
     record.Merge(evaluation);
-    AddTraffic(traffic, steps_done, record);
+    AddTraffic(traffic, compute, steps_done, record);
     PS_RETURN_IF_ERROR(log.Write(record));
   }
 
@@ -161,7 +193,7 @@ absl::StatusOr<MetricsRecord> RunTraining(TrainingTask& task, const TrainingLoop
       .Set("examples_per_sec", total_examples / std::max(1e-9, absl::ToDoubleSeconds(train_time)))
       .Set("train_seconds", absl::ToDoubleSeconds(train_time))
       .Set("elapsed_seconds", absl::ToDoubleSeconds(absl::Now() - start));
-  AddTraffic(task.traffic(), steps_done, final_record);
+  AddTraffic(task.traffic(), compute, steps_done, final_record);
   PS_RETURN_IF_ERROR(log.Write(final_record));
   return final_record;
 }

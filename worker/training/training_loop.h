@@ -9,6 +9,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "worker/client/ps_client.h"
 #include "worker/training/metrics_record.h"
 
@@ -20,6 +21,11 @@ struct StepStats {
   // Correct predictions, for classifiers (see TrainingTask::reports_accuracy).
   int64_t correct = 0;
   int64_t examples = 0;
+  // Time computing the step's gradient, by the wall clock and by the training thread's CPU
+  // clock: the difference is time the thread could have run but had no CPU (contention with the
+  // servers and other workers on a small machine). Zero for tasks that do not measure it.
+  absl::Duration compute;
+  absl::Duration compute_cpu;
 };
 
 // A model, its data and its parameters, seen as the loop needs them.
@@ -50,7 +56,10 @@ struct TrainingLoopOptions {
 
 // Trains, logging progress lines and writing every record (events "progress", "epoch", "final")
 // to `log`. Returns the final record: the last evaluation plus examples_per_sec, bytes_pushed,
-// bytes_pulled, wait_seconds and train_seconds. Errors: the first failed step or evaluation.
+// bytes_pulled, wait_seconds and train_seconds. Every record splits the time so far:
+// wait_seconds (inside data-plane calls) into transfer_seconds, server_push_seconds (the servers
+// handling pushes) and barrier_wait_seconds (pulls held for slower workers); compute_seconds,
+// of which cpu_contention_seconds the training thread had no CPU. Errors: the first failed step or evaluation.
 absl::StatusOr<MetricsRecord> RunTraining(TrainingTask& task, const TrainingLoopOptions& options,
                                           MetricsLog& log);
 
