@@ -117,6 +117,12 @@ for rank in 0 1; do
     "$(final "${rank}" bytes_pushed | awk '{print $1 / 1e6}')" \
     "$(final "${rank}" push_compression_ratio)" \
     "$(final "${rank}" bytes_pulled | awk '{print $1 / 1e6}')"
+  # Where the worker's time went: computing (and how much of it without a CPU: the demo's five
+  # processes share this machine's cores) and waiting, split by what the servers reported.
+  printf '  time: computing %.1f s (%.1f s of it without a CPU), waiting %.1f s = transfer %.1f + servers applying pushes %.1f + barrier for the other worker %.1f\n' \
+    "$(final "${rank}" compute_seconds)" "$(final "${rank}" cpu_contention_seconds)" \
+    "$(final "${rank}" wait_seconds)" "$(final "${rank}" transfer_seconds)" \
+    "$(final "${rank}" server_push_seconds)" "$(final "${rank}" barrier_wait_seconds)"
 done
 printf 'exported model %s: ' "${run_dir}/model.psmlp"
 "${bin_dir}/worker/ps_worker" --mode=evaluate --dataset="${dataset}" --device="${device}" \
