@@ -13,7 +13,9 @@ SparseStore::SparseStore(const v1::TableInfo& table, uint32_t num_shards, uint32
     : ShardStore(table, shard_id, std::move(optimizer)),
       num_shards_(num_shards),
       dim_(table.spec().sparse_dim()),
-      slots_(optimizer_->num_slots()) {}
+      values_(dim_) {
+  for (int slot = 0; slot < optimizer_->num_slots(); ++slot) slots_.emplace_back(dim_);
+}
 
 absl::StatusOr<PushPayload> SparseStore::ValidatePush(const v1::ShardSlice& slice,
                                                       FrameReader& reader) const {
@@ -36,12 +38,11 @@ absl::StatusOr<std::vector<uint64_t>> SparseStore::ValidatePull(const v1::ShardS
 size_t SparseStore::Row(uint64_t key) {
   const auto [it, inserted] = index_.try_emplace(key, steps_.size());
   if (inserted) {
-    values_.resize(values_.size() + dim_);
-    initializer_.FillRow(key, absl::MakeSpan(values_.data() + values_.size() - dim_, dim_));
+    initializer_.FillRow(key, absl::MakeSpan(values_.Append(0.0f), dim_));
     for (size_t slot = 0; slot < slots_.size(); ++slot) {
-      slots_[slot].resize(slots_[slot].size() + dim_, optimizer_->InitialSlotValue(slot));
+      slots_[slot].Append(optimizer_->InitialSlotValue(static_cast<int>(slot)));
     }
-    steps_.push_back(0);
+    steps_.Append(0);
   }
   return it->second;
 }
@@ -50,10 +51,11 @@ void SparseStore::ApplyRow(uint64_t key, absl::Span<const float> gradient) {
   const size_t row = Row(key);
   float* slot_pointers[2];  // No optimizer keeps more than two slots.
   for (size_t slot = 0; slot < slots_.size(); ++slot) {
-    slot_pointers[slot] = slots_[slot].data() + row * dim_;
+    slot_pointers[slot] = slots_[slot].row(row);
   }
-  optimizer_->Apply(absl::MakeSpan(values_.data() + row * dim_, dim_),
-                    absl::MakeConstSpan(slot_pointers, slots_.size()), gradient, ++steps_[row]);
+  optimizer_->Apply(absl::MakeSpan(values_.row(row), dim_),
+                    absl::MakeConstSpan(slot_pointers, slots_.size()), gradient,
+                    ++*steps_.row(row));
 }
 
 void SparseStore::Apply(PushPayload& payload) {
@@ -99,7 +101,7 @@ grpc::Slice SparseStore::Read(const std::vector<uint64_t>& keys, v1::Encoding en
     if (it == index_.end()) {
       initializer_.FillRow(keys[i], out);
     } else {
-      std::copy_n(values_.data() + it->second * dim_, dim_, out.data());
+      std::copy_n(values_.row(it->second), dim_, out.data());
     }
   }
   return EncodeForPull(gathered, encoding, header);
@@ -114,12 +116,12 @@ void SparseStore::Serialize(v1::ShardState* state, std::vector<grpc::Slice>* pay
   steps.reserve(rows.size());
   for (const auto& [key, row] : rows) {
     keys.push_back(key);
-    steps.push_back(steps_[row]);
+    steps.push_back(*steps_.row(row));
   }
-  const auto gather = [&](const std::vector<float>& from) {
+  const auto gather = [&](const ChunkedRows<float>& from) {
     std::vector<float> out(rows.size() * dim_);
     for (size_t i = 0; i < rows.size(); ++i) {
-      std::copy_n(from.data() + rows[i].second * dim_, dim_, out.data() + i * dim_);
+      std::copy_n(from.row(rows[i].second), dim_, out.data() + i * dim_);
     }
     return CopySlice(out.data(), out.size() * sizeof(float));
   };
@@ -128,7 +130,7 @@ void SparseStore::Serialize(v1::ShardState* state, std::vector<grpc::Slice>* pay
   payload->push_back(CopySlice(keys.data(), keys.size() * sizeof(uint64_t)));
   payload->push_back(CopySlice(steps.data(), steps.size() * sizeof(uint64_t)));
   payload->push_back(gather(values_));
-  for (const std::vector<float>& slot : slots_) payload->push_back(gather(slot));
+  for (const ChunkedRows<float>& slot : slots_) payload->push_back(gather(slot));
   for (const auto& [clock, accumulator] : accumulators_) {
     std::vector<std::pair<uint64_t, size_t>> sums(accumulator.offsets.begin(),
                                                   accumulator.offsets.end());
@@ -180,6 +182,18 @@ absl::Status SparseStore::Install(const v1::ShardState& state, FrameReader& read
           absl::StrCat(Where(), ": the state's key ", keys[row], " is repeated or of another shard"));
     }
   }
+  // Into chunks: the arrays read above are freed as this returns.
+  ChunkedRows<uint64_t> chunked_steps(1);
+  ChunkedRows<float> chunked_values(dim_);
+  std::vector<ChunkedRows<float>> chunked_slots;
+  for (size_t slot = 0; slot < slots.size(); ++slot) chunked_slots.emplace_back(dim_);
+  for (size_t row = 0; row < keys.size(); ++row) {
+    *chunked_steps.Append(0) = steps[row];
+    std::copy_n(values.data() + row * dim_, dim_, chunked_values.Append(0.0f));
+    for (size_t slot = 0; slot < slots.size(); ++slot) {
+      std::copy_n(slots[slot].data() + row * dim_, dim_, chunked_slots[slot].Append(0.0f));
+    }
+  }
   std::map<uint64_t, Accumulator> accumulators;
   for (const v1::AccumulatorState& entry : state.accumulators()) {
     if (entry.num_keys() > reader.remaining() / sizeof(uint64_t)) {
@@ -200,9 +214,9 @@ absl::Status SparseStore::Install(const v1::ShardState& state, FrameReader& read
     accumulator.sums = std::move(sums);
   }
   index_.swap(index);
-  steps_.swap(steps);
-  values_.swap(values);
-  slots_.swap(slots);
+  steps_.swap(chunked_steps);
+  values_.swap(chunked_values);
+  slots_.swap(chunked_slots);
   accumulators_.swap(accumulators);
   return absl::OkStatus();
 }

@@ -4,8 +4,10 @@
 #define PS_SERVER_SPARSE_STORE_H_
 
 #include <map>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "server/chunked_rows.h"
 #include "server/shard_store.h"
 
 namespace ps {
@@ -43,11 +45,11 @@ class SparseStore : public ShardStore {
   const uint32_t num_shards_;
   const size_t dim_;
   absl::flat_hash_map<uint64_t, size_t> index_;
-  // Row r's values are values_[r * dim_, (r + 1) * dim_); the same for each slot.
-  std::vector<float> values_;
-  std::vector<std::vector<float>> slots_;
+  // Row r of the table is row r of values_, of each slot, and of steps_.
+  ChunkedRows<float> values_;
+  std::vector<ChunkedRows<float>> slots_;
   // Updates applied to each row (Adam's bias correction).
-  std::vector<uint64_t> steps_;
+  ChunkedRows<uint64_t> steps_{1};
   std::map<uint64_t, Accumulator> accumulators_;
 };
 
