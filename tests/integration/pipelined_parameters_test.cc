@@ -79,7 +79,7 @@ TEST_F(PipelinedParametersTest, EachStepGetsEveryOwnUpdateButTheNewest) {
   ASSERT_TRUE((*pipelined)->Pull(absl::MakeSpan(values)).ok());
   ASSERT_EQ(values, Filled(0.0f));
   for (int step = 0; step < 10; ++step) {
-    ASSERT_TRUE((*pipelined)->PushAndPull(gradient_, absl::MakeSpan(values)).ok());
+    ASSERT_TRUE((*pipelined)->PushAndPull(gradient_, &values).ok());
     // Call k returns what exchange k - 1 read after pushing gradients 0 .. k - 1; the first
     // leaves the values it was given.
     EXPECT_EQ(values, Filled(-static_cast<float>(step))) << "step " << step;
@@ -108,11 +108,11 @@ TEST_F(PipelinedParametersTest, TheStalenessBoundHoldsAgainstASlowWorker) {
   // Exchange 0 pushes clock 0 and reads for step 2, at clock 2: SSP(1) needs the slow worker at
   // clock >= 1, so the step that waits for it (the second call) must block until it pushes.
   std::vector<float> values(kSize);
-  ASSERT_TRUE((*pipelined)->PushAndPull(gradient_, absl::MakeSpan(values)).ok());
+  ASSERT_TRUE((*pipelined)->PushAndPull(gradient_, &values).ok());
   absl::Notification second_returned;
   absl::Status second;
   std::thread step([&] {
-    second = (*pipelined)->PushAndPull(gradient_, absl::MakeSpan(values));
+    second = (*pipelined)->PushAndPull(gradient_, &values);
     second_returned.Notify();
   });
   EXPECT_FALSE(second_returned.WaitForNotificationWithTimeout(absl::Milliseconds(700)))

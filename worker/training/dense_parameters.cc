@@ -36,10 +36,10 @@ ClusterDenseParameters::ClusterDenseParameters(PsClient* client, v1::TableInfo t
       host_gradient_(encoder_ == nullptr || warmup_pushes > 0 ? table_.spec().dense_size() : 0) {}
 
 absl::Status DenseParameters::PushAndPull(const DeviceArray<float>& gradient,
-                                          absl::Span<float> values) {
+                                          std::vector<float>* values) {
   PS_RETURN_IF_ERROR(Push(gradient));
   AdvanceClock();
-  return Pull(values);
+  return Pull(absl::MakeSpan(*values));
 }
 
 absl::Status ClusterDenseParameters::Push(const DeviceArray<float>& gradient) {
@@ -47,8 +47,9 @@ absl::Status ClusterDenseParameters::Push(const DeviceArray<float>& gradient) {
 }
 
 absl::Status ClusterDenseParameters::PushAndPull(const DeviceArray<float>& gradient,
-                                                 absl::Span<float> values) {
-  return Send(gradient, &values);
+                                                 std::vector<float>* values) {
+  absl::Span<float> out = absl::MakeSpan(*values);
+  return Send(gradient, &out);
 }
 
 absl::Status ClusterDenseParameters::Send(const DeviceArray<float>& gradient,

@@ -28,10 +28,11 @@ class DenseParameters {
   // backend that computed it (the GPU's under CUDA) until the parameters need it elsewhere.
   virtual absl::Status Push(const DeviceArray<float>& gradient) = 0;
   virtual void AdvanceClock() = 0;
-  // One step's exchange: pushes `gradient` for the current clock, advances the clock and reads
-  // the values the next step computes with into `values`. The default is Push, AdvanceClock,
-  // Pull; a cluster table does it in one round trip.
-  virtual absl::Status PushAndPull(const DeviceArray<float>& gradient, absl::Span<float> values);
+  // One step's exchange: pushes `gradient` for the current clock, advances the clock and leaves
+  // the values the next step computes with in `values` (the same size as the table; an
+  // implementation may swap in a buffer of its own instead of copying). The default is Push,
+  // AdvanceClock, Pull; a cluster table does it in one round trip.
+  virtual absl::Status PushAndPull(const DeviceArray<float>& gradient, std::vector<float>* values);
   // Traffic and time spent waiting; zero for local parameters.
   virtual ClientStats stats() const = 0;
 };
@@ -48,7 +49,8 @@ class ClusterDenseParameters final : public DenseParameters {
 
   absl::Status Pull(absl::Span<float> values) override { return client_->Pull(table_, values); }
   absl::Status Push(const DeviceArray<float>& gradient) override;
-  absl::Status PushAndPull(const DeviceArray<float>& gradient, absl::Span<float> values) override;
+  absl::Status PushAndPull(const DeviceArray<float>& gradient,
+                           std::vector<float>* values) override;
   void AdvanceClock() override { client_->AdvanceClock(); }
   ClientStats stats() const override { return client_->stats(); }
 

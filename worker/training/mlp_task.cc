@@ -41,7 +41,7 @@ absl::StatusOr<StepStats> MlpTask::Step(int64_t step) {
   stats.compute = absl::Now() - start;
   stats.compute_cpu = ThreadCpuTime() - start_cpu;
   values_current_ = false;  // Stays false if the exchange fails.
-  PS_RETURN_IF_ERROR(parameters_->PushAndPull(mlp_->gradient(), absl::MakeSpan(values_)));
+  PS_RETURN_IF_ERROR(parameters_->PushAndPull(mlp_->gradient(), &values_));
   values_current_ = true;
   return stats;
 }

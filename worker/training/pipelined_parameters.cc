@@ -102,14 +102,15 @@ void PipelinedDenseParameters::AdvanceClock() {
 }
 
 absl::Status PipelinedDenseParameters::PushAndPull(const DeviceArray<float>& gradient,
-                                                   absl::Span<float> values) {
-  if (gradient.size() != gradient_.size() || values.size() != prefetched_.size()) {
+                                                   std::vector<float>* values) {
+  if (gradient.size() != gradient_.size() || values->size() != prefetched_.size()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("an exchange of ", gradient.size(), " gradient and ", values.size(),
+        absl::StrCat("an exchange of ", gradient.size(), " gradient and ", values->size(),
                      " parameter values with a table of ", gradient_.size()));
   }
   PS_RETURN_IF_ERROR(FinishExchange());
-  if (prefetched_valid_) std::copy(prefetched_.begin(), prefetched_.end(), values.begin());
+  // The caller's old buffer becomes the next exchange's destination.
+  if (prefetched_valid_) values->swap(prefetched_);
   PS_RETURN_IF_ERROR(backend_->Download(gradient, absl::MakeSpan(gradient_)));
   prefetched_valid_ = true;  // Once the exchange below has finished without an error.
   absl::MutexLock lock(&mu_);

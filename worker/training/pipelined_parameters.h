@@ -44,11 +44,13 @@ class PipelinedDenseParameters final : public DenseParameters {
   absl::Status Pull(absl::Span<float> values) override;
   absl::Status Push(const DeviceArray<float>& gradient) override;
   void AdvanceClock() override;
-  // Returns with the values the previous exchange read (on the first call, `values` is left as
-  // it is: the caller computed with it), and starts the exchange of `gradient`.
+  // Returns with the values the previous exchange read swapped into `values` (no copy; on the
+  // first call `values` is left as it is: the caller computed with it), and starts the exchange
+  // of `gradient`, which reads into the buffer `values` held.
   // Errors: InvalidArgument for a gradient or values of the wrong size; the error of the previous
   // exchange.
-  absl::Status PushAndPull(const DeviceArray<float>& gradient, absl::Span<float> values) override;
+  absl::Status PushAndPull(const DeviceArray<float>& gradient,
+                           std::vector<float>* values) override;
   // The client's traffic; push_pull_time is the time the training thread waited for exchanges
   // (what the pipeline did not hide), not the time they took, and is not split into server and
   // barrier time (server_push_time and parked_time are zero).
