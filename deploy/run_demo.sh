@@ -119,7 +119,7 @@ for rank in 0 1; do
     "$(final "${rank}" bytes_pulled | awk '{print $1 / 1e6}')"
   # Where the worker's time went: computing (and how much of it without a CPU: the demo's five
   # processes share this machine's cores) and waiting, split by what the servers reported.
-  printf '  time: computing %.1f s (%.1f s of it without a CPU), waiting %.1f s = transfer %.1f + servers applying pushes %.1f + barrier for the other worker %.1f\n' \
+  printf '  time: computing %.1f s (%.1f s of it without a CPU), waiting %.1f s = transfer %.1f + servers handling pushes (apply, replication) %.1f + barrier for the other worker %.1f\n' \
     "$(final "${rank}" compute_seconds)" "$(final "${rank}" cpu_contention_seconds)" \
     "$(final "${rank}" wait_seconds)" "$(final "${rank}" transfer_seconds)" \
     "$(final "${rank}" server_push_seconds)" "$(final "${rank}" barrier_wait_seconds)"
