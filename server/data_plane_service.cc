@@ -27,44 +27,50 @@ grpc::ByteBuffer SerializeMessage(const google::protobuf::MessageLite& message) 
   return grpc::ByteBuffer(&slice, 1);
 }
 
-// Finishes a unary reactor exactly once from any thread, also after the client cancelled. The
-// reactor deletes itself once finished; this state outlives it.
+// Finishes a call exactly once from any thread, also after the client cancelled: a unary
+// reactor, or one message of a PushStream. The reactor deletes itself once finished; this state
+// outlives it.
 struct Completion {
   absl::Mutex mu;
-  grpc::ServerUnaryReactor* reactor ABSL_GUARDED_BY(mu) = nullptr;
+  // Empty once finished or taken.
+  std::function<void(const grpc::Status&)> finish ABSL_GUARDED_BY(mu);
 
   // Runs `fill` (writing the response) and finishes, unless finished already.
   bool Finish(const grpc::Status& status, const std::function<void()>& fill = nullptr) {
-    grpc::ServerUnaryReactor* to_finish = nullptr;
+    std::function<void(const grpc::Status&)> to_finish;
     {
       absl::MutexLock lock(&mu);
-      if (reactor == nullptr) return false;
+      if (!finish) return false;
       if (fill) fill();
-      to_finish = reactor;
-      reactor = nullptr;
+      to_finish.swap(finish);
     }
-    to_finish->Finish(status);
+    to_finish(status);
     return true;
   }
   bool Finished() {
     absl::MutexLock lock(&mu);
-    return reactor == nullptr;
+    return !finish;
   }
-  // Claims the reactor to go on with it (a PushPull's pull after its push), unless finished
-  // already; from then on Finish does nothing.
+  // Claims the call to go on with it (a PushPull's pull after its push, a PushStream message's
+  // acknowledgement), unless finished already; from then on Finish does nothing.
   bool Take() {
     absl::MutexLock lock(&mu);
-    if (reactor == nullptr) return false;
-    reactor = nullptr;
+    if (!finish) return false;
+    finish = nullptr;
     return true;
   }
 };
 
+// Points `completion` at `reactor`.
+void FinishesReactor(Completion& completion, grpc::ServerUnaryReactor* reactor) {
+  absl::MutexLock lock(&completion.mu);
+  completion.finish = [reactor](const grpc::Status& status) { reactor->Finish(status); };
+}
+
 class CompletionReactor : public grpc::ServerUnaryReactor {
  public:
   CompletionReactor() : completion_(std::make_shared<Completion>()) {
-    absl::MutexLock lock(&completion_->mu);
-    completion_->reactor = this;
+    FinishesReactor(*completion_, this);
   }
   const std::shared_ptr<Completion>& completion() const { return completion_; }
   void OnCancel() override {
@@ -207,8 +213,7 @@ class DataPlaneService::PushPullCall : public PullCall {
   PushPullCall(DataPlaneService* service, grpc::CallbackServerContext* context,
                grpc::ByteBuffer* response)
       : PullCall(service, context, response), completion_(std::make_shared<Completion>()) {
-    absl::MutexLock lock(&completion_->mu);
-    completion_->reactor = this;
+    FinishesReactor(*completion_, this);
   }
   const std::shared_ptr<Completion>& completion() const { return completion_; }
   void OnCancel() override {
@@ -220,6 +225,127 @@ class DataPlaneService::PushPullCall : public PullCall {
 
  private:
   const std::shared_ptr<Completion> completion_;
+};
+
+// A PushStream in flight: its messages are pushes of their own (each applied and replicated as
+// it arrives). The call is answered once the client closed the stream and every message it sent
+// was acknowledged or failed: OK with every message's duplicates, or the first error. Only the
+// reactor's own callbacks finish it (gRPC allows no read after Finish), except a cancellation.
+// Shared with the messages' callbacks, which can outlive the reactor.
+struct DataPlaneService::PushStreamState {
+  absl::Mutex mu;
+  grpc::ServerReadReactor<grpc::ByteBuffer>* reactor ABSL_GUARDED_BY(mu) = nullptr;
+  grpc::ByteBuffer* response = nullptr;
+  const absl::Time received = absl::Now();
+  // The push every message belongs to (from the first): they must all agree.
+  std::optional<v1::PushRequest> first ABSL_GUARDED_BY(mu);
+  // Messages handed to StartPush whose outcome is not in yet.
+  int pending ABSL_GUARDED_BY(mu) = 0;
+  bool closed ABSL_GUARDED_BY(mu) = false;
+  absl::Status error ABSL_GUARDED_BY(mu);
+  // Per message, its slices' duplicate flags, in message order.
+  std::vector<std::vector<bool>> duplicates ABSL_GUARDED_BY(mu);
+
+  // Whether messages still need applying: not after an error (the client retries the whole
+  // push) nor once the call ended.
+  bool Accepting() {
+    absl::MutexLock lock(&mu);
+    return reactor != nullptr && error.ok();
+  }
+  // A message's outcome.
+  void Acknowledged(size_t index, const v1::PushResponse& answer) {
+    Settle([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+      duplicates[index].assign(answer.duplicates().begin(), answer.duplicates().end());
+      --pending;
+    });
+  }
+  void Failed(const absl::Status& status) {
+    Settle([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+      if (error.ok()) error = status;
+      --pending;
+    });
+  }
+  // The client closed the stream (or the call ended).
+  void Closed() {
+    Settle([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { closed = true; });
+  }
+  void Cancelled() {
+    grpc::ServerReadReactor<grpc::ByteBuffer>* to_finish = nullptr;
+    {
+      absl::MutexLock lock(&mu);
+      std::swap(to_finish, reactor);
+    }
+    if (to_finish != nullptr) {
+      to_finish->Finish(grpc::Status(grpc::StatusCode::CANCELLED, "the client cancelled"));
+    }
+  }
+
+ private:
+  // Applies `change`; once closed with nothing pending, writes the answer and finishes (outside
+  // mu: finishing may call back into this state).
+  template <typename Change>
+  void Settle(Change change) {
+    grpc::ServerReadReactor<grpc::ByteBuffer>* to_finish = nullptr;
+    grpc::Status status;
+    {
+      absl::MutexLock lock(&mu);
+      change();
+      if (reactor == nullptr || !closed || pending > 0) return;
+      if (error.ok()) {
+        v1::PushResponse answer;
+        for (const std::vector<bool>& message : duplicates) {
+          for (bool duplicate : message) answer.add_duplicates(duplicate);
+        }
+        answer.set_duplicate(answer.duplicates_size() > 0 &&
+                             std::all_of(answer.duplicates().begin(), answer.duplicates().end(),
+                                         [](bool duplicate) { return duplicate; }));
+        answer.set_server_micros(absl::ToInt64Microseconds(absl::Now() - received));
+        *response = SerializeMessage(answer);
+      } else {
+        status = ToGrpcStatus(error);
+      }
+      std::swap(to_finish, reactor);
+    }
+    to_finish->Finish(status);
+  }
+};
+
+class DataPlaneService::PushStreamCall : public grpc::ServerReadReactor<grpc::ByteBuffer> {
+ public:
+  PushStreamCall(DataPlaneService* service, grpc::CallbackServerContext* context,
+                 grpc::ByteBuffer* response)
+      : service_(service), context_(context), state_(std::make_shared<PushStreamState>()) {
+    state_->response = response;
+    {
+      absl::MutexLock lock(&state_->mu);
+      state_->reactor = this;
+    }
+    StartRead(&incoming_);
+  }
+  void OnReadDone(bool ok) override {
+    if (!ok) {  // The client closed the stream (or the call ended).
+      state_->Closed();
+      return;
+    }
+    // Applied before the next read is started: gRPC keeps receiving the next message meanwhile,
+    // as far as the stream's flow-control window lets it. After an error the rest is drained
+    // unapplied until the client closes the stream and hears the error.
+    if (state_->Accepting()) {
+      service_->HandlePushStreamMessage(context_, incoming_, state_, next_index_);
+    }
+    ++next_index_;
+    incoming_.Clear();
+    StartRead(&incoming_);
+  }
+  void OnCancel() override { state_->Cancelled(); }
+  void OnDone() override { delete this; }
+
+ private:
+  DataPlaneService* const service_;
+  grpc::CallbackServerContext* const context_;
+  const std::shared_ptr<PushStreamState> state_;
+  grpc::ByteBuffer incoming_;
+  size_t next_index_ = 0;
 };
 
 // Streams a snapshot frame in chunks, one write in flight at a time (gRPC's flow control paces
@@ -562,6 +688,58 @@ grpc::ServerUnaryReactor* DataPlaneService::Pull(grpc::CallbackServerContext* co
   }
   if (!ParkUnlessReadable(call)) call->Respond();
   return call;
+}
+
+grpc::ServerReadReactor<grpc::ByteBuffer>* DataPlaneService::PushStream(
+    grpc::CallbackServerContext* context, grpc::ByteBuffer* response) {
+  return new PushStreamCall(this, context, response);
+}
+
+void DataPlaneService::HandlePushStreamMessage(grpc::CallbackServerContext* context,
+                                               const grpc::ByteBuffer& frame,
+                                               const std::shared_ptr<PushStreamState>& state,
+                                               size_t index) {
+  {
+    absl::MutexLock lock(&state->mu);
+    ++state->pending;  // Settled exactly once below: acknowledged or failed.
+    state->duplicates.resize(std::max(state->duplicates.size(), index + 1));
+  }
+  auto progress = std::make_shared<PushProgress>();
+  progress->completion = std::make_shared<Completion>();
+  {
+    absl::MutexLock lock(&progress->completion->mu);
+    progress->completion->finish = [state](const grpc::Status& status) {
+      state->Failed(FromGrpcStatus(status));
+    };
+  }
+  progress->then = [state, index](const v1::PushResponse& answer) {
+    state->Acknowledged(index, answer);
+  };
+  v1::PushRequest header;
+  absl::StatusOr<FrameReader> reader = FrameReader::Open(frame, &header);
+  if (!reader.ok()) {
+    FailPush(context, *progress, reader.status(), 0);
+    return;
+  }
+  absl::Status same_push;
+  {
+    absl::MutexLock lock(&state->mu);
+    if (!state->first.has_value()) state->first = header;
+    const v1::PushRequest& first = *state->first;
+    if (header.worker_id() != first.worker_id() || header.incarnation() != first.incarnation() ||
+        header.seq() != first.seq() || header.clock() != first.clock()) {
+      same_push = absl::InvalidArgumentError(absl::StrCat(
+          "message ", index, " of the push stream is of another push (worker ",
+          header.worker_id(), " seq ", header.seq(), " clock ", header.clock(),
+          "; the stream's first message: worker ", first.worker_id(), " seq ", first.seq(),
+          " clock ", first.clock(), ")"));
+    }
+  }
+  if (!same_push.ok()) {
+    FailPush(context, *progress, same_push, 0);
+    return;
+  }
+  StartPush(context, header, *reader, progress);
 }
 
 absl::Status DataPlaneService::PreparePull(grpc::CallbackServerContext* context,

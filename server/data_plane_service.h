@@ -1,4 +1,4 @@
-// The parameter server's gRPC service: Push, Pull and PushPull for workers, Replicate and
+// The parameter server's gRPC service: Push, PushStream, Pull and PushPull for workers, Replicate and
 // FetchShardSnapshot between replicas, DescribeShards for operators, all over gRPC's callback
 // API so that no thread waits for a clock, a replica's acknowledgement or a newer map. The
 // decisions are ReplicaSet's (replica_set.h); this class converts frames and statuses, parks
@@ -66,9 +66,10 @@ class DataPlaneService final
     : public v1::ParameterServer::WithRawCallbackMethod_Push<
           v1::ParameterServer::WithRawCallbackMethod_Pull<
               v1::ParameterServer::WithRawCallbackMethod_PushPull<
-                  v1::ParameterServer::WithRawCallbackMethod_Replicate<
-                      v1::ParameterServer::WithRawCallbackMethod_FetchShardSnapshot<
-                          v1::ParameterServer::CallbackService>>>>> {
+                  v1::ParameterServer::WithRawCallbackMethod_PushStream<
+                      v1::ParameterServer::WithRawCallbackMethod_Replicate<
+                          v1::ParameterServer::WithRawCallbackMethod_FetchShardSnapshot<
+                              v1::ParameterServer::CallbackService>>>>>> {
  public:
   explicit DataPlaneService(DataPlaneOptions options = DataPlaneOptions());
   ~DataPlaneService() override;
@@ -91,6 +92,8 @@ class DataPlaneService final
   grpc::ServerUnaryReactor* PushPull(grpc::CallbackServerContext* context,
                                      const grpc::ByteBuffer* request,
                                      grpc::ByteBuffer* response) override;
+  grpc::ServerReadReactor<grpc::ByteBuffer>* PushStream(grpc::CallbackServerContext* context,
+                                                       grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* Replicate(grpc::CallbackServerContext* context,
                                       const grpc::ByteBuffer* request,
                                       grpc::ByteBuffer* response) override;
@@ -106,6 +109,8 @@ class DataPlaneService final
   class PullCall;
   class PushCall;
   class PushPullCall;
+  class PushStreamCall;
+  struct PushStreamState;
   struct ReplicateWork;
   class SnapshotWriter;
   struct PushProgress;
@@ -115,6 +120,10 @@ class DataPlaneService final
                  FrameReader& reader, const std::shared_ptr<PushProgress>& progress);
   void FailPush(grpc::CallbackServerContext* context, PushProgress& progress,
                 const absl::Status& status, uint64_t refresh_epoch);
+  // One message of a PushStream: a push of its own, acknowledged to `state` as message `index`.
+  void HandlePushStreamMessage(grpc::CallbackServerContext* context,
+                               const grpc::ByteBuffer& frame,
+                               const std::shared_ptr<PushStreamState>& state, size_t index);
   // Sends a push's entries (ReplicaSet::SendFn); settles `progress` once every replica has them
   // (after a map without the failed ones, if some failed) or fails it.
   void ReplicatePush(const std::shared_ptr<PushProgress>& progress,

@@ -171,6 +171,23 @@ TEST_F(DataPlaneTest, BspPushPullWaitsInOneCallForEveryLiveWorker) {
   EXPECT_GT(stats.server_push_time, absl::ZeroDuration());
 }
 
+TEST_F(DataPlaneTest, PushesStreamedPerShardApplyExactlyOnce) {
+  const v1::TableInfo table = MakeTable(v1::ConsistencySpec::MODEL_ASP);
+  PsClientOptions options;
+  options.coordinator_address = cluster_->coordinator_address();
+  options.request_timeout = absl::Seconds(20);
+  options.stream_push_bytes = 1;  // Every push to a server holding two shards streams.
+  absl::StatusOr<std::unique_ptr<PsClient>> streaming = PsClient::Connect(options);
+  ASSERT_TRUE(streaming.ok()) << streaming.status();
+  ASSERT_TRUE((*streaming)->LookupTable("w").ok());
+  for (int push = 0; push < 5; ++push) {
+    ASSERT_TRUE((*streaming)->Push(table, Filled(1.0f)).ok()) << "push " << push;
+  }
+  ASSERT_TRUE(a().Pull(table, absl::MakeSpan(scratch_)).ok());
+  EXPECT_EQ(scratch_, Filled(-5.0f));
+  EXPECT_GT((*streaming)->stats().server_push_time, absl::ZeroDuration());
+}
+
 TEST_F(DataPlaneTest, AspReadersNeverWait) {
   const v1::TableInfo table = MakeTable(v1::ConsistencySpec::MODEL_ASP);
   for (int clock = 0; clock < 20; ++clock) {
@@ -347,6 +364,55 @@ TEST_F(RawDataPlaneTest, APushPullWhosePullIsBadChangesNothing) {
         << what << ": " << raw.status.error_message();
   }
   EXPECT_EQ(FirstValue(), before);
+}
+
+TEST_F(RawDataPlaneTest, APushStreamOfMixedPushesIsRefused) {
+  const float before = FirstValue();
+  const std::vector<float> ones(range_.size(), 1.0f);
+  // Two messages for the same shard with different seqs: the second is of another push.
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+  grpc::GenericStub stub(OpenChannel(address_));
+  struct Call : grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
+    std::vector<grpc::ByteBuffer> messages;
+    size_t next = 0;
+    grpc::ByteBuffer response;
+    absl::Notification done;
+    grpc::Status status;
+    void Next() {
+      if (next == messages.size()) {
+        StartWritesDone();
+      } else {
+        StartWrite(&messages[next++]);
+      }
+    }
+    void OnWriteDone(bool ok) override {
+      if (ok) Next();
+    }
+    void OnDone(const grpc::Status& s) override {
+      status = s;
+      done.Notify();
+    }
+  } call;
+  call.messages.push_back(
+      MakeFrame(Header(4000, range_.size()), {BorrowedSlice(ones.data(), ones.size() * 4)}));
+  call.messages.push_back(
+      MakeFrame(Header(4001, range_.size()), {BorrowedSlice(ones.data(), ones.size() * 4)}));
+  stub.PrepareBidiStreamingCall(&context, "/ps.v1.ParameterServer/PushStream",
+                                grpc::StubOptions(), &call);
+  call.StartRead(&call.response);
+  call.Next();
+  call.StartCall();
+  ASSERT_TRUE(call.done.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  EXPECT_EQ(call.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+      << call.status.error_message();
+  EXPECT_NE(call.status.error_message().find("of another push"), std::string::npos);
+  // The first message was a push of its own and applied once; a retry of it is a duplicate.
+  EXPECT_EQ(FirstValue(), before - 1.0f);
+  const Answer retry = Push(Header(4000, range_.size()), ones);
+  ASSERT_TRUE(retry.status.ok()) << retry.status.error_message();
+  EXPECT_TRUE(retry.response.duplicate());
+  EXPECT_EQ(FirstValue(), before - 1.0f);
 }
 
 TEST_F(RawDataPlaneTest, EveryBadRequestIsRejectedAndChangesNothing) {

@@ -1,6 +1,7 @@
 #include "worker/client/grpc_server_transport.h"
 
 #include <utility>
+#include <vector>
 
 #include "common/grpc_endpoint.h"
 #include "grpcpp/client_context.h"
@@ -16,7 +17,71 @@ struct PendingCall {
   ServerTransport::DoneCallback done;
 };
 
+// Moves the trailing metadata a server sent into `reply`.
+void CopyTrailers(const grpc::ClientContext& context, ServerReply* reply) {
+  for (const auto& [key, value] : context.GetServerTrailingMetadata()) {
+    reply->trailing_metadata.emplace(std::string(key.data(), key.size()),
+                                     std::string(value.data(), value.size()));
+  }
+}
+
+// A client-streaming call over gRPC's generic bidirectional reactor (the wire is the same): one
+// write in flight at a time, then the close, one read, and the status. Deletes itself when done.
+class StreamingCall : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
+ public:
+  StreamingCall(std::vector<grpc::ByteBuffer> requests, absl::Time deadline,
+                ServerTransport::DoneCallback done)
+      : requests_(std::move(requests)), done_(std::move(done)) {
+    context_.set_deadline(absl::ToChronoTime(deadline));
+  }
+  grpc::ClientContext* context() { return &context_; }
+
+  void Start() {
+    StartRead(&response_);
+    WriteNext();
+    StartCall();
+  }
+  void OnWriteDone(bool ok) override {
+    if (!ok) return;  // The call failed; OnDone brings its status.
+    WriteNext();
+  }
+  void OnReadDone(bool) override {}
+  void OnDone(const grpc::Status& status) override {
+    ServerReply reply;
+    reply.status = status;
+    reply.response.Swap(&response_);
+    CopyTrailers(context_, &reply);
+    ServerTransport::DoneCallback done = std::move(done_);
+    delete this;
+    std::move(done)(std::move(reply));
+  }
+
+ private:
+  void WriteNext() {
+    if (next_ == requests_.size()) {
+      StartWritesDone();
+      return;
+    }
+    StartWrite(&requests_[next_++]);
+  }
+
+  std::vector<grpc::ByteBuffer> requests_;
+  size_t next_ = 0;
+  ServerTransport::DoneCallback done_;
+  grpc::ClientContext context_;
+  grpc::ByteBuffer response_;
+};
+
 }  // namespace
+
+void GrpcServerTransport::StreamCall(const std::string& address, absl::string_view method,
+                                     std::vector<grpc::ByteBuffer> requests, absl::Time deadline,
+                                     DoneCallback done) {
+  auto* call = new StreamingCall(std::move(requests), deadline, std::move(done));
+  StubFor(address).PrepareBidiStreamingCall(call->context(), std::string(method),
+                                            grpc::StubOptions(), call);
+  call->Start();
+}
 
 void GrpcServerTransport::Call(const std::string& address, absl::string_view method,
                                grpc::ByteBuffer request, absl::Time deadline,
@@ -31,10 +96,7 @@ void GrpcServerTransport::Call(const std::string& address, absl::string_view met
         ServerReply reply;
         reply.status = std::move(status);
         reply.response.Swap(&call->response);
-        for (const auto& [key, value] : call->context.GetServerTrailingMetadata()) {
-          reply.trailing_metadata.emplace(std::string(key.data(), key.size()),
-                                          std::string(value.data(), value.size()));
-        }
+        CopyTrailers(call->context, &reply);
         DoneCallback done = std::move(call->done);
         delete call;
         std::move(done)(std::move(reply));

@@ -25,6 +25,9 @@ class GrpcServerTransport : public ServerTransport {
 
   void Call(const std::string& address, absl::string_view method, grpc::ByteBuffer request,
             absl::Time deadline, DoneCallback done) override;
+  void StreamCall(const std::string& address, absl::string_view method,
+                  std::vector<grpc::ByteBuffer> requests, absl::Time deadline,
+                  DoneCallback done) override;
 
  private:
   grpc::GenericStub& StubFor(const std::string& address);

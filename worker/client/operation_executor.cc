@@ -51,6 +51,16 @@ OperationExecutor::OperationExecutor(const OperationExecutorOptions& options,
                                      ClusterMapSource& maps, ServerTransport& transport)
     : options_(options), maps_(maps), transport_(transport) {}
 
+bool OperationExecutor::StreamsPush(const Operation& op, const ServerBatch& batch) const {
+  if (!op.push || op.pull_after_push || options_.stream_push_bytes == 0 ||
+      batch.parts.size() < 2) {
+    return false;
+  }
+  uint64_t bytes = 0;
+  for (const ShardPart* part : batch.parts) bytes += part->keys.size() + part->values.size();
+  return bytes >= options_.stream_push_bytes;
+}
+
 std::vector<ServerReply> OperationExecutor::SendAll(const Operation& op, const v1::ClusterMap& map,
                                                     const std::vector<ServerBatch>& batches,
                                                     absl::Time deadline) {
@@ -58,6 +68,20 @@ std::vector<ServerReply> OperationExecutor::SendAll(const Operation& op, const v
   absl::BlockingCounter pending(static_cast<int>(batches.size()));
   for (size_t i = 0; i < batches.size(); ++i) {
     const ServerBatch& batch = batches[i];
+    auto done = [&replies, &pending, i](ServerReply reply) {
+      replies[i] = std::move(reply);
+      pending.DecrementCount();
+    };
+    if (StreamsPush(op, batch)) {
+      std::vector<grpc::ByteBuffer> messages;
+      messages.reserve(batch.parts.size());
+      for (ShardPart* part : batch.parts) {
+        messages.push_back(BuildPushRequest(op, {part}, map, options_.sender));
+      }
+      transport_.StreamCall(batch.address, kPushStreamMethod, std::move(messages), deadline,
+                            std::move(done));
+      continue;
+    }
     grpc::ByteBuffer request =
         op.pull_after_push
             ? BuildPushPullRequest(op, batch.parts, map, options_.sender, options_.pull_encoding)
@@ -65,11 +89,7 @@ std::vector<ServerReply> OperationExecutor::SendAll(const Operation& op, const v
             ? BuildPushRequest(op, batch.parts, map, options_.sender)
             : BuildPullRequest(op, batch.parts, map, options_.sender, options_.pull_encoding);
     const char* method = op.pull_after_push ? kPushPullMethod : op.push ? kPushMethod : kPullMethod;
-    transport_.Call(batch.address, method, std::move(request),
-                    deadline, [&replies, &pending, i](ServerReply reply) {
-                      replies[i] = std::move(reply);
-                      pending.DecrementCount();
-                    });
+    transport_.Call(batch.address, method, std::move(request), deadline, std::move(done));
   }
   pending.Wait();
   return replies;

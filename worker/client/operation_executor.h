@@ -30,6 +30,7 @@ namespace ps {
 inline constexpr char kPushMethod[] = "/ps.v1.ParameterServer/Push";
 inline constexpr char kPullMethod[] = "/ps.v1.ParameterServer/Pull";
 inline constexpr char kPushPullMethod[] = "/ps.v1.ParameterServer/PushPull";
+inline constexpr char kPushStreamMethod[] = "/ps.v1.ParameterServer/PushStream";
 
 struct OperationExecutorOptions {
   RequestSender sender;
@@ -39,6 +40,10 @@ struct OperationExecutorOptions {
   absl::Duration request_timeout = absl::Seconds(60);
   // What pulls ask the values in: F32 or F16.
   v1::Encoding pull_encoding = v1::ENCODING_F32;
+  // A push of at least this many payload bytes to one server, over several shards, goes as a
+  // PushStream with one message per shard: the server applies each shard while the next is
+  // still arriving. 0: never.
+  uint64_t stream_push_bytes = uint64_t{8} << 20;
 };
 
 struct ExecutionResult {
@@ -73,6 +78,8 @@ class OperationExecutor {
   ExecutionResult Execute(Operation& op);
 
  private:
+  // Whether `batch` of `op` goes as a PushStream (see stream_push_bytes).
+  bool StreamsPush(const Operation& op, const ServerBatch& batch) const;
   // Sends one request per batch, all in flight together, and returns the replies in batch order
   // once all have arrived.
   std::vector<ServerReply> SendAll(const Operation& op, const v1::ClusterMap& map,

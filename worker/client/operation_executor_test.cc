@@ -62,6 +62,22 @@ class FakeTransport : public ServerTransport {
     std::move(done)(std::move(reply));
   }
 
+  // Recorded as one call per message, the stream's answer from the responder of its first.
+  void StreamCall(const std::string& address, absl::string_view method,
+                  std::vector<grpc::ByteBuffer> requests, absl::Time deadline,
+                  DoneCallback done) override {
+    std::vector<SentCall> calls;
+    for (grpc::ByteBuffer& request : requests) {
+      calls.push_back(SentCall{address, std::string(method), std::move(request), deadline});
+    }
+    ServerReply reply = responder_ ? responder_(calls.front()) : ServerReply();
+    {
+      absl::MutexLock lock(&mu_);
+      sent_.insert(sent_.end(), calls.begin(), calls.end());
+    }
+    std::move(done)(std::move(reply));
+  }
+
   // Waits (bounded, so that a broken executor fails the test instead of hanging it) until `n`
   // calls are pending at once.
   bool AwaitPending(size_t n) {
@@ -351,6 +367,43 @@ TEST(OperationExecutorTest, PushPullSendsBothHalvesInOneRequestAndRetriesWithThe
   v1::PushPullRequest retried;
   EXPECT_EQ(ReadFrame(sent[2].request, &retried), Bytes({2, 3}));
   EXPECT_EQ(retried.push().epoch(), 6u);
+}
+
+TEST(OperationExecutorTest, ALargePushToOneServerStreamsOneMessagePerShard) {
+  FakeMapSource maps(MakeMap(5, {1}, {1, 1, 1}));
+  FakeTransport transport([](const SentCall&) { return Ok(); });
+  OperationExecutorOptions options = Options();
+  options.stream_push_bytes = 12 * sizeof(float);  // The push below: 12 values on 3 shards.
+  OperationExecutor executor(options, maps, transport);
+  const v1::TableInfo table = DenseTable(12);
+  std::vector<float> gradient(12);
+  for (size_t i = 0; i < gradient.size(); ++i) gradient[i] = static_cast<float>(i);
+  Operation op = DensePush(table, gradient, 3);
+
+  const ExecutionResult result = executor.Execute(op);
+  ASSERT_TRUE(result.status.ok()) << result.status;
+  EXPECT_TRUE(AllDone(op));
+  const std::vector<SentCall> sent = transport.sent();
+  ASSERT_EQ(sent.size(), 3u);
+  for (uint32_t shard = 0; shard < 3; ++shard) {
+    SCOPED_TRACE(shard);
+    EXPECT_EQ(sent[shard].method, "/ps.v1.ParameterServer/PushStream");
+    v1::PushRequest header;
+    EXPECT_EQ(ReadFrame(sent[shard].request, &header),
+              Bytes({gradient.begin() + 4 * shard, gradient.begin() + 4 * (shard + 1)}));
+    EXPECT_EQ(ShardsOf(header.slices()), std::vector<uint32_t>{shard});
+    EXPECT_EQ(header.seq(), kSeq);
+    EXPECT_EQ(header.clock(), kClock);
+  }
+
+  // One byte under the threshold: a single unary Push.
+  options.stream_push_bytes = 12 * sizeof(float) + 1;
+  FakeTransport unary([](const SentCall&) { return Ok(); });
+  OperationExecutor small(options, maps, unary);
+  Operation again = DensePush(table, gradient, 3);
+  ASSERT_TRUE(small.Execute(again).status.ok());
+  ASSERT_EQ(unary.sent().size(), 1u);
+  EXPECT_EQ(unary.sent()[0].method, "/ps.v1.ParameterServer/Push");
 }
 
 TEST(OperationExecutorTest, PushSendsOneRequestPerServerAllInFlightTogether) {

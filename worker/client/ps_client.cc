@@ -37,6 +37,7 @@ OperationExecutorOptions ExecutorOptions(const PsClientOptions& options,
   executor.observer = options.observer;
   executor.request_timeout = options.request_timeout;
   executor.pull_encoding = options.pull_encoding;
+  executor.stream_push_bytes = options.stream_push_bytes;
   return executor;
 }
 

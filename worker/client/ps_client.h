@@ -65,6 +65,10 @@ struct PsClientOptions {
   // How servers send pulled values: F32, or F16 (half the bytes, values rounded to half
   // precision).
   v1::Encoding pull_encoding = v1::ENCODING_F32;
+  // A push of at least this many bytes to one server, over several of its shards, goes as a
+  // stream of one message per shard, which the server applies as they arrive (PushStream in
+  // proto/parameter_server.proto). 0: never.
+  uint64_t stream_push_bytes = uint64_t{8} << 20;
 };
 
 // One shard's part of a gradient, encoded for the wire.

@@ -1,5 +1,5 @@
-// How the client's data plane reaches a parameter server: one asynchronous unary call carrying a
-// frame (common/frame.h) to a server address. GrpcServerTransport (grpc_server_transport.h) is the
+// How the client's data plane reaches a parameter server: an asynchronous unary call carrying a
+// frame (common/frame.h) to a server address, or a client-streaming call carrying several. GrpcServerTransport (grpc_server_transport.h) is the
 // real one; unit tests of the retry logic supply a fake.
 //
 // Thread-safety: implementations are safe for concurrent use. Call() returns without waiting for
@@ -11,6 +11,7 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
 #include "absl/functional/any_invocable.h"
 #include "absl/strings/string_view.h"
@@ -41,6 +42,11 @@ class ServerTransport {
   // REQUIRES: the transport outlives the call (until `done` has run).
   virtual void Call(const std::string& address, absl::string_view method,
                     grpc::ByteBuffer request, absl::Time deadline, DoneCallback done) = 0;
+  // A client-streaming call (e.g. "/ps.v1.ParameterServer/PushStream"): writes `requests` in
+  // order, one message each, closes the stream and runs `done` with the single answer.
+  virtual void StreamCall(const std::string& address, absl::string_view method,
+                          std::vector<grpc::ByteBuffer> requests, absl::Time deadline,
+                          DoneCallback done) = 0;
 };
 
 }  // namespace ps
