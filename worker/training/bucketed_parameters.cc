@@ -79,25 +79,28 @@ void BucketedDenseParameters::ExchangeLoop() {
                                 bucket.first_shard, bucket.end_shard);
     const ClientStats after = client_->stats();
     absl::MutexLock lock(&mu_);
-    if (bucket.early) {
-      early_server_time_ += after.server_push_time - before.server_push_time;
-      early_parked_time_ += after.parked_time - before.parked_time;
-    }
+    early_server_time_ += after.server_push_time - before.server_push_time;
+    early_parked_time_ += after.parked_time - before.parked_time;
     if (step_status_.ok()) step_status_ = status;
     --pending_;
   }
 }
 
-absl::Status BucketedDenseParameters::Send(const DeviceArray<float>& gradient,
-                                           const Bucket& bucket) {
+absl::Status BucketedDenseParameters::Stage(const DeviceArray<float>& gradient,
+                                            const Bucket& bucket) {
   const uint64_t begin = shard_begins_[bucket.first_shard];
   const uint64_t end = shard_begins_[bucket.end_shard];
-  PS_RETURN_IF_ERROR(
-      backend_->Download(gradient, absl::MakeSpan(gradient_).subspan(begin, end - begin), begin));
+  return backend_->Download(gradient, absl::MakeSpan(gradient_).subspan(begin, end - begin),
+                            begin);
+}
+
+absl::Status BucketedDenseParameters::SendEarly(const DeviceArray<float>& gradient,
+                                                const Bucket& bucket) {
+  PS_RETURN_IF_ERROR(Stage(gradient, bucket));
   absl::MutexLock lock(&mu_);
   queue_.push_back(bucket);
   ++pending_;
-  if (bucket.early) ++early_exchanges_;
+  ++early_exchanges_;
   return absl::OkStatus();
 }
 
@@ -130,14 +133,16 @@ absl::Status BucketedDenseParameters::GradientReady(const DeviceArray<float>& gr
   }
   if (begin + count != final_from_) return absl::OkStatus();  // Not contiguous: sent at the end.
   final_from_ = begin;
+  // The gradient is complete: its last bucket goes from PushAndPull, on this thread (handing it
+  // to the exchange thread would only add two thread switches to the step).
+  if (final_from_ == 0) return absl::OkStatus();
   // The shards whose ranges now lie wholly in [final_from_, size) and are not queued yet.
   uint32_t first = unsent_end_;
   while (first > 0 && shard_begins_[first - 1] >= final_from_) --first;
   if (first == unsent_end_) return absl::OkStatus();
-  // The bucket that completes the vector is the step's last: sent as backward ends.
-  const Bucket bucket{first, unsent_end_, /*early=*/final_from_ > 0};
+  const Bucket bucket{first, unsent_end_};
   unsent_end_ = first;
-  return Send(gradient, bucket);
+  return SendEarly(gradient, bucket);
 }
 
 absl::Status BucketedDenseParameters::PushAndPull(const DeviceArray<float>& gradient,
@@ -148,14 +153,22 @@ absl::Status BucketedDenseParameters::PushAndPull(const DeviceArray<float>& grad
         absl::StrCat("an exchange of ", gradient.size(), " gradient and ", values->size(),
                      " parameter values with a table of ", size));
   }
-  if (unsent_end_ > 0) {
-    const absl::Status sent = Send(gradient, Bucket{0, unsent_end_, /*early=*/false});
-    if (!sent.ok()) {
-      FinishStep().IgnoreError();  // The step is abandoned; the download error says why.
-      return sent;
-    }
-  }
+  const Bucket rest{0, unsent_end_};
+  // Staged while the early exchanges may still run: they read other ranges of gradient_.
+  const absl::Status staged = rest.end_shard > 0 ? Stage(gradient, rest) : absl::OkStatus();
+  // The client is free once the early exchanges are done.
   PS_RETURN_IF_ERROR(FinishStep());
+  PS_RETURN_IF_ERROR(staged);
+  if (rest.end_shard > 0) {
+    const absl::Time start = absl::Now();
+    const absl::Status status = client_->PushPullShards(
+        table_, gradient_, absl::MakeSpan(next_values_), rest.first_shard, rest.end_shard);
+    {
+      absl::MutexLock lock(&mu_);
+      waited_ += absl::Now() - start;
+    }
+    PS_RETURN_IF_ERROR(status);
+  }
   client_->AdvanceClock();
   values->swap(next_values_);  // The caller's old buffer receives the next step's values.
   return absl::OkStatus();

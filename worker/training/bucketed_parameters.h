@@ -3,18 +3,21 @@
 // (pipelined_parameters.h needs SSP or ASP for that); but backward produces the gradient of the
 // last layer first, and the table is split into shards of contiguous ranges
 // (DenseShardRange, common/partition.h). As GradientReady() hears of final ranges (a suffix of the
-// vector growing towards 0), every shard whose whole range has become final is staged in host
-// memory and exchanged at once (PsClient::PushPullShards: pushed for the current clock, read at
-// the next) by a thread of this class, while the caller's backward pass goes on. PushAndPull
-// then sends the shards still unsent, waits for every exchange of the step, advances the clock
-// and swaps the values of clock + 1 into the caller's buffer.
+// vector growing towards 0), every shard whose whole range has become final while more of the
+// gradient is still to come is staged in host memory and exchanged at once
+// (PsClient::PushPullShards: pushed for the current clock, read at the next) by a thread of this
+// class, while the caller's backward pass goes on. PushAndPull then waits for those exchanges,
+// exchanges the shards still unsent on the calling thread, advances the clock and swaps the
+// values of clock + 1 into the caller's buffer. When the first shard reaches into the layer whose
+// gradient comes last (few shards, a large first layer), nothing goes early and a step costs
+// what one PushPull does.
 //
 // Results: the same pushes reach the same shards at the same clocks as one PushPull of the
 // whole gradient (ClusterDenseParameters with float32 pushes), so the values after every step
 // are bitwise the same. Each shard is pushed exactly once per clock.
 //
-// Exchanges of one step run one after another on the exchange thread (PsClient serves one
-// thread at a time), so the last shards' exchange starts once the earlier ones have returned.
+// Exchanges of one step run one after another (PsClient serves one thread at a time), so the
+// last shards' exchange starts once the earlier ones have returned.
 // Pushes travel as float32.
 //
 // Buffers: one host gradient and one host values buffer, allocated once and reused every step.
@@ -59,15 +62,16 @@ class BucketedDenseParameters final : public DenseParameters {
   // shards of this step (end such a step with PushAndPull); those of PsClient::Push.
   absl::Status Push(const DeviceArray<float>& gradient) override;
   void AdvanceClock() override;
-  // Downloads the shards that [begin, begin + count) completes and starts their exchange. A range
-  // that does not extend the final suffix of the vector (begin + count is not where the previous
-  // range began, or the end of the vector) is left for PushAndPull.
+  // Downloads the shards that [begin, begin + count) completes and starts their exchange, unless
+  // the range completes the whole gradient (those shards go from PushAndPull). A range that does
+  // not extend the final suffix of the vector (begin + count is not where the previous range
+  // began, or the end of the vector) is left for PushAndPull.
   // Errors: InvalidArgument for a gradient of the wrong size or a range past its end; the
   // backend's download errors.
   absl::Status GradientReady(const DeviceArray<float>& gradient, uint64_t begin,
                              uint64_t count) override;
-  // Sends the shards not sent yet, waits for every exchange of the step, advances the clock and
-  // swaps the values read at the new clock into `values` (no copy).
+  // Waits for the step's early exchanges, exchanges the shards not sent yet, advances the clock
+  // and swaps the values read at the new clock into `values` (no copy).
   // Errors: InvalidArgument for a gradient or values of the wrong size; the first error of the
   // step's exchanges (the clock then stays).
   absl::Status PushAndPull(const DeviceArray<float>& gradient,
@@ -78,8 +82,8 @@ class BucketedDenseParameters final : public DenseParameters {
   // exchanges the training thread waited for in full.
   ClientStats stats() const override;
 
-  // Early exchanges since construction: those started while part of the step's gradient was
-  // still to come (not the one of the range that completes it, nor PushAndPull's).
+  // Exchanges GradientReady() started since construction (while part of their step's gradient
+  // was still to come).
   int64_t early_exchanges() const;
 
  private:
@@ -87,14 +91,15 @@ class BucketedDenseParameters final : public DenseParameters {
   struct Bucket {
     uint32_t first_shard = 0;
     uint32_t end_shard = 0;
-    bool early = false;  // See early_exchanges().
   };
 
   BucketedDenseParameters(PsClient* client, v1::TableInfo table, ComputeBackend* backend,
                           uint32_t num_shards);
 
-  // Stages the bucket's range of `gradient` in gradient_ and queues its exchange.
-  absl::Status Send(const DeviceArray<float>& gradient, const Bucket& bucket);
+  // Downloads the bucket's range of `gradient` into gradient_.
+  absl::Status Stage(const DeviceArray<float>& gradient, const Bucket& bucket);
+  // Stages the bucket and queues its exchange.
+  absl::Status SendEarly(const DeviceArray<float>& gradient, const Bucket& bucket);
   // Waits until no exchange is queued or running, returns (and clears) the first error, and
   // starts the next step afresh.
   absl::Status FinishStep();
