@@ -66,10 +66,11 @@ ABSL_FLAG(int64_t, compression_warmup_steps, 0,
 ABSL_FLAG(std::string, pull_compression, "none",
           "How pulled parameters travel: none (float32) or fp16 (half the bytes).");
 ABSL_FLAG(bool, overlap, true,
-          "mlp under ssp (staleness >= 1) or asp with float32 pushes: exchange each step's "
+          "mlp with float32 pushes: under ssp (staleness >= 1) or asp, exchange each step's "
           "gradient and fetch the parameters of the step after next while the next step "
-          "computes (each step then misses only its own newest gradient). No effect under bsp "
-          "or with --compression.");
+          "computes (each step then misses only its own newest gradient); under bsp, push the "
+          "shards of the last layers while backward computes the first (same results). No "
+          "effect with --compression.");
 ABSL_FLAG(std::string, table, "", "Table name; default: the model's name.");
 ABSL_FLAG(int, workers, 1,
           "Workers of the job: the data is split into this many partitions, and training starts "

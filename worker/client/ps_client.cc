@@ -155,10 +155,11 @@ absl::StatusOr<Operation> PsClient::BeginOperation(const v1::TableInfo& table,
 
 absl::Status PsClient::AddDensePushParts(
     const v1::TableInfo& table, Operation& op,
-    const std::function<absl::StatusOr<EncodedValues>(uint64_t, uint64_t)>& encode) const {
+    const std::function<absl::StatusOr<EncodedValues>(uint64_t, uint64_t)>& encode,
+    uint32_t first_shard, uint32_t end_shard) const {
   const uint64_t size = table.spec().dense_size();
   const uint32_t num_shards = session_->Map()->num_shards();
-  for (uint32_t shard = 0; shard < num_shards; ++shard) {
+  for (uint32_t shard = first_shard; shard < end_shard; ++shard) {
     const DenseRange range = DenseShardRange(size, num_shards, shard);
     absl::StatusOr<EncodedValues> encoded = encode(range.begin, range.size());
     if (!encoded.ok()) {
@@ -197,7 +198,7 @@ absl::Status PsClient::Push(const v1::TableInfo& table, absl::Span<const float> 
   absl::StatusOr<Operation> begun = BeginOperation(table, v1::TABLE_KIND_DENSE, /*push=*/true,
                                                   gradient.size(), table.spec().dense_size());
   if (!begun.ok()) return begun.status();
-  PS_RETURN_IF_ERROR(AddDensePushParts(table, *begun, Unencoded(gradient)));
+  PS_RETURN_IF_ERROR(AddDensePushParts(table, *begun, Unencoded(gradient), 0, num_shards()));
   return Execute(*begun);
 }
 
@@ -206,7 +207,7 @@ absl::Status PsClient::Push(const v1::TableInfo& table, GradientEncoder& gradien
   absl::StatusOr<Operation> begun =
       BeginOperation(table, v1::TABLE_KIND_DENSE, /*push=*/true, size, size);
   if (!begun.ok()) return begun.status();
-  PS_RETURN_IF_ERROR(AddDensePushParts(table, *begun, EncodedBy(gradient)));
+  PS_RETURN_IF_ERROR(AddDensePushParts(table, *begun, EncodedBy(gradient), 0, num_shards()));
   return Execute(*begun);
 }
 
@@ -297,8 +298,10 @@ absl::Status PsClient::PushPull(const v1::TableInfo& table, absl::Span<const flo
   absl::StatusOr<Operation> begun = BeginOperation(table, v1::TABLE_KIND_DENSE, /*push=*/true,
                                                   gradient.size(), table.spec().dense_size());
   if (!begun.ok()) return begun.status();
-  PS_RETURN_IF_ERROR(AddDensePushParts(table, *begun, Unencoded(gradient)));
-  return ExecutePushPull(table, *begun, values, read_ahead);
+  PS_RETURN_IF_ERROR(AddDensePushParts(table, *begun, Unencoded(gradient), 0, num_shards()));
+  PS_RETURN_IF_ERROR(ExecutePushPull(table, *begun, values, read_ahead));
+  AdvanceClock();
+  return absl::OkStatus();
 }
 
 absl::Status PsClient::PushPull(const v1::TableInfo& table, GradientEncoder& gradient,
@@ -307,9 +310,32 @@ absl::Status PsClient::PushPull(const v1::TableInfo& table, GradientEncoder& gra
   absl::StatusOr<Operation> begun =
       BeginOperation(table, v1::TABLE_KIND_DENSE, /*push=*/true, size, size);
   if (!begun.ok()) return begun.status();
-  PS_RETURN_IF_ERROR(AddDensePushParts(table, *begun, EncodedBy(gradient)));
-  return ExecutePushPull(table, *begun, values, read_ahead);
+  PS_RETURN_IF_ERROR(AddDensePushParts(table, *begun, EncodedBy(gradient), 0, num_shards()));
+  PS_RETURN_IF_ERROR(ExecutePushPull(table, *begun, values, read_ahead));
+  AdvanceClock();
+  return absl::OkStatus();
 }
+
+absl::Status PsClient::PushPullShards(const v1::TableInfo& table,
+                                      absl::Span<const float> gradient, absl::Span<float> values,
+                                      uint32_t first_shard, uint32_t end_shard) {
+  absl::StatusOr<Operation> begun = BeginOperation(table, v1::TABLE_KIND_DENSE, /*push=*/true,
+                                                  gradient.size(), table.spec().dense_size());
+  if (!begun.ok()) return begun.status();
+  const uint32_t shards = num_shards();
+  if (first_shard >= end_shard || end_shard > shards) {
+    return absl::InvalidArgumentError(absl::StrCat("shards [", first_shard, ", ", end_shard,
+                                                   ") of table '", table.spec().name(),
+                                                   "': expected a non-empty interval within [0, ",
+                                                   shards, ")"));
+  }
+  PS_RETURN_IF_ERROR(
+      AddDensePushParts(table, *begun, Unencoded(gradient), first_shard, end_shard));
+  // Read at the clock after this one, as PushPull does, though the clock itself stays.
+  return ExecutePushPull(table, *begun, values, /*read_ahead=*/0);
+}
+
+uint32_t PsClient::num_shards() const { return session_->Map()->num_shards(); }
 
 absl::Status PsClient::ExecutePushPull(const v1::TableInfo& table, Operation& op,
                                        absl::Span<float> values, uint64_t read_ahead) {
@@ -341,9 +367,7 @@ absl::Status PsClient::ExecutePushPull(const v1::TableInfo& table, Operation& op
   op.pull_after_push = true;
   op.pull_clock = clock() + 1 + read_ahead;
   op.what = absl::StrCat("push and pull of table '", table.spec().name(), "' at clock ", clock());
-  PS_RETURN_IF_ERROR(Execute(op));
-  AdvanceClock();
-  return absl::OkStatus();
+  return Execute(op);
 }
 
 absl::Status PsClient::Execute(Operation& op) {

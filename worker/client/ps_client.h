@@ -162,6 +162,24 @@ class PsClient {
   absl::Status PushPull(const v1::TableInfo& table, GradientEncoder& gradient,
                         absl::Span<float> values, uint64_t read_ahead = 0);
 
+  // Part of a training step on a dense table, for trainers that push a step's gradient in pieces
+  // as it is computed (worker/training/bucketed_parameters.h): pushes the ranges of virtual shards
+  // [first_shard, end_shard) of `gradient` for the current clock c, as one request per server
+  // with its own sequence number, then reads those shards' values at clock c + 1 into the same
+  // ranges of `values`, waiting as Pull would. The clock does not move: once every shard of the
+  // step has been pushed exactly once (by calls with disjoint shard sets), the caller calls
+  // AdvanceClock(). A shard pushed twice in one clock counts twice. `gradient` and `values` are
+  // whole-table buffers (dense_size values); only the shards' ranges are read or written.
+  // On error, as with Push, the push may or may not have been applied.
+  // Errors: InvalidArgument for a table that is not dense, buffers of the wrong size or an empty
+  // or out-of-range shard interval; those of Push and Pull.
+  absl::Status PushPullShards(const v1::TableInfo& table, absl::Span<const float> gradient,
+                              absl::Span<float> values, uint32_t first_shard, uint32_t end_shard);
+
+  // The number of virtual shards tables are split into (DenseShardRange, common/partition.h); it
+  // never changes while the cluster runs.
+  uint32_t num_shards() const;
+
   // Ends this worker's clock: its next pushes belong to clock() + 1.
   void AdvanceClock() { clock_.fetch_add(1); }
   uint64_t clock() const { return clock_.load(); }
@@ -184,12 +202,14 @@ class PsClient {
 
   // Checks that `table` has `kind` and that the caller's buffer holds `expected_values`, and
   // starts an operation on it. Errors: InvalidArgument.
-  // Adds one part per shard of a dense push of `table` to `op`, each shard's values from
-  // encode(begin, count). Errors: the encoder's, naming the shard.
+  // Adds one part per shard in [first_shard, end_shard) of a dense push of `table` to `op`, each
+  // shard's values from encode(begin, count). Errors: the encoder's, naming the shard.
   absl::Status AddDensePushParts(
       const v1::TableInfo& table, Operation& op,
-      const std::function<absl::StatusOr<EncodedValues>(uint64_t, uint64_t)>& encode) const;
-  // Points the parts of a dense push at `values` for the pull that follows and runs it.
+      const std::function<absl::StatusOr<EncodedValues>(uint64_t, uint64_t)>& encode,
+      uint32_t first_shard, uint32_t end_shard) const;
+  // Points the parts of a dense push at `values` for the pull that follows and runs it; the
+  // caller advances the clock.
   absl::Status ExecutePushPull(const v1::TableInfo& table, Operation& op,
                                absl::Span<float> values, uint64_t read_ahead);
   absl::StatusOr<Operation> BeginOperation(const v1::TableInfo& table, v1::TableKind kind,

@@ -68,13 +68,15 @@ class ComputeBackend {
     }
     return CopyToDevice(host.data(), device.data() + offset, host.size() * sizeof(T));
   }
-  // Copies the first host.size() elements of `device` to the host, waiting for pending work.
+  // Copies host.size() elements of `device` starting at element `offset` to the host, waiting
+  // for the work enqueued before it (and only that: later work may still be running after it
+  // returns). Errors: OutOfRange when they are not all in `device`; Internal for a device failure.
   template <typename T>
-  absl::Status Download(const DeviceArray<T>& device, absl::Span<T> host) {
-    if (host.size() > device.size()) {
+  absl::Status Download(const DeviceArray<T>& device, absl::Span<T> host, size_t offset = 0) {
+    if (offset > device.size() || host.size() > device.size() - offset) {
       return absl::OutOfRangeError("download past the end of a device array");
     }
-    return CopyToHost(device.data(), host.data(), host.size() * sizeof(T));
+    return CopyToHost(device.data() + offset, host.data(), host.size() * sizeof(T));
   }
 
   // C (m x n) = alpha * op(A) * op(B) + beta * C, where op(A) is m x k (A stored k x m when

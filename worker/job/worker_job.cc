@@ -17,6 +17,7 @@
 #include "worker/job/step_plan.h"
 #include "worker/model/mlp.h"
 #include "worker/model/model_file.h"
+#include "worker/training/bucketed_parameters.h"
 #include "worker/training/dense_parameters.h"
 #include "worker/training/pipelined_parameters.h"
 #include "worker/training/mlp_task.h"
@@ -55,25 +56,39 @@ absl::StatusOr<MetricsRecord> RunTask(const WorkerJobOptions& options, TrainingT
   return final_record;
 }
 
-// Whether the mlp's exchanges overlap its computation (--overlap), saying why not when asked for.
-bool Overlaps(const WorkerJobOptions& options, const v1::TableSpec& spec,
-              const Compression& compression, const std::string& label) {
-  if (!options.overlap) return false;
+// How the mlp's exchanges overlap its computation (--overlap).
+enum class Overlap {
+  kNone,
+  // Each step's exchange runs during the next step (pipelined_parameters.h): SSP >= 1, ASP.
+  kNextStep,
+  // A step's last shards are exchanged during its own backward pass (bucketed_parameters.h):
+  // BSP, where the next step needs this step's push applied.
+  kBackwardPass,
+};
+
+// Which overlap the options and table allow, saying which (or why none when asked for).
+Overlap ChooseOverlap(const WorkerJobOptions& options, const v1::TableSpec& spec,
+                      const Compression& compression, const std::string& label) {
+  if (!options.overlap) return Overlap::kNone;
+  if (!compression.dense()) {
+    spdlog::info("{}--compression={}: exchanges do not overlap computation (overlapped "
+                 "pushes travel as float32: the encoder would read a gradient being overwritten)",
+                 label, options.compression);
+    return Overlap::kNone;
+  }
   const v1::ConsistencySpec& consistency = spec.consistency();
   if (consistency.model() == v1::ConsistencySpec::MODEL_BSP ||
       (consistency.model() == v1::ConsistencySpec::MODEL_SSP && consistency.staleness() == 0)) {
-    return false;  // Nothing to overlap: the next step needs this step's push applied.
-  }
-  if (!compression.dense()) {
-    spdlog::info("{}--compression={}: exchanges do not overlap computation (the encoder reads "
-                 "the gradient the next step overwrites)",
-                 label, options.compression);
-    return false;
+    spdlog::info("{}exchanges overlap the backward pass: the shards of the last layers are "
+                 "pushed while the first layers' gradient is computed, the rest when it is done "
+                 "(--overlap=false to turn off)",
+                 label);
+    return Overlap::kBackwardPass;
   }
   spdlog::info("{}exchanges overlap computation: each step computes with parameters fetched "
                "during the previous one (--overlap=false to turn off)",
                label);
-  return true;
+  return Overlap::kNextStep;
 }
 
 // Trains the mlp; with `client` null, in this process (standalone) as the only worker.
@@ -109,13 +124,23 @@ absl::StatusOr<MetricsRecord> TrainMlp(const WorkerJobOptions& options, PsClient
     PS_ASSIGN_OR_RETURN(parameters, LocalDenseParameters::Create(spec, backend.get()));
   } else {
     PS_ASSIGN_OR_RETURN(v1::TableInfo table, client->CreateTable(spec));
-    if (Overlaps(options, spec, compression, label)) {
-      PS_ASSIGN_OR_RETURN(parameters, PipelinedDenseParameters::Create(client, std::move(table),
-                                                                       backend.get()));
-    } else {
-      PS_ASSIGN_OR_RETURN(parameters, ClusterDenseParameters::Create(
-                                          client, std::move(table), backend.get(), compression,
-                                          options.compression_warmup_steps));
+    switch (ChooseOverlap(options, spec, compression, label)) {
+      case Overlap::kNextStep: {
+        PS_ASSIGN_OR_RETURN(parameters, PipelinedDenseParameters::Create(
+                                            client, std::move(table), backend.get()));
+        break;
+      }
+      case Overlap::kBackwardPass: {
+        PS_ASSIGN_OR_RETURN(parameters, BucketedDenseParameters::Create(
+                                            client, std::move(table), backend.get()));
+        break;
+      }
+      case Overlap::kNone: {
+        PS_ASSIGN_OR_RETURN(parameters, ClusterDenseParameters::Create(
+                                            client, std::move(table), backend.get(), compression,
+                                            options.compression_warmup_steps));
+        break;
+      }
     }
   }
   PS_ASSIGN_OR_RETURN(std::unique_ptr<Mlp> mlp, Mlp::Create(backend.get(), layers, batch_size));

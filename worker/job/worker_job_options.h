@@ -67,8 +67,10 @@ struct WorkerJobOptions {
   int64_t compression_warmup_steps = 0;
   // How pulled parameters travel: none (float32) or fp16.
   std::string pull_compression = "none";
-  // mlp under SSP (staleness >= 1) or ASP with float32 pushes: overlap each step's exchange with
-  // the next step's computation (worker/training/pipelined_parameters.h).
+  // mlp with float32 pushes: under SSP (staleness >= 1) or ASP, overlap each step's exchange
+  // with the next step's computation (worker/training/pipelined_parameters.h); under BSP (or SSP
+  // 0), exchange the last layers' shards during the step's own backward pass
+  // (worker/training/bucketed_parameters.h).
   bool overlap = true;
   // Table name; "" = the model's name.
   std::string table;

@@ -92,7 +92,8 @@ absl::Status Mlp::Forward(absl::Span<const float> features, absl::Span<const int
 }
 
 absl::StatusOr<BatchLoss> Mlp::ComputeGradient(absl::Span<const float> features,
-                                               absl::Span<const int32_t> labels) {
+                                               absl::Span<const int32_t> labels,
+                                               const LayerDoneCallback& on_layer_done) {
   PS_RETURN_IF_ERROR(CheckBatch(features, labels, max_batch_));
   PS_RETURN_IF_ERROR(Forward(features, labels));
   const int rows = static_cast<int>(labels.size());
@@ -108,6 +109,10 @@ absl::StatusOr<BatchLoss> Mlp::ComputeGradient(absl::Span<const float> features,
                                       gradient_.data() + offsets_[l].weights));
     PS_RETURN_IF_ERROR(backend_->ColumnSums(deltas_[l].data(), rows, out,
                                             gradient_.data() + offsets_[l].bias));
+    if (on_layer_done) {
+      const size_t end = offsets_[l].bias + layer_sizes_[l];
+      PS_RETURN_IF_ERROR(on_layer_done(offsets_[l].weights, end - offsets_[l].weights));
+    }
     if (l == 1) break;  // Nothing learns from the input's gradient.
     // dA_{l-1} = dZ_l W_l^T, then through the ReLU of layer l-1.
     PS_RETURN_IF_ERROR(backend_->Gemm(false, true, rows, in, out, 1.0f, deltas_[l].data(),

@@ -10,6 +10,7 @@
 #define PS_WORKER_MODEL_MLP_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -38,11 +39,23 @@ class Mlp {
   // Copies a whole parameter vector (the layout above) to the backend.
   absl::Status SetParameters(absl::Span<const float> parameters);
 
+  // Called during ComputeGradient() as each layer's gradient becomes final: `count` values from
+  // `begin` of gradient() (the layer's weights then its bias, contiguous in the layout above).
+  // Layers come in backward order, last layer first, so the ranges cover the whole vector from
+  // its end down to 0, once each. Runs on the calling thread, after the backend operations that
+  // wrote the range were issued and before the next layer's: a Download() of the range on the
+  // same backend sees its final values (under CUDA, the copy is ordered after them on the
+  // stream). An error stops the backward pass and ComputeGradient() returns it.
+  using LayerDoneCallback = std::function<absl::Status(uint64_t begin, uint64_t count)>;
+
   // Forward and backward pass over one batch (labels.size() rows of features): returns the summed
   // loss and the correct count, and leaves the gradient of the batch's mean loss for
-  // DownloadGradient(). Errors: InvalidArgument for sizes or labels out of range.
+  // DownloadGradient(). `on_layer_done`, when set, hears of each layer's gradient as above; the
+  // values computed are the same with it or without.
+  // Errors: InvalidArgument for sizes or labels out of range; what on_layer_done returns.
   absl::StatusOr<BatchLoss> ComputeGradient(absl::Span<const float> features,
-                                            absl::Span<const int32_t> labels);
+                                            absl::Span<const int32_t> labels,
+                                            const LayerDoneCallback& on_layer_done = nullptr);
   // The gradient of the last ComputeGradient(), in the parameter layout: where the backend keeps
   // it (gradient()), or copied to the host (DownloadGradient()).
   const DeviceArray<float>& gradient() const { return gradient_; }

@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <random>
+#include <utility>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -82,6 +83,60 @@ TEST(MlpTest, TrainingByGradientDescentLowersTheLoss) {
     for (size_t i = 0; i < parameters.size(); ++i) parameters[i] -= 0.5f * gradient[i];
   }
   EXPECT_LT(last_loss, first_loss * 0.3);
+}
+
+TEST(MlpTest, LayerDoneCallbackReportsEachLayerInBackwardOrderWithFinalValues) {
+  std::unique_ptr<ComputeBackend> backend = CreateCpuBackend(1);
+  const std::vector<int> layers = {6, 5, 4, 3};
+  const int rows = 4;
+  absl::StatusOr<std::unique_ptr<Mlp>> mlp = Mlp::Create(backend.get(), layers, rows);
+  ASSERT_TRUE(mlp.ok()) << mlp.status();
+  const std::vector<float> parameters = RandomValues(MlpParameterCount(layers), 0.8f, 5);
+  const std::vector<float> features = RandomValues(rows * 6, 1.0f, 6);
+  const std::vector<int32_t> labels = {2, 0, 1, 1};
+  ASSERT_TRUE((*mlp)->SetParameters(parameters).ok());
+
+  // Without the callback: the reference gradient.
+  absl::StatusOr<BatchLoss> plain = (*mlp)->ComputeGradient(features, labels);
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  std::vector<float> expected(parameters.size());
+  ASSERT_TRUE((*mlp)->DownloadGradient(absl::MakeSpan(expected)).ok());
+
+  // With it: each reported range, downloaded when reported, already holds its final values.
+  // Poison the gradient first so that a range reported too early cannot match by accident.
+  ASSERT_TRUE(backend
+                  ->Upload<float>(std::vector<float>(parameters.size(), -12345.0f),
+                                  (*mlp)->gradient())
+                  .ok());
+  std::vector<std::pair<uint64_t, uint64_t>> reported;
+  std::vector<float> seen(parameters.size(), 0.0f);
+  absl::StatusOr<BatchLoss> with_callback = (*mlp)->ComputeGradient(
+      features, labels, [&](uint64_t begin, uint64_t count) {
+        reported.emplace_back(begin, count);
+        return backend->Download((*mlp)->gradient(), absl::MakeSpan(seen).subspan(begin, count),
+                                 begin);
+      });
+  ASSERT_TRUE(with_callback.ok()) << with_callback.status();
+  EXPECT_EQ(with_callback->loss_sum, plain->loss_sum);
+  EXPECT_EQ(with_callback->correct, plain->correct);
+  // Layer 3: 4x3 weights + 3 biases from 30 + 5 + 20 + 4 = 59; layer 2: 5x4 + 4 from 35;
+  // layer 1: 6x5 + 5 from 0.
+  const std::vector<std::pair<uint64_t, uint64_t>> layer_ranges = {{59, 15}, {35, 24}, {0, 35}};
+  EXPECT_EQ(reported, layer_ranges);
+  EXPECT_EQ(seen, expected) << "each range was final when reported";
+  std::vector<float> gradient(parameters.size());
+  ASSERT_TRUE((*mlp)->DownloadGradient(absl::MakeSpan(gradient)).ok());
+  EXPECT_EQ(gradient, expected) << "the callback changes nothing computed";
+
+  // A callback's error stops the pass there.
+  int calls = 0;
+  absl::StatusOr<BatchLoss> failed = (*mlp)->ComputeGradient(
+      features, labels, [&](uint64_t, uint64_t) {
+        ++calls;
+        return absl::UnavailableError("exchange failed");
+      });
+  EXPECT_EQ(failed.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(calls, 1);
 }
 
 TEST(MlpTest, RejectsBadShapesAndBatches) {

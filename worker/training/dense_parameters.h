@@ -28,6 +28,15 @@ class DenseParameters {
   // backend that computed it (the GPU's under CUDA) until the parameters need it elsewhere.
   virtual absl::Status Push(const DeviceArray<float>& gradient) = 0;
   virtual void AdvanceClock() = 0;
+  // Hears, while a step's gradient is being computed, that values [begin, begin + count) of
+  // `gradient` are final for this step (Mlp::LayerDoneCallback, in the order it reports them),
+  // so that an implementation can start sending them (bucketed_parameters.h). The step still
+  // ends with PushAndPull of the whole gradient. Called on the training thread. The default does
+  // nothing. Errors: the implementation's; the step should then be abandoned.
+  virtual absl::Status GradientReady(const DeviceArray<float>& /*gradient*/, uint64_t /*begin*/,
+                                     uint64_t /*count*/) {
+    return absl::OkStatus();
+  }
   // One step's exchange: pushes `gradient` for the current clock, advances the clock and leaves
   // the values the next step computes with in `values` (the same size as the table; an
   // implementation may swap in a buffer of its own instead of copying). The default is Push,

@@ -36,7 +36,14 @@ absl::StatusOr<StepStats> MlpTask::Step(int64_t step) {
   const absl::Time start = absl::Now();
   const absl::Duration start_cpu = ThreadCpuTime();
   PS_RETURN_IF_ERROR(mlp_->SetParameters(values_));
-  PS_ASSIGN_OR_RETURN(const BatchLoss loss, mlp_->ComputeGradient(batch_features_, batch_labels_));
+  // Each layer's gradient reaches the parameters as backward produces it, so that they can start
+  // sending the end of the vector while the first layers are still computed.
+  PS_ASSIGN_OR_RETURN(const BatchLoss loss,
+                      mlp_->ComputeGradient(batch_features_, batch_labels_,
+                                            [this](uint64_t begin, uint64_t count) {
+                                              return parameters_->GradientReady(mlp_->gradient(),
+                                                                                begin, count);
+                                            }));
   StepStats stats{loss.loss_sum, loss.correct, batch_size_};
   stats.compute = absl::Now() - start;
   stats.compute_cpu = ThreadCpuTime() - start_cpu;
