@@ -65,12 +65,14 @@ ABSL_FLAG(int64_t, compression_warmup_steps, 0,
           "Push the first N steps uncompressed before --compression takes over.");
 ABSL_FLAG(std::string, pull_compression, "none",
           "How pulled parameters travel: none (float32) or fp16 (half the bytes).");
-ABSL_FLAG(bool, overlap, true,
-          "mlp with float32 pushes: under ssp (staleness >= 1) or asp, exchange each step's "
-          "gradient and fetch the parameters of the step after next while the next step "
-          "computes (each step then misses only its own newest gradient); under bsp, push the "
-          "shards of the last layers while backward computes the first (same results). No "
-          "effect with --compression.");
+ABSL_FLAG(std::string, overlap, "auto",
+          "mlp with float32 pushes: how exchanges overlap computation. auto: under ssp "
+          "(staleness >= 1) or asp, exchange each step's gradient and fetch the parameters of "
+          "the step after next while the next step computes (each step then misses only its own "
+          "newest gradient); under bsp nothing. buckets (bsp): push the shards of the last "
+          "layers while backward computes the first (same results; measured slower on a 2-core "
+          "CPU machine, where the exchange takes the backward pass's CPU). none. true and false "
+          "mean auto and none. No effect with --compression.");
 ABSL_FLAG(std::string, table, "", "Table name; default: the model's name.");
 ABSL_FLAG(int, workers, 1,
           "Workers of the job: the data is split into this many partitions, and training starts "

@@ -69,7 +69,8 @@ enum class Overlap {
 // Which overlap the options and table allow, saying which (or why none when asked for).
 Overlap ChooseOverlap(const WorkerJobOptions& options, const v1::TableSpec& spec,
                       const Compression& compression, const std::string& label) {
-  if (!options.overlap) return Overlap::kNone;
+  const std::string& mode = options.overlap;
+  if (mode == "none" || mode == "false") return Overlap::kNone;
   if (!compression.dense()) {
     spdlog::info("{}--compression={}: exchanges do not overlap computation (overlapped "
                  "pushes travel as float32: the encoder would read a gradient being overwritten)",
@@ -77,16 +78,25 @@ Overlap ChooseOverlap(const WorkerJobOptions& options, const v1::TableSpec& spec
     return Overlap::kNone;
   }
   const v1::ConsistencySpec& consistency = spec.consistency();
-  if (consistency.model() == v1::ConsistencySpec::MODEL_BSP ||
-      (consistency.model() == v1::ConsistencySpec::MODEL_SSP && consistency.staleness() == 0)) {
-    spdlog::info("{}exchanges overlap the backward pass: the shards of the last layers are "
-                 "pushed while the first layers' gradient is computed, the rest when it is done "
-                 "(--overlap=false to turn off)",
-                 label);
-    return Overlap::kBackwardPass;
+  const bool reads_ahead =
+      consistency.model() == v1::ConsistencySpec::MODEL_ASP ||
+      (consistency.model() == v1::ConsistencySpec::MODEL_SSP && consistency.staleness() >= 1);
+  if (mode == "buckets") {
+    if (reads_ahead) {
+      spdlog::info("{}--overlap=buckets is for bsp; under {} the next step's exchange overlaps "
+                   "instead",
+                   label, v1::ConsistencySpec::Model_Name(consistency.model()));
+    } else {
+      spdlog::info("{}exchanges overlap the backward pass: the shards of the last layers are "
+                   "pushed while the first layers' gradient is computed, the rest when it is "
+                   "done",
+                   label);
+      return Overlap::kBackwardPass;
+    }
   }
+  if (!reads_ahead) return Overlap::kNone;  // auto under BSP: buckets measured slower (README).
   spdlog::info("{}exchanges overlap computation: each step computes with parameters fetched "
-               "during the previous one (--overlap=false to turn off)",
+               "during the previous one (--overlap=none to turn off)",
                label);
   return Overlap::kNextStep;
 }

@@ -146,6 +146,8 @@ absl::Status ValidateWorkerJobOptions(const WorkerJobOptions& options) {
     return absl::InvalidArgumentError("--coordinator must be host:port, got ''");
   }
   PS_RETURN_IF_ERROR(CheckOneOf("device", options.device, {"auto", "cuda", "cpu"}));
+  PS_RETURN_IF_ERROR(
+      CheckOneOf("overlap", options.overlap, {"auto", "buckets", "none", "true", "false"}));
   PS_RETURN_IF_ERROR(CheckAtLeast("cpu_threads", options.cpu_threads, 0));
   PS_RETURN_IF_ERROR(CheckOneOf("model", options.model, {"mlp", "sparse_lr"}));
   PS_RETURN_IF_ERROR(CheckModeNeeds(options));

@@ -67,11 +67,12 @@ struct WorkerJobOptions {
   int64_t compression_warmup_steps = 0;
   // How pulled parameters travel: none (float32) or fp16.
   std::string pull_compression = "none";
-  // mlp with float32 pushes: under SSP (staleness >= 1) or ASP, overlap each step's exchange
-  // with the next step's computation (worker/training/pipelined_parameters.h); under BSP (or SSP
-  // 0), exchange the last layers' shards during the step's own backward pass
-  // (worker/training/bucketed_parameters.h).
-  bool overlap = true;
+  // mlp with float32 pushes, how exchanges overlap computation: "auto" (under SSP with
+  // staleness >= 1 or ASP, each step's exchange overlaps the next step's computation,
+  // worker/training/pipelined_parameters.h; under BSP nothing), "buckets" (BSP or SSP 0: the
+  // last layers' shards are exchanged during the step's own backward pass,
+  // worker/training/bucketed_parameters.h), "none"; "true" and "false" mean auto and none.
+  std::string overlap = "auto";
   // Table name; "" = the model's name.
   std::string table;
   // Workers of the job: data partitions, and the start barrier.

@@ -131,6 +131,8 @@ INSTANTIATE_TEST_SUITE_P(
                 {"--compression_warmup_steps"}},
         BadCase{"PullCompression", [](auto& o) { o.pull_compression = "int8"; },
                 {"--pull_compression", "none or fp16"}},
+        BadCase{"Overlap", [](auto& o) { o.overlap = "sometimes"; },
+                {"--overlap", "buckets"}},
         BadCase{"Workers", [](auto& o) { o.workers = 0; }, {"--workers", ">= 1"}},
         BadCase{"LogEverySteps", [](auto& o) { o.log_every_steps = -1; }, {"--log_every_steps"}},
         BadCase{"RegisterTimeout", [](auto& o) { o.register_timeout_s = 0; },
