@@ -45,6 +45,7 @@
 #include "worker/client/operation_executor.h"
 #include "worker/client/server_transport.h"
 #include "worker/client/session_map_source.h"
+#include "worker/client/sparse_batch.h"
 
 namespace ps {
 
@@ -210,6 +211,8 @@ class PsClient {
   // Per-client push sequence number (the server's dedupe key with worker id and incarnation).
   uint64_t seq_ = 0;
   OperationExecutor executor_;  // Sends through transport_, routes by map_source_.
+  // PushSparse and PullSparse group their keys here; the memory stays for the next call.
+  SparseBatch sparse_batch_;
 
   mutable absl::Mutex stats_mu_;
   ClientStats stats_ ABSL_GUARDED_BY(stats_mu_);
