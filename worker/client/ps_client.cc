@@ -232,13 +232,13 @@ absl::Status PsClient::PushSparse(const v1::TableInfo& table, absl::Span<const u
   if (!begun.ok()) return begun.status();
   Operation& op = *begun;
   // Sum the rows of repeated keys, grouped by shard; every shard gets a slice (empty if need be)
-  // so that BSP and SSP count this worker in at this clock. The slices borrow sparse_batch_'s
+  // so that BSP and SSP count this worker in at this clock. The slices borrow keys_by_shard_'s
   // buffers, which Execute() outlives.
   const uint32_t num_shards = session_->Map()->num_shards();
-  sparse_batch_.GroupPush(keys, gradients, dim, num_shards);
+  keys_by_shard_.GroupPush(keys, gradients, dim, num_shards);
   for (uint32_t shard = 0; shard < num_shards; ++shard) {
-    const absl::Span<const uint64_t> shard_keys = sparse_batch_.keys(shard);
-    const absl::Span<const float> shard_rows = sparse_batch_.rows(shard);
+    const absl::Span<const uint64_t> shard_keys = keys_by_shard_.keys(shard);
+    const absl::Span<const float> shard_rows = keys_by_shard_.rows(shard);
     ShardPart& part = op.parts.emplace_back();
     part.shard_id = shard;
     part.num_keys = shard_keys.size();
@@ -258,9 +258,9 @@ absl::Status PsClient::PullSparse(const v1::TableInfo& table, absl::Span<const u
   if (!begun.ok()) return begun.status();
   Operation& op = *begun;
   const uint32_t num_shards = session_->Map()->num_shards();
-  sparse_batch_.GroupPull(keys, num_shards);
+  keys_by_shard_.GroupPull(keys, num_shards);
   for (uint32_t shard = 0; shard < num_shards; ++shard) {
-    const absl::Span<const uint64_t> shard_keys = sparse_batch_.keys(shard);
+    const absl::Span<const uint64_t> shard_keys = keys_by_shard_.keys(shard);
     if (shard_keys.empty()) continue;
     ShardPart& part = op.parts.emplace_back();
     part.shard_id = shard;
@@ -268,7 +268,7 @@ absl::Status PsClient::PullSparse(const v1::TableInfo& table, absl::Span<const u
     part.keys = BorrowedSlice(shard_keys.data(), shard_keys.size() * sizeof(uint64_t));
     part.num_values = part.num_keys * dim;
     part.out = values.data();
-    part.positions = sparse_batch_.positions(shard);
+    part.positions = keys_by_shard_.positions(shard);
   }
   return Execute(op);
 }

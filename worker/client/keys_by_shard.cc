@@ -1,10 +1,10 @@
-#include "worker/client/sparse_batch.h"
+#include "worker/client/keys_by_shard.h"
 
 #include "common/partition.h"
 
 namespace ps {
 
-void SparseBatch::Reset(uint32_t num_shards) {
+void KeysByShard::Reset(uint32_t num_shards) {
   if (shards_.size() < num_shards) shards_.resize(num_shards);
   for (Shard& shard : shards_) {
     shard.keys.clear();
@@ -13,7 +13,7 @@ void SparseBatch::Reset(uint32_t num_shards) {
   }
 }
 
-void SparseBatch::ResetIndex(size_t num_keys) {
+void KeysByShard::ResetIndex(size_t num_keys) {
   // At most half full: short probe sequences.
   if (index_.size() < 2 * num_keys) {
     size_t size = 16;
@@ -24,7 +24,7 @@ void SparseBatch::ResetIndex(size_t num_keys) {
   ++generation_;  // Slot() is generation 0: never current.
 }
 
-SparseBatch::Slot& SparseBatch::Find(uint64_t key) {
+KeysByShard::Slot& KeysByShard::Find(uint64_t key) {
   const size_t mask = index_.size() - 1;
   // SparseShardOf uses Mix64's low bits modulo the shard count; the high bits spread the keys of
   // one shard as well as any other.
@@ -34,7 +34,7 @@ SparseBatch::Slot& SparseBatch::Find(uint64_t key) {
   }
 }
 
-void SparseBatch::GroupPush(absl::Span<const uint64_t> keys, absl::Span<const float> gradients,
+void KeysByShard::GroupPush(absl::Span<const uint64_t> keys, absl::Span<const float> gradients,
                             size_t dim, uint32_t num_shards) {
   Reset(num_shards);
   ResetIndex(keys.size());
@@ -53,7 +53,7 @@ void SparseBatch::GroupPush(absl::Span<const uint64_t> keys, absl::Span<const fl
   }
 }
 
-void SparseBatch::GroupPull(absl::Span<const uint64_t> keys, uint32_t num_shards) {
+void KeysByShard::GroupPull(absl::Span<const uint64_t> keys, uint32_t num_shards) {
   Reset(num_shards);
   for (size_t i = 0; i < keys.size(); ++i) {
     Shard& shard = shards_[SparseShardOf(keys[i], num_shards)];

@@ -1,12 +1,12 @@
 // A sparse push's or pull's keys (and a push's gradient rows) grouped by virtual shard, in
-// buffers that stay with the SparseBatch from one call to the next: after the first few calls a
-// PsClient builds its sparse requests without allocating, and its request slices borrow these
-// buffers instead of copying them (the executor returns only when every request has completed).
+// buffers kept from one call to the next: after the first few calls a PsClient builds its sparse
+// requests without allocating, and its request slices borrow these buffers instead of copying
+// them (the executor returns only when every request has completed).
 //
 // One thread only (PsClient's training thread). The spans returned stay valid until the next
-// Group* call or the batch's destruction.
-#ifndef PS_WORKER_CLIENT_SPARSE_BATCH_H_
-#define PS_WORKER_CLIENT_SPARSE_BATCH_H_
+// Group* call or the destruction.
+#ifndef PS_WORKER_CLIENT_KEYS_BY_SHARD_H_
+#define PS_WORKER_CLIENT_KEYS_BY_SHARD_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -16,11 +16,11 @@
 
 namespace ps {
 
-class SparseBatch {
+class KeysByShard {
  public:
-  SparseBatch() = default;
-  SparseBatch(const SparseBatch&) = delete;
-  SparseBatch& operator=(const SparseBatch&) = delete;
+  KeysByShard() = default;
+  KeysByShard(const KeysByShard&) = delete;
+  KeysByShard& operator=(const KeysByShard&) = delete;
 
   // Groups `keys` by shard (SparseShardOf over `num_shards`), each with its row of `dim` values
   // from `gradients`; the rows of a repeated key are summed in the order the key appears, into
@@ -67,4 +67,4 @@ class SparseBatch {
 
 }  // namespace ps
 
-#endif  // PS_WORKER_CLIENT_SPARSE_BATCH_H_
+#endif  // PS_WORKER_CLIENT_KEYS_BY_SHARD_H_

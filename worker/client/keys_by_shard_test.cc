@@ -1,4 +1,4 @@
-#include "worker/client/sparse_batch.h"
+#include "worker/client/keys_by_shard.h"
 
 #include <cstdint>
 #include <map>
@@ -11,26 +11,26 @@
 namespace ps {
 namespace {
 
-std::vector<uint64_t> Keys(const SparseBatch& batch, uint32_t shard) {
+std::vector<uint64_t> Keys(const KeysByShard& batch, uint32_t shard) {
   const absl::Span<const uint64_t> keys = batch.keys(shard);
   return std::vector<uint64_t>(keys.begin(), keys.end());
 }
 
-std::vector<float> Rows(const SparseBatch& batch, uint32_t shard) {
+std::vector<float> Rows(const KeysByShard& batch, uint32_t shard) {
   const absl::Span<const float> rows = batch.rows(shard);
   return std::vector<float>(rows.begin(), rows.end());
 }
 
-std::vector<size_t> Positions(const SparseBatch& batch, uint32_t shard) {
+std::vector<size_t> Positions(const KeysByShard& batch, uint32_t shard) {
   const absl::Span<const size_t> positions = batch.positions(shard);
   return std::vector<size_t>(positions.begin(), positions.end());
 }
 
-TEST(SparseBatchTest, PushSumsRepeatedKeysInTheRowOfTheirFirstAppearance) {
+TEST(KeysByShardTest, PushSumsRepeatedKeysInTheRowOfTheirFirstAppearance) {
   constexpr uint32_t kShards = 3;
   const std::vector<uint64_t> keys = {7, 11, 7, 30, 11, 7};
   const std::vector<float> gradients = {1, 2, 10, 20, 100, 200, 5, 6, 1000, 2000, 0.5f, 0.25f};
-  SparseBatch batch;
+  KeysByShard batch;
   batch.GroupPush(keys, gradients, /*dim=*/2, kShards);
 
   std::map<uint64_t, std::vector<float>> expected = {
@@ -52,29 +52,29 @@ TEST(SparseBatchTest, PushSumsRepeatedKeysInTheRowOfTheirFirstAppearance) {
   EXPECT_EQ(total_keys, 3u);
 }
 
-TEST(SparseBatchTest, PushKeepsTheOrderOfFirstAppearanceWithinAShard) {
+TEST(KeysByShardTest, PushKeepsTheOrderOfFirstAppearanceWithinAShard) {
   const std::vector<uint64_t> keys = {9, 4, 9, 1, 4};
   const std::vector<float> gradients = {1, 2, 3, 4, 5};
-  SparseBatch batch;
+  KeysByShard batch;
   batch.GroupPush(keys, gradients, /*dim=*/1, /*num_shards=*/1);
   EXPECT_EQ(Keys(batch, 0), (std::vector<uint64_t>{9, 4, 1}));
   EXPECT_EQ(Rows(batch, 0), (std::vector<float>{1 + 3, 2 + 5, 4}));
 }
 
-TEST(SparseBatchTest, PullKeepsRepeatedKeysAndTheirPositions) {
+TEST(KeysByShardTest, PullKeepsRepeatedKeysAndTheirPositions) {
   const std::vector<uint64_t> keys = {5, 8, 5, 2};
-  SparseBatch batch;
+  KeysByShard batch;
   batch.GroupPull(keys, /*num_shards=*/1);
   EXPECT_EQ(Keys(batch, 0), keys);
   EXPECT_EQ(Positions(batch, 0), (std::vector<size_t>{0, 1, 2, 3}));
   EXPECT_TRUE(batch.rows(0).empty());
 }
 
-TEST(SparseBatchTest, PullGroupsByShard) {
+TEST(KeysByShardTest, PullGroupsByShard) {
   constexpr uint32_t kShards = 4;
   std::vector<uint64_t> keys;
   for (uint64_t key = 0; key < 100; ++key) keys.push_back(key * 7919);
-  SparseBatch batch;
+  KeysByShard batch;
   batch.GroupPull(keys, kShards);
   size_t total = 0;
   for (uint32_t shard = 0; shard < kShards; ++shard) {
@@ -95,8 +95,8 @@ TEST(SparseBatchTest, PullGroupsByShard) {
 
 // A later call starts from nothing: no key, row or sum of the previous one shows through, even
 // when the same keys come back and the shard count changes.
-TEST(SparseBatchTest, CallsDoNotSeeEachOther) {
-  SparseBatch batch;
+TEST(KeysByShardTest, CallsDoNotSeeEachOther) {
+  KeysByShard batch;
   batch.GroupPush(std::vector<uint64_t>{1, 2, 3}, std::vector<float>{1, 2, 3}, 1, 2);
   batch.GroupPush(std::vector<uint64_t>{3, 3}, std::vector<float>{10, 20}, 1, 1);
   EXPECT_EQ(Keys(batch, 0), (std::vector<uint64_t>{3}));
@@ -107,13 +107,13 @@ TEST(SparseBatchTest, CallsDoNotSeeEachOther) {
 }
 
 // The buffers are reused: a second call of the same size hands out the same memory.
-TEST(SparseBatchTest, ReusesItsBuffers) {
+TEST(KeysByShardTest, ReusesItsBuffers) {
   constexpr size_t kKeys = 5000;
   std::vector<uint64_t> keys(kKeys);
   std::vector<float> gradients(kKeys * 4, 1.0f);
   std::mt19937_64 random(42);
   for (uint64_t& key : keys) key = random() % 2000;  // Many repeats.
-  SparseBatch batch;
+  KeysByShard batch;
   batch.GroupPush(keys, gradients, 4, 2);
   const uint64_t* keys_before = batch.keys(0).data();
   const float* rows_before = batch.rows(0).data();
@@ -131,13 +131,13 @@ TEST(SparseBatchTest, ReusesItsBuffers) {
 }
 
 // Many distinct keys: every one survives the index's probing exactly once.
-TEST(SparseBatchTest, DistinctKeysAreAllKept) {
+TEST(KeysByShardTest, DistinctKeysAreAllKept) {
   constexpr size_t kKeys = 100000;
   std::vector<uint64_t> keys(kKeys);
   for (size_t i = 0; i < kKeys; ++i) keys[i] = i << 20;  // Low bits equal: a poor hash would clash.
   std::vector<float> gradients(kKeys);
   for (size_t i = 0; i < kKeys; ++i) gradients[i] = static_cast<float>(i);
-  SparseBatch batch;
+  KeysByShard batch;
   batch.GroupPush(keys, gradients, 1, 1);
   ASSERT_EQ(batch.keys(0).size(), kKeys);
   for (size_t i = 0; i < kKeys; ++i) {
