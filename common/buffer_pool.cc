@@ -6,6 +6,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "grpc/slice.h"
 
 namespace ps {
 namespace {
@@ -81,7 +82,9 @@ void ReturnLease(void* lease) {
 
 grpc::Slice PooledSlice(size_t size, absl::FunctionRef<void(char*)> fill) {
   if (size < kMinPooledBytes) {
-    grpc::Slice slice(size);
+    // Always on the heap: a slice of up to 15 bytes would otherwise keep them inline, at an odd
+    // offset, and `fill` may write floats.
+    grpc::Slice slice(grpc_slice_malloc_large(size), grpc::Slice::STEAL_REF);
     // The slice was just allocated and nobody else references it, so writing it is safe.
     fill(const_cast<char*>(reinterpret_cast<const char*>(slice.begin())));
     return slice;

@@ -12,7 +12,8 @@
 namespace ps {
 
 // A gRPC slice of `size` bytes whose memory `fill` writes before the slice is handed out. The
-// memory returns to a process-wide pool when gRPC releases the slice. Thread-safe.
+// memory is aligned for 8-byte values and returns to a process-wide pool when gRPC releases the
+// slice. Thread-safe.
 grpc::Slice PooledSlice(size_t size, absl::FunctionRef<void(char*)> fill);
 
 }  // namespace ps

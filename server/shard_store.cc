@@ -51,13 +51,19 @@ absl::StatusOr<PushPayload> ShardStore::ValidateValues(const v1::TensorHeader& v
   return payload;
 }
 
+bool ShardStore::DescribePull(uint64_t num_elements, v1::Encoding encoding,
+                              v1::TensorHeader* header) {
+  const bool half = encoding == v1::ENCODING_F16;
+  header->set_encoding(half ? v1::ENCODING_F16 : v1::ENCODING_F32);
+  header->set_num_elements(num_elements);
+  header->set_payload_bytes(num_elements * (half ? sizeof(uint16_t) : sizeof(float)));
+  return half;
+}
+
 grpc::Slice ShardStore::EncodeForPull(absl::Span<const float> values, v1::Encoding encoding,
                                       v1::TensorHeader* header) {
-  const bool half = encoding == v1::ENCODING_F16;
-  const size_t bytes = values.size() * (half ? sizeof(uint16_t) : sizeof(float));
-  header->set_encoding(half ? v1::ENCODING_F16 : v1::ENCODING_F32);
-  header->set_num_elements(values.size());
-  header->set_payload_bytes(bytes);
+  const bool half = DescribePull(values.size(), encoding, header);
+  const size_t bytes = header->payload_bytes();
   return PooledSlice(bytes, [&](char* out) {
     if (!half) {
       std::memcpy(out, values.data(), bytes);

@@ -96,6 +96,9 @@ class ShardStore {
   // `values` as a pull payload in `encoding` (F32 or F16), described in `header`.
   static grpc::Slice EncodeForPull(absl::Span<const float> values, v1::Encoding encoding,
                                    v1::TensorHeader* header);
+  // Describes in `header` a pull payload of `num_elements` values in `encoding` (F32 or F16, the
+  // default for anything else) and returns whether it is F16.
+  static bool DescribePull(uint64_t num_elements, v1::Encoding encoding, v1::TensorHeader* header);
   // A copy of `data` as a payload slice.
   static grpc::Slice CopySlice(const void* data, size_t bytes);
   // Reads `count` values of T into `out`. Errors: InvalidArgument naming `what`.

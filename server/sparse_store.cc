@@ -3,7 +3,9 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "common/buffer_pool.h"
 #include "common/codec/decoder.h"
+#include "common/codec/half.h"
 #include "common/partition.h"
 
 namespace ps {
@@ -94,17 +96,31 @@ void SparseStore::ApplyAccumulated(uint64_t clock, uint32_t contributors) {
 
 grpc::Slice SparseStore::Read(const std::vector<uint64_t>& keys, v1::Encoding encoding,
                               v1::TensorHeader* header) const {
-  std::vector<float> gathered(keys.size() * dim_);
-  for (size_t i = 0; i < keys.size(); ++i) {
-    const absl::Span<float> out = absl::MakeSpan(gathered.data() + i * dim_, dim_);
-    const auto it = index_.find(keys[i]);
-    if (it == index_.end()) {
-      initializer_.FillRow(keys[i], out);
-    } else {
-      std::copy_n(values_.row(it->second), dim_, out.data());
+  const bool half = DescribePull(keys.size() * dim_, encoding, header);
+  // Rows not created yet, for F16, are made here before their conversion.
+  std::vector<float> initial(half ? dim_ : 0);
+  // Each row goes straight into the pooled payload: copied for F32, converted for F16.
+  return PooledSlice(header->payload_bytes(), [&](char* out) {
+    for (size_t i = 0; i < keys.size(); ++i) {
+      const auto it = index_.find(keys[i]);
+      if (!half) {
+        float* row = reinterpret_cast<float*>(out) + i * dim_;
+        if (it == index_.end()) {
+          initializer_.FillRow(keys[i], absl::MakeSpan(row, dim_));
+        } else {
+          std::copy_n(values_.row(it->second), dim_, row);
+        }
+        continue;
+      }
+      const float* row = initial.data();
+      if (it == index_.end()) {
+        initializer_.FillRow(keys[i], absl::MakeSpan(initial));
+      } else {
+        row = values_.row(it->second);
+      }
+      FloatsToHalves(row, dim_, reinterpret_cast<uint16_t*>(out) + i * dim_);
     }
-  }
-  return EncodeForPull(gathered, encoding, header);
+  });
 }
 
 void SparseStore::Serialize(v1::ShardState* state, std::vector<grpc::Slice>* payload) const {

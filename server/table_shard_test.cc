@@ -9,6 +9,7 @@
 #include "common/codec/encoder.h"
 #include "common/codec/half.h"
 #include "common/partition.h"
+#include "common/table/initializer.h"
 #include "gtest/gtest.h"
 #include "server/sparse_store.h"
 
@@ -316,6 +317,48 @@ TEST(TableShardTest, PullsCanReturnHalfPrecision) {
     EXPECT_NE(half[i], exact[i]);
     EXPECT_NEAR(half[i], exact[i], exact[i] * 1e-3f);
   }
+}
+
+// Sparse rows, created or not, in either encoding: F16 is each F32 value rounded to half, and
+// rows not created yet come from the initialiser without being created.
+TEST(TableShardTest, SparsePullsReturnCreatedAndInitialRowsInEitherEncoding) {
+  v1::TableInfo table = Table(v1::TABLE_KIND_SPARSE, v1::ConsistencySpec::MODEL_ASP);
+  v1::InitializerSpec& initializer = *table.mutable_spec()->mutable_initializer();
+  initializer.set_kind(v1::InitializerSpec::KIND_UNIFORM);
+  initializer.set_min(-3.0f);
+  initializer.set_max(3.0f);
+  initializer.set_seed(7);
+  auto shard = Shard(table, 2);
+  std::vector<uint64_t> keys;
+  for (uint64_t key = 0; keys.size() < 3; ++key) {
+    if (SparseShardOf(key, kShards) == 2) keys.push_back(key);
+  }
+  ASSERT_TRUE(PushTo(*shard, MakeFrame1(2, {keys[0]}, {0.5f, 1.5f, -2.5f}), {1, 1, 1, 0}).ok());
+  // keys[0] is created; keys[1] and keys[2] are not, and keys[1] is asked twice.
+  const std::vector<uint64_t> asked = {keys[1], keys[0], keys[2], keys[1]};
+  const std::vector<float> exact = ReadAll(*shard, asked);
+  ASSERT_EQ(exact.size(), asked.size() * 3);
+  Initializer expected_initial(table.spec().initializer());
+  for (size_t i : {size_t{0}, size_t{2}}) {
+    std::vector<float> row(3);
+    expected_initial.FillRow(asked[i], absl::MakeSpan(row));
+    EXPECT_EQ(std::vector<float>(exact.begin() + 3 * i, exact.begin() + 3 * i + 3), row) << i;
+  }
+  std::vector<float> created(3);
+  expected_initial.FillRow(keys[0], absl::MakeSpan(created));
+  EXPECT_EQ(exact[3], created[0] - 0.5f);
+  EXPECT_EQ(exact[4], created[1] - 1.5f);
+  EXPECT_EQ(exact[5], created[2] + 2.5f);
+  EXPECT_EQ(std::vector<float>(exact.begin(), exact.begin() + 3),
+            std::vector<float>(exact.begin() + 9, exact.end()));
+
+  const std::vector<float> half = ReadAll(*shard, asked, v1::ENCODING_F16);
+  ASSERT_EQ(half.size(), exact.size());
+  for (size_t i = 0; i < exact.size(); ++i) {
+    EXPECT_EQ(half[i], HalfToFloat(FloatToHalf(exact[i]))) << i;
+  }
+  // Reads created nothing: only the pushed row exists.
+  EXPECT_EQ(static_cast<const SparseStore&>(shard->store()).num_rows(), 1u);
 }
 
 // --- Replication: entries from a primary make a backup or learner bitwise equal to it. ---

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/types/span.h"
 #include "grpcpp/support/slice.h"
 #include "proto/types.pb.h"
 
@@ -29,9 +30,9 @@ struct ShardPart {
   // Push: values sent. Pull: values expected back.
   uint64_t num_values = 0;
   // Pull destination: DENSE the shard's range starts at `out`; SPARSE row i of the answer goes to
-  // out + positions[i] * dim.
+  // out + positions[i] * dim (borrowed, like the slices).
   float* out = nullptr;
-  std::vector<size_t> positions;
+  absl::Span<const size_t> positions;
   // Acknowledged by its server (push) or scattered into `out` (pull); never sent again.
   bool done = false;
 };

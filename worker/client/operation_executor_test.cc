@@ -734,6 +734,8 @@ TEST(OperationExecutorTest, SparsePullScattersRowsToTheirKeysPositions) {
   // Keys 50, 70, 90 asked in the order 90, 70, 50: shard 0 holds 50 and 90, shard 1 holds 70.
   const std::vector<uint64_t> shard0_keys = {50, 90};
   const std::vector<uint64_t> shard1_keys = {70};
+  const std::vector<size_t> shard0_positions = {2, 0};
+  const std::vector<size_t> shard1_positions = {1};
   std::vector<float> values(6, -1);
   Operation op;
   op.table = &table;
@@ -745,14 +747,14 @@ TEST(OperationExecutorTest, SparsePullScattersRowsToTheirKeysPositions) {
   first.keys = BorrowedSlice(shard0_keys.data(), 2 * sizeof(uint64_t));
   first.num_values = 4;
   first.out = values.data();
-  first.positions = {2, 0};
+  first.positions = shard0_positions;
   ShardPart& second = op.parts.emplace_back();
   second.shard_id = 1;
   second.num_keys = 1;
   second.keys = BorrowedSlice(shard1_keys.data(), sizeof(uint64_t));
   second.num_values = 2;
   second.out = values.data();
-  second.positions = {1};
+  second.positions = shard1_positions;
 
   const ExecutionResult result = executor.Execute(op);
 

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <utility>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "common/codec/compression.h"
 #include "common/frame.h"
@@ -235,32 +234,20 @@ absl::Status PsClient::PushSparse(const v1::TableInfo& table, absl::Span<const u
   if (!begun.ok()) return begun.status();
   Operation& op = *begun;
   // Sum the rows of repeated keys, grouped by shard; every shard gets a slice (empty if need be)
-  // so that BSP and SSP count this worker in at this clock.
+  // so that BSP and SSP count this worker in at this clock. The slices borrow keys_by_shard_'s
+  // buffers, which Execute() outlives.
   const uint32_t num_shards = session_->Map()->num_shards();
-  std::vector<std::vector<uint64_t>> shard_keys(num_shards);
-  std::vector<std::vector<float>> shard_rows(num_shards);
-  absl::flat_hash_map<uint64_t, std::pair<uint32_t, size_t>> where;  // key -> (shard, row)
-  where.reserve(keys.size());
-  for (size_t i = 0; i < keys.size(); ++i) {
-    const uint32_t shard = SparseShardOf(keys[i], num_shards);
-    const auto [it, inserted] = where.try_emplace(keys[i], shard, shard_keys[shard].size());
-    if (inserted) {
-      shard_keys[shard].push_back(keys[i]);
-      shard_rows[shard].insert(shard_rows[shard].end(), gradients.begin() + i * dim,
-                               gradients.begin() + (i + 1) * dim);
-    } else {
-      float* row = shard_rows[shard].data() + it->second.second * dim;
-      for (size_t j = 0; j < dim; ++j) row[j] += gradients[i * dim + j];
-    }
-  }
+  keys_by_shard_.GroupPush(keys, gradients, dim, num_shards);
   for (uint32_t shard = 0; shard < num_shards; ++shard) {
+    const absl::Span<const uint64_t> shard_keys = keys_by_shard_.keys(shard);
+    const absl::Span<const float> shard_rows = keys_by_shard_.rows(shard);
     ShardPart& part = op.parts.emplace_back();
     part.shard_id = shard;
-    part.num_keys = shard_keys[shard].size();
-    part.keys = grpc::Slice(shard_keys[shard].data(), part.num_keys * sizeof(uint64_t));
-    part.num_values = shard_rows[shard].size();
+    part.num_keys = shard_keys.size();
+    part.keys = BorrowedSlice(shard_keys.data(), shard_keys.size() * sizeof(uint64_t));
+    part.num_values = shard_rows.size();
     part.values_header = DescribeEncoded(Compression(), part.num_values);
-    part.values = grpc::Slice(shard_rows[shard].data(), part.num_values * sizeof(float));
+    part.values = BorrowedSlice(shard_rows.data(), shard_rows.size() * sizeof(float));
   }
   return Execute(op);
 }
@@ -273,22 +260,17 @@ absl::Status PsClient::PullSparse(const v1::TableInfo& table, absl::Span<const u
   if (!begun.ok()) return begun.status();
   Operation& op = *begun;
   const uint32_t num_shards = session_->Map()->num_shards();
-  std::vector<std::vector<uint64_t>> shard_keys(num_shards);
-  std::vector<std::vector<size_t>> positions(num_shards);
-  for (size_t i = 0; i < keys.size(); ++i) {
-    const uint32_t shard = SparseShardOf(keys[i], num_shards);
-    shard_keys[shard].push_back(keys[i]);
-    positions[shard].push_back(i);
-  }
+  keys_by_shard_.GroupPull(keys, num_shards);
   for (uint32_t shard = 0; shard < num_shards; ++shard) {
-    if (shard_keys[shard].empty()) continue;
+    const absl::Span<const uint64_t> shard_keys = keys_by_shard_.keys(shard);
+    if (shard_keys.empty()) continue;
     ShardPart& part = op.parts.emplace_back();
     part.shard_id = shard;
-    part.num_keys = shard_keys[shard].size();
-    part.keys = grpc::Slice(shard_keys[shard].data(), part.num_keys * sizeof(uint64_t));
+    part.num_keys = shard_keys.size();
+    part.keys = BorrowedSlice(shard_keys.data(), shard_keys.size() * sizeof(uint64_t));
     part.num_values = part.num_keys * dim;
     part.out = values.data();
-    part.positions = std::move(positions[shard]);
+    part.positions = keys_by_shard_.positions(shard);
   }
   return Execute(op);
 }

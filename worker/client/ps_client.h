@@ -41,6 +41,7 @@
 #include "grpcpp/support/slice.h"
 #include "proto/coordinator.grpc.pb.h"
 #include "proto/types.pb.h"
+#include "worker/client/keys_by_shard.h"
 #include "worker/client/operation.h"
 #include "worker/client/operation_executor.h"
 #include "worker/client/server_transport.h"
@@ -234,6 +235,8 @@ class PsClient {
   // Per-client push sequence number (the server's dedupe key with worker id and incarnation).
   uint64_t seq_ = 0;
   OperationExecutor executor_;  // Sends through transport_, routes by map_source_.
+  // PushSparse and PullSparse group their keys here; the memory stays for the next call.
+  KeysByShard keys_by_shard_;
 
   mutable absl::Mutex stats_mu_;
   ClientStats stats_ ABSL_GUARDED_BY(stats_mu_);

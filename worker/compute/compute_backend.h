@@ -39,6 +39,26 @@ class DeviceArray {
   size_t count_ = 0;
 };
 
+// `count` elements of T in host memory that a backend copies to and from directly: page-locked
+// under CUDA, so Download and Upload DMA into and out of it without a staging copy through the
+// driver's own pinned buffer; ordinary memory on the CPU. Freed when the array is destroyed (the
+// release function needs no backend, so the array may outlive it). Move-only.
+template <typename T>
+class HostArray {
+ public:
+  HostArray() : memory_(nullptr, nullptr) {}
+  HostArray(void* memory, size_t count, void (*release)(void*))
+      : memory_(static_cast<T*>(memory), release), count_(count) {}
+
+  T* data() const { return memory_.get(); }
+  size_t size() const { return count_; }
+  absl::Span<T> span() const { return absl::Span<T>(data(), count_); }
+
+ private:
+  std::unique_ptr<T, void (*)(void*)> memory_;
+  size_t count_ = 0;
+};
+
 // Sum of the cross-entropy losses and count of correct argmax predictions over a batch.
 struct BatchLoss {
   double loss_sum = 0;
@@ -59,8 +79,17 @@ class ComputeBackend {
     if (!memory.ok()) return memory.status();
     return DeviceArray<T>(*memory, count, release_function());
   }
-  // Copies host values to `device` starting at element `offset`. Errors: OutOfRange when they do
-  // not fit; Internal for a device failure.
+  // Uninitialised host memory for `count` elements (see HostArray), for a buffer that Download
+  // and Upload use step after step. Page-locking is slow and takes memory from the whole system:
+  // allocate once and reuse. Errors: ResourceExhausted.
+  template <typename T>
+  absl::StatusOr<HostArray<T>> AllocateHost(size_t count) {
+    absl::StatusOr<void*> memory = AllocateHostBytes(count * sizeof(T));
+    if (!memory.ok()) return memory.status();
+    return HostArray<T>(*memory, count, host_release_function());
+  }
+  // Copies host values to `device` starting at element `offset`; `host` may be changed as soon
+  // as this returns. Errors: OutOfRange when they do not fit; Internal for a device failure.
   template <typename T>
   absl::Status Upload(absl::Span<const T> host, const DeviceArray<T>& device, size_t offset = 0) {
     if (offset > device.size() || host.size() > device.size() - offset) {
@@ -118,6 +147,9 @@ class ComputeBackend {
   virtual absl::StatusOr<void*> AllocateBytes(size_t bytes) = 0;
   // Frees what AllocateBytes returned; outlives the backend (arrays may be destroyed later).
   virtual void (*release_function() const)(void*) = 0;
+  // The same for AllocateHost's memory.
+  virtual absl::StatusOr<void*> AllocateHostBytes(size_t bytes) = 0;
+  virtual void (*host_release_function() const)(void*) = 0;
   virtual absl::Status CopyToDevice(const void* host, void* device, size_t bytes) = 0;
   virtual absl::Status CopyToHost(const void* device, void* host, size_t bytes) = 0;
 };

@@ -126,6 +126,9 @@ class CpuBackend final : public ComputeBackend {
     return memory;
   }
   void (*release_function() const)(void*) override { return &std::free; }
+  // Host and "device" memory are the same thing here.
+  absl::StatusOr<void*> AllocateHostBytes(size_t bytes) override { return AllocateBytes(bytes); }
+  void (*host_release_function() const)(void*) override { return &std::free; }
   absl::Status CopyToDevice(const void* host, void* device, size_t bytes) override {
     std::memcpy(device, host, bytes);
     return absl::OkStatus();

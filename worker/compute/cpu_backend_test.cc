@@ -2,6 +2,7 @@
 #include "worker/compute/cpu_backend.h"
 
 #include <cmath>
+#include <utility>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -103,6 +104,47 @@ TEST(CpuBackendTest, UploadAndDownloadCheckBounds) {
   std::vector<float> too_many(5);
   EXPECT_EQ(backend->Download(*array, absl::MakeSpan(too_many)).code(),
             absl::StatusCode::kOutOfRange);
+}
+
+// Host arrays on the CPU are ordinary memory: the requested size, and the same buffer for every
+// transfer through it.
+TEST(CpuBackendTest, HostArraysAreReusableTransferBuffers) {
+  std::unique_ptr<ComputeBackend> backend = CreateCpuBackend(1);
+  absl::StatusOr<HostArray<float>> host = backend->AllocateHost<float>(1000);
+  ASSERT_TRUE(host.ok()) << host.status();
+  ASSERT_NE(host->data(), nullptr);
+  EXPECT_EQ(host->size(), 1000u);
+  EXPECT_EQ(host->span().size(), 1000u);
+  EXPECT_EQ(host->span().data(), host->data());
+  float* const memory = host->data();
+
+  absl::StatusOr<DeviceArray<float>> device = backend->Allocate<float>(1000);
+  ASSERT_TRUE(device.ok());
+  for (int round = 0; round < 3; ++round) {
+    std::vector<float> values = Sequence(1000, 0.5f + static_cast<float>(round));
+    ASSERT_TRUE(backend->Upload<float>(values, *device).ok());
+    ASSERT_TRUE(backend->Download(*device, host->span()).ok());
+    EXPECT_EQ(std::vector<float>(host->data(), host->data() + host->size()), values);
+    // And back the other way, from the host array.
+    for (float& value : host->span()) value *= 2;
+    ASSERT_TRUE(backend->Upload<float>(host->span(), *device).ok());
+    std::vector<float> back(1000);
+    ASSERT_TRUE(backend->Download(*device, absl::MakeSpan(back)).ok());
+    for (float& value : values) value *= 2;
+    EXPECT_EQ(back, values);
+    EXPECT_EQ(host->data(), memory);  // Reused, never reallocated.
+  }
+
+  // Empty arrays and moves.
+  absl::StatusOr<HostArray<float>> empty = backend->AllocateHost<float>(0);
+  ASSERT_TRUE(empty.ok()) << empty.status();
+  EXPECT_EQ(empty->size(), 0u);
+  HostArray<float> moved = std::move(*host);
+  EXPECT_EQ(moved.data(), memory);
+  EXPECT_EQ(moved.size(), 1000u);
+  // Host arrays outlive the backend that allocated them.
+  backend.reset();
+  moved.span()[999] = 1;
 }
 
 }  // namespace

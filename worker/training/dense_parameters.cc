@@ -19,21 +19,25 @@ absl::StatusOr<std::unique_ptr<ClusterDenseParameters>> ClusterDenseParameters::
     PS_ASSIGN_OR_RETURN(
         encoder, BackendGradientEncoder::Create(backend, compression, table.spec().dense_size()));
   }
+  const bool float32_pushes = encoder == nullptr || warmup_pushes > 0;
+  PS_ASSIGN_OR_RETURN(HostArray<float> host_gradient,
+                      backend->AllocateHost<float>(float32_pushes ? table.spec().dense_size() : 0));
   return std::unique_ptr<ClusterDenseParameters>(
       new ClusterDenseParameters(client, std::move(table), backend, std::move(encoder),
-                                 warmup_pushes));
+                                 warmup_pushes, std::move(host_gradient)));
 }
 
 ClusterDenseParameters::ClusterDenseParameters(PsClient* client, v1::TableInfo table,
                                                ComputeBackend* backend,
                                                std::unique_ptr<BackendGradientEncoder> encoder,
-                                               int64_t warmup_pushes)
+                                               int64_t warmup_pushes,
+                                               HostArray<float> host_gradient)
     : client_(client),
       table_(std::move(table)),
       backend_(backend),
       encoder_(std::move(encoder)),
       warmup_pushes_left_(encoder_ == nullptr ? 0 : warmup_pushes),
-      host_gradient_(encoder_ == nullptr || warmup_pushes > 0 ? table_.spec().dense_size() : 0) {}
+      host_gradient_(std::move(host_gradient)) {}
 
 absl::Status DenseParameters::PushAndPull(const DeviceArray<float>& gradient,
                                           std::vector<float>* values) {
@@ -63,9 +67,10 @@ absl::Status ClusterDenseParameters::Send(const DeviceArray<float>& gradient,
     return values == nullptr ? client_->Push(table_, *encoder_)
                              : client_->PushPull(table_, *encoder_, *values);
   }
-  PS_RETURN_IF_ERROR(backend_->Download(gradient, absl::MakeSpan(host_gradient_)));
-  PS_RETURN_IF_ERROR(values == nullptr ? client_->Push(table_, host_gradient_)
-                                       : client_->PushPull(table_, host_gradient_, *values));
+  PS_RETURN_IF_ERROR(backend_->Download(gradient, host_gradient_.span()));
+  PS_RETURN_IF_ERROR(values == nullptr
+                         ? client_->Push(table_, host_gradient_.span())
+                         : client_->PushPull(table_, host_gradient_.span(), *values));
   --warmup_pushes_left_;
   if (encoder_ != nullptr && warmup_pushes_left_ == 0) {
     spdlog::info("table '{}': warm-up over, pushes are compressed from now on",

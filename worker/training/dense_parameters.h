@@ -65,7 +65,8 @@ class ClusterDenseParameters final : public DenseParameters {
 
  private:
   ClusterDenseParameters(PsClient* client, v1::TableInfo table, ComputeBackend* backend,
-                         std::unique_ptr<BackendGradientEncoder> encoder, int64_t warmup_pushes);
+                         std::unique_ptr<BackendGradientEncoder> encoder, int64_t warmup_pushes,
+                         HostArray<float> host_gradient);
   // Push (values null) or PushAndPull, compressed once the warm-up is over.
   absl::Status Send(const DeviceArray<float>& gradient, absl::Span<float>* values);
 
@@ -76,7 +77,9 @@ class ClusterDenseParameters final : public DenseParameters {
   const std::unique_ptr<BackendGradientEncoder> encoder_;
   // Float32 pushes still to send before the encoder takes over.
   int64_t warmup_pushes_left_;
-  std::vector<float> host_gradient_;
+  // Where float32 pushes are downloaded to and sent from (empty when every push is compressed):
+  // the backend's transfer memory, reused every push.
+  HostArray<float> host_gradient_;
 };
 
 // The table's values and optimizer in this process, initialised and updated exactly as a

@@ -23,16 +23,19 @@ absl::StatusOr<std::unique_ptr<PipelinedDenseParameters>> PipelinedDenseParamete
         table.spec().name(), "' is ", v1::ConsistencySpec::Model_Name(consistency.model()),
         consistency.model() == v1::ConsistencySpec::MODEL_SSP ? " with staleness 0" : ""));
   }
+  PS_ASSIGN_OR_RETURN(HostArray<float> gradient,
+                      backend->AllocateHost<float>(table.spec().dense_size()));
   return std::unique_ptr<PipelinedDenseParameters>(
-      new PipelinedDenseParameters(client, std::move(table), backend));
+      new PipelinedDenseParameters(client, std::move(table), backend, std::move(gradient)));
 }
 
 PipelinedDenseParameters::PipelinedDenseParameters(PsClient* client, v1::TableInfo table,
-                                                   ComputeBackend* backend)
+                                                   ComputeBackend* backend,
+                                                   HostArray<float> gradient)
     : client_(client),
       table_(std::move(table)),
       backend_(backend),
-      gradient_(table_.spec().dense_size()),
+      gradient_(std::move(gradient)),
       prefetched_(table_.spec().dense_size()) {
   thread_ = std::thread([this] { ExchangeLoop(); });
 }
@@ -59,7 +62,8 @@ void PipelinedDenseParameters::ExchangeLoop() {
       exchange_requested_ = false;
     }
     const absl::Status status =
-        client_->PushPull(table_, gradient_, absl::MakeSpan(prefetched_), /*read_ahead=*/1);
+        client_->PushPull(table_, gradient_.span(), absl::MakeSpan(prefetched_),
+                          /*read_ahead=*/1);
     absl::MutexLock lock(&mu_);
     exchange_status_ = status;
     in_flight_ = false;
@@ -92,8 +96,8 @@ absl::Status PipelinedDenseParameters::Push(const DeviceArray<float>& gradient) 
     return absl::InvalidArgumentError(absl::StrCat("push of ", gradient.size(),
                                                    " values to a table of ", gradient_.size()));
   }
-  PS_RETURN_IF_ERROR(backend_->Download(gradient, absl::MakeSpan(gradient_)));
-  return client_->Push(table_, gradient_);
+  PS_RETURN_IF_ERROR(backend_->Download(gradient, gradient_.span()));
+  return client_->Push(table_, gradient_.span());
 }
 
 void PipelinedDenseParameters::AdvanceClock() {
@@ -111,7 +115,7 @@ absl::Status PipelinedDenseParameters::PushAndPull(const DeviceArray<float>& gra
   PS_RETURN_IF_ERROR(FinishExchange());
   // The caller's old buffer becomes the next exchange's destination.
   if (prefetched_valid_) values->swap(prefetched_);
-  PS_RETURN_IF_ERROR(backend_->Download(gradient, absl::MakeSpan(gradient_)));
+  PS_RETURN_IF_ERROR(backend_->Download(gradient, gradient_.span()));
   prefetched_valid_ = true;  // Once the exchange below has finished without an error.
   absl::MutexLock lock(&mu_);
   in_flight_ = true;

@@ -10,7 +10,8 @@
 // ASP, or SSP with staleness >= 1 (BSP cannot run ahead of its own push). Pushes travel as
 // float32 (a compressed push's encoder reads the gradient where the next step overwrites it).
 //
-// Buffers: one host gradient and one host values buffer, allocated once and reused every step.
+// Buffers: one host gradient buffer (the backend's transfer memory, AllocateHost: pinned under
+// CUDA) and one host values buffer, allocated once and reused every step.
 //
 // Thread-safety: one training thread at a time, as PsClient; the exchange thread is internal.
 #ifndef PS_WORKER_TRAINING_PIPELINED_PARAMETERS_H_
@@ -34,7 +35,8 @@ namespace ps {
 class PipelinedDenseParameters final : public DenseParameters {
  public:
   // `client` and `backend` must outlive this.
-  // Errors: InvalidArgument for a table that is not dense, or not ASP or SSP with staleness >= 1.
+  // Errors: InvalidArgument for a table that is not dense, or not ASP or SSP with staleness >= 1;
+  // ResourceExhausted when the gradient buffer cannot be allocated.
   static absl::StatusOr<std::unique_ptr<PipelinedDenseParameters>> Create(
       PsClient* client, v1::TableInfo table, ComputeBackend* backend);
   // Waits for the exchange in flight.
@@ -57,7 +59,8 @@ class PipelinedDenseParameters final : public DenseParameters {
   ClientStats stats() const override;
 
  private:
-  PipelinedDenseParameters(PsClient* client, v1::TableInfo table, ComputeBackend* backend);
+  PipelinedDenseParameters(PsClient* client, v1::TableInfo table, ComputeBackend* backend,
+                           HostArray<float> gradient);
 
   // Waits until no exchange is in flight and returns (and clears) its status.
   absl::Status FinishExchange();
@@ -67,7 +70,7 @@ class PipelinedDenseParameters final : public DenseParameters {
   const v1::TableInfo table_;
   ComputeBackend* const backend_;
   // Written by the training thread only while no exchange is in flight; read by the exchange.
-  std::vector<float> gradient_;
+  HostArray<float> gradient_;
   // Written by the exchange; read by the training thread only while none is in flight.
   std::vector<float> prefetched_;
   bool prefetched_valid_ = false;  // Training thread only.

@@ -74,8 +74,10 @@ using UniqueCublas = std::unique_ptr<cublasContext, CublasDeleter>;
 template <typename T>
 using UniqueDeviceMemory = std::unique_ptr<T, DeviceMemoryDeleter>;
 
-// The release function DeviceArray calls; it needs no backend, so arrays may outlive it.
+// The release functions DeviceArray and HostArray call; they need no backend, so arrays may
+// outlive it.
 void FreeDeviceMemory(void* memory) { cudaFree(memory); }
+void FreeHostMemory(void* memory) { cudaFreeHost(memory); }
 
 absl::Status CheckSizes(absl::string_view operation, std::initializer_list<int> sizes) {
   for (const int size : sizes) {
@@ -251,11 +253,28 @@ class CudaBackend final : public ComputeBackend {
 
   void (*release_function() const)(void*) override { return &FreeDeviceMemory; }
 
+  absl::StatusOr<void*> AllocateHostBytes(size_t bytes) override {
+    void* memory = nullptr;
+    PS_RETURN_IF_ERROR(FromCuda(cudaMallocHost(&memory, bytes),
+                                absl::StrCat("cudaMallocHost(", bytes, " bytes)")));
+    return memory;
+  }
+
+  void (*host_release_function() const)(void*) override { return &FreeHostMemory; }
+
   absl::Status CopyToDevice(const void* host, void* device, size_t bytes) override {
     if (bytes == 0) return absl::OkStatus();
+    PS_RETURN_IF_ERROR(
+        FromCuda(cudaMemcpyAsync(device, host, bytes, cudaMemcpyHostToDevice, stream_.get()),
+                 "cudaMemcpyAsync(host to device)"));
     // From pageable memory the call returns once `host` is staged, so the caller may reuse it.
-    return FromCuda(cudaMemcpyAsync(device, host, bytes, cudaMemcpyHostToDevice, stream_.get()),
-                    "cudaMemcpyAsync(host to device)");
+    // From page-locked memory (AllocateHost's) the copy is truly asynchronous: wait for it, or
+    // the caller's next write to `host` could reach the device.
+    cudaPointerAttributes attributes;
+    PS_RETURN_IF_ERROR(
+        FromCuda(cudaPointerGetAttributes(&attributes, host), "cudaPointerGetAttributes"));
+    if (attributes.type != cudaMemoryTypeHost) return absl::OkStatus();
+    return FromCuda(cudaStreamSynchronize(stream_.get()), "cudaStreamSynchronize");
   }
 
   absl::Status CopyToHost(const void* device, void* host, size_t bytes) override {

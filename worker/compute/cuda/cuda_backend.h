@@ -3,9 +3,12 @@
 // build) and cuda_backend_absent.cc (CPU-only build). No CUDA headers here, so host code may
 // include it.
 //
-// The backend uses device 0. Its memory is plain cudaMalloc memory; arrays it allocated may outlive
-// it (their release function is cudaFree). Gemm computes in true FP32 (cuBLAS's default math mode,
-// no TF32), so results match the CPU backend to float rounding.
+// The backend uses device 0. Its memory is plain cudaMalloc memory, its host arrays
+// (AllocateHost) cudaMallocHost memory; arrays it allocated may outlive it (their release
+// functions are cudaFree and cudaFreeHost). Downloads are synchronous; an Upload from page-locked
+// memory waits for its copy, so the host buffer may be rewritten once it returns (from pageable
+// memory the driver's staging gives that already). Gemm computes in true FP32 (cuBLAS's default
+// math mode, no TF32), so results match the CPU backend to float rounding.
 //
 // Error mapping, once at this boundary: cudaErrorMemoryAllocation and CUBLAS_STATUS_ALLOC_FAILED
 // -> ResourceExhausted; no device or a driver too old -> FailedPrecondition; a label outside

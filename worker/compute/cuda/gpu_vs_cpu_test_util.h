@@ -1,10 +1,14 @@
 // What the CUDA tests share: a fixture holding the CUDA backend and a CPU backend to compare it
-// with (skipping the test when no usable GPU exists), and copies between host vectors and a
+// with (skipping the test when no usable GPU exists, failing it instead when the environment sets
+// PS_REQUIRE_CUDA=1, as a GPU machine's checks do: `bazel test --test_env=PS_REQUIRE_CUDA=1`, or
+// the variable exported before running the test binary), and copies between host vectors and a
 // backend's memory.
 #ifndef PS_WORKER_COMPUTE_CUDA_GPU_VS_CPU_TEST_UTIL_H_
 #define PS_WORKER_COMPUTE_CUDA_GPU_VS_CPU_TEST_UTIL_H_
 
+#include <cstdlib>
 #include <memory>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -41,7 +45,13 @@ class GpuVsCpuTest : public ::testing::Test {
  protected:
   void SetUp() override {
     const CudaAvailability cuda = ProbeCuda();
-    if (!cuda.usable) GTEST_SKIP() << "no usable CUDA device: " << cuda.detail;
+    if (!cuda.usable) {
+      const char* required = std::getenv("PS_REQUIRE_CUDA");
+      if (required != nullptr && std::string(required) == "1") {
+        FAIL() << "PS_REQUIRE_CUDA=1 but no usable CUDA device: " << cuda.detail;
+      }
+      GTEST_SKIP() << "no usable CUDA device: " << cuda.detail;
+    }
     absl::StatusOr<std::unique_ptr<ComputeBackend>> gpu = CreateCudaBackend();
     ASSERT_TRUE(gpu.ok()) << gpu.status();
     gpu_ = std::move(*gpu);
