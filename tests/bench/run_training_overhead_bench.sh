@@ -7,7 +7,7 @@
 # Options: --epochs=N (default 3), --batch_size=N (default 64), --cpu_threads=N (default 1),
 # --compression=CODEC and --pull_compression=none|fp16 for the cluster run (default none),
 # --consistency=bsp|ssp|asp (default bsp), --staleness=N (default 3) and --overlap=auto|buckets|none
-# (default auto: under ssp/asp each step's exchange overlaps the next step's computation).
+# (default auto here, none in ps_worker: under ssp/asp each step's exchange overlaps the next step's computation).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -18,7 +18,7 @@ compression=none
 pull_compression=none
 consistency=bsp
 staleness=3
-overlap=auto
+overlap=auto  # the benchmark measures the overlapped path; ps_worker defaults to none
 for arg in "$@"; do
   case "${arg}" in
     --epochs=*) epochs="${arg#*=}" ;;

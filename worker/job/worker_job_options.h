@@ -67,12 +67,13 @@ struct WorkerJobOptions {
   int64_t compression_warmup_steps = 0;
   // How pulled parameters travel: none (float32) or fp16.
   std::string pull_compression = "none";
-  // mlp with float32 pushes, how exchanges overlap computation: "auto" (under SSP with
+  // mlp with float32 pushes, how exchanges overlap computation: "none" (the default: overlap
+  // trades accuracy for speed, see README), "auto" (under SSP with
   // staleness >= 1 or ASP, each step's exchange overlaps the next step's computation,
   // worker/training/pipelined_parameters.h; under BSP nothing), "buckets" (BSP or SSP 0: the
   // last layers' shards are exchanged during the step's own backward pass,
-  // worker/training/bucketed_parameters.h), "none"; "true" and "false" mean auto and none.
-  std::string overlap = "auto";
+  // worker/training/bucketed_parameters.h); "true" and "false" mean auto and none.
+  std::string overlap = "none";
   // Table name; "" = the model's name.
   std::string table;
   // Workers of the job: data partitions, and the start barrier.
