@@ -44,7 +44,10 @@ absl::StatusOr<StepStats> MlpTask::Step(int64_t step) {
                                               return parameters_->GradientReady(mlp_->gradient(),
                                                                                 begin, count);
                                             }));
-  StepStats stats{loss.loss_sum, loss.correct, batch_size_};
+  StepStats stats;
+  stats.loss_sum = loss.loss_sum;
+  stats.correct = loss.correct;
+  stats.examples = batch_size_;
   stats.compute = absl::Now() - start;
   stats.compute_cpu = ThreadCpuTime() - start_cpu;
   values_current_ = false;  // Stays false if the exchange fails.

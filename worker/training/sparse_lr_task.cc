@@ -36,7 +36,10 @@ absl::StatusOr<StepStats> SparseLrTask::Step(int64_t step) {
                                              absl::MakeSpan(gradient));
   PS_RETURN_IF_ERROR(client_->PushSparse(table_, batch.keys, gradient));
   client_->AdvanceClock();
-  return StepStats{loss, 0, batch_size_};
+  StepStats stats;
+  stats.loss_sum = loss;
+  stats.examples = batch_size_;
+  return stats;
 }
 
 absl::StatusOr<MetricsRecord> SparseLrTask::Evaluate() {
