@@ -63,8 +63,9 @@ void DenseStore::Accumulate(uint64_t clock, PushPayload& payload) {
   auto [it, inserted] = accumulators_.try_emplace(clock);
   std::vector<float>& sum = it->second;
   if (inserted) {
-    if (spare_accumulator_.size() == range_.size()) {
-      sum.swap(spare_accumulator_);
+    if (!spare_accumulators_.empty()) {
+      sum.swap(spare_accumulators_.back());
+      spare_accumulators_.pop_back();
     } else {
       sum.assign(range_.size(), 0.0f);
     }
@@ -89,12 +90,16 @@ void DenseStore::ApplyAccumulated(uint64_t clock, uint32_t contributors) {
   const auto it = accumulators_.find(clock);
   if (it == accumulators_.end()) return;
   std::vector<float>& sum = it->second;
-  const float count = static_cast<float>(contributors);
-  for (float& value : sum) value /= count;
+  if (contributors > 1) {  // x / 1 is x: one worker's clock skips the pass.
+    const float count = static_cast<float>(contributors);
+    for (float& value : sum) value /= count;
+  }
   ++step_;
   ApplyBlock(0, sum);
-  std::fill(sum.begin(), sum.end(), 0.0f);
-  spare_accumulator_.swap(sum);
+  if (spare_accumulators_.size() < kMaxSpareAccumulators) {
+    std::fill(sum.begin(), sum.end(), 0.0f);
+    spare_accumulators_.push_back(std::move(sum));
+  }
   accumulators_.erase(it);
 }
 

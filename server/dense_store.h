@@ -42,9 +42,11 @@ class DenseStore : public ShardStore {
   std::map<uint64_t, std::vector<float>> accumulators_;
   // Accumulators being filled by an in-place installation.
   std::map<uint64_t, std::vector<float>> staged_accumulators_;
-  // A zeroed accumulator kept from the last completed clock: reusing it avoids page-faulting a
-  // fresh allocation every clock.
-  std::vector<float> spare_accumulator_;
+  // Zeroed accumulators kept from completed clocks (at most kMaxSpareAccumulators): reusing them
+  // avoids allocating and page-faulting a shard-sized buffer per clock, also while several
+  // clocks are pending.
+  static constexpr size_t kMaxSpareAccumulators = 4;
+  std::vector<std::vector<float>> spare_accumulators_;
 };
 
 }  // namespace ps
