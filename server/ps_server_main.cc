@@ -58,29 +58,31 @@ int main(int argc, char** argv) {
   // The session starts after the service (it needs the service's address), so the service reaches
   // it through this pointer, set once registration returns; the service's threads use it under a
   // reader lock, and main replaces it (after an expulsion) under the writer lock.
-  absl::Mutex session_mu;
-  ps::CoordinatorSession* session_for_service ABSL_GUARDED_BY(session_mu) = nullptr;
+  struct {
+    absl::Mutex mu;
+    ps::CoordinatorSession* session ABSL_GUARDED_BY(mu) = nullptr;
+  } for_service;
   const auto set_session_for_service = [&](ps::CoordinatorSession* session) {
-    absl::MutexLock lock(&session_mu);
-    session_for_service = session;
+    absl::MutexLock lock(&for_service.mu);
+    for_service.session = session;
   };
   std::atomic<int64_t> lease_ms{absl::GetFlag(FLAGS_lease_ms)};
   ps::DataPlaneOptions data_plane_options;
   data_plane_options.replication_timeout =
       absl::Milliseconds(absl::GetFlag(FLAGS_replication_timeout_ms));
   data_plane_options.lease_valid = [&] {
-    absl::ReaderMutexLock lock(&session_mu);
-    return session_for_service != nullptr &&
-           session_for_service->WithinLease(absl::Milliseconds(lease_ms.load()));
+    absl::ReaderMutexLock lock(&for_service.mu);
+    return for_service.session != nullptr &&
+           for_service.session->WithinLease(absl::Milliseconds(lease_ms.load()));
   };
   data_plane_options.report_replica_failure = [&](const ps::v1::ReportReplicaFailureRequest& r) {
-    absl::ReaderMutexLock lock(&session_mu);
-    if (session_for_service != nullptr) session_for_service->ReportReplicaFailure(r);
+    absl::ReaderMutexLock lock(&for_service.mu);
+    if (for_service.session != nullptr) for_service.session->ReportReplicaFailure(r);
   };
   data_plane_options.report_learner_caught_up = [&](uint32_t shard, uint64_t catalog_version) {
-    absl::ReaderMutexLock lock(&session_mu);
-    if (session_for_service == nullptr) return absl::UnavailableError("not registered yet");
-    return session_for_service->ReportLearnerCaughtUp(shard, catalog_version);
+    absl::ReaderMutexLock lock(&for_service.mu);
+    if (for_service.session == nullptr) return absl::UnavailableError("not registered yet");
+    return for_service.session->ReportLearnerCaughtUp(shard, catalog_version);
   };
   ps::DataPlaneService parameter_server(data_plane_options);
   ps::EndpointOptions endpoint_options;
@@ -103,28 +105,31 @@ int main(int argc, char** argv) {
   session_options.advertised_address = endpoint->advertised_address;
   session_options.register_timeout = absl::Seconds(absl::GetFlag(FLAGS_register_timeout_s));
   // Shared by main and the session's watch thread, which calls the map callback.
-  absl::Mutex roles_mu;
-  uint32_t self_id ABSL_GUARDED_BY(roles_mu) = 0;  // 0 until registration returns.
-  ps::ShardRoles roles ABSL_GUARDED_BY(roles_mu);
+  struct {
+    absl::Mutex mu;
+    uint32_t self_id ABSL_GUARDED_BY(mu) = 0;  // 0 until registration returns.
+    ps::ShardRoles roles ABSL_GUARDED_BY(mu);
+  } membership;
   std::atomic<bool> expelled{false};
   // Registers (again, after an expulsion: a new server id and incarnation) and adopts the map.
   const auto join = [&]() -> absl::StatusOr<std::unique_ptr<ps::CoordinatorSession>> {
     {
-      absl::MutexLock lock(&roles_mu);
-      self_id = 0;
-      roles = ps::ShardRoles();
+      absl::MutexLock lock(&membership.mu);
+      membership.self_id = 0;
+      membership.roles = ps::ShardRoles();
     }
     absl::StatusOr<std::unique_ptr<ps::CoordinatorSession>> session =
         ps::CoordinatorSession::Start(
             session_options,
             [&](const ps::v1::ClusterMap& map) {
-              absl::MutexLock lock(&roles_mu);
-              if (self_id == 0) return;  // The registration map; adopted once registered.
-              parameter_server.OnClusterMap(map, self_id);
-              const ps::ShardRoles now = ps::RolesOf(map, self_id);
-              if (now == roles) return;
-              roles = now;
-              spdlog::info("map epoch {}: {}", map.epoch(), ps::DescribeRoles(roles));
+              absl::MutexLock lock(&membership.mu);
+              // The registration map; adopted once registered.
+              if (membership.self_id == 0) return;
+              parameter_server.OnClusterMap(map, membership.self_id);
+              const ps::ShardRoles now = ps::RolesOf(map, membership.self_id);
+              if (now == membership.roles) return;
+              membership.roles = now;
+              spdlog::info("map epoch {}: {}", map.epoch(), ps::DescribeRoles(membership.roles));
             },
             [&](const absl::Status&) {
               // The cluster moved on without this incarnation (it stalled past the failure
@@ -133,8 +138,8 @@ int main(int argc, char** argv) {
               kill(getpid(), SIGTERM);
             });
     if (!session.ok()) return session;
-    absl::MutexLock lock(&roles_mu);
-    self_id = (*session)->member_id();
+    absl::MutexLock lock(&membership.mu);
+    membership.self_id = (*session)->member_id();
     const int64_t coordinator_lease = absl::ToInt64Milliseconds((*session)->lease());
     if (lease_ms.load() == 0 || lease_ms.load() > coordinator_lease) {
       if (lease_ms.load() > coordinator_lease) {
@@ -148,9 +153,9 @@ int main(int argc, char** argv) {
     spdlog::info("lease {} ms (failure timeout {} ms)", lease_ms.load(),
                  absl::ToInt64Milliseconds((*session)->failure_timeout()));
     const ps::v1::ClusterMap map = (*session)->CurrentMap();
-    parameter_server.OnClusterMap(map, self_id);
-    roles = ps::RolesOf(map, self_id);
-    spdlog::info("server {}: {}", self_id, ps::DescribeRoles(roles));
+    parameter_server.OnClusterMap(map, membership.self_id);
+    membership.roles = ps::RolesOf(map, membership.self_id);
+    spdlog::info("server {}: {}", membership.self_id, ps::DescribeRoles(membership.roles));
     return session;
   };
   absl::StatusOr<std::unique_ptr<ps::CoordinatorSession>> session = join();

@@ -1,6 +1,7 @@
 #include "common/codec/half.h"
 
 #if defined(__x86_64__)
+#include <cpuid.h>
 #include <immintrin.h>
 #endif
 
@@ -43,10 +44,17 @@ __attribute__((target("avx,f16c"))) size_t HalvesToFloatsF16c(const uint16_t* ha
   return i;
 }
 
+// CPUID and XGETBV directly rather than __builtin_cpu_supports, whose "f16c" clang does not know:
+// F16C and AVX on the CPU, and the OS saving the AVX registers (XCR0 bits 1 and 2).
 bool HasF16c() {
   static const bool has = [] {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx") && __builtin_cpu_supports("f16c");
+    unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+    if (__get_cpuid(1, &eax, &ebx, &ecx, &edx) == 0) return false;
+    constexpr unsigned kOsXsave = 1u << 27, kAvx = 1u << 28, kF16c = 1u << 29;
+    if ((ecx & (kOsXsave | kAvx | kF16c)) != (kOsXsave | kAvx | kF16c)) return false;
+    unsigned xcr0_low = 0, xcr0_high = 0;
+    __asm__("xgetbv" : "=a"(xcr0_low), "=d"(xcr0_high) : "c"(0));
+    return (xcr0_low & 6u) == 6u;
   }();
   return has;
 }

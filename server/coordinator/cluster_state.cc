@@ -478,7 +478,7 @@ v1::ClusterStatus ClusterState::Status(absl::Time now) const {
   status.set_heartbeat_interval_ms(absl::ToInt64Milliseconds(options_.heartbeat_interval));
   status.set_failure_timeout_ms(absl::ToInt64Milliseconds(options_.failure_timeout));
   const auto add = [&](v1::MemberRef::Role role, uint32_t id, uint64_t incarnation,
-                       v1::MemberState state) {
+                       v1::MemberState state) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     v1::MemberHealth* health = status.add_members();
     health->mutable_member()->set_role(role);
     health->mutable_member()->set_id(id);
