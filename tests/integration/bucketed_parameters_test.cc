@@ -6,6 +6,7 @@
 #include <memory>
 #include <random>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -74,7 +75,10 @@ TEST(BucketedParametersTest, TheLastShardsAreExchangedBeforeTheGradientIsComplet
   constexpr uint64_t kSize = 64;
   std::unique_ptr<LocalCluster> cluster = StartCluster(1, 4);
   ASSERT_NE(cluster, nullptr);
-  auto [bucketed_client, other] = ConnectTwo(*cluster);
+  // Named pairs, not structured bindings: lambdas below capture them (C++17 forbids that).
+  std::pair<std::unique_ptr<PsClient>, std::unique_ptr<PsClient>> clients = ConnectTwo(*cluster);
+  std::unique_ptr<PsClient>& bucketed_client = clients.first;
+  std::unique_ptr<PsClient>& other = clients.second;
   ASSERT_NE(bucketed_client, nullptr);
   ASSERT_NE(other, nullptr);
   absl::StatusOr<v1::TableInfo> table =
@@ -247,7 +251,9 @@ void TrainWorker(PsClient* client, int rank, bool bucketed, Trajectory* trajecto
 void Train(bool bucketed, Trajectory trajectories[2], int64_t early_exchanges[2]) {
   std::unique_ptr<LocalCluster> cluster = StartCluster(2, 8);
   ASSERT_NE(cluster, nullptr);
-  auto [first, second] = ConnectTwo(*cluster);
+  std::pair<std::unique_ptr<PsClient>, std::unique_ptr<PsClient>> clients = ConnectTwo(*cluster);
+  std::unique_ptr<PsClient>& first = clients.first;
+  std::unique_ptr<PsClient>& second = clients.second;
   ASSERT_NE(first, nullptr);
   ASSERT_NE(second, nullptr);
   std::thread other([&] {
