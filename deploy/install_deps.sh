@@ -10,6 +10,7 @@ required=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libspdlog-dev libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev
   libopenblas-dev libgoogle-perftools-dev zlib1g-dev pkg-config systemd python3 procps
+  clang-14
 )
 # Real training data; the demo falls back to a labelled synthetic set without it.
 optional=(dataset-fashion-mnist)

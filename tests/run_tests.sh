@@ -24,6 +24,13 @@ if [[ -x "${cuda_home}/bin/nvcc" ]]; then
   bazel build "${bazel_flags[@]}" --config=cpu //... || fail "the CPU-only build failed"
 fi
 
+# Lock annotations checked by clang (--config=tsa), in an output base of its own so that the
+# other compiler's toolchain does not displace the main build's.
+main_output_base=$(bazel info output_base 2>/dev/null) || fail "bazel info failed"
+bazel --output_base="${main_output_base}-tsa" build "${bazel_flags[@]}" --config=tsa //... ||
+  fail "the thread-safety analysis build (--config=tsa) failed"
+bazel --output_base="${main_output_base}-tsa" shutdown >/dev/null 2>&1
+
 bazel test "${bazel_flags[@]}" //...
 bazel_status=$?
 
