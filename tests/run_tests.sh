@@ -25,9 +25,13 @@ if [[ -x "${cuda_home}/bin/nvcc" ]]; then
 fi
 
 # Lock annotations checked by clang (--config=tsa), in an output base of its own so that the
-# other compiler's toolchain does not displace the main build's.
+# other compiler's toolchain does not displace the main build's. The packages are named rather
+# than //... (which would wander into the main build's bazel-* links, foreign to this output
+# base), and this build makes no links of its own.
 main_output_base=$(bazel info output_base 2>/dev/null) || fail "bazel info failed"
-bazel --output_base="${main_output_base}-tsa" build "${bazel_flags[@]}" --config=tsa //... ||
+bazel --output_base="${main_output_base}-tsa" build "${bazel_flags[@]}" --config=tsa \
+  --symlink_prefix=/ //:all //bazel/... //common/... //deploy/... //proto/... //server/... \
+  //tests/... //tools/... //worker/... ||
   fail "the thread-safety analysis build (--config=tsa) failed"
 bazel --output_base="${main_output_base}-tsa" shutdown >/dev/null 2>&1
 
