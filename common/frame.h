@@ -29,6 +29,10 @@ grpc::Slice BorrowedSlice(const void* data, size_t size);
 grpc::ByteBuffer MakeFrame(const google::protobuf::MessageLite& header,
                            const std::vector<grpc::Slice>& payload);
 
+// Parses `buffer` as a plain (non-frame) protobuf message, e.g. a PushResponse or a raw
+// FetchShardSnapshotRequest. Returns false when it does not parse.
+bool ParseMessage(const grpc::ByteBuffer& buffer, google::protobuf::MessageLite* message);
+
 // Sequential reader over a frame's payload. Copyable; copies share the underlying slices, so a
 // copy taken before a pass can re-read the same bytes (validate first, then apply).
 class FrameReader {

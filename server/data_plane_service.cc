@@ -930,18 +930,9 @@ void DataPlaneService::HandleReplicate(const std::shared_ptr<ReplicateWork>& wor
 grpc::ServerWriteReactor<grpc::ByteBuffer>* DataPlaneService::FetchShardSnapshot(
     grpc::CallbackServerContext*, const grpc::ByteBuffer* raw_request) {
   v1::FetchShardSnapshotRequest request;
-  {
-    std::vector<grpc::Slice> slices;
-    std::string bytes;
-    if (raw_request->Dump(&slices).ok()) {
-      for (const grpc::Slice& slice : slices) {
-        bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
-      }
-    }
-    if (!request.ParseFromString(bytes)) {
-      return new SnapshotWriter(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                             "the snapshot request does not parse"));
-    }
+  if (!ParseMessage(*raw_request, &request)) {
+    return new SnapshotWriter(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                           "the snapshot request does not parse"));
   }
   absl::StatusOr<ReplicaSet::Snapshot> snapshot = replicas_.TakeSnapshot(request);
   if (!snapshot.ok()) return new SnapshotWriter(ToGrpcStatus(snapshot.status()));

@@ -269,11 +269,7 @@ class RawDataPlaneTest : public DataPlaneTest {
     answer.status = raw.status;
     answer.epoch_trailer = raw.epoch_trailer;
     if (answer.status.ok()) {
-      std::vector<grpc::Slice> slices;
-      EXPECT_TRUE(raw.response.Dump(&slices).ok());
-      std::string bytes;
-      for (const grpc::Slice& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
-      EXPECT_TRUE(answer.response.ParseFromString(bytes));
+      EXPECT_TRUE(ParseMessage(raw.response, &answer.response));
     }
     return answer;
   }

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/blocking_counter.h"
+#include "common/frame.h"
 #include "proto/parameter_server.pb.h"
 #include "spdlog/spdlog.h"
 #include "worker/client/pull_scatter.h"
@@ -34,14 +35,8 @@ void CountSent(const Operation& op, const std::vector<ShardPart*>& parts, Traffi
 // PushResponse.server_micros of a push's answer; zero if the answer does not parse (the push
 // went through either way: its status said so).
 absl::Duration ServerTimeOfPush(const grpc::ByteBuffer& response) {
-  std::vector<grpc::Slice> slices;
-  if (!response.Dump(&slices).ok()) return absl::ZeroDuration();
-  std::string bytes;
-  for (const grpc::Slice& slice : slices) {
-    bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
-  }
   v1::PushResponse answer;
-  if (!answer.ParseFromString(bytes)) return absl::ZeroDuration();
+  if (!ParseMessage(response, &answer)) return absl::ZeroDuration();
   return absl::Microseconds(answer.server_micros());
 }
 
