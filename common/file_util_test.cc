@@ -27,8 +27,34 @@ TEST(WriteFileAtomicallyTest, ReplacesContentsWhole) {
 TEST(WriteFileAtomicallyTest, MissingDirectoryIsAnErrorNotACrash) {
   const std::string path = std::string(std::getenv("TEST_TMPDIR")) + "/no/such/dir/file";
   const absl::Status status = WriteFileAtomically(path, "x");
-  EXPECT_EQ(status.code(), absl::StatusCode::kInternal);
+  EXPECT_EQ(status.code(), absl::StatusCode::kNotFound);
   EXPECT_NE(status.message().find("no/such/dir"), std::string::npos);
+}
+
+TEST(AtomicFileWriterTest, NothingAppearsUntilCommit) {
+  const std::string path = std::string(std::getenv("TEST_TMPDIR")) + "/pieces";
+  ASSERT_TRUE(WriteFileAtomically(path, "old").ok());
+  {
+    absl::StatusOr<AtomicFileWriter> writer = AtomicFileWriter::Open(path);
+    ASSERT_TRUE(writer.ok()) << writer.status();
+    ASSERT_TRUE(writer->Append("new ").ok());
+    ASSERT_TRUE(writer->Append("contents").ok());
+    EXPECT_EQ(writer->bytes_written(), 12u);
+    EXPECT_EQ(ReadAll(path), "old");
+    // Destroyed without Commit: the old file stays.
+  }
+  EXPECT_EQ(ReadAll(path), "old");
+  absl::StatusOr<AtomicFileWriter> writer = AtomicFileWriter::Open(path);
+  ASSERT_TRUE(writer.ok()) << writer.status();
+  ASSERT_TRUE(writer->Append("new contents").ok());
+  ASSERT_TRUE(writer->Commit().ok());
+  absl::StatusOr<std::string> read = ReadFileToString(path);
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(*read, "new contents");
+}
+
+TEST(ReadFileToStringTest, MissingFileIsNotFound) {
+  EXPECT_EQ(ReadFileToString("/no/such/file").status().code(), absl::StatusCode::kNotFound);
 }
 
 }  // namespace

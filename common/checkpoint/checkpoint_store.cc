@@ -1,0 +1,217 @@
+#include "common/checkpoint/checkpoint_store.h"
+
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
+#include <set>
+#include <system_error>
+#include <utility>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/strip.h"
+#include "common/checkpoint/shard_file.h"
+#include "common/crc32c.h"
+#include "common/file_util.h"
+
+namespace ps {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr char kMagic[8] = {'P', 'S', 'M', 'A', 'N', 'I', 'F', '1'};
+constexpr char kDirPrefix[] = "ckpt-";
+
+std::string Name(uint64_t id) { return absl::StrFormat("%s%010d", kDirPrefix, id); }
+
+}  // namespace
+
+std::string CheckpointDirectory(const std::string& root, uint64_t checkpoint_id) {
+  return absl::StrCat(root, "/", Name(checkpoint_id));
+}
+
+std::string ShardFileName(uint32_t table_id, uint32_t shard_id) {
+  return absl::StrCat("table-", table_id, "-shard-", shard_id, ".pss");
+}
+
+absl::StatusOr<uint64_t> ParseCheckpointName(absl::string_view name) {
+  // A path names its last component.
+  const size_t slash = name.find_last_of('/');
+  if (slash != absl::string_view::npos && slash + 1 < name.size()) name = name.substr(slash + 1);
+  absl::ConsumePrefix(&name, kDirPrefix);
+  uint64_t id = 0;
+  if (name.empty() || !absl::SimpleAtoi(name, &id) || id == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("'", name, "' does not name a checkpoint: give its id (e.g. 42) or its "
+                                "directory (e.g. ckpt-0000000042)"));
+  }
+  return id;
+}
+
+absl::Status WriteManifest(const std::string& checkpoint_dir,
+                           const v1::CheckpointManifest& manifest) {
+  const std::string message = manifest.SerializeAsString();
+  const uint64_t length = message.size();
+  std::string contents(kMagic, sizeof(kMagic));
+  contents.append(reinterpret_cast<const char*>(&length), sizeof(length));
+  contents.append(message);
+  const uint32_t crc = Crc32c(0, contents.data(), contents.size());
+  contents.append(reinterpret_cast<const char*>(&crc), sizeof(crc));
+  return WriteFileAtomically(absl::StrCat(checkpoint_dir, "/", kManifestName), contents);
+}
+
+absl::StatusOr<v1::CheckpointManifest> ReadManifest(const std::string& checkpoint_dir) {
+  const std::string path = absl::StrCat(checkpoint_dir, "/", kManifestName);
+  absl::StatusOr<std::string> contents = ReadFileToString(path);
+  if (!contents.ok()) {
+    if (absl::IsNotFound(contents.status())) {
+      return absl::NotFoundError(absl::StrCat(path, " is missing: the checkpoint is incomplete"));
+    }
+    return contents.status();
+  }
+  const size_t prefix = sizeof(kMagic) + sizeof(uint64_t);
+  if (contents->size() < prefix || std::memcmp(contents->data(), kMagic, sizeof(kMagic)) != 0) {
+    return absl::DataLossError(absl::StrCat(path, ": not a checkpoint manifest"));
+  }
+  uint64_t length = 0;
+  std::memcpy(&length, contents->data() + sizeof(kMagic), sizeof(length));
+  if (length > contents->size() || prefix + length + sizeof(uint32_t) != contents->size()) {
+    return absl::DataLossError(absl::StrCat(path, ": truncated or overlong (", contents->size(),
+                                            " bytes; the header says ",
+                                            prefix + length + sizeof(uint32_t), ")"));
+  }
+  uint32_t stored = 0;
+  std::memcpy(&stored, contents->data() + prefix + length, sizeof(stored));
+  const uint32_t crc = Crc32c(0, contents->data(), prefix + length);
+  if (crc != stored) {
+    return absl::DataLossError(absl::StrCat(path, ": checksum mismatch: corrupt"));
+  }
+  v1::CheckpointManifest manifest;
+  if (!manifest.ParseFromArray(contents->data() + prefix, static_cast<int>(length))) {
+    return absl::DataLossError(absl::StrCat(path, ": does not parse"));
+  }
+  return manifest;
+}
+
+absl::StatusOr<std::vector<uint64_t>> ListCheckpoints(const std::string& root) {
+  std::vector<uint64_t> ids;
+  std::error_code error;
+  if (!fs::exists(root, error)) return ids;
+  fs::directory_iterator it(root, error);
+  if (error) {
+    return ErrnoToStatus("cannot list checkpoint directory", root, error.value());
+  }
+  for (const fs::directory_entry& entry : it) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind(kDirPrefix, 0) != 0 || !entry.is_directory(error)) continue;
+    absl::StatusOr<uint64_t> id = ParseCheckpointName(name);
+    if (id.ok() && Name(*id) == name) ids.push_back(*id);
+  }
+  std::sort(ids.rbegin(), ids.rend());
+  return ids;
+}
+
+absl::Status VerifyCheckpoint(const std::string& checkpoint_dir,
+                              const v1::CheckpointManifest& manifest) {
+  std::set<std::pair<uint32_t, uint32_t>> expected;
+  for (const v1::TableInfo& table : manifest.tables()) {
+    for (uint32_t shard = 0; shard < manifest.num_shards(); ++shard) {
+      expected.insert({table.table_id(), shard});
+    }
+  }
+  for (const v1::ShardCheckpoint& shard : manifest.shards()) {
+    const std::string path = absl::StrCat(checkpoint_dir, "/", shard.path());
+    if (shard.path() != ShardFileName(shard.table_id(), shard.shard_id()) ||
+        expected.erase({shard.table_id(), shard.shard_id()}) == 0) {
+      return absl::DataLossError(absl::StrCat(checkpoint_dir, ": the manifest lists ",
+                                              shard.path(), " for table ", shard.table_id(),
+                                              " shard ", shard.shard_id(),
+                                              ", which is not one of its tables' shards or "
+                                              "is listed twice"));
+    }
+    absl::StatusOr<ShardFile> file = ReadShardFile(path);
+    if (!file.ok()) return file.status();
+    if (file->info.size_bytes != shard.size_bytes() || file->info.crc32c != shard.crc32c()) {
+      return absl::DataLossError(absl::StrCat(
+          path, ": the file (", file->info.size_bytes, " bytes, CRC-32C ", file->info.crc32c,
+          ") is not the one the manifest lists (", shard.size_bytes(), " bytes, CRC-32C ",
+          shard.crc32c(), ")"));
+    }
+    if (file->state.table_id() != shard.table_id() || file->state.shard_id() != shard.shard_id()) {
+      return absl::DataLossError(absl::StrCat(path, ": holds table ", file->state.table_id(),
+                                              " shard ", file->state.shard_id()));
+    }
+  }
+  if (!expected.empty()) {
+    return absl::DataLossError(absl::StrCat(
+        checkpoint_dir, ": the manifest lists no file for table ", expected.begin()->first,
+        " shard ", expected.begin()->second, " (", expected.size(), " missing)"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<RestorePoint> FindRestorePoint(const std::string& root,
+                                              std::optional<uint64_t> newest,
+                                              std::vector<std::string>* skipped) {
+  absl::StatusOr<std::vector<uint64_t>> ids = ListCheckpoints(root);
+  if (!ids.ok()) return ids.status();
+  if (newest.has_value() && std::find(ids->begin(), ids->end(), *newest) == ids->end()) {
+    skipped->push_back(absl::StrCat(Name(*newest), ": no such checkpoint in ", root));
+  }
+  for (uint64_t id : *ids) {
+    if (newest.has_value() && id > *newest) continue;
+    RestorePoint point;
+    point.checkpoint_id = id;
+    point.directory = CheckpointDirectory(root, id);
+    absl::StatusOr<v1::CheckpointManifest> manifest = ReadManifest(point.directory);
+    absl::Status problem = manifest.status();
+    if (problem.ok() && manifest->checkpoint_id() != id) {
+      problem = absl::DataLossError(absl::StrCat("its manifest names checkpoint ",
+                                                 manifest->checkpoint_id()));
+    }
+    if (problem.ok()) problem = VerifyCheckpoint(point.directory, *manifest);
+    if (!problem.ok()) {
+      skipped->push_back(absl::StrCat(Name(id), ": ", problem.message()));
+      continue;
+    }
+    point.manifest = *std::move(manifest);
+    return point;
+  }
+  return absl::NotFoundError(absl::StrCat("no complete checkpoint in ", root,
+                                          newest.has_value() ? absl::StrCat(" up to ", Name(*newest)) : ""));
+}
+
+absl::StatusOr<std::vector<std::string>> PruneCheckpoints(const std::string& root, int keep,
+                                                         std::optional<uint64_t> in_progress) {
+  absl::StatusOr<std::vector<uint64_t>> ids = ListCheckpoints(root);
+  if (!ids.ok()) return ids.status();
+  std::vector<std::string> removed;
+  absl::Status first_error;
+  int complete_seen = 0;
+  for (uint64_t id : *ids) {  // Newest first.
+    if (in_progress.has_value() && id == *in_progress) continue;
+    const std::string directory = CheckpointDirectory(root, id);
+    std::error_code error;
+    const bool complete = fs::exists(absl::StrCat(directory, "/", kManifestName), error);
+    // Newer than every complete checkpoint: possibly still being written by a peer; keep.
+    if (complete_seen == 0 && !complete) continue;
+    if (complete && complete_seen < keep) {
+      ++complete_seen;
+      continue;
+    }
+    if (complete) ++complete_seen;
+    fs::remove_all(directory, error);
+    if (error) {
+      if (first_error.ok()) {
+        first_error = ErrnoToStatus("cannot remove old checkpoint", directory, error.value());
+      }
+      continue;
+    }
+    removed.push_back(directory);
+  }
+  if (!first_error.ok()) return first_error;
+  return removed;
+}
+
+}  // namespace ps

@@ -1,0 +1,56 @@
+// A checkpoint's shard file: one table's part of one virtual shard, as the primary held it at the
+// checkpoint's cut. Written by the server that leads the shard, read back by servers restoring
+// the cluster and by `ps_worker --mode=evaluate` reading a model straight from a checkpoint.
+//
+// Format, version 1 (integers little-endian):
+//   8 bytes   magic "PSSHARD1"
+//   uint64    F, the length of the frame that follows
+//   F bytes   the ShardState frame exactly as a learner's snapshot carries it
+//             (proto/parameter_server.proto, ShardState): uint32 header length, the serialised
+//             ShardState, then its payload arrays (values, optimizer slots, BSP accumulators)
+//   uint32    CRC-32C (common/crc32c.h) of every byte before it
+// Written atomically (AtomicFileWriter: temporary file, fsync, rename, fsync of the directory),
+// so a file under its final name is always whole; the checksum catches what goes wrong after.
+//
+// Stateless functions; thread-safe.
+#ifndef PS_COMMON_CHECKPOINT_SHARD_FILE_H_
+#define PS_COMMON_CHECKPOINT_SHARD_FILE_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "grpcpp/support/byte_buffer.h"
+#include "grpcpp/support/slice.h"
+#include "proto/parameter_server.pb.h"
+
+namespace ps {
+
+struct ShardFileInfo {
+  uint64_t size_bytes = 0;
+  // The trailer.
+  uint32_t crc32c = 0;
+};
+
+// Writes `state` with its `payload` arrays to `path`. Errors: what the filesystem reports
+// (common/file_util.h: ResourceExhausted for a full disk, PermissionDenied, NotFound for a
+// missing directory), naming the file; `path` is then untouched.
+absl::StatusOr<ShardFileInfo> WriteShardFile(const std::string& path, const v1::ShardState& state,
+                                             const std::vector<grpc::Slice>& payload);
+
+struct ShardFile {
+  v1::ShardState state;
+  // The whole ShardState frame (FrameReader::Open reads it; ReplicaSet::Install takes it).
+  grpc::ByteBuffer frame;
+  ShardFileInfo info;
+};
+
+// Reads and verifies a shard file. Errors: NotFound, PermissionDenied as for writing; DataLoss
+// naming the file and the problem: a wrong magic, a file shorter or longer than its frame
+// length says (truncated), a checksum mismatch (corrupt), a header that does not parse.
+absl::StatusOr<ShardFile> ReadShardFile(const std::string& path);
+
+}  // namespace ps
+
+#endif  // PS_COMMON_CHECKPOINT_SHARD_FILE_H_
