@@ -11,6 +11,7 @@
 #include "common/frame.h"
 #include "common/grpc_endpoint.h"
 #include "common/grpc_status.h"
+#include "server/checkpoint_writer.h"
 #include "server/snapshot_sink.h"
 #include "spdlog/spdlog.h"
 
@@ -431,6 +432,13 @@ void DataPlaneService::Stop() {
     learner_stop_ = true;
   }
   if (learner_thread_.joinable()) learner_thread_.join();
+  std::thread checkpoint;
+  {
+    absl::MutexLock lock(&checkpoint_mu_);
+    checkpoint.swap(checkpoint_thread_);
+  }
+  // Outside the lock, which the thread takes as it finishes.
+  if (checkpoint.joinable()) checkpoint.join();
   std::vector<std::shared_ptr<ReplicateWork>> parked;
   std::vector<std::shared_ptr<PushProgress>> pushes;
   {
@@ -951,6 +959,38 @@ grpc::ServerUnaryReactor* DataPlaneService::DescribeShards(grpc::CallbackServerC
   *response = replicas_.Describe();
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* DataPlaneService::Checkpoint(grpc::CallbackServerContext* context,
+                                                       const v1::CheckpointRequest* request,
+                                                       v1::CheckpointResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  absl::MutexLock lock(&checkpoint_mu_);
+  if (checkpoint_running_) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::ABORTED,
+                                 "another checkpoint is being written by this server"));
+    return reactor;
+  }
+  if (checkpoint_thread_.joinable()) checkpoint_thread_.join();  // Finished: it cleared running.
+  checkpoint_running_ = true;
+  // Bounds the wait for BSP cuts (not the writing), so that Stop() never waits long for it.
+  const absl::Time deadline = std::min(absl::FromChrono(context->deadline()),
+                                       absl::Now() + options_.checkpoint_cut_timeout);
+  checkpoint_thread_ = std::thread([this, reactor, request, response, deadline] {
+    absl::StatusOr<v1::CheckpointResponse> written =
+        WriteCheckpointShards(replicas_, *request, deadline);
+    if (!written.ok()) {
+      spdlog::error("checkpoint {}: {}", request->checkpoint_id(), written.status().ToString());
+    } else {
+      *response = *std::move(written);
+    }
+    {
+      absl::MutexLock lock(&checkpoint_mu_);
+      checkpoint_running_ = false;
+    }
+    reactor->Finish(written.ok() ? grpc::Status::OK : ToGrpcStatus(written.status()));
+  });
   return reactor;
 }
 

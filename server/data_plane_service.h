@@ -60,6 +60,8 @@ struct DataPlaneOptions {
   // Deadline of one Replicate call and of one snapshot copy.
   absl::Duration replication_timeout = absl::Seconds(5);
   absl::Duration snapshot_timeout = absl::Seconds(120);
+  // How long a checkpoint waits for a BSP shard to reach its cut clock.
+  absl::Duration checkpoint_cut_timeout = absl::Seconds(30);
 };
 
 class DataPlaneService final
@@ -104,6 +106,11 @@ class DataPlaneService final
   grpc::ServerUnaryReactor* DescribeShards(grpc::CallbackServerContext* context,
                                            const v1::DescribeShardsRequest* request,
                                            v1::DescribeShardsResponse* response) override;
+  // Runs WriteCheckpointShards on a thread of its own (it waits for BSP cuts and writes files);
+  // one checkpoint at a time (ABORTED while another is being written).
+  grpc::ServerUnaryReactor* Checkpoint(grpc::CallbackServerContext* context,
+                                       const v1::CheckpointRequest* request,
+                                       v1::CheckpointResponse* response) override;
 
  private:
   class PullCall;
@@ -174,6 +181,11 @@ class DataPlaneService final
   uint64_t learner_generation_ ABSL_GUARDED_BY(learner_mu_) = 0;
   bool learner_stop_ ABSL_GUARDED_BY(learner_mu_) = false;
   std::thread learner_thread_;
+
+  // The thread writing a checkpoint, if one ran; joined before the next and at destruction.
+  absl::Mutex checkpoint_mu_;
+  bool checkpoint_running_ ABSL_GUARDED_BY(checkpoint_mu_) = false;
+  std::thread checkpoint_thread_ ABSL_GUARDED_BY(checkpoint_mu_);
 
   // Last, so that it is destroyed first: its destructor waits for the callbacks of the calls in
   // flight, which use the members above.

@@ -3,6 +3,8 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "common/checkpoint/checkpoint_store.h"
+#include "common/checkpoint/shard_file.h"
 #include "spdlog/spdlog.h"
 #include "zlib.h"
 
@@ -60,6 +62,31 @@ uint64_t LearnerSince(const v1::ShardAssignment& shard, uint32_t server) {
     }
   }
   return 0;
+}
+
+bool IsRestored(const v1::ClusterMap& map, uint32_t table_id) {
+  const auto& ids = map.restore().table_ids();
+  return std::find(ids.begin(), ids.end(), table_id) != ids.end();
+}
+
+// Loads a fresh replica's state from its shard file in the map's restore checkpoint.
+absl::Status RestoreFromCheckpoint(const v1::ClusterMap& map, TableShard& shard) {
+  const uint32_t table_id = shard.store().table().table_id();
+  const uint32_t shard_id = shard.store().shard_id();
+  const std::string path =
+      absl::StrCat(map.restore().directory(), "/", ShardFileName(table_id, shard_id));
+  absl::StatusOr<ShardFile> file = ReadShardFile(path);
+  if (!file.ok()) return file.status();
+  v1::ShardState state;
+  absl::StatusOr<FrameReader> reader = FrameReader::Open(file->frame, &state);
+  if (!reader.ok()) return reader.status();
+  absl::MutexLock lock(&shard.mu());
+  if (absl::Status restored = shard.RestoreLocked(state, *reader, map.epoch()); !restored.ok()) {
+    return restored;
+  }
+  spdlog::info("table {} shard {}: restored from {} (log index {}, {} bytes)", table_id,
+               shard_id, path, state.log_index(), file->info.size_bytes);
+  return absl::OkStatus();
 }
 
 const char* RoleName(ReplicaRole role) {
@@ -150,8 +177,18 @@ ReplicaSet::Adoption ReplicaSet::AdoptMap(const v1::ClusterMap& map, uint32_t se
                         store.status().ToString());
           break;
         }
-        shards_[{table_id, shard}] =
-            std::make_shared<TableShard>(*std::move(store), *role, map.epoch(), live);
+        auto created = std::make_shared<TableShard>(*std::move(store), *role, map.epoch(), live);
+        if (*role != ReplicaRole::kLearner && IsRestored(map, table_id)) {
+          absl::Status restored = RestoreFromCheckpoint(map, *created);
+          if (!restored.ok()) {
+            spdlog::error("table '{}' shard {}: cannot restore from checkpoint {}: {}; the shard "
+                          "is not served",
+                          table.spec().name(), shard, map.restore().checkpoint_id(),
+                          restored.ToString());
+            continue;
+          }
+        }
+        shards_[{table_id, shard}] = std::move(created);
         spdlog::debug("table '{}' shard {}: {} at epoch {}", table.spec().name(), shard,
                       RoleName(*role), map.epoch());
         continue;
@@ -617,6 +654,23 @@ std::vector<uint32_t> ReplicaSet::CaughtUpShards(uint64_t* catalog_version) cons
   return ready;
 }
 
+std::vector<std::shared_ptr<TableShard>> ReplicaSet::LedShards() const {
+  std::vector<std::shared_ptr<TableShard>> led;
+  absl::ReaderMutexLock lock(&mu_);
+  for (const auto& [key, shard] : shards_) {
+    const v1::ShardAssignment* assignment = AssignmentLocked(key.second);
+    if (assignment != nullptr && assignment->replicas_size() > 0 &&
+        assignment->replicas(0) == self_id_) {
+      led.push_back(shard);
+    }
+  }
+  std::sort(led.begin(), led.end(), [](const auto& a, const auto& b) {
+    return std::make_pair(a->store().table().table_id(), a->store().shard_id()) <
+           std::make_pair(b->store().table().table_id(), b->store().shard_id());
+  });
+  return led;
+}
+
 v1::DescribeShardsResponse ReplicaSet::Describe() const {
   v1::DescribeShardsResponse response;
   std::vector<std::shared_ptr<TableShard>> shards;
@@ -654,6 +708,7 @@ v1::DescribeShardsResponse ReplicaSet::Describe() const {
       // An uninstalled learner's store may be being filled without the lock: not read.
       if (!shard->InstalledLocked()) continue;
       shard->SerializeLocked(&state, &payload);
+      info->set_completed_clocks(shard->CompletedClocksLocked());
     }
     std::vector<grpc::Slice> frame;
     MakeFrame(state, payload).Dump(&frame).IgnoreError();

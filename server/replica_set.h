@@ -57,6 +57,9 @@ class ReplicaSet {
   // server joined again): creates a TableShard per table for every shard it now holds, promotes
   // backups the map made primaries (starting their term), re-creates a replica made a learner
   // (it copies afresh), drops shards it no longer holds, and tells primaries which workers live.
+  // A fresh primary or backup of a table the map restores from a checkpoint (ClusterMap.restore)
+  // loads the table's part of the shard from its file first; one whose file cannot be read is
+  // not created (logged; requests for it answer UNAVAILABLE) rather than served empty.
   Adoption AdoptMap(const v1::ClusterMap& map, uint32_t self_id);
 
   uint64_t epoch() const;
@@ -143,6 +146,10 @@ class ReplicaSet {
   // Shards this server learns whose every table is installed, with the catalog version they
   // cover: ready for ReportLearnerCaughtUp.
   std::vector<uint32_t> CaughtUpShards(uint64_t* catalog_version) const;
+
+  // --- Checkpoints ---
+  // The (table, shard)s this server leads in its map, ordered by (table, shard).
+  std::vector<std::shared_ptr<TableShard>> LedShards() const;
 
   // Every replica held, with its role, log position and state checksum.
   v1::DescribeShardsResponse Describe() const;

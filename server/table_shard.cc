@@ -333,6 +333,65 @@ void TableShard::SerializeLocked(v1::ShardState* state, std::vector<grpc::Slice>
   store_->Serialize(state, payload);
 }
 
+absl::Status TableShard::CaptureForCheckpoint(std::optional<uint64_t> cut_clock,
+                                              absl::Time deadline, v1::ShardState* state,
+                                              std::vector<grpc::Slice>* payload) {
+  const auto where = [&] {
+    return absl::StrCat("table '", store_->table().spec().name(), "' shard ",
+                        store_->shard_id());
+  };
+  if (!cut_clock.has_value()) {
+    absl::MutexLock lock(&mu_);
+    if (role_ != ReplicaRole::kPrimary) {
+      return absl::AbortedError(absl::StrCat(where(), ": no longer led by this server"));
+    }
+    SerializeLocked(state, payload);
+    return absl::OkStatus();
+  }
+  const uint64_t cut = *cut_clock;
+  const auto reached = [this, cut]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return role_ != ReplicaRole::kPrimary || clock_.completed() >= cut;
+  };
+  // The clock completes under this mutex, so the wait ends holding it at the very moment the
+  // cut is reached, before any later clock can complete.
+  const bool in_time = mu_.LockWhenWithDeadline(absl::Condition(&reached), deadline);
+  absl::Status status;
+  if (role_ != ReplicaRole::kPrimary) {
+    status = absl::AbortedError(absl::StrCat(where(), ": no longer led by this server"));
+  } else if (!in_time) {
+    status = absl::DeadlineExceededError(
+        absl::StrCat(where(), ": BSP clock ", cut, " (the checkpoint's cut) was not reached in "
+                     "time; the shard has completed ", clock_.completed(), " clocks"));
+  } else if (clock_.completed() > cut) {
+    status = absl::AbortedError(absl::StrCat(where(), ": already completed ", clock_.completed(),
+                                             " clocks, past the cut at ", cut));
+  } else {
+    SerializeLocked(state, payload);
+    // The accumulators are the payload's last arrays (ShardState's layout): one sum per clock
+    // for dense tables, keys and sums for sparse ones.
+    const size_t per_accumulator =
+        store_->table().spec().kind() == v1::TABLE_KIND_SPARSE ? 2 : 1;
+    payload->resize(payload->size() - per_accumulator * state->accumulators_size());
+    state->clear_accumulators();
+    state->clear_pending();
+  }
+  mu_.Unlock();
+  return status;
+}
+
+absl::Status TableShard::RestoreLocked(const v1::ShardState& state, FrameReader& reader,
+                                       uint64_t epoch) {
+  FinishedCallbacks none;  // A fresh replica has nothing queued.
+  if (absl::Status installed = InstallLocked(state, reader, &none); !installed.ok()) {
+    return installed;
+  }
+  if (role_ == ReplicaRole::kPrimary) {
+    term_epoch_ = epoch;
+    term_base_index_ = log_index_;
+  }
+  return absl::OkStatus();
+}
+
 bool TableShard::Readable(uint64_t reader_clock) {
   absl::MutexLock lock(&mu_);
   return clock_.Readable(reader_clock);

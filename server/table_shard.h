@@ -32,6 +32,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "proto/parameter_server.pb.h"
 #include "server/consistency_clock.h"
 #include "server/dedupe_table.h"
@@ -142,6 +143,25 @@ class TableShard {
   // The canonical state as a ShardState frame's header and payload (copied).
   void SerializeLocked(v1::ShardState* state, std::vector<grpc::Slice>* payload) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // --- Checkpoints ---
+  // A primary's state for a checkpoint, copied under the lock (as SerializeLocked) so that the
+  // file is written without it. With `cut_clock` (a BSP table), waits until the shard has
+  // completed exactly that many clocks (until `deadline`) and leaves out the pending clocks and
+  // their accumulated sums: the copy holds clocks [0, cut) applied and nothing after, which is
+  // what workers resuming at clock `cut` expect. Errors: Aborted when this replica is not the
+  // primary (any more) or the shard already completed more clocks; DeadlineExceeded.
+  absl::Status CaptureForCheckpoint(std::optional<uint64_t> cut_clock, absl::Time deadline,
+                                    v1::ShardState* state, std::vector<grpc::Slice>* payload);
+  // A fresh primary or backup of a restored cluster takes the state of its checkpoint file; a
+  // primary starts its term at `epoch` from the file's log index. Errors: InvalidArgument for a
+  // state that does not fit this table and shard (nothing changes).
+  absl::Status RestoreLocked(const v1::ShardState& state, FrameReader& reader, uint64_t epoch)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // BSP: clocks completed.
+  uint64_t CompletedClocksLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return clock_.completed();
+  }
 
   bool Readable(uint64_t reader_clock);
   // The current values of `keys` (see ShardStore::Read) and the shard's clock.

@@ -107,6 +107,9 @@ absl::StatusOr<Registration> ClusterState::RegisterWorker(const std::string& add
   while (taken_ranks.count(registration.rank) > 0) ++registration.rank;
   registration.id = next_worker_id_++;
   registration.incarnation = next_incarnation_++;
+  if (const auto it = rank_progress_.find(registration.rank); it != rank_progress_.end()) {
+    registration.steps_done = it->second;
+  }
   v1::WorkerInfo* worker = map_.add_workers();
   worker->set_worker_id(registration.id);
   worker->set_incarnation(registration.incarnation);
@@ -115,8 +118,11 @@ absl::StatusOr<Registration> ClusterState::RegisterWorker(const std::string& add
   worker->set_rank(registration.rank);
   liveness_[{v1::MemberRef::ROLE_WORKER, registration.id}] = {now, 0};
   Publish(/*shards_changed=*/false, /*membership_changed=*/true);
-  spdlog::info("worker {} joined (rank {}, incarnation {}); membership version {}",
+  spdlog::info("worker {} joined (rank {}, incarnation {}{}); membership version {}",
                registration.id, registration.rank, registration.incarnation,
+               registration.steps_done > 0
+                   ? absl::StrCat(", resuming after step ", registration.steps_done)
+                   : "",
                map_.membership_version());
   registration.map = map_;
   return registration;
@@ -152,12 +158,69 @@ absl::Status ClusterState::CheckAliveServer(const v1::MemberRef& member) const {
 }
 
 absl::StatusOr<uint64_t> ClusterState::Heartbeat(const v1::MemberRef& member,
-                                                 uint64_t known_epoch, absl::Time now) {
+                                                 uint64_t known_epoch, absl::Time now,
+                                                 uint64_t steps_done) {
   absl::MutexLock lock(&mu_);
   absl::Status alive = CheckAlive(member);
   if (!alive.ok()) return alive;
   liveness_[{member.role(), member.id()}] = {now, known_epoch};
+  if (member.role() == v1::MemberRef::ROLE_WORKER && steps_done > 0) {
+    for (const v1::WorkerInfo& worker : map_.workers()) {
+      if (worker.worker_id() != member.id()) continue;
+      uint64_t& progress = rank_progress_[worker.rank()];
+      progress = std::max(progress, steps_done);
+    }
+  }
   return map_.epoch();
+}
+
+absl::Status ClusterState::RestoreFrom(const v1::CheckpointManifest& manifest,
+                                       const std::string& directory) {
+  absl::MutexLock lock(&mu_);
+  if (map_.servers_size() > 0 || map_.workers_size() > 0 || map_.tables_size() > 0) {
+    return absl::FailedPreconditionError(
+        "a checkpoint is restored before any member registers or table is created");
+  }
+  if (manifest.num_shards() != options_.num_shards) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "checkpoint ", manifest.checkpoint_id(), " was written with ", manifest.num_shards(),
+        " shards; this coordinator has --num_shards=", options_.num_shards,
+        " (shards are the unit of a checkpoint: start it with --num_shards=",
+        manifest.num_shards(), ")"));
+  }
+  v1::RestoreSource* restore = map_.mutable_restore();
+  restore->set_directory(directory);
+  restore->set_checkpoint_id(manifest.checkpoint_id());
+  for (const v1::TableInfo& table : manifest.tables()) {
+    *map_.add_tables() = table;
+    restore->add_table_ids(table.table_id());
+  }
+  map_.set_catalog_version(manifest.catalog_version());
+  map_.set_epoch(std::max(map_.epoch(), manifest.epoch() + 1));
+  next_incarnation_ = std::max(next_incarnation_, manifest.max_incarnation() + 1);
+  next_server_id_ = std::max(next_server_id_, manifest.next_server_id());
+  next_worker_id_ = std::max(next_worker_id_, manifest.next_worker_id());
+  for (const v1::RankProgress& rank : manifest.progress()) {
+    rank_progress_[rank.rank()] = rank.steps_done();
+  }
+  return absl::OkStatus();
+}
+
+void ClusterState::FillManifest(v1::CheckpointManifest* manifest) const {
+  absl::MutexLock lock(&mu_);
+  manifest->set_num_shards(options_.num_shards);
+  *manifest->mutable_tables() = map_.tables();
+  manifest->set_catalog_version(map_.catalog_version());
+  manifest->set_epoch(map_.epoch());
+  manifest->set_max_incarnation(next_incarnation_ - 1);
+  manifest->set_next_server_id(next_server_id_);
+  manifest->set_next_worker_id(next_worker_id_);
+  manifest->clear_progress();
+  for (const auto& [rank, steps] : rank_progress_) {
+    v1::RankProgress* progress = manifest->add_progress();
+    progress->set_rank(rank);
+    progress->set_steps_done(steps);
+  }
 }
 
 absl::StatusOr<uint64_t> ClusterState::Leave(const v1::MemberRef& member) {

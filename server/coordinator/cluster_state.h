@@ -29,6 +29,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "proto/checkpoint.pb.h"
 #include "proto/coordinator.pb.h"
 #include "proto/types.pb.h"
 #include "server/coordinator/placement.h"
@@ -58,8 +59,9 @@ absl::Duration ServerLease(const ClusterOptions& options);
 struct Registration {
   uint32_t id = 0;
   uint64_t incarnation = 0;
-  // Workers only: the data partition.
+  // Workers only: the data partition, and the steps its rank completed already.
   uint32_t rank = 0;
+  uint64_t steps_done = 0;
   v1::ClusterMap map;
 };
 
@@ -82,10 +84,23 @@ class ClusterState {
   // not the epoch).
   absl::StatusOr<Registration> RegisterWorker(const std::string& address, absl::Time now);
 
-  // Records that `member` is alive at `now`; returns the current epoch.
+  // Records that `member` is alive at `now` and, for a worker, the steps its rank completed (the
+  // largest report per rank is kept); returns the current epoch.
   // Errors: NotFound when the member is unknown or was declared dead (it must register again).
   absl::StatusOr<uint64_t> Heartbeat(const v1::MemberRef& member, uint64_t known_epoch,
-                                     absl::Time now);
+                                     absl::Time now, uint64_t steps_done = 0);
+
+  // --- Checkpoints ---
+  // Takes up a checkpoint before any member registered: its catalog (same table ids and specs),
+  // its ranks' progress, an epoch above its epoch and ids and incarnations above its own (so
+  // that the log terms, exactly-once records and SSP clocks in its files never match the new
+  // cluster's), and map.restore, which tells servers to load their shards from `directory`.
+  // Errors: FailedPrecondition once a member registered or a table exists; InvalidArgument when
+  // the checkpoint's num_shards differs from this cluster's.
+  absl::Status RestoreFrom(const v1::CheckpointManifest& manifest, const std::string& directory);
+  // The fields of a manifest the coordinator knows: counters (epoch, ids, incarnations), the
+  // catalog and each rank's progress.
+  void FillManifest(v1::CheckpointManifest* manifest) const;
 
   // Marks `member` dead at once (bumping the membership version; for a server holding shards also
   // the epoch, after promotions and re-replication). Returns the current epoch.
@@ -197,6 +212,8 @@ class ClusterState {
   uint32_t next_server_id_ ABSL_GUARDED_BY(mu_) = 1;
   uint32_t next_worker_id_ ABSL_GUARDED_BY(mu_) = 1;
   uint64_t next_incarnation_ ABSL_GUARDED_BY(mu_);
+  // Steps each rank completed (the largest reported, or restored).
+  std::map<uint32_t, uint64_t> rank_progress_ ABSL_GUARDED_BY(mu_);
   bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
 };
 

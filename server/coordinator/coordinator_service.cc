@@ -13,8 +13,9 @@ constexpr absl::Duration kProbeTimeout = absl::Milliseconds(200);
 
 }  // namespace
 
-CoordinatorService::CoordinatorService(ClusterState& state, ServerProber prober)
-    : state_(state), prober_(std::move(prober)) {}
+CoordinatorService::CoordinatorService(ClusterState& state, ServerProber prober,
+                                       CheckpointManager* checkpoints)
+    : state_(state), checkpoints_(checkpoints), prober_(std::move(prober)) {}
 
 ServerProber CoordinatorService::DefaultProber() {
   return [](const std::string& address) { return ProbeServer(address, kProbeTimeout); };
@@ -79,6 +80,7 @@ grpc::Status CoordinatorService::RegisterWorker(grpc::ServerContext*,
   response->set_worker_id(registration->id);
   response->set_incarnation(registration->incarnation);
   response->set_rank(registration->rank);
+  response->set_steps_done(registration->steps_done);
   *response->mutable_map() = std::move(registration->map);
   response->set_heartbeat_interval_ms(absl::ToInt64Milliseconds(state_.options().heartbeat_interval));
   response->set_failure_timeout_ms(absl::ToInt64Milliseconds(state_.options().failure_timeout));
@@ -88,7 +90,8 @@ grpc::Status CoordinatorService::RegisterWorker(grpc::ServerContext*,
 grpc::Status CoordinatorService::Heartbeat(grpc::ServerContext*, const v1::HeartbeatRequest* request,
                                            v1::HeartbeatResponse* response) {
   absl::StatusOr<uint64_t> epoch =
-      state_.Heartbeat(request->member(), request->known_epoch(), absl::Now());
+      state_.Heartbeat(request->member(), request->known_epoch(), absl::Now(),
+                       request->steps_done());
   if (!epoch.ok()) return ToGrpcStatus(epoch.status());
   response->set_epoch(*epoch);
   return grpc::Status::OK;
@@ -165,6 +168,19 @@ grpc::Status CoordinatorService::GetClusterStatus(grpc::ServerContext*,
                                                   const v1::GetClusterStatusRequest*,
                                                   v1::ClusterStatus* response) {
   *response = state_.Status(absl::Now());
+  if (checkpoints_ != nullptr) *response->mutable_checkpoints() = checkpoints_->Status();
+  return grpc::Status::OK;
+}
+
+grpc::Status CoordinatorService::Checkpoint(grpc::ServerContext*, const v1::CheckpointNowRequest*,
+                                            v1::CheckpointNowResponse* response) {
+  if (checkpoints_ == nullptr) {
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                        "checkpoints are off: start ps_coordinator with --checkpoint_dir");
+  }
+  absl::StatusOr<v1::CheckpointNowResponse> taken = checkpoints_->TakeCheckpoint("requested");
+  if (!taken.ok()) return ToGrpcStatus(taken.status());
+  *response = *std::move(taken);
   return grpc::Status::OK;
 }
 

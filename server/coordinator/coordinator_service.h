@@ -7,6 +7,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
+#include "server/coordinator/checkpoint_manager.h"
 #include "server/coordinator/cluster_state.h"
 #include "server/coordinator/server_probe.h"
 
@@ -14,8 +15,11 @@ namespace ps {
 
 class CoordinatorService final : public v1::Coordinator::Service {
  public:
-  // `state` is borrowed and must outlive the service; `prober` checks suspects (tests fake it).
-  explicit CoordinatorService(ClusterState& state, ServerProber prober = DefaultProber());
+  // `state` is borrowed and must outlive the service; `prober` checks suspects (tests fake it);
+  // `checkpoints`, borrowed too, takes checkpoints (null: the Checkpoint rpc answers
+  // FAILED_PRECONDITION).
+  explicit CoordinatorService(ClusterState& state, ServerProber prober = DefaultProber(),
+                              CheckpointManager* checkpoints = nullptr);
 
   grpc::Status RegisterServer(grpc::ServerContext* context, const v1::RegisterServerRequest* request,
                               v1::RegisterServerResponse* response) override;
@@ -49,10 +53,15 @@ class CoordinatorService final : public v1::Coordinator::Service {
                                  const v1::ReportUnreachableRequest* request,
                                  v1::ReportUnreachableResponse* response) override;
 
- private:
+  grpc::Status Checkpoint(grpc::ServerContext* context, const v1::CheckpointNowRequest* request,
+                          v1::CheckpointNowResponse* response) override;
+
+  // Connects to the suspect's address itself (ProbeServer).
   static ServerProber DefaultProber();
 
+ private:
   ClusterState& state_;
+  CheckpointManager* const checkpoints_;
   const ServerProber prober_;
   absl::Mutex probing_mu_;
   absl::flat_hash_set<uint32_t> probing_ ABSL_GUARDED_BY(probing_mu_);

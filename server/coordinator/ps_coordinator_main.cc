@@ -1,13 +1,17 @@
 // ps_coordinator: membership, failure detection and the cluster map of a parameter-server cluster.
 #include <cstdio>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
 #include "common/grpc_endpoint.h"
 #include "common/logging.h"
 #include "common/termination_signal.h"
+#include "server/coordinator/checkpoint_manager.h"
 #include "server/coordinator/cluster_state.h"
 #include "server/coordinator/coordinator_service.h"
 #include "server/coordinator/failure_detector.h"
@@ -26,6 +30,16 @@ ABSL_FLAG(uint32_t, min_servers, 2,
 ABSL_FLAG(uint32_t, heartbeat_interval_ms, 200, "How often members heartbeat, in ms.");
 ABSL_FLAG(uint32_t, failure_timeout_ms, 1000,
           "A member silent this long (ms) is declared dead (a new map goes out).");
+ABSL_FLAG(std::string, checkpoint_dir, "",
+          "Directory of the cluster's checkpoints (shared by every server in a real deployment); "
+          "\"\" turns checkpoints off.");
+ABSL_FLAG(uint32_t, checkpoint_interval_s, 0,
+          "Seconds between periodic checkpoints; 0 takes them on demand only (psctl checkpoint).");
+ABSL_FLAG(int, checkpoint_keep, 3, "Complete checkpoints kept; older ones are removed.");
+ABSL_FLAG(std::string, restore, "",
+          "Start from a checkpoint in --checkpoint_dir: --restore (the newest complete one) or "
+          "--restore=ID (that one, e.g. 42 or ckpt-0000000042, or the newest complete one "
+          "before it if it is damaged).");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error, critical or off.");
 
 int main(int argc, char** argv) {
@@ -33,7 +47,13 @@ int main(int argc, char** argv) {
       "Coordinator of a parameter-server cluster: registers servers and workers, detects failures\n"
       "by heartbeats, places virtual shards on servers and streams the cluster map.\n"
       "Usage: ps_coordinator [--port=7070] [--num_shards=16] [--replication_factor=2] ...");
-  absl::ParseCommandLine(argc, argv);
+  // A bare --restore means the newest checkpoint (absl flags want a value).
+  std::vector<char*> args(argv, argv + argc);
+  static char kRestoreLatest[] = "--restore=latest";
+  for (char*& arg : args) {
+    if (std::string(arg) == "--restore" || std::string(arg) == "-restore") arg = kRestoreLatest;
+  }
+  absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
   ps::BlockTerminationSignals();
   if (absl::Status logging = ps::InitLogging("coordinator", absl::GetFlag(FLAGS_log_level));
       !logging.ok()) {
@@ -47,13 +67,37 @@ int main(int argc, char** argv) {
   options.min_servers = absl::GetFlag(FLAGS_min_servers);
   options.heartbeat_interval = absl::Milliseconds(absl::GetFlag(FLAGS_heartbeat_interval_ms));
   options.failure_timeout = absl::Milliseconds(absl::GetFlag(FLAGS_failure_timeout_ms));
-  if (absl::Status valid = ps::ValidateClusterOptions(options); !valid.ok()) {
+  ps::CheckpointOptions checkpoint_options;
+  checkpoint_options.directory = absl::GetFlag(FLAGS_checkpoint_dir);
+  checkpoint_options.interval = absl::Seconds(absl::GetFlag(FLAGS_checkpoint_interval_s));
+  checkpoint_options.keep = absl::GetFlag(FLAGS_checkpoint_keep);
+  const std::string restore = absl::GetFlag(FLAGS_restore);
+  absl::Status valid = ps::ValidateClusterOptions(options);
+  if (valid.ok()) valid = ps::ValidateCheckpointOptions(checkpoint_options);
+  if (valid.ok() && !restore.empty() && checkpoint_options.directory.empty()) {
+    valid = absl::InvalidArgumentError("--restore needs --checkpoint_dir (where to look)");
+  }
+  if (!valid.ok()) {
     spdlog::critical("invalid options: {}", valid.ToString());
     return 2;
   }
 
   ps::ClusterState state(options, absl::Now());
-  ps::CoordinatorService service(state);
+  uint64_t restored_from = 0;
+  if (!restore.empty()) {
+    absl::StatusOr<uint64_t> restored =
+        ps::RestoreClusterState(state, checkpoint_options.directory, restore);
+    if (!restored.ok()) {
+      spdlog::critical("cannot restore: {}", restored.status().ToString());
+      return 1;
+    }
+    restored_from = *restored;
+  }
+  std::unique_ptr<ps::ServerCheckpointClient> checkpoint_client =
+      ps::NewGrpcServerCheckpointClient();
+  ps::CheckpointManager checkpoints(state, *checkpoint_client, checkpoint_options,
+                                    restored_from);
+  ps::CoordinatorService service(state, ps::CoordinatorService::DefaultProber(), &checkpoints);
   ps::EndpointOptions endpoint_options;
   endpoint_options.bind_host = absl::GetFlag(FLAGS_bind_host);
   endpoint_options.port = absl::GetFlag(FLAGS_port);
@@ -70,11 +114,20 @@ int main(int argc, char** argv) {
       endpoint->advertised_address, options.num_shards, options.replication_factor,
       options.min_servers, absl::GetFlag(FLAGS_heartbeat_interval_ms),
       absl::GetFlag(FLAGS_failure_timeout_ms));
+  if (!checkpoint_options.directory.empty()) {
+    spdlog::info("checkpoints in {}: {}, keeping the newest {}", checkpoint_options.directory,
+                 checkpoint_options.interval > absl::ZeroDuration()
+                     ? absl::StrCat("every ", absl::GetFlag(FLAGS_checkpoint_interval_s), " s")
+                     : std::string("on demand (psctl checkpoint)"),
+                 checkpoint_options.keep);
+  }
   {
     // Sweeping at a quarter of the heartbeat interval bounds detection at timeout + interval / 4.
     ps::FailureDetector detector(state, options.heartbeat_interval / 4);
+    checkpoints.Start();
     const int signal_number = ps::WaitForTerminationSignal();
     spdlog::info("received signal {}; shutting down", signal_number);
+    checkpoints.Stop();
     state.Shutdown();
     endpoint->server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   }

@@ -14,6 +14,7 @@
 
 ABSL_FLAG(std::string, coordinator, "127.0.0.1:7070", "host:port of the coordinator.");
 ABSL_FLAG(int, timeout_s, 5, "How long to wait for the coordinator, in seconds.");
+ABSL_FLAG(int, checkpoint_timeout_s, 600, "How long `psctl checkpoint` waits, in seconds.");
 
 namespace {
 
@@ -64,6 +65,21 @@ int PrintStatus(ps::v1::Coordinator::Stub& coordinator) {
                 health.member().id(), address.c_str(), StateName(health.state()), age.c_str(),
                 shards.c_str());
   }
+  const ps::v1::CheckpointStatus& checkpoints = status.checkpoints();
+  if (checkpoints.directory().empty()) {
+    std::printf("\ncheckpoints: off (ps_coordinator --checkpoint_dir)\n");
+  } else {
+    std::printf("\ncheckpoints in %s: newest complete %s%s\n", checkpoints.directory().c_str(),
+                checkpoints.last_complete_id() == 0
+                    ? "none"
+                    : absl::StrCat(checkpoints.last_complete_id()).c_str(),
+                checkpoints.restored_from_id() == 0
+                    ? ""
+                    : absl::StrCat("; restored from ", checkpoints.restored_from_id()).c_str());
+    if (!checkpoints.last_error().empty()) {
+      std::printf("LAST CHECKPOINT FAILED: %s\n", checkpoints.last_error().c_str());
+    }
+  }
   if (map.shards().empty()) {
     std::printf("\nshards not placed yet: waiting for %u servers to register\n", status.min_servers());
     return 0;
@@ -87,18 +103,43 @@ int PrintStatus(ps::v1::Coordinator::Stub& coordinator) {
   return 0;
 }
 
+// Takes a checkpoint now and waits for its manifest.
+int TakeCheckpoint(ps::v1::Coordinator::Stub& coordinator) {
+  grpc::ClientContext context;
+  context.set_deadline(
+      absl::ToChronoTime(absl::Now() + absl::Seconds(absl::GetFlag(FLAGS_checkpoint_timeout_s))));
+  ps::v1::CheckpointNowResponse response;
+  const grpc::Status rpc = coordinator.Checkpoint(&context, {}, &response);
+  if (rpc.error_code() == grpc::StatusCode::UNAVAILABLE) {
+    std::fprintf(stderr, "psctl: cannot reach the coordinator at %s: %s\n",
+                 absl::GetFlag(FLAGS_coordinator).c_str(), rpc.error_message().c_str());
+    return 2;
+  }
+  if (!rpc.ok()) {
+    std::fprintf(stderr, "psctl: checkpoint failed: %s\n", rpc.error_message().c_str());
+    return 1;
+  }
+  std::printf("checkpoint %lu complete: %d shard files, %.1f MB in %.3f s\n%s\n",
+              static_cast<unsigned long>(response.checkpoint_id()), response.shards_size(),
+              response.total_bytes() / 1e6, response.seconds(), response.directory().c_str());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "Operator CLI of a parameter-server cluster.\n"
-      "Usage: psctl [--coordinator=HOST:PORT] status\n"
-      "  status   members with liveness, and every shard's replica chain");
+      "Usage: psctl [--coordinator=HOST:PORT] COMMAND\n"
+      "  status       members with liveness, every shard's replica chain, checkpoints\n"
+      "  checkpoint   take a checkpoint now (needs ps_coordinator --checkpoint_dir)");
   std::vector<char*> commands = absl::ParseCommandLine(argc, argv);
-  if (commands.size() != 2 || std::string(commands[1]) != "status") {
+  const std::string command = commands.size() == 2 ? commands[1] : "";
+  if (command != "status" && command != "checkpoint") {
     std::fprintf(stderr, "%s\n", absl::ProgramUsageMessage().data());
     return 2;
   }
   auto coordinator = ps::v1::Coordinator::NewStub(ps::OpenChannel(absl::GetFlag(FLAGS_coordinator)));
+  if (command == "checkpoint") return TakeCheckpoint(*coordinator);
   return PrintStatus(*coordinator);
 }
