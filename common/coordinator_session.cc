@@ -94,6 +94,7 @@ absl::Status CoordinatorSession::Register() {
       member_id_ = response.worker_id();
       incarnation_ = response.incarnation();
       rank_ = response.rank();
+      resume_steps_ = response.steps_done();
       heartbeat_ms = response.heartbeat_interval_ms();
       timeout_ms = response.failure_timeout_ms();
       map = response.map();
@@ -307,6 +308,7 @@ void CoordinatorSession::HeartbeatLoop() {
     v1::HeartbeatRequest request;
     *request.mutable_member() = Self();
     request.set_known_epoch(Map()->epoch());
+    request.set_steps_done(steps_done_.load());
     v1::HeartbeatResponse response;
     const grpc::Status status = stub_->Heartbeat(&context, request, &response);
     if (status.error_code() == grpc::StatusCode::NOT_FOUND) {

@@ -7,6 +7,7 @@
 #ifndef PS_COMMON_COORDINATOR_SESSION_H_
 #define PS_COMMON_COORDINATOR_SESSION_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -66,6 +67,11 @@ class CoordinatorSession {
   uint64_t incarnation() const { return incarnation_; }
   // Workers: the data partition the coordinator assigned. Servers: 0.
   uint32_t rank() const { return rank_; }
+  // Workers: the steps this rank completed before this worker registered (an earlier worker of
+  // the rank, or the checkpoint the cluster was restored from): resume after them.
+  uint64_t resume_steps() const { return resume_steps_; }
+  // Workers: the steps this rank has completed, reported with every heartbeat.
+  void set_steps_done(uint64_t steps) { steps_done_.store(steps); }
   absl::Duration heartbeat_interval() const { return heartbeat_interval_; }
   absl::Duration failure_timeout() const { return failure_timeout_; }
   // Servers: how long to keep serving after the last acknowledged heartbeat (see WithinLease).
@@ -123,6 +129,7 @@ class CoordinatorSession {
   uint32_t member_id_ = 0;
   uint64_t incarnation_ = 0;
   uint32_t rank_ = 0;
+  uint64_t resume_steps_ = 0;
   absl::Duration heartbeat_interval_;
   absl::Duration failure_timeout_;
   absl::Duration lease_;
@@ -139,6 +146,8 @@ class CoordinatorSession {
   // Asynchronous reports in flight: the stub's channel must outlive them, so StopThreads()
   // cancels them and waits for their callbacks.
   absl::flat_hash_set<grpc::ClientContext*> reports_in_flight_ ABSL_GUARDED_BY(mu_);
+
+  std::atomic<uint64_t> steps_done_{0};
 
   std::thread heartbeat_thread_;
   std::thread watch_thread_;

@@ -40,15 +40,18 @@ absl::Status LocalCluster::StartAll() {
   directory_ = MakeTempDir("cluster");
   if (directory_.empty()) return absl::InternalError("cannot create a temp dir");
   const std::string coordinator_file = directory_ + "/coordinator.addr";
-  absl::StatusOr<std::unique_ptr<DaemonProcess>> coordinator = DaemonProcess::Start(
-      RunfilePath("server/coordinator/ps_coordinator"),
-      {"--port=0", "--address_file=" + coordinator_file,
-       absl::StrCat("--num_shards=", options_.num_shards),
-       absl::StrCat("--replication_factor=", options_.replication_factor),
-       absl::StrCat("--min_servers=", options_.servers),
-       absl::StrCat("--heartbeat_interval_ms=", options_.heartbeat_interval_ms),
-       absl::StrCat("--failure_timeout_ms=", options_.failure_timeout_ms)},
-      directory_ + "/coordinator.log");
+  std::vector<std::string> coordinator_args = {
+      "--port=0", "--address_file=" + coordinator_file,
+      absl::StrCat("--num_shards=", options_.num_shards),
+      absl::StrCat("--replication_factor=", options_.replication_factor),
+      absl::StrCat("--min_servers=", options_.servers),
+      absl::StrCat("--heartbeat_interval_ms=", options_.heartbeat_interval_ms),
+      absl::StrCat("--failure_timeout_ms=", options_.failure_timeout_ms)};
+  coordinator_args.insert(coordinator_args.end(), options_.coordinator_args.begin(),
+                          options_.coordinator_args.end());
+  absl::StatusOr<std::unique_ptr<DaemonProcess>> coordinator =
+      DaemonProcess::Start(RunfilePath("server/coordinator/ps_coordinator"), coordinator_args,
+                           directory_ + "/coordinator.log");
   if (!coordinator.ok()) return coordinator.status();
   coordinator_ = *std::move(coordinator);
   absl::StatusOr<std::string> address = WaitForAddressFile(coordinator_file, kStartTimeout);

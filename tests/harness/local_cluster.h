@@ -27,6 +27,8 @@ struct LocalClusterOptions {
   std::vector<std::string> worker_args;
   // Appended to every ps_server command line.
   std::vector<std::string> server_args;
+  // Appended to the ps_coordinator command line.
+  std::vector<std::string> coordinator_args;
 };
 
 class LocalCluster {

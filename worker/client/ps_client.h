@@ -183,6 +183,9 @@ class PsClient {
 
   // Ends this worker's clock: its next pushes belong to clock() + 1.
   void AdvanceClock() { clock_.fetch_add(1); }
+  // Sets the clock the next pushes belong to: a job resumed from a checkpoint continues a BSP
+  // table at the clock of the checkpoint's cut.
+  void SetClock(uint64_t clock) { clock_.store(clock); }
   uint64_t clock() const { return clock_.load(); }
 
   // 0 for observers.
@@ -190,6 +193,10 @@ class PsClient {
   uint64_t incarnation() const { return session_->incarnation(); }
   // The data partition the coordinator assigned (workers).
   uint32_t rank() const { return session_->rank(); }
+  // Steps the rank completed before this worker joined (CoordinatorSession::resume_steps).
+  uint64_t resume_steps() const { return session_->resume_steps(); }
+  // Reports the steps this worker's rank has completed (with its heartbeats).
+  void ReportProgress(uint64_t steps_done) { session_->set_steps_done(steps_done); }
   // Workers alive in the newest map.
   int live_workers() const;
   ClientStats stats() const;
