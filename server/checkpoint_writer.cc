@@ -31,6 +31,17 @@ std::optional<uint64_t> CutOf(const TableShard& shard, const v1::CheckpointReque
   return it->second;
 }
 
+// CaptureForCheckpoint, waiting in slices so that `cancelled` is seen soon.
+absl::Status Capture(TableShard& shard, std::optional<uint64_t> cut, absl::Time deadline,
+                     const std::function<bool()>& cancelled, Captured* part) {
+  while (true) {
+    const absl::Time slice = std::min(deadline, absl::Now() + absl::Milliseconds(100));
+    absl::Status captured = shard.CaptureForCheckpoint(cut, slice, &part->state, &part->payload);
+    if (!absl::IsDeadlineExceeded(captured) || absl::Now() >= deadline) return captured;
+    if (cancelled()) return absl::CancelledError("the server is shutting down");
+  }
+}
+
 absl::StatusOr<v1::ShardCheckpoint> Write(const std::string& directory, const Captured& part,
                                           std::optional<uint64_t> cut) {
   const std::string name = ShardFileName(part.state.table_id(), part.state.shard_id());
@@ -50,9 +61,9 @@ absl::StatusOr<v1::ShardCheckpoint> Write(const std::string& directory, const Ca
 
 }  // namespace
 
-absl::StatusOr<v1::CheckpointResponse> WriteCheckpointShards(const ReplicaSet& replicas,
-                                                             const v1::CheckpointRequest& request,
-                                                             absl::Time deadline) {
+absl::StatusOr<v1::CheckpointResponse> WriteCheckpointShards(
+    const ReplicaSet& replicas, const v1::CheckpointRequest& request, absl::Time deadline,
+    const std::function<bool()>& cancelled) {
   if (request.directory().empty() || request.checkpoint_id() == 0) {
     return absl::InvalidArgumentError("a checkpoint needs a directory and an id > 0");
   }
@@ -72,8 +83,7 @@ absl::StatusOr<v1::CheckpointResponse> WriteCheckpointShards(const ReplicaSet& r
     const std::optional<uint64_t> cut = CutOf(*shard, request);
     if (!cut.has_value()) continue;
     Captured part;
-    absl::Status captured =
-        shard->CaptureForCheckpoint(cut, deadline, &part.state, &part.payload);
+    absl::Status captured = Capture(*shard, cut, deadline, cancelled, &part);
     if (!captured.ok()) return captured;
     at_cut.emplace_back(std::move(part), *cut);
   }
@@ -87,8 +97,7 @@ absl::StatusOr<v1::CheckpointResponse> WriteCheckpointShards(const ReplicaSet& r
   for (const std::shared_ptr<TableShard>& shard : led) {
     if (CutOf(*shard, request).has_value()) continue;
     Captured part;
-    absl::Status captured =
-        shard->CaptureForCheckpoint(std::nullopt, deadline, &part.state, &part.payload);
+    absl::Status captured = Capture(*shard, std::nullopt, deadline, cancelled, &part);
     if (!captured.ok()) return captured;
     absl::StatusOr<v1::ShardCheckpoint> file = Write(request.directory(), part, std::nullopt);
     if (!file.ok()) return file.status();

@@ -13,6 +13,8 @@
 #ifndef PS_SERVER_CHECKPOINT_WRITER_H_
 #define PS_SERVER_CHECKPOINT_WRITER_H_
 
+#include <functional>
+
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "proto/parameter_server.pb.h"
@@ -21,12 +23,14 @@
 namespace ps {
 
 // Writes the checkpoint `request` asks for and returns the files written, ordered by (table,
-// shard). Errors (proto/parameter_server.proto, Checkpoint): InvalidArgument for an empty
-// directory or checkpoint id 0; Aborted or DeadlineExceeded from a BSP cut; what the filesystem
-// reports, naming the file. Files written before an error stay (no manifest will name them).
-absl::StatusOr<v1::CheckpointResponse> WriteCheckpointShards(const ReplicaSet& replicas,
-                                                             const v1::CheckpointRequest& request,
-                                                             absl::Time deadline);
+// shard). `deadline` bounds the wait for BSP cuts; `cancelled` is polled meanwhile (a server
+// shutting down). Errors (proto/parameter_server.proto, Checkpoint): InvalidArgument for an
+// empty directory or checkpoint id 0; Aborted or DeadlineExceeded from a BSP cut; Cancelled;
+// what the filesystem reports, naming the file. Files written before an error stay (no manifest
+// will name them).
+absl::StatusOr<v1::CheckpointResponse> WriteCheckpointShards(
+    const ReplicaSet& replicas, const v1::CheckpointRequest& request, absl::Time deadline,
+    const std::function<bool()>& cancelled = [] { return false; });
 
 }  // namespace ps
 

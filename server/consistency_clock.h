@@ -36,6 +36,9 @@ class ConsistencyClock {
   bool accumulates() const { return spec_.model() == v1::ConsistencySpec::MODEL_BSP; }
 
   void SetLiveWorkers(absl::flat_hash_set<uint32_t> live) { live_ = std::move(live); }
+  bool has_live_workers() const { return !live_.empty(); }
+  // BSP: whether some clock has pushes accumulating.
+  bool has_pending() const { return !pending_.empty(); }
 
   // Whether `worker` may push for `clock` now. BSP: FailedPrecondition for a clock the shard has
   // already completed, for a second push to the same clock, or for one too far ahead.

@@ -432,6 +432,7 @@ void DataPlaneService::Stop() {
     learner_stop_ = true;
   }
   if (learner_thread_.joinable()) learner_thread_.join();
+  checkpoint_cancelled_.store(true);
   std::thread checkpoint;
   {
     absl::MutexLock lock(&checkpoint_mu_);
@@ -974,12 +975,13 @@ grpc::ServerUnaryReactor* DataPlaneService::Checkpoint(grpc::CallbackServerConte
   }
   if (checkpoint_thread_.joinable()) checkpoint_thread_.join();  // Finished: it cleared running.
   checkpoint_running_ = true;
-  // Bounds the wait for BSP cuts (not the writing), so that Stop() never waits long for it.
+  // Bounds the wait for BSP cuts (not the writing).
   const absl::Time deadline = std::min(absl::FromChrono(context->deadline()),
                                        absl::Now() + options_.checkpoint_cut_timeout);
   checkpoint_thread_ = std::thread([this, reactor, request, response, deadline] {
     absl::StatusOr<v1::CheckpointResponse> written =
-        WriteCheckpointShards(replicas_, *request, deadline);
+        WriteCheckpointShards(replicas_, *request, deadline,
+                              [this] { return checkpoint_cancelled_.load(); });
     if (!written.ok()) {
       spdlog::error("checkpoint {}: {}", request->checkpoint_id(), written.status().ToString());
     } else {

@@ -25,6 +25,7 @@
 #ifndef PS_SERVER_DATA_PLANE_SERVICE_H_
 #define PS_SERVER_DATA_PLANE_SERVICE_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -60,8 +61,9 @@ struct DataPlaneOptions {
   // Deadline of one Replicate call and of one snapshot copy.
   absl::Duration replication_timeout = absl::Seconds(5);
   absl::Duration snapshot_timeout = absl::Seconds(120);
-  // How long a checkpoint waits for a BSP shard to reach its cut clock.
-  absl::Duration checkpoint_cut_timeout = absl::Seconds(30);
+  // How long a checkpoint waits for a BSP shard to reach its cut clock (training goes on
+  // meanwhile; only the checkpoint waits).
+  absl::Duration checkpoint_cut_timeout = absl::Minutes(10);
 };
 
 class DataPlaneService final
@@ -185,6 +187,8 @@ class DataPlaneService final
   // The thread writing a checkpoint, if one ran; joined before the next and at destruction.
   absl::Mutex checkpoint_mu_;
   bool checkpoint_running_ ABSL_GUARDED_BY(checkpoint_mu_) = false;
+  // Set by Stop(): a checkpoint waiting for a BSP cut gives up.
+  std::atomic<bool> checkpoint_cancelled_{false};
   std::thread checkpoint_thread_ ABSL_GUARDED_BY(checkpoint_mu_);
 
   // Last, so that it is destroyed first: its destructor waits for the callbacks of the calls in

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 
 namespace ps {
 
@@ -46,6 +47,7 @@ v1::LogEntry TableShard::NextEntryLocked() {
   entry.set_table_id(store_->table().table_id());
   entry.set_shard_id(store_->shard_id());
   entry.set_log_index(++log_index_);
+  last_entry_time_ = absl::Now();
   entry.set_term_epoch(term_epoch_);
   entry.set_term_base_index(term_base_index_);
   return entry;
@@ -349,8 +351,13 @@ absl::Status TableShard::CaptureForCheckpoint(std::optional<uint64_t> cut_clock,
     return absl::OkStatus();
   }
   const uint64_t cut = *cut_clock;
-  const auto reached = [this, cut]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return role_ != ReplicaRole::kPrimary || clock_.completed() >= cut;
+  // Evaluated when the mutex is released and when the wait starts; the caller waits in short
+  // slices so that the idle test is re-evaluated.
+  const absl::Time idle_since = absl::Now() - kIdleCut;
+  const auto reached = [this, cut, idle_since]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return role_ != ReplicaRole::kPrimary || clock_.completed() >= cut ||
+           !clock_.has_live_workers() ||
+           (!clock_.has_pending() && last_entry_time_ <= idle_since);
   };
   // The clock completes under this mutex, so the wait ends holding it at the very moment the
   // cut is reached, before any later clock can complete.

@@ -146,11 +146,15 @@ class TableShard {
 
   // --- Checkpoints ---
   // A primary's state for a checkpoint, copied under the lock (as SerializeLocked) so that the
-  // file is written without it. With `cut_clock` (a BSP table), waits until the shard has
-  // completed exactly that many clocks (until `deadline`) and leaves out the pending clocks and
-  // their accumulated sums: the copy holds clocks [0, cut) applied and nothing after, which is
-  // what workers resuming at clock `cut` expect. Errors: Aborted when this replica is not the
-  // primary (any more) or the shard already completed more clocks; DeadlineExceeded.
+  // file is written without it. With `cut_clock` (a BSP table), first waits (until `deadline`)
+  // for the shard to complete exactly that many clocks, or to stand still short of it (no live
+  // worker left, or no push accumulating and none for kIdleCut: the job is idle, between
+  // steps, and every shard of the table stands at the same clock), and leaves out the pending
+  // clocks and their accumulated sums: the copy holds the clocks it completed applied and nothing after,
+  // which is what workers resuming at that clock expect (ShardState.completed_clocks says which).
+  // Errors: Aborted when this replica is not the primary (any more) or the shard already
+  // completed more clocks than the cut; DeadlineExceeded.
+  static constexpr absl::Duration kIdleCut = absl::Milliseconds(250);
   absl::Status CaptureForCheckpoint(std::optional<uint64_t> cut_clock, absl::Time deadline,
                                     v1::ShardState* state, std::vector<grpc::Slice>* payload);
   // A fresh primary or backup of a restored cluster takes the state of its checkpoint file; a
@@ -204,6 +208,8 @@ class TableShard {
   // False for a learner until its snapshot is installed.
   bool installed_ ABSL_GUARDED_BY(mu_);
   uint64_t log_index_ ABSL_GUARDED_BY(mu_) = 0;
+  // When the newest log entry was made (primary).
+  absl::Time last_entry_time_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   uint64_t term_epoch_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t term_base_index_ ABSL_GUARDED_BY(mu_) = 0;
   // Backup, learner: entries that arrived before their predecessors, by log index.

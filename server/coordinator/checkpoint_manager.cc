@@ -16,7 +16,10 @@
 namespace ps {
 namespace {
 
-constexpr int kAttempts = 3;
+constexpr int kAttempts = 4;
+// How many clocks ahead of the fastest shard a BSP cut is set at first; each aborted attempt
+// (a shard passed the cut before the request reached it: fast steps) sets it 4 times further.
+constexpr uint64_t kFirstCutLead = 2;
 
 class GrpcServerCheckpointClient final : public ServerCheckpointClient {
  public:
@@ -156,8 +159,9 @@ absl::StatusOr<v1::CheckpointNowResponse> CheckpointManager::TakeCheckpoint(
   uint64_t id = last_id_ + 1;
   if (existing.ok() && !existing->empty()) id = std::max(id, existing->front() + 1);
   absl::StatusOr<v1::CheckpointNowResponse> result;
-  for (int attempt = 1; attempt <= kAttempts; ++attempt) {
-    result = Attempt(id, deadline);
+  uint64_t lead = kFirstCutLead;
+  for (int attempt = 1; attempt <= kAttempts; ++attempt, lead *= 4) {
+    result = Attempt(id, lead, deadline);
     if (!absl::IsAborted(result.status())) break;
     spdlog::info("checkpoint {}: attempt {} aborted ({}); retrying", id, attempt,
                  std::string(result.status().message()));
@@ -191,6 +195,7 @@ absl::StatusOr<v1::CheckpointNowResponse> CheckpointManager::TakeCheckpoint(
 }
 
 absl::StatusOr<v1::CheckpointNowResponse> CheckpointManager::Attempt(uint64_t id,
+                                                                     uint64_t cut_lead,
                                                                      absl::Time deadline) {
   const absl::Time start = absl::Now();
   // Before the servers write: the progress recorded is then no later than the files (ASP, SSP).
@@ -238,7 +243,7 @@ absl::StatusOr<v1::CheckpointNowResponse> CheckpointManager::Attempt(uint64_t id
           continue;
         }
         uint64_t& cut = (*request.mutable_bsp_cut_clocks())[replica.table_id()];
-        cut = std::max(cut, replica.completed_clocks());
+        cut = std::max(cut, replica.completed_clocks() + cut_lead);
       }
     }
   }
@@ -292,18 +297,30 @@ absl::StatusOr<v1::CheckpointNowResponse> CheckpointManager::Attempt(uint64_t id
     }
   }
 
+  // Every shard of a BSP table stopped at the same clock: the cut, or the clock all of them
+  // stood still at (the job's workers had left).
+  std::map<uint32_t, uint64_t> cuts;
+  for (const auto& [key, file] : files) {
+    if (bsp_tables.count(key.first) == 0) continue;
+    const auto [it, first] = cuts.emplace(key.first, file.completed_clocks());
+    if (!first && it->second != file.completed_clocks()) {
+      return absl::AbortedError(absl::StrCat("BSP table ", key.first, ": shards were cut at ",
+                                             it->second, " and ", file.completed_clocks(),
+                                             " clocks"));
+    }
+  }
   v1::CheckpointManifest manifest;
   state_.FillManifest(&manifest);  // Counters as of now: no smaller than in any file.
   manifest.set_checkpoint_id(id);
   manifest.set_started_unix_ms(UnixMillis(start));
   *manifest.mutable_tables() = map.tables();
   manifest.set_catalog_version(map.catalog_version());
-  *manifest.mutable_bsp_cut_clocks() = request.bsp_cut_clocks();
+  for (const auto& [table, clock] : cuts) (*manifest.mutable_bsp_cut_clocks())[table] = clock;
   *manifest.mutable_progress() = before.progress();
-  if (!request.bsp_cut_clocks().empty()) {
+  if (!cuts.empty()) {
     // BSP ranks step in lockstep with the clock: at the cut, every rank has done `cut` steps.
     uint64_t cut = UINT64_MAX;
-    for (const auto& [table, clock] : request.bsp_cut_clocks()) cut = std::min(cut, clock);
+    for (const auto& [table, clock] : cuts) cut = std::min(cut, clock);
     std::set<uint32_t> ranks;
     for (const v1::RankProgress& rank : before.progress()) ranks.insert(rank.rank());
     for (const v1::WorkerInfo& worker : map.workers()) {

@@ -1,11 +1,12 @@
 // Checkpoints, as the coordinator drives them: periodic (--checkpoint_interval_s) and on demand
 // (the Checkpoint rpc, psctl checkpoint). One checkpoint:
-//   1. the catalog and map are taken; every BSP table gets a cut clock, the largest clock any of
-//      its shards' primaries has completed (DescribeShards), so no shard has passed it and every
-//      shard reaches it within a step;
+//   1. the catalog and map are taken; every BSP table gets a cut clock a little ahead of the
+//      largest clock any of its shards' primaries has completed (DescribeShards), so that the
+//      request reaches every shard before it gets there; each shard is copied the moment it
+//      completes the cut (or at once if the job's workers have all left);
 //   2. every server leading a shard writes its shards' files (ParameterServer.Checkpoint), in
-//      parallel; a server that had already passed a cut (ABORTED) makes the attempt start over
-//      with new cuts, up to three times;
+//      parallel; a shard that had already passed its cut (ABORTED: steps faster than the round
+//      trip) makes the attempt start over with a cut 4 times further ahead, up to 4 attempts;
 //   3. the files are checked to cover every (table, shard) of the catalog exactly once, and the
 //      manifest is written: from then on the checkpoint is complete (common/checkpoint);
 //   4. older checkpoints beyond --checkpoint_keep are pruned.
@@ -91,7 +92,9 @@ class CheckpointManager {
   v1::CheckpointStatus Status() const;
 
  private:
-  absl::StatusOr<v1::CheckpointNowResponse> Attempt(uint64_t id, absl::Time deadline)
+  // One attempt, with BSP cuts `cut_lead` clocks ahead of the fastest shard.
+  absl::StatusOr<v1::CheckpointNowResponse> Attempt(uint64_t id, uint64_t cut_lead,
+                                                    absl::Time deadline)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(run_mu_);
   void PeriodicLoop();
 

@@ -93,7 +93,7 @@ State Parse(const grpc::ByteBuffer& frame) {
 }
 
 // The state of (table, shard) as the server at `address` holds it (an observer's snapshot).
-absl::StatusOr<State> FetchState(const std::string& address, uint32_t table, uint32_t shard) {
+absl::StatusOr<State> FetchStateOnce(const std::string& address, uint32_t table, uint32_t shard) {
   auto stub = v1::ParameterServer::NewStub(OpenChannel(address));
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
@@ -112,6 +112,17 @@ absl::StatusOr<State> FetchState(const std::string& address, uint32_t table, uin
   }
   grpc::Slice slice(frame);
   return Parse(grpc::ByteBuffer(&slice, 1));
+}
+
+// FetchStateOnce, waiting (up to 10 s) for a server that has not adopted the map placing the
+// shard yet.
+absl::StatusOr<State> FetchState(const std::string& address, uint32_t table, uint32_t shard) {
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (true) {
+    absl::StatusOr<State> state = FetchStateOnce(address, table, shard);
+    if (state.ok() || absl::Now() > deadline) return state;
+    absl::SleepFor(absl::Milliseconds(20));
+  }
 }
 
 v1::ClusterStatus Status(LocalCluster& cluster) {

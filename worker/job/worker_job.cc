@@ -40,17 +40,33 @@ absl::StatusOr<std::unique_ptr<ComputeBackend>> CreateBackend(const WorkerJobOpt
   return backend;
 }
 
+// A rank that completed steps before (a restored job, a restarted worker) continues a BSP
+// table at the clock those steps reached: BSP ranks step in lockstep with the table's clock.
+// SSP and ASP clocks count per worker incarnation from 0 (the servers compare only live
+// workers' clocks), so they start over.
+void ResumeClock(PsClient& client, const v1::TableSpec& spec) {
+  if (spec.consistency().model() == v1::ConsistencySpec::MODEL_BSP) {
+    client.SetClock(client.resume_steps());
+  }
+}
+
 // Runs the training loop with the options' epochs, logging and metrics file, and logs the
-// summary.
+// summary. With a client, the loop resumes after the steps the rank completed before and
+// reports its progress to the coordinator.
 absl::StatusOr<MetricsRecord> RunTask(const WorkerJobOptions& options, TrainingTask& task,
                                       int64_t steps_per_epoch, uint32_t rank,
-                                      const std::string& label) {
+                                      const std::string& label, PsClient* client) {
   PS_ASSIGN_OR_RETURN(MetricsLog log, MetricsLog::Open(ForRank(options.metrics_out, rank)));
   TrainingLoopOptions loop;
   loop.epochs = options.epochs;
   loop.steps_per_epoch = steps_per_epoch;
   loop.log_every_steps = options.log_every_steps;
   loop.label = label;
+  if (client != nullptr) {
+    loop.start_step = static_cast<int64_t>(client->resume_steps());
+    client->ReportProgress(loop.start_step);
+    loop.on_step = [client](int64_t steps) { client->ReportProgress(steps); };
+  }
   PS_ASSIGN_OR_RETURN(MetricsRecord final_record, RunTraining(task, loop, log));
   spdlog::info("{}training finished: {}", label, final_record.ToJson());
   return final_record;
@@ -134,6 +150,7 @@ absl::StatusOr<MetricsRecord> TrainMlp(const WorkerJobOptions& options, PsClient
     PS_ASSIGN_OR_RETURN(parameters, LocalDenseParameters::Create(spec, backend.get()));
   } else {
     PS_ASSIGN_OR_RETURN(v1::TableInfo table, client->CreateTable(spec));
+    ResumeClock(*client, spec);
     switch (ChooseOverlap(options, spec, compression, label)) {
       case Overlap::kNextStep: {
         PS_ASSIGN_OR_RETURN(parameters, PipelinedDenseParameters::Create(
@@ -165,7 +182,7 @@ absl::StatusOr<MetricsRecord> TrainMlp(const WorkerJobOptions& options, PsClient
   MlpTask task(mlp.get(), parameters.get(), &partition, &data.test, batch_size,
                options.seed * 7919 + rank);
   PS_ASSIGN_OR_RETURN(MetricsRecord final_record,
-                      RunTask(options, task, plan.steps_per_epoch, rank, label));
+                      RunTask(options, task, plan.steps_per_epoch, rank, label, client));
 
   const std::string& model_out = options.model_out;
   if (!model_out.empty() && (rank == 0 || absl::StrContains(model_out, "{rank}"))) {
@@ -189,13 +206,14 @@ absl::StatusOr<MetricsRecord> TrainSparseLr(const WorkerJobOptions& options, PsC
   PS_ASSIGN_OR_RETURN(const v1::TableSpec spec,
                       SparseLrTableSpec(options, plan.steps_per_epoch, workers));
   PS_ASSIGN_OR_RETURN(v1::TableInfo table, client.CreateTable(spec));
+  ResumeClock(client, spec);
   spdlog::info("{}sparse logistic regression over {} keys, {}, partition {}/{}, {} steps per "
                "epoch of batch {}",
                label, data.train.key_space, DescribeTableSpec(options, spec), rank, workers,
                plan.steps_per_epoch, batch_size);
   SparseLrTask task(&client, std::move(table), &partition, &data.test, batch_size,
                     options.seed * 7919 + rank);
-  return RunTask(options, task, plan.steps_per_epoch, rank, label);
+  return RunTask(options, task, plan.steps_per_epoch, rank, label, &client);
 }
 
 }  // namespace

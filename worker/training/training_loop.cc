@@ -120,14 +120,30 @@ absl::StatusOr<MetricsRecord> RunTraining(TrainingTask& task, const TrainingLoop
   int64_t steps_done = 0;
   ComputeTime compute;
   MetricsRecord evaluation;
-  for (int epoch = 0; epoch < options.epochs; ++epoch) {
+  const int64_t total_steps = options.epochs * options.steps_per_epoch;
+  const int64_t start_step = std::clamp<int64_t>(options.start_step, 0, total_steps);
+  const int first_epoch = static_cast<int>(start_step / options.steps_per_epoch);
+  if (start_step > 0) {
+    spdlog::info("{}resuming after step {} of {}: epoch {}/{} step {}/{}", options.label,
+                 start_step, total_steps, first_epoch + 1, options.epochs,
+                 start_step % options.steps_per_epoch + 1, options.steps_per_epoch);
+    // Each epoch's order is a shuffle of the previous one: replay them.
+    for (int epoch = 0; epoch < first_epoch; ++epoch) task.BeginEpoch(epoch);
+  }
+  if (first_epoch == options.epochs) {
+    spdlog::info("{}every step of the job was done already", options.label);
+    PS_ASSIGN_OR_RETURN(evaluation, task.Evaluate());
+  }
+  for (int epoch = first_epoch; epoch < options.epochs; ++epoch) {
     task.BeginEpoch(epoch);
     Interval epoch_stats, interval;
     absl::Time interval_start = absl::Now();
     const absl::Time epoch_start = interval_start;
-    for (int64_t step = 0; step < options.steps_per_epoch; ++step) {
+    const int64_t first_step = epoch == first_epoch ? start_step % options.steps_per_epoch : 0;
+    for (int64_t step = first_step; step < options.steps_per_epoch; ++step) {
       PS_ASSIGN_OR_RETURN(const StepStats stats, task.Step(step));
       ++steps_done;
+      if (options.on_step) options.on_step(epoch * options.steps_per_epoch + step + 1);
       compute.Add(stats);
       epoch_stats.Add(stats);
       interval.Add(stats);

@@ -6,6 +6,7 @@
 #define PS_WORKER_TRAINING_TRAINING_LOOP_H_
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -52,6 +53,12 @@ struct TrainingLoopOptions {
   int64_t log_every_steps = 100;
   // Prefix of every log line, e.g. "worker 3 (rank 0)".
   std::string label;
+  // Steps this rank completed before (a job resumed from a checkpoint, or a restarted worker):
+  // the loop starts at epoch start_step / steps_per_epoch, batch start_step % steps_per_epoch,
+  // with the epochs' shuffles replayed so that it takes exactly the batches it had not taken.
+  int64_t start_step = 0;
+  // Called after every step with the steps the rank has completed in all (progress reports).
+  std::function<void(int64_t)> on_step;
 };
 
 // Trains, logging progress lines and writing every record (events "progress", "epoch", "final")
