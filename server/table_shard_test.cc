@@ -605,5 +605,113 @@ TEST(TableShardReplicationTest, ABarrierIsAnsweredOnceTheLogReachesItsIndex) {
   EXPECT_EQ(StateBytes(*primary), StateBytes(*backup)) << "barriers change nothing";
 }
 
+namespace checkpoint {
+
+// Captures `shard` for a checkpoint (cut or not) with a short deadline.
+absl::Status Capture(TableShard& shard, std::optional<uint64_t> cut, v1::ShardState* state,
+                     std::vector<grpc::Slice>* payload) {
+  return shard.CaptureForCheckpoint(cut, absl::Now() + absl::Milliseconds(50), state, payload);
+}
+
+TEST(TableShardCheckpointTest, ABspCutHoldsTheCompletedClocksAndNothingAccumulatedAfter) {
+  for (const v1::TableKind kind : {v1::TABLE_KIND_DENSE, v1::TABLE_KIND_SPARSE}) {
+    SCOPED_TRACE(v1::TableKind_Name(kind));
+    const bool dense = kind == v1::TABLE_KIND_DENSE;
+    auto shard = Shard(Table(kind, v1::ConsistencySpec::MODEL_BSP));
+    std::vector<uint64_t> keys;
+    for (uint64_t key = 0; !dense && keys.size() < 2; ++key) {
+      if (SparseShardOf(key, kShards) == 1) keys.push_back(key);
+    }
+    const size_t size = dense ? DenseShardRange(40, kShards, 1).size() : keys.size() * 3;
+    const auto push = [&](uint32_t worker, uint64_t seq, uint64_t clock, float value) {
+      ASSERT_TRUE(PushTo(*shard, MakeFrame1(1, keys, std::vector<float>(size, value)),
+                         {worker, 1, seq, clock})
+                      .ok());
+    };
+    push(1, 1, 0, 1.0f);
+    push(2, 1, 0, 3.0f);  // Clock 0 completes.
+    push(1, 2, 1, 5.0f);  // Clock 1 accumulates.
+    // The clock-1 state the restored workers must see: clock 0 applied, no trace of clock 1.
+    v1::ShardState state;
+    std::vector<grpc::Slice> payload;
+    ASSERT_TRUE(Capture(*shard, 1, &state, &payload).ok());
+    EXPECT_EQ(state.completed_clocks(), 1u);
+    EXPECT_EQ(state.pending_size(), 0);
+    EXPECT_EQ(state.accumulators_size(), 0);
+    // Values (and, sparse, keys and update counts) only: SGD keeps no slots.
+    EXPECT_EQ(payload.size(), dense ? 1u : 3u);
+    std::vector<grpc::Slice> full;
+    v1::ShardState full_state;
+    {
+      absl::MutexLock lock(&shard->mu());
+      shard->SerializeLocked(&full_state, &full);
+    }
+    EXPECT_EQ(full_state.accumulators_size(), 1);
+    ASSERT_GE(full.size(), payload.size());
+    for (size_t i = 0; i < payload.size(); ++i) {
+      EXPECT_EQ(payload[i].size(), full[i].size());
+      EXPECT_EQ(std::memcmp(payload[i].begin(), full[i].begin(), full[i].size()), 0);
+    }
+    // Past the cut: refused; ahead of it, waited for (and here not reached in time).
+    EXPECT_EQ(Capture(*shard, 0, &state, &payload).code(), absl::StatusCode::kAborted);
+    EXPECT_EQ(Capture(*shard, 5, &state, &payload).code(), absl::StatusCode::kDeadlineExceeded);
+  }
+}
+
+TEST(TableShardCheckpointTest, AnIdleBspShardIsCutWhereItStands) {
+  auto shard = Shard(Table(v1::TABLE_KIND_DENSE, v1::ConsistencySpec::MODEL_BSP));
+  const size_t size = DenseShardRange(40, kShards, 1).size();
+  ASSERT_TRUE(PushTo(*shard, MakeFrame1(1, {}, std::vector<float>(size, 1.0f)), {1, 1, 1, 0}).ok());
+  ASSERT_TRUE(PushTo(*shard, MakeFrame1(1, {}, std::vector<float>(size, 1.0f)), {2, 1, 1, 0}).ok());
+  v1::ShardState state;
+  std::vector<grpc::Slice> payload;
+  // Just pushed: not idle yet, so a cut at 3 is waited for.
+  EXPECT_EQ(Capture(*shard, 3, &state, &payload).code(), absl::StatusCode::kDeadlineExceeded);
+  absl::SleepFor(TableShard::kIdleCut);
+  ASSERT_TRUE(Capture(*shard, 3, &state, &payload).ok());
+  EXPECT_EQ(state.completed_clocks(), 1u);
+  // A clock accumulating is not idle, however long it waits.
+  ASSERT_TRUE(PushTo(*shard, MakeFrame1(1, {}, std::vector<float>(size, 1.0f)), {1, 1, 2, 1}).ok());
+  absl::SleepFor(TableShard::kIdleCut);
+  EXPECT_EQ(Capture(*shard, 3, &state, &payload).code(), absl::StatusCode::kDeadlineExceeded);
+  // Without live workers nothing will complete: cut at once.
+  shard->SetLiveWorkers({});
+  ASSERT_TRUE(Capture(*shard, 3, &state, &payload).ok());
+  EXPECT_EQ(state.completed_clocks(), 2u) << "clock 1 completed as its other worker left";
+}
+
+TEST(TableShardCheckpointTest, OnlyAPrimaryIsCapturedAndARestoredPrimaryStartsItsTerm) {
+  const v1::TableInfo table = Table(v1::TABLE_KIND_DENSE, v1::ConsistencySpec::MODEL_ASP);
+  auto primary = Shard(table);
+  const size_t size = DenseShardRange(40, kShards, 1).size();
+  ASSERT_TRUE(PushTo(*primary, MakeFrame1(1, {}, std::vector<float>(size, 2.0f)), {1, 1, 1, 0}).ok());
+  v1::ShardState state;
+  std::vector<grpc::Slice> payload;
+  ASSERT_TRUE(Capture(*primary, std::nullopt, &state, &payload).ok());
+  auto backup = Shard(table, 1, {1, 2}, ReplicaRole::kBackup);
+  EXPECT_EQ(Capture(*backup, std::nullopt, &state, &payload).code(), absl::StatusCode::kAborted);
+
+  // Restored into a fresh primary at epoch 9 and a fresh backup: both hold the state, the
+  // primary's entries carry its new term, and the backup follows them.
+  auto restored = Shard(table, 1, {1, 2}, ReplicaRole::kPrimary);
+  v1::ShardState parsed;
+  for (TableShard* replica : {restored.get(), backup.get()}) {
+    absl::StatusOr<FrameReader> reader = FrameReader::Open(MakeFrame(state, payload), &parsed);
+    ASSERT_TRUE(reader.ok());
+    absl::MutexLock lock(&replica->mu());
+    ASSERT_TRUE(replica->RestoreLocked(parsed, *reader, 9).ok());
+    EXPECT_EQ(replica->LogIndexLocked(), 1u);
+  }
+  EXPECT_EQ(ReadAll(*restored), ReadAll(*primary));
+  std::vector<std::string> log;
+  Offer(*backup, PrimaryPush(*restored, *backup, MakeFrame1(1, {}, std::vector<float>(size, 1.0f)),
+                             {3, 1, 1, 0}, &log, "after restore"));
+  EXPECT_EQ(log, (std::vector<std::string>{"after restore"}));
+  EXPECT_EQ(ReadAll(*backup), ReadAll(*restored));
+  EXPECT_EQ(ReadAll(*restored)[0], 10.0f - 2.0f - 1.0f);
+}
+
+}  // namespace checkpoint
+
 }  // namespace
 }  // namespace ps
