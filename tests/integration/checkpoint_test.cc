@@ -394,5 +394,52 @@ TEST(CheckpointTest, AnUnwritableDirectoryFailsTheCheckpointAndNothingElse) {
   EXPECT_EQ(ExpectClusterHolds(cluster, next->directory(), true), static_cast<int>(kShards * 2));
 }
 
+TEST(CheckpointTest, ASparseTableOfAMillionRowsRoundTripsBitwise) {
+  constexpr uint64_t kRows = 1'000'000;
+  constexpr uint64_t kBatchRows = 100'000;
+  const std::string checkpoints = MakeTempDir("checkpoints");
+  std::string directory;
+  {
+    absl::StatusOr<std::unique_ptr<LocalCluster>> started =
+        LocalCluster::Start(Options(2, checkpoints, false));
+    ASSERT_TRUE(started.ok()) << started.status();
+    LocalCluster& cluster = **started;
+    std::unique_ptr<PsClient> client = Connect(cluster, false);
+    ASSERT_TRUE(client);
+    v1::TableSpec spec = SparseSpec();
+    spec.set_name("million");
+    spec.mutable_consistency()->set_model(v1::ConsistencySpec::MODEL_ASP);
+    spec.mutable_consistency()->clear_staleness();
+    absl::StatusOr<v1::TableInfo> table = client->CreateTable(spec);
+    ASSERT_TRUE(table.ok()) << table.status();
+    std::vector<uint64_t> keys(kBatchRows);
+    std::vector<float> rows(kBatchRows * 3);
+    for (uint64_t first = 0; first < kRows; first += kBatchRows) {
+      for (uint64_t i = 0; i < kBatchRows; ++i) {
+        keys[i] = (first + i) * 0x9E3779B97F4A7C15ull;  // Spread over the key space.
+        for (int j = 0; j < 3; ++j) rows[i * 3 + j] = static_cast<float>((i + j) % 7) - 3.0f;
+      }
+      ASSERT_TRUE(client->PushSparse(*table, keys, rows).ok());
+    }
+    absl::StatusOr<v1::CheckpointNowResponse> taken = TakeCheckpoint(cluster);
+    ASSERT_TRUE(taken.ok()) << taken.status();
+    directory = taken->directory();
+    absl::StatusOr<v1::CheckpointManifest> manifest = ReadManifest(directory);
+    ASSERT_TRUE(manifest.ok());
+    uint64_t rows_written = 0;
+    for (const v1::ShardCheckpoint& file : manifest->shards()) {
+      absl::StatusOr<ShardFile> read = ReadShardFile(directory + "/" + file.path());
+      ASSERT_TRUE(read.ok()) << read.status();
+      rows_written += read->state.num_rows();
+    }
+    EXPECT_EQ(rows_written, kRows);
+  }
+  absl::StatusOr<std::unique_ptr<LocalCluster>> started =
+      LocalCluster::Start(Options(2, checkpoints, true));
+  ASSERT_TRUE(started.ok()) << started.status();
+  EXPECT_EQ(ExpectClusterHolds(**started, directory, /*all_replicas=*/true),
+            static_cast<int>(kShards * 2));
+}
+
 }  // namespace
 }  // namespace ps::testing
