@@ -2,7 +2,7 @@
 // on its partition of the data through the servers (pull, compute, push, advance the clock),
 // reports progress and exports the model. Two more modes need no cluster: `standalone` trains
 // the same model in this process (the baseline of the overhead benchmark) and `evaluate` scores
-// an exported model on the test set.
+// an exported model, or the model in a checkpoint the servers wrote, on the test set.
 //
 // main() only turns the flags into a WorkerJobOptions, validates it before touching the network,
 // and runs the job (worker/job/worker_job.h); it owns the process: logging, signals, exit codes.
@@ -29,7 +29,7 @@
 
 ABSL_FLAG(std::string, mode, "train",
           "train: join the cluster and train; standalone: train the same model in this process "
-          "without a cluster; evaluate: score --model_in on the test set.");
+          "without a cluster; evaluate: score --model_in or --checkpoint_in on the test set.");
 ABSL_FLAG(std::string, coordinator, "127.0.0.1:7070", "host:port of the coordinator (train).");
 ABSL_FLAG(std::string, device, "auto",
           "Compute device: auto (GPU when usable, else CPU), cuda, or cpu.");
@@ -74,7 +74,8 @@ ABSL_FLAG(std::string, overlap, "none",
           "of the last layers while backward computes the first (same results; measured slower "
           "on a 2-core CPU machine, where the exchange takes the backward pass's CPU). true and "
           "false mean auto and none. No effect with --compression.");
-ABSL_FLAG(std::string, table, "", "Table name; default: the model's name.");
+ABSL_FLAG(std::string, table, "",
+          "Table name; default: the model's name. With --checkpoint_in: the table to read.");
 ABSL_FLAG(int, workers, 1,
           "Workers of the job: the data is split into this many partitions, and training starts "
           "once this many workers have joined.");
@@ -86,6 +87,13 @@ ABSL_FLAG(std::string, model_out, "",
           "mlp: export the trained model here (rank 0 only, unless the path holds {rank}); "
           "format in worker/model/model_file.h.");
 ABSL_FLAG(std::string, model_in, "", "evaluate: the exported model to score.");
+ABSL_FLAG(std::string, checkpoint_in, "",
+          "evaluate, instead of --model_in: score the mlp in a checkpoint, without a cluster. "
+          "Either one checkpoint's directory (e.g. CKPT_DIR/ckpt-0000000042) or a checkpoint "
+          "root (ps_coordinator --checkpoint_dir), whose newest complete checkpoint is read "
+          "(newer damaged or incomplete ones are logged and skipped). The mlp is the dense "
+          "table --table (default: mlp); a checkpoint does not store layer sizes, so pass the "
+          "--hidden the job trained with.");
 ABSL_FLAG(int, register_timeout_s, 60,
           "How long to wait for the coordinator and the other workers at start, in seconds.");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error, critical or off.");
@@ -127,6 +135,7 @@ WorkerJobOptions OptionsFromFlags() {
   options.metrics_out = absl::GetFlag(FLAGS_metrics_out);
   options.model_out = absl::GetFlag(FLAGS_model_out);
   options.model_in = absl::GetFlag(FLAGS_model_in);
+  options.checkpoint_in = absl::GetFlag(FLAGS_checkpoint_in);
   options.register_timeout_s = absl::GetFlag(FLAGS_register_timeout_s);
   return options;
 }
@@ -208,7 +217,9 @@ int main(int argc, char** argv) {
       "  ps_worker --coordinator=HOST:PORT --workers=N [--model=mlp] [--consistency=bsp] ...\n"
       "      joins the cluster and trains on its partition of the data\n"
       "  ps_worker --mode=standalone [--model=mlp] ...   the same training, in this process\n"
-      "  ps_worker --mode=evaluate --model_in=FILE       test accuracy of an exported model");
+      "  ps_worker --mode=evaluate --model_in=FILE       test accuracy of an exported model\n"
+      "  ps_worker --mode=evaluate --checkpoint_in=DIR [--table=NAME] [--hidden=...]\n"
+      "      test accuracy of the mlp in a checkpoint (DIR: ckpt-<id>, or a root: the newest)");
   absl::ParseCommandLine(argc, argv);
   ps::FlushDenormalsToZero();
   ps::BlockTerminationSignals();

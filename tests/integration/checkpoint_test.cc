@@ -5,6 +5,7 @@
 #include <signal.h>
 
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -22,6 +23,7 @@
 #include "proto/parameter_server.grpc.pb.h"
 #include "tests/harness/local_cluster.h"
 #include "worker/client/ps_client.h"
+#include "worker/model/checkpoint_model.h"
 
 namespace ps::testing {
 namespace {
@@ -248,6 +250,18 @@ TEST(CheckpointTest, RestoresBitwiseOntoFewerAndMoreServersAndTrainsOn) {
     // Nothing trained since: the files hold exactly what every replica holds.
     EXPECT_EQ(ExpectClusterHolds(cluster, directory, /*all_replicas=*/true),
               static_cast<int>(3 * kShards * 2));
+    // As ps_worker --mode=evaluate --checkpoint_in reads them, the dense tables are whole and
+    // bitwise what a pull returns (the momentum table's files also hold its slot).
+    for (int t : {0, 1}) {
+      std::vector<float> pulled(kDenseSize);
+      ASSERT_TRUE(client->Pull(tables[t], absl::MakeSpan(pulled)).ok());
+      absl::StatusOr<CheckpointedDenseTable> read =
+          ReadDenseTableFromCheckpoint(directory, tables[t].spec().name());
+      ASSERT_TRUE(read.ok()) << read.status();
+      ASSERT_EQ(read->values.size(), pulled.size());
+      EXPECT_EQ(std::memcmp(read->values.data(), pulled.data(), kDenseSize * sizeof(float)), 0)
+          << tables[t].spec().name();
+    }
     absl::StatusOr<v1::CheckpointManifest> manifest = ReadManifest(directory);
     ASSERT_TRUE(manifest.ok()) << manifest.status();
     ASSERT_EQ(manifest->bsp_cut_clocks().count(tables[1].table_id()), 1u);

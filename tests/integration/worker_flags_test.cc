@@ -53,6 +53,12 @@ INSTANTIATE_TEST_SUITE_P(
                        {"--dataset=synthetic-images", "--train_limit=100", "--workers=2"},
                        "smaller than one batch"},
         BadCommandLine{"EvaluateWithoutModel", {"--mode=evaluate"}, "--model_in"},
+        BadCommandLine{"EvaluateModelAndCheckpoint",
+                       {"--mode=evaluate", "--model_in=model.psmlp", "--checkpoint_in=ckpt"},
+                       "exactly one of --model_in"},
+        BadCommandLine{"CheckpointInWhileTraining",
+                       {"--checkpoint_in=ckpt"},
+                       "--checkpoint_in is read by --mode=evaluate only"},
         BadCommandLine{"LogLevel", {"--log_level=loud"}, "unknown log level"}),
     [](const ::testing::TestParamInfo<BadCommandLine>& info) { return info.param.name; });
 

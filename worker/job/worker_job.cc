@@ -1,5 +1,6 @@
 #include "worker/job/worker_job.h"
 
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -15,6 +16,7 @@
 #include "worker/job/job_data.h"
 #include "worker/job/job_table_spec.h"
 #include "worker/job/step_plan.h"
+#include "worker/model/checkpoint_model.h"
 #include "worker/model/mlp.h"
 #include "worker/model/model_file.h"
 #include "worker/training/bucketed_parameters.h"
@@ -216,6 +218,44 @@ absl::StatusOr<MetricsRecord> TrainSparseLr(const WorkerJobOptions& options, PsC
   return RunTask(options, task, plan.steps_per_epoch, rank, label, &client);
 }
 
+// The dense table evaluate reads from --checkpoint_in, and the checkpoint it came from.
+struct CheckpointTable {
+  std::string directory;
+  CheckpointedDenseTable table;
+};
+
+absl::StatusOr<CheckpointTable> ReadCheckpointTable(const WorkerJobOptions& options) {
+  std::vector<std::string> skipped;
+  absl::StatusOr<std::string> directory = ChooseCheckpoint(options.checkpoint_in, &skipped);
+  // Logged before any error too: why a root's newer checkpoints could not be read.
+  for (const std::string& reason : skipped) {
+    spdlog::warn("skipping checkpoint {}", reason);
+  }
+  if (!directory.ok()) return directory.status();
+  const std::string table_name = options.table.empty() ? options.model : options.table;
+  PS_ASSIGN_OR_RETURN(CheckpointedDenseTable table,
+                      ReadDenseTableFromCheckpoint(*directory, table_name));
+  spdlog::info("read table '{}' ({} values) from checkpoint {}", table_name,
+               table.values.size(), *directory);
+  return CheckpointTable{*std::move(directory), std::move(table)};
+}
+
+// The mlp the checkpointed table holds: its layer sizes are not in the checkpoint, so they come
+// from the test set and --hidden, and must account for exactly the table's values.
+absl::StatusOr<MlpModel> MlpFromCheckpoint(const WorkerJobOptions& options,
+                                           CheckpointTable checkpoint, int inputs, int classes) {
+  PS_ASSIGN_OR_RETURN(std::vector<int> layers, MlpLayerSizes(options, inputs, classes));
+  const uint64_t count = MlpParameterCount(layers);
+  const std::vector<float>& values = checkpoint.table.values;
+  if (count != values.size()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "table '", checkpoint.table.table.spec().name(), "' of ", checkpoint.directory,
+        " has ", values.size(), " values; an mlp ", absl::StrJoin(layers, "-"), " has ", count,
+        ": pass the --hidden the job trained with (got --hidden=", options.hidden, ")"));
+  }
+  return MlpModel{std::move(layers), std::move(checkpoint.table.values)};
+}
+
 }  // namespace
 
 PsClientOptions PsClientOptionsFor(const WorkerJobOptions& options) {
@@ -263,11 +303,29 @@ absl::StatusOr<MetricsRecord> RunStandaloneJob(const WorkerJobOptions& options) 
 
 absl::StatusOr<Evaluation> RunEvaluateJob(const WorkerJobOptions& options) {
   PS_RETURN_IF_ERROR(ValidateWorkerJobOptions(options));
-  if (options.model_in.empty()) {
-    return absl::InvalidArgumentError("--mode=evaluate needs --model_in");
+  // Validation checks this for --mode=evaluate only.
+  if (options.model_in.empty() == options.checkpoint_in.empty()) {
+    return absl::InvalidArgumentError(
+        "evaluating needs exactly one of --model_in and --checkpoint_in");
   }
-  PS_ASSIGN_OR_RETURN(const MlpModel model, ReadMlpModel(options.model_in));
+  Evaluation evaluation;
+  // The model is read before the data, so that a bad file or checkpoint fails at once.
+  MlpModel model;
+  std::optional<CheckpointTable> checkpoint;
+  if (!options.model_in.empty()) {
+    PS_ASSIGN_OR_RETURN(model, ReadMlpModel(options.model_in));
+    evaluation.model = options.model_in;
+  } else {
+    PS_ASSIGN_OR_RETURN(checkpoint, ReadCheckpointTable(options));
+    evaluation.model = checkpoint->directory;
+    evaluation.checkpoint_id = checkpoint->table.checkpoint_id;
+    evaluation.table = checkpoint->table.table.spec().name();
+  }
   PS_ASSIGN_OR_RETURN(DenseData data, LoadDenseData(options));
+  if (checkpoint.has_value()) {
+    PS_ASSIGN_OR_RETURN(model, MlpFromCheckpoint(options, *std::move(checkpoint),
+                                                 data.test.feature_dim, data.test.num_classes));
+  }
   if (model.layer_sizes.front() != data.test.feature_dim ||
       model.layer_sizes.back() != data.test.num_classes) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -279,15 +337,17 @@ absl::StatusOr<Evaluation> RunEvaluateJob(const WorkerJobOptions& options) {
                       Mlp::Create(backend.get(), model.layer_sizes, options.batch_size));
   PS_RETURN_IF_ERROR(mlp->SetParameters(model.parameters));
   PS_ASSIGN_OR_RETURN(const BatchLoss loss, mlp->Evaluate(data.test.features, data.test.labels));
-  Evaluation evaluation;
   evaluation.test_examples = data.test.num_examples;
   evaluation.test_accuracy = double(loss.correct) / data.test.num_examples;
   evaluation.test_loss = loss.loss_sum / data.test.num_examples;
   evaluation.test_set = data.test.description;
   MetricsRecord record;
-  record.Set("event", std::string("evaluate"))
-      .Set("model", options.model_in)
-      .Set("test_set", evaluation.test_set)
+  record.Set("event", std::string("evaluate")).Set("model", evaluation.model);
+  if (!evaluation.table.empty()) {
+    record.Set("table", evaluation.table)
+        .Set("checkpoint_id", static_cast<int64_t>(evaluation.checkpoint_id));
+  }
+  record.Set("test_set", evaluation.test_set)
       .Set("test_accuracy", evaluation.test_accuracy)
       .Set("test_loss", evaluation.test_loss);
   PS_ASSIGN_OR_RETURN(MetricsLog log, MetricsLog::Open(options.metrics_out));

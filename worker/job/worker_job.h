@@ -4,7 +4,7 @@
 //     RunClusterJob() trains this worker's partition through the servers;
 //   - standalone training: the same model and loop with the parameters in this process (the
 //     overhead benchmark's baseline; no cluster);
-//   - evaluation: scores an exported mlp on the test set.
+//   - evaluation: scores an exported mlp, or one read from a checkpoint, on the test set.
 // Each loads its data, builds the table spec and compute backend, logs through spdlog's default
 // logger and writes metrics_out. Each function runs on the calling thread; one job at a time per
 // process (the CPU backend sets OpenBLAS's process-wide thread count).
@@ -44,8 +44,14 @@ absl::StatusOr<MetricsRecord> RunClusterJob(const WorkerJobOptions& options, PsC
 // on a cluster only); those of loading the data and training.
 absl::StatusOr<MetricsRecord> RunStandaloneJob(const WorkerJobOptions& options);
 
-// What evaluating model_in on the test set gave.
+// What evaluating the model on the test set gave.
 struct Evaluation {
+  // What was scored: model_in, or the directory of the checkpoint read (for a root, the one
+  // chosen under it).
+  std::string model;
+  // The checkpoint's table and id; "" and 0 for model_in.
+  std::string table;
+  uint64_t checkpoint_id = 0;
   double test_accuracy = 0;
   // Mean cross-entropy per example.
   double test_loss = 0;
@@ -54,9 +60,15 @@ struct Evaluation {
   std::string test_set;
 };
 
-// Scores the exported mlp in model_in on the dataset's test set and writes an "evaluate" record
-// to metrics_out. Errors: InvalidArgument for refused options or a model whose input or output
-// size does not match the test set; those of ReadMlpModel and loading the data.
+// Scores an mlp on the dataset's test set and writes an "evaluate" record to metrics_out. The
+// mlp is the exported one in model_in, or the dense table --table (default "mlp") of the
+// checkpoint checkpoint_in names (checkpoint_model.h: a checkpoint's directory, or a root whose
+// newest complete checkpoint is read, each newer one passed over logged with the reason), its
+// layer sizes the test set's input size, --hidden and its class count. No cluster is involved.
+// Errors: InvalidArgument for refused options, a model whose input or output size does not
+// match the test set, or a checkpointed table whose size is not the parameter count of that
+// shape (the message says to pass the --hidden the job trained with); those of ReadMlpModel,
+// of ChooseCheckpoint and ReadDenseTableFromCheckpoint, and of loading the data.
 absl::StatusOr<Evaluation> RunEvaluateJob(const WorkerJobOptions& options);
 
 }  // namespace ps

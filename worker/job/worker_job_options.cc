@@ -118,9 +118,17 @@ absl::Status CheckModeNeeds(const WorkerJobOptions& options) {
       return absl::InvalidArgumentError(absl::StrCat(
           "--mode=evaluate scores an exported mlp (--model=mlp), got --model=", options.model));
     }
-    if (options.model_in.empty()) {
-      return absl::InvalidArgumentError("--mode=evaluate needs --model_in");
+    if (options.model_in.empty() == options.checkpoint_in.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--mode=evaluate needs exactly one of --model_in (an exported model file) and "
+          "--checkpoint_in (a checkpoint directory or root), got ",
+          options.model_in.empty() ? "neither" : "both"));
     }
+  } else if (!options.checkpoint_in.empty()) {
+    // Training never resumes from it: a cluster restores with ps_coordinator --restore.
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--checkpoint_in is read by --mode=evaluate only, got --mode=", options.mode,
+        " (a cluster resumes from a checkpoint with ps_coordinator --restore)"));
   }
   if (options.mode == "standalone" && options.model != "mlp") {
     return absl::InvalidArgumentError(absl::StrCat(

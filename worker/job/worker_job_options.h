@@ -22,7 +22,7 @@ inline constexpr int64_t kSyntheticImagesTestExamples = 10000;
 
 struct WorkerJobOptions {
   // train: join the cluster and train; standalone: train the same model in this process;
-  // evaluate: score model_in on the test set.
+  // evaluate: score model_in or checkpoint_in on the test set.
   std::string mode = "train";
   // host:port of the coordinator (train).
   std::string coordinator = "127.0.0.1:7070";
@@ -74,7 +74,7 @@ struct WorkerJobOptions {
   // last layers' shards are exchanged during the step's own backward pass,
   // worker/training/bucketed_parameters.h); "true" and "false" mean auto and none.
   std::string overlap = "none";
-  // Table name; "" = the model's name.
+  // Table name; "" = the model's name. Evaluating checkpoint_in: the table to read.
   std::string table;
   // Workers of the job: data partitions, and the start barrier.
   int workers = 1;
@@ -88,12 +88,17 @@ struct WorkerJobOptions {
   std::string model_out;
   // evaluate: the exported model to score.
   std::string model_in;
+  // evaluate, instead of model_in: a checkpoint's directory (ckpt-<id>), or a checkpoint root
+  // (ps_coordinator --checkpoint_dir) whose newest complete checkpoint is read. The mlp is the
+  // dense table `table`, shaped by `hidden` and the test set's sizes.
+  std::string checkpoint_in;
   // How long to wait for the coordinator and the other workers at start, in seconds.
   int register_timeout_s = 60;
 };
 
 // Checks every field and how they combine (dataset for the model, libsvm files, compression for
-// the mlp only, evaluate needs model_in, the batch fits a partition of generated data, ...),
+// the mlp only, evaluate needs exactly one of model_in and checkpoint_in, the batch fits a
+// partition of generated data, ...),
 // reading no file and opening no connection. Whether the device, data_dir or files work is left
 // to the run. Errors: InvalidArgument naming the flag (as --flag) and what it accepts.
 absl::Status ValidateWorkerJobOptions(const WorkerJobOptions& options);

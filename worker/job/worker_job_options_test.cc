@@ -51,6 +51,10 @@ TEST(WorkerJobOptionsTest, EveryNamedChoiceAccepted) {
   evaluate.mode = "evaluate";
   evaluate.model_in = "model.psmlp";
   EXPECT_TRUE(ValidateWorkerJobOptions(evaluate).ok());
+  evaluate.model_in = "";
+  evaluate.checkpoint_in = "/checkpoints";
+  evaluate.table = "weights";
+  EXPECT_TRUE(ValidateWorkerJobOptions(evaluate).ok());
 }
 
 struct BadCase {
@@ -138,7 +142,30 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"RegisterTimeout", [](auto& o) { o.register_timeout_s = 0; },
                 {"--register_timeout_s"}},
         BadCase{"EvaluateWithoutModel", [](auto& o) { o.mode = "evaluate"; },
-                {"--mode=evaluate", "--model_in"}},
+                {"--mode=evaluate", "exactly one of --model_in", "--checkpoint_in", "neither"}},
+        BadCase{"EvaluateBothModelAndCheckpoint",
+                [](auto& o) {
+                  o.mode = "evaluate";
+                  o.model_in = "model.psmlp";
+                  o.checkpoint_in = "/checkpoints";
+                },
+                {"exactly one of --model_in", "--checkpoint_in", "both"}},
+        BadCase{"CheckpointInForTraining", [](auto& o) { o.checkpoint_in = "/checkpoints"; },
+                {"--checkpoint_in", "--mode=evaluate only", "--mode=train", "--restore"}},
+        BadCase{"CheckpointInForStandalone",
+                [](auto& o) {
+                  o.mode = "standalone";
+                  o.checkpoint_in = "/checkpoints";
+                },
+                {"--checkpoint_in", "--mode=standalone"}},
+        BadCase{"EvaluateCheckpointSparseLr",
+                [](auto& o) {
+                  o.mode = "evaluate";
+                  o.model = "sparse_lr";
+                  o.dataset = "zipf";
+                  o.checkpoint_in = "/checkpoints";
+                },
+                {"--mode=evaluate", "--model=sparse_lr"}},
         BadCase{"EvaluateSparseLr",
                 [](auto& o) {
                   o.mode = "evaluate";

@@ -1,11 +1,18 @@
 #include "worker/job/worker_job.h"
 
 #include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <variant>
+#include <vector>
 
+#include "common/checkpoint/checkpoint_store.h"
 #include "gtest/gtest.h"
 #include "worker/job/worker_job_options.h"
+#include "worker/model/model_file.h"
+#include "worker/model/test_checkpoint.h"
 #include "worker/training/metrics_record.h"
 
 namespace ps {
@@ -80,6 +87,117 @@ TEST(WorkerJobTest, EvaluatingTheExportedModelScoresWhatTrainingReported) {
   EXPECT_EQ(evaluation->test_examples, kSyntheticImagesTestExamples);
   EXPECT_EQ(evaluation->test_accuracy, Field<double>(*trained, "test_accuracy"));
   EXPECT_NEAR(evaluation->test_loss, Field<double>(*trained, "test_loss"), 1e-9);
+}
+
+std::string FreshDir(const std::string& name) {
+  const std::string dir = ::testing::TempDir() + name;
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+std::string ReadWholeFile(const std::string& path) {
+  std::ifstream file(path);
+  return std::string(std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>());
+}
+
+// Evaluate options for TinyStandalone's model, read from `checkpoint_in`.
+WorkerJobOptions EvaluateCheckpoint(const std::string& checkpoint_in) {
+  WorkerJobOptions options = TinyStandalone();
+  options.mode = "evaluate";
+  options.checkpoint_in = checkpoint_in;
+  return options;
+}
+
+TEST(WorkerJobTest, ACheckpointedModelScoresExactlyWhatTheSameModelExportedScores) {
+  WorkerJobOptions options = TinyStandalone();
+  options.epochs = 1;
+  options.model_out = ::testing::TempDir() + "/checkpointed.psmlp";
+  const absl::StatusOr<MetricsRecord> trained = RunStandaloneJob(options);
+  ASSERT_TRUE(trained.ok()) << trained.status();
+  const absl::StatusOr<MlpModel> model = ReadMlpModel(options.model_out);
+  ASSERT_TRUE(model.ok()) << model.status();
+
+  // The trained parameters as a 3-server cluster would checkpoint them, beside a sparse table;
+  // the older checkpoint 6 holds other values, so reading it would show.
+  const std::string root = FreshDir("evaluate_checkpoints");
+  ASSERT_TRUE(WriteTestCheckpoint(root, 6, 3,
+                                  {DenseTestTable("mlp", std::vector<float>(
+                                                             model->parameters.size(), 0.5f))})
+                  .ok());
+  ASSERT_TRUE(WriteTestCheckpoint(root, 7, 3,
+                                  {SparseTestTable("emb", 4),
+                                   DenseTestTable("mlp", model->parameters)})
+                  .ok());
+
+  WorkerJobOptions from_file = EvaluateCheckpoint("");
+  from_file.model_in = options.model_out;
+  const absl::StatusOr<Evaluation> exported = RunEvaluateJob(from_file);
+  ASSERT_TRUE(exported.ok()) << exported.status();
+  EXPECT_EQ(exported->model, options.model_out);
+  EXPECT_EQ(exported->checkpoint_id, 0u);
+
+  for (const std::string& checkpoint_in : {root, CheckpointDirectory(root, 7)}) {
+    WorkerJobOptions from_checkpoint = EvaluateCheckpoint(checkpoint_in);
+    from_checkpoint.metrics_out = ::testing::TempDir() + "/evaluate_checkpoint.jsonl";
+    const absl::StatusOr<Evaluation> checkpointed = RunEvaluateJob(from_checkpoint);
+    ASSERT_TRUE(checkpointed.ok()) << checkpoint_in << ": " << checkpointed.status();
+    // The same parameters, layers and arithmetic: the same score to the bit.
+    EXPECT_EQ(checkpointed->test_accuracy, exported->test_accuracy) << checkpoint_in;
+    EXPECT_EQ(checkpointed->test_loss, exported->test_loss) << checkpoint_in;
+    EXPECT_EQ(checkpointed->test_examples, exported->test_examples);
+    EXPECT_EQ(checkpointed->model, CheckpointDirectory(root, 7));
+    EXPECT_EQ(checkpointed->table, "mlp");
+    EXPECT_EQ(checkpointed->checkpoint_id, 7u);
+    const std::string metrics = ReadWholeFile(from_checkpoint.metrics_out);
+    EXPECT_NE(metrics.find("\"model\": \"" + CheckpointDirectory(root, 7) + "\""),
+              std::string::npos)
+        << metrics;
+    EXPECT_NE(metrics.find("\"checkpoint_id\": 7"), std::string::npos) << metrics;
+  }
+}
+
+TEST(WorkerJobTest, ACheckpointedTableOfAnotherShapeNamesTheHiddenFlag) {
+  const std::string root = FreshDir("evaluate_other_shape");
+  ASSERT_TRUE(
+      WriteTestCheckpoint(root, 1, 2, {DenseTestTable("mlp", std::vector<float>(1000, 0.0f))})
+          .ok());
+  const absl::Status status = RunEvaluateJob(EvaluateCheckpoint(root)).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
+  for (const char* part : {"has 1000 values", "an mlp ", "-16-", "--hidden"}) {
+    EXPECT_NE(status.message().find(part), std::string::npos) << part << " in " << status;
+  }
+}
+
+TEST(WorkerJobTest, EvaluateReadsTheTableThatTableNames) {
+  const std::string root = FreshDir("evaluate_table_names");
+  ASSERT_TRUE(WriteTestCheckpoint(root, 1, 2,
+                                  {DenseTestTable("weights", {1, 2, 3}),
+                                   SparseTestTable("emb", 4)})
+                  .ok());
+  // No table named after the model: the error lists the ones there are.
+  const absl::Status missing = RunEvaluateJob(EvaluateCheckpoint(root)).status();
+  EXPECT_EQ(missing.code(), absl::StatusCode::kNotFound) << missing;
+  EXPECT_NE(missing.message().find("'weights'"), std::string::npos) << missing;
+
+  WorkerJobOptions sparse = EvaluateCheckpoint(root);
+  sparse.table = "emb";
+  EXPECT_EQ(RunEvaluateJob(sparse).status().code(), absl::StatusCode::kFailedPrecondition);
+
+  // The table is found, then does not fit the mlp: --table was followed.
+  WorkerJobOptions named = EvaluateCheckpoint(root);
+  named.table = "weights";
+  const absl::Status misfit = RunEvaluateJob(named).status();
+  EXPECT_EQ(misfit.code(), absl::StatusCode::kInvalidArgument) << misfit;
+  EXPECT_NE(misfit.message().find("table 'weights'"), std::string::npos) << misfit;
+}
+
+TEST(WorkerJobTest, EvaluateRefusesARootWithoutACompleteCheckpoint) {
+  const std::string root = FreshDir("evaluate_no_checkpoint");
+  std::filesystem::create_directories(CheckpointDirectory(root, 4));  // No manifest.
+  const absl::Status status = RunEvaluateJob(EvaluateCheckpoint(root)).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kNotFound) << status;
+  EXPECT_NE(status.message().find("ckpt-0000000004"), std::string::npos) << status;
 }
 
 TEST(WorkerJobTest, RefusedOptionsFailBeforeAnyWork) {
