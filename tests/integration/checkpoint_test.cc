@@ -408,6 +408,58 @@ TEST(CheckpointTest, AnUnwritableDirectoryFailsTheCheckpointAndNothingElse) {
   EXPECT_EQ(ExpectClusterHolds(cluster, next->directory(), true), static_cast<int>(kShards * 2));
 }
 
+TEST(CheckpointTest, PeriodicCheckpointsTakenDuringTrainingRestoreBitwise) {
+  const std::string checkpoints = MakeTempDir("checkpoints");
+  uint64_t newest = 0;
+  {
+    LocalClusterOptions options = Options(2, checkpoints, false);
+    options.coordinator_args.push_back("--checkpoint_interval_s=1");
+    options.coordinator_args.push_back("--checkpoint_keep=2");
+    absl::StatusOr<std::unique_ptr<LocalCluster>> started = LocalCluster::Start(options);
+    ASSERT_TRUE(started.ok()) << started.status();
+    LocalCluster& cluster = **started;
+    std::unique_ptr<PsClient> client = Connect(cluster, false);
+    ASSERT_TRUE(client);
+    std::vector<v1::TableInfo> tables;
+    for (const v1::TableSpec& spec :
+         {DenseSpec("asp_sgd", v1::ConsistencySpec::MODEL_ASP, v1::OptimizerSpec::KIND_SGD),
+          DenseSpec("bsp_momentum", v1::ConsistencySpec::MODEL_BSP,
+                    v1::OptimizerSpec::KIND_MOMENTUM),
+          SparseSpec()}) {
+      absl::StatusOr<v1::TableInfo> table = client->CreateTable(spec);
+      ASSERT_TRUE(table.ok()) << table.status();
+      tables.push_back(*table);
+    }
+    // Train until three periodic checkpoints completed during it.
+    const absl::Time deadline = absl::Now() + absl::Seconds(30);
+    int step = 0;
+    while (Status(cluster).checkpoints().last_complete_id() < 3 && absl::Now() < deadline) {
+      Train(*client, tables, step, 20);
+      step += 20;
+    }
+    newest = Status(cluster).checkpoints().last_complete_id();
+    ASSERT_GE(newest, 3u) << cluster.AllLogs();
+    EXPECT_EQ(Status(cluster).checkpoints().last_error(), "");
+    const std::string log = cluster.coordinator_process().ReadLog();
+    EXPECT_NE(log.find("checkpoint 3 (periodic) complete"), std::string::npos) << log;
+  }
+  // Only the newest two complete ones are kept (a third may have been under way at the kill).
+  absl::StatusOr<std::vector<uint64_t>> kept = ListCheckpoints(checkpoints);
+  ASSERT_TRUE(kept.ok());
+  int complete = 0;
+  for (uint64_t id : *kept) complete += ReadManifest(CheckpointDirectory(checkpoints, id)).ok();
+  EXPECT_EQ(complete, 2);
+  std::vector<std::string> skipped;
+  absl::StatusOr<RestorePoint> point = FindRestorePoint(checkpoints, std::nullopt, &skipped);
+  ASSERT_TRUE(point.ok()) << point.status();
+  EXPECT_GE(point->checkpoint_id, newest);
+  absl::StatusOr<std::unique_ptr<LocalCluster>> started =
+      LocalCluster::Start(Options(3, checkpoints, true));
+  ASSERT_TRUE(started.ok()) << started.status();
+  EXPECT_EQ(ExpectClusterHolds(**started, point->directory, /*all_replicas=*/true),
+            static_cast<int>(3 * kShards * 2));
+}
+
 TEST(CheckpointTest, ASparseTableOfAMillionRowsRoundTripsBitwise) {
   constexpr uint64_t kRows = 1'000'000;
   constexpr uint64_t kBatchRows = 100'000;
