@@ -95,6 +95,7 @@ absl::Status CoordinatorSession::Register() {
       incarnation_ = response.incarnation();
       rank_ = response.rank();
       resume_steps_ = response.steps_done();
+      job_running_ = response.job_running();
       heartbeat_ms = response.heartbeat_interval_ms();
       timeout_ms = response.failure_timeout_ms();
       map = response.map();
@@ -169,7 +170,7 @@ void CoordinatorSession::StartReport(
   });
 }
 
-void CoordinatorSession::Leave() {
+void CoordinatorSession::Leave(bool finished) {
   {
     absl::MutexLock lock(&mu_);
     if (stopping_) return;
@@ -180,6 +181,7 @@ void CoordinatorSession::Leave() {
   context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(2)));
   v1::LeaveRequest request;
   *request.mutable_member() = Self();
+  request.set_finished(finished);
   v1::LeaveResponse response;
   const grpc::Status status = stub_->Leave(&context, request, &response);
   if (status.ok()) {

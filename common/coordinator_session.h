@@ -60,8 +60,9 @@ class CoordinatorSession {
   // Stops the threads without telling the coordinator (it will time the member out).
   ~CoordinatorSession();
 
-  // Tells the coordinator this member is leaving, then stops the threads. Idempotent.
-  void Leave();
+  // Tells the coordinator this member is leaving (a worker: whether it `finished` its share of the
+  // job, LeaveRequest.finished), then stops the threads. Idempotent.
+  void Leave(bool finished = false);
 
   uint32_t member_id() const { return member_id_; }
   uint64_t incarnation() const { return incarnation_; }
@@ -70,6 +71,8 @@ class CoordinatorSession {
   // Workers: the steps this rank completed before this worker registered (an earlier worker of
   // the rank, or the checkpoint the cluster was restored from): resume after them.
   uint64_t resume_steps() const { return resume_steps_; }
+  // Workers: whether the job was under way when this worker registered.
+  bool job_running() const { return job_running_; }
   // Workers: the steps this rank has completed, reported with every heartbeat.
   void set_steps_done(uint64_t steps) { steps_done_.store(steps); }
   absl::Duration heartbeat_interval() const { return heartbeat_interval_; }
@@ -130,6 +133,7 @@ class CoordinatorSession {
   uint64_t incarnation_ = 0;
   uint32_t rank_ = 0;
   uint64_t resume_steps_ = 0;
+  bool job_running_ = false;
   absl::Duration heartbeat_interval_;
   absl::Duration failure_timeout_;
   absl::Duration lease_;

@@ -32,6 +32,7 @@ absl::Status ConsistencyClock::CheckPush(uint32_t worker, uint64_t clock) const 
 void ConsistencyClock::RecordPush(uint32_t worker, uint64_t clock) {
   if (accumulates()) {
     pending_[clock].insert(worker);
+    worker_clocks_.emplace(worker, clock);  // The join clock: the first push's only.
     return;
   }
   uint64_t& reached = worker_clocks_[worker];
@@ -41,10 +42,21 @@ void ConsistencyClock::RecordPush(uint32_t worker, uint64_t clock) {
 std::optional<uint32_t> ConsistencyClock::CompletableContributors() const {
   if (!accumulates()) return std::nullopt;
   const auto bucket = pending_.find(completed_);
-  if (bucket == pending_.end() || bucket->second.empty()) return std::nullopt;
+  const bool pushed = bucket != pending_.end() && !bucket->second.empty();
+  bool awaited_later = false;
   for (uint32_t worker : live_) {
-    if (!bucket->second.contains(worker)) return std::nullopt;
+    if (pushed && bucket->second.contains(worker)) continue;
+    // Joined at a later clock: not waited for at this one.
+    const auto joined = worker_clocks_.find(worker);
+    if (joined != worker_clocks_.end() && joined->second > completed_) {
+      awaited_later = true;
+      continue;
+    }
+    return std::nullopt;
   }
+  // A clock nobody pushed completes (as no update) only when a worker waits at a later one: the
+  // clocks between a dead job's last push and a restarted worker's join clock.
+  if (!pushed) return awaited_later ? std::optional<uint32_t>(0) : std::nullopt;
   return static_cast<uint32_t>(bucket->second.size());
 }
 

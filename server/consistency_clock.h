@@ -4,7 +4,13 @@
 //
 //   BSP: pushes for clock t are accumulated; once every live worker has pushed t (and at least
 //        one worker has) the average is applied and the shard's clock becomes t + 1. A reader at
-//        clock c may read once the shard's clock is >= c.
+//        clock c may read once the shard's clock is >= c. A worker joins at the clock of its
+//        first push to the shard: it is waited for at that clock and every later one, and not
+//        at earlier ones, so a worker that (re)joins a running job is admitted at a clock
+//        boundary ahead of the shard while the clocks before complete without it. Until its
+//        first push a live worker is waited for at every clock: no clock completes while a
+//        worker that has not pushed yet is alive (the start barrier, and what lets a joining
+//        worker read a clock no shard will pass without it: PsClient::JoinBspClock).
 //   SSP(s): pushes apply on arrival; a worker that pushed clock t has reached t + 1. A reader at
 //        clock c may read once the slowest live worker has reached c - s.
 //   ASP: pushes apply on arrival; reads never wait.
@@ -60,7 +66,8 @@ class ConsistencyClock {
   uint64_t completed() const { return completed_; }
 
   // Writes the canonical state (completed clocks, pending clocks with their workers, worker
-  // clocks; not the live workers, which come from the map) into `state`, and reads it back.
+  // clocks or, BSP, join clocks; not the live workers, which come from the map) into `state`,
+  // and reads it back.
   void Serialize(v1::ShardState* state) const;
   void Install(const v1::ShardState& state);
 
@@ -72,7 +79,8 @@ class ConsistencyClock {
   // BSP: clocks completed so far, and the workers that pushed each pending clock.
   uint64_t completed_ = 0;
   std::map<uint64_t, absl::flat_hash_set<uint32_t>> pending_;
-  // SSP and ASP: each worker's clock (one more than the newest clock it pushed).
+  // SSP and ASP: each worker's clock (one more than the newest clock it pushed). BSP: the clock
+  // each worker joined at (its first push).
   absl::flat_hash_map<uint32_t, uint64_t> worker_clocks_;
 };
 

@@ -62,6 +62,46 @@ TEST(ConsistencyClockTest, BspRejectsRepeatedPastAndFarFutureClocks) {
   EXPECT_EQ(clock.clock(), 2u);
 }
 
+TEST(ConsistencyClockTest, BspWorkerJoinsAtItsFirstPushAndEarlierClocksCompleteWithoutIt) {
+  ConsistencyClock clock = Make(v1::ConsistencySpec::MODEL_BSP, 0, 1);
+  Push(clock, 1, 0);
+  Push(clock, 1, 1);
+  ASSERT_EQ(clock.clock(), 2u);
+  // Worker 2 arrives (a restarted rank): until its first push every clock waits for it.
+  clock.SetLiveWorkers({1, 2});
+  Push(clock, 1, 2);
+  EXPECT_EQ(clock.clock(), 2u) << "worker 2 has not pushed anything yet";
+  // It joins at clock 4: clocks 2 and 3 complete without it, 4 waits for it.
+  Push(clock, 2, 4);
+  EXPECT_EQ(clock.clock(), 3u);
+  Push(clock, 1, 3);
+  EXPECT_EQ(clock.clock(), 4u);
+  Push(clock, 1, 4);
+  EXPECT_EQ(clock.clock(), 5u) << "clock 4 had both";
+  Push(clock, 1, 5);
+  EXPECT_EQ(clock.clock(), 5u) << "from its join on, worker 2 is waited for";
+}
+
+TEST(ConsistencyClockTest, BspClocksNobodyPushedCompleteOnlyUpToAJoinedWorker) {
+  ConsistencyClock clock = Make(v1::ConsistencySpec::MODEL_BSP, 0, 1);
+  Push(clock, 1, 0);
+  // Worker 1 died before pushing clock 1 here; worker 2 replaces it and joins at clock 3.
+  clock.SetLiveWorkers({});
+  EXPECT_FALSE(clock.CompletableContributors().has_value()) << "no workers: clocks stand still";
+  clock.SetLiveWorkers({2});
+  EXPECT_FALSE(clock.CompletableContributors().has_value());
+  Push(clock, 2, 3);
+  EXPECT_EQ(clock.clock(), 4u) << "clocks 1 and 2 completed empty, 3 with worker 2's push";
+  // Serialised, the join clock travels with the shard (to backups, learners, checkpoints).
+  v1::ShardState state;
+  clock.Serialize(&state);
+  ConsistencyClock copy = Make(v1::ConsistencySpec::MODEL_BSP, 0, 0);
+  copy.SetLiveWorkers({2, 3});
+  copy.Install(state);
+  copy.RecordPush(3, 4);
+  EXPECT_FALSE(copy.CompletableContributors().has_value()) << "worker 2 is waited for since 3";
+}
+
 TEST(ConsistencyClockTest, SspBlocksExactlyWhenStalenessPlusOneAhead) {
   constexpr uint32_t kStaleness = 2;
   ConsistencyClock clock = Make(v1::ConsistencySpec::MODEL_SSP, kStaleness, 2);

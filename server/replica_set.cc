@@ -437,6 +437,13 @@ absl::StatusOr<std::vector<ReplicaSet::PullPart>> ReplicaSet::BindPull(
     *error = routed;
     return routed.status;
   }
+  if (header.worker_id() != 0 && !live_workers_.contains(header.worker_id()) &&
+      header.membership_version() > map_.membership_version()) {
+    return absl::UnavailableError(absl::StrCat(
+        "worker ", header.worker_id(), " is not in this server's membership (version ",
+        map_.membership_version(), ") yet; the request knows version ",
+        header.membership_version(), "; retry"));
+  }
   std::vector<PullPart> parts;
   for (const v1::ShardSlice& slice : header.slices()) {
     absl::StatusOr<std::shared_ptr<TableShard>> shard =

@@ -178,7 +178,7 @@ int TrainOnCluster(const WorkerJobOptions& options) {
     std::_Exit(0);  // The training thread may be inside a call; nothing of it needs saving.
   }
   trainer.join();
-  if (client != nullptr) client->Leave();
+  if (client != nullptr) client->Leave(/*finished=*/result.ok());
   if (!result.ok()) {
     spdlog::critical("training failed: {}", result.ToString());
     return ExitCode(result);

@@ -104,12 +104,15 @@ absl::StatusOr<Registration> ClusterState::RegisterWorker(const std::string& add
     if (worker.state() == v1::MEMBER_STATE_ALIVE) taken_ranks.insert(worker.rank());
   }
   Registration registration;
-  while (taken_ranks.count(registration.rank) > 0) ++registration.rank;
+  while (taken_ranks.count(registration.rank) > 0 || finished_ranks_.count(registration.rank) > 0) {
+    ++registration.rank;
+  }
   registration.id = next_worker_id_++;
   registration.incarnation = next_incarnation_++;
   if (const auto it = rank_progress_.find(registration.rank); it != rank_progress_.end()) {
     registration.steps_done = it->second;
   }
+  registration.job_running = job_running_;
   v1::WorkerInfo* worker = map_.add_workers();
   worker->set_worker_id(registration.id);
   worker->set_incarnation(registration.incarnation);
@@ -165,6 +168,7 @@ absl::StatusOr<uint64_t> ClusterState::Heartbeat(const v1::MemberRef& member,
   if (!alive.ok()) return alive;
   liveness_[{member.role(), member.id()}] = {now, known_epoch};
   if (member.role() == v1::MemberRef::ROLE_WORKER && steps_done > 0) {
+    job_running_ = true;
     for (const v1::WorkerInfo& worker : map_.workers()) {
       if (worker.worker_id() != member.id()) continue;
       uint64_t& progress = rank_progress_[worker.rank()];
@@ -223,11 +227,27 @@ void ClusterState::FillManifest(v1::CheckpointManifest* manifest) const {
   }
 }
 
-absl::StatusOr<uint64_t> ClusterState::Leave(const v1::MemberRef& member) {
+absl::StatusOr<uint64_t> ClusterState::Leave(const v1::MemberRef& member, bool finished) {
   absl::MutexLock lock(&mu_);
   absl::Status alive = CheckAlive(member);
   if (!alive.ok()) return alive;
-  const bool removed = MarkDead({member.role(), member.id()}, "left the cluster");
+  const bool removed = MarkDead({member.role(), member.id()},
+                                finished ? "left the cluster, its share done" : "left the cluster");
+  if (finished && member.role() == v1::MemberRef::ROLE_WORKER) {
+    bool workers_alive = false;
+    for (const v1::WorkerInfo& worker : map_.workers()) {
+      if (worker.worker_id() == member.id()) finished_ranks_.insert(worker.rank());
+      workers_alive |= worker.state() == v1::MEMBER_STATE_ALIVE;
+    }
+    bool all_finished = !workers_alive;
+    for (const auto& [rank, steps] : rank_progress_) all_finished &= finished_ranks_.count(rank) > 0;
+    if (all_finished) {
+      spdlog::info("every rank finished its share: the job is over");
+      rank_progress_.clear();
+      finished_ranks_.clear();
+      job_running_ = false;
+    }
+  }
   const bool learners_added = ReReplicate();
   Publish(/*shards_changed=*/removed || learners_added, /*membership_changed=*/true);
   return map_.epoch();

@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -62,6 +63,8 @@ struct Registration {
   // Workers only: the data partition, and the steps its rank completed already.
   uint32_t rank = 0;
   uint64_t steps_done = 0;
+  // Workers: whether a worker of this cluster has reported progress (the job is under way).
+  bool job_running = false;
   v1::ClusterMap map;
 };
 
@@ -80,8 +83,8 @@ class ClusterState {
   // host:port.
   absl::StatusOr<Registration> RegisterServer(const std::string& address, absl::Time now);
 
-  // Adds a live worker with the lowest rank no live worker holds (bumping the membership version,
-  // not the epoch).
+  // Adds a live worker with the lowest rank no live worker holds and no worker finished in the
+  // running job (bumping the membership version, not the epoch).
   absl::StatusOr<Registration> RegisterWorker(const std::string& address, absl::Time now);
 
   // Records that `member` is alive at `now` and, for a worker, the steps its rank completed (the
@@ -103,9 +106,10 @@ class ClusterState {
   void FillManifest(v1::CheckpointManifest* manifest) const;
 
   // Marks `member` dead at once (bumping the membership version; for a server holding shards also
-  // the epoch, after promotions and re-replication). Returns the current epoch.
+  // the epoch, after promotions and re-replication). A worker that `finished` its rank's share
+  // retires the rank for the job (LeaveRequest.finished). Returns the current epoch.
   // Errors: NotFound as Heartbeat.
-  absl::StatusOr<uint64_t> Leave(const v1::MemberRef& member);
+  absl::StatusOr<uint64_t> Leave(const v1::MemberRef& member, bool finished = false);
 
   // Declares dead every live member whose last heartbeat is older than now - failure_timeout,
   // removes dead servers from replica chains (promoting backups) and learner lists, re-replicates,
@@ -214,6 +218,10 @@ class ClusterState {
   uint64_t next_incarnation_ ABSL_GUARDED_BY(mu_);
   // Steps each rank completed (the largest reported, or restored).
   std::map<uint32_t, uint64_t> rank_progress_ ABSL_GUARDED_BY(mu_);
+  // A worker of this cluster reported progress (restored progress does not count).
+  bool job_running_ ABSL_GUARDED_BY(mu_) = false;
+  // Ranks whose worker finished its share of the running job.
+  std::set<uint32_t> finished_ranks_ ABSL_GUARDED_BY(mu_);
   bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
 };
 

@@ -538,5 +538,42 @@ TEST_F(ReplicaFailureTest, LearnerBehindTheCatalogIsAbortedAndNonLearnersRefused
             absl::StatusCode::kFailedPrecondition);
 }
 
+TEST(ClusterStateTest, ARestartedWorkerTakesBackAnUnfinishedRankWithItsProgress) {
+  ClusterState state(ThreeServerOptions(), kStart);
+  absl::StatusOr<Registration> a = state.RegisterWorker("", kStart);
+  absl::StatusOr<Registration> b = state.RegisterWorker("", kStart);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_FALSE(a->job_running);
+  EXPECT_EQ(a->steps_done, 0u);
+  const v1::MemberRef ref_a = Ref(v1::MemberRef::ROLE_WORKER, *a);
+  const v1::MemberRef ref_b = Ref(v1::MemberRef::ROLE_WORKER, *b);
+  ASSERT_TRUE(state.Heartbeat(ref_a, 1, kStart, 40).ok());
+  ASSERT_TRUE(state.Heartbeat(ref_b, 1, kStart, 37).ok());
+  ASSERT_TRUE(state.Heartbeat(ref_b, 1, kStart, 30).ok()) << "the largest report is kept";
+  // Both fall silent and are declared dead; restarted, a's rank comes back first with its
+  // progress, then a finishes its share and leaves, and the next restart gets b's rank.
+  state.ExpireSilentMembers(kStart + absl::Seconds(2));
+  EXPECT_EQ(state.Heartbeat(ref_a, 1, kStart + absl::Seconds(2), 90).status().code(),
+            absl::StatusCode::kNotFound);
+  absl::StatusOr<Registration> a2 = state.RegisterWorker("", kStart + absl::Seconds(2));
+  ASSERT_TRUE(a2.ok());
+  EXPECT_EQ(a2->rank, 0u);
+  EXPECT_EQ(a2->steps_done, 40u);
+  EXPECT_TRUE(a2->job_running);
+  ASSERT_TRUE(state.Leave(Ref(v1::MemberRef::ROLE_WORKER, *a2), /*finished=*/true).ok());
+  absl::StatusOr<Registration> b2 = state.RegisterWorker("", kStart + absl::Seconds(2));
+  ASSERT_TRUE(b2.ok());
+  EXPECT_EQ(b2->rank, 1u) << "rank 0 finished its share";
+  EXPECT_EQ(b2->steps_done, 37u);
+  EXPECT_TRUE(b2->job_running);
+  // Once every rank finished and no worker is alive, the job is over: a next one starts afresh.
+  ASSERT_TRUE(state.Leave(Ref(v1::MemberRef::ROLE_WORKER, *b2), /*finished=*/true).ok());
+  absl::StatusOr<Registration> next = state.RegisterWorker("", kStart + absl::Seconds(2));
+  ASSERT_TRUE(next.ok());
+  EXPECT_EQ(next->rank, 0u);
+  EXPECT_EQ(next->steps_done, 0u);
+  EXPECT_FALSE(next->job_running);
+}
+
 }  // namespace
 }  // namespace ps

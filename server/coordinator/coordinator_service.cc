@@ -81,6 +81,7 @@ grpc::Status CoordinatorService::RegisterWorker(grpc::ServerContext*,
   response->set_incarnation(registration->incarnation);
   response->set_rank(registration->rank);
   response->set_steps_done(registration->steps_done);
+  response->set_job_running(registration->job_running);
   *response->mutable_map() = std::move(registration->map);
   response->set_heartbeat_interval_ms(absl::ToInt64Milliseconds(state_.options().heartbeat_interval));
   response->set_failure_timeout_ms(absl::ToInt64Milliseconds(state_.options().failure_timeout));
@@ -99,7 +100,7 @@ grpc::Status CoordinatorService::Heartbeat(grpc::ServerContext*, const v1::Heart
 
 grpc::Status CoordinatorService::Leave(grpc::ServerContext*, const v1::LeaveRequest* request,
                                        v1::LeaveResponse* response) {
-  absl::StatusOr<uint64_t> epoch = state_.Leave(request->member());
+  absl::StatusOr<uint64_t> epoch = state_.Leave(request->member(), request->finished());
   if (!epoch.ok()) return ToGrpcStatus(epoch.status());
   response->set_epoch(*epoch);
   return grpc::Status::OK;

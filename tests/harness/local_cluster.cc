@@ -72,12 +72,10 @@ absl::Status LocalCluster::StartAll() {
     server_addresses_.push_back(*server_address);
   }
   for (int i = 0; i < options_.workers; ++i) {
-    std::vector<std::string> args = {"--coordinator=" + coordinator_address_};
-    args.insert(args.end(), options_.worker_args.begin(), options_.worker_args.end());
-    absl::StatusOr<std::unique_ptr<DaemonProcess>> worker = DaemonProcess::Start(
-        RunfilePath("worker/ps_worker"), args, absl::StrCat(directory_, "/worker-", i, ".log"));
+    absl::StatusOr<std::unique_ptr<DaemonProcess>> worker = StartWorker(i, 0);
     if (!worker.ok()) return worker.status();
     workers_.push_back(*std::move(worker));
+    worker_generations_.push_back(0);
   }
   return WaitForMap(
              [&](const v1::ClusterMap& map) {
@@ -98,6 +96,26 @@ absl::StatusOr<std::unique_ptr<DaemonProcess>> LocalCluster::StartServer(int ind
   args.insert(args.end(), options_.server_args.begin(), options_.server_args.end());
   return DaemonProcess::Start(RunfilePath("server/ps_server"), args,
                               absl::StrCat(directory_, "/", name, ".log"));
+}
+
+absl::StatusOr<std::unique_ptr<DaemonProcess>> LocalCluster::StartWorker(int index,
+                                                                        int generation) {
+  const std::string name =
+      generation == 0 ? absl::StrCat("worker-", index) : absl::StrCat("worker-", index, ".", generation);
+  std::vector<std::string> args = {"--coordinator=" + coordinator_address_};
+  args.insert(args.end(), options_.worker_args.begin(), options_.worker_args.end());
+  return DaemonProcess::Start(RunfilePath("worker/ps_worker"), args,
+                              absl::StrCat(directory_, "/", name, ".log"));
+}
+
+absl::Status LocalCluster::RestartWorker(int index) {
+  workers_[index]->Signal(SIGKILL);
+  workers_[index]->Wait(absl::Seconds(10));
+  absl::StatusOr<std::unique_ptr<DaemonProcess>> worker =
+      StartWorker(index, ++worker_generations_[index]);
+  if (!worker.ok()) return worker.status();
+  workers_[index] = *std::move(worker);
+  return absl::OkStatus();
 }
 
 int LocalCluster::ServerIndex(const v1::ClusterMap& map, uint32_t server_id) const {

@@ -53,6 +53,10 @@ class LocalCluster {
   // once it registers, a new server id. Waits for its address file, not for its registration.
   absl::Status RestartServer(int index);
 
+  // Starts worker `index` again (SIGKILLing it first if it still runs): a new process with the
+  // same arguments, logging to worker-INDEX.GENERATION.log. Does not wait for it to register.
+  absl::Status RestartWorker(int index);
+
   // Follows the coordinator's map stream until `done(map)` holds and returns that map.
   // Errors: DeadlineExceeded (with the last map seen) after `timeout`.
   absl::StatusOr<v1::ClusterMap> WaitForMap(const std::function<bool(const v1::ClusterMap&)>& done,
@@ -65,6 +69,7 @@ class LocalCluster {
   explicit LocalCluster(const LocalClusterOptions& options);
   absl::Status StartAll();
   absl::StatusOr<std::unique_ptr<DaemonProcess>> StartServer(int index, int generation);
+  absl::StatusOr<std::unique_ptr<DaemonProcess>> StartWorker(int index, int generation);
 
   const LocalClusterOptions options_;
   std::string directory_;
@@ -75,6 +80,7 @@ class LocalCluster {
   std::vector<std::string> server_addresses_;
   std::vector<int> server_generations_;
   std::vector<std::unique_ptr<DaemonProcess>> workers_;
+  std::vector<int> worker_generations_;
 };
 
 // Members of `map` in state ALIVE.

@@ -116,12 +116,15 @@ ExecutionResult OperationExecutor::Execute(Operation& op) {
           CountSent(op, batch.parts, &result.traffic);
           if (!op.push || op.pull_after_push) {
             absl::Duration server, parked;
+            uint64_t shard_clock = 0;
             absl::Status scattered =
                 op.push ? ScatterPushPullResponse(replies[i].response, batch.parts, dim,
                                                   options_.pull_encoding,
                                                   &result.pulled_after_push, &server, &parked)
                         : ScatterPullResponse(replies[i].response, batch.parts, dim,
-                                              options_.pull_encoding, &result.traffic, &parked);
+                                              options_.pull_encoding, &result.traffic, &parked,
+                                              &shard_clock);
+            result.max_shard_clock = std::max(result.max_shard_clock, shard_clock);
             slowest_server = std::max(slowest_server, server);
             longest_parked = std::max(longest_parked, parked);
             if (!scattered.ok()) {

@@ -59,6 +59,8 @@ struct ExecutionResult {
   absl::Duration parked_time;
   // Attempts after the first.
   uint64_t retries = 0;
+  // A pull's largest PullResponse.shard_clocks over its servers.
+  uint64_t max_shard_clock = 0;
 };
 
 class OperationExecutor {

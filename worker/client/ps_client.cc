@@ -59,7 +59,10 @@ absl::StatusOr<std::unique_ptr<PsClient>> PsClient::Connect(
                       status.ToString());
       });
   if (!session.ok()) return session.status();
-  if (options.wait_for_workers > 0) {
+  if ((*session)->job_running()) {
+    // A restarted rank joins a job under way: the others need not (and may no longer) be there.
+    spdlog::info("the job is under way: not waiting for the other workers");
+  } else if (options.wait_for_workers > 0) {
     spdlog::info("waiting for {} worker(s) to join", options.wait_for_workers);
     if (!(*session)->AwaitMap(
             [&](const v1::ClusterMap& map) {
@@ -87,7 +90,7 @@ PsClient::PsClient(const PsClientOptions& options, std::unique_ptr<CoordinatorSe
 
 PsClient::~PsClient() { Leave(); }
 
-void PsClient::Leave() { session_->Leave(); }
+void PsClient::Leave(bool finished) { session_->Leave(finished); }
 
 int PsClient::live_workers() const { return AliveWorkerCount(*session_->Map()); }
 
@@ -352,7 +355,41 @@ absl::Status PsClient::ExecutePushPull(const v1::TableInfo& table, Operation& op
   return Execute(op);
 }
 
-absl::Status PsClient::Execute(Operation& op) {
+absl::StatusOr<uint64_t> PsClient::JoinBspClock(const v1::TableInfo& table) {
+  if (table.spec().consistency().model() != v1::ConsistencySpec::MODEL_BSP) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("table '", table.spec().name(), "' is not BSP: only BSP clocks are joined"));
+  }
+  if (options_.observer || seq_ > 0) {
+    return absl::FailedPreconditionError(
+        "only a worker that has not pushed yet joins a BSP clock");
+  }
+  // A read at clock 0 never waits. Dense: the whole table (once per join); sparse: no keys.
+  const bool dense = table.spec().kind() == v1::TABLE_KIND_DENSE;
+  std::vector<float> scratch(dense ? table.spec().dense_size() : 0);
+  absl::StatusOr<Operation> begun = BeginOperation(table, table.spec().kind(), /*push=*/false,
+                                                   scratch.size(), scratch.size());
+  if (!begun.ok()) return begun.status();
+  Operation& op = *begun;
+  const uint32_t num_shards = session_->Map()->num_shards();
+  for (uint32_t shard = 0; shard < num_shards; ++shard) {
+    ShardPart& part = op.parts.emplace_back();
+    part.shard_id = shard;
+    if (dense) {
+      const DenseRange range = DenseShardRange(table.spec().dense_size(), num_shards, shard);
+      part.num_values = range.size();
+      part.out = scratch.data() + range.begin;
+    }
+  }
+  clock_.store(0);
+  op.what = absl::StrCat("read of the clock of table '", table.spec().name(), "'");
+  uint64_t joined = 0;
+  PS_RETURN_IF_ERROR(Execute(op, &joined));
+  clock_.store(joined);
+  return joined;
+}
+
+absl::Status PsClient::Execute(Operation& op, uint64_t* max_shard_clock) {
   if (op.push && options_.observer) {
     return absl::FailedPreconditionError("an observer client cannot push");
   }
@@ -362,6 +399,7 @@ absl::Status PsClient::Execute(Operation& op) {
   }
   op.clock = clock();
   const ExecutionResult result = executor_.Execute(op);
+  if (max_shard_clock != nullptr) *max_shard_clock = result.max_shard_clock;
   absl::MutexLock lock(&stats_mu_);
   (op.push ? stats_.bytes_pushed : stats_.bytes_pulled) += result.traffic.bytes;
   (op.push ? stats_.dense_equivalent_bytes_pushed : stats_.dense_equivalent_bytes_pulled) +=

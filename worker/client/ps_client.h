@@ -56,7 +56,8 @@ struct PsClientOptions {
   // never wait for it; it cannot push.
   bool observer = false;
   // Connect() waits until at least this many workers are alive: the start barrier of a job whose
-  // workers must all count from clock 0 (BSP, SSP).
+  // workers must all count from clock 0 (BSP, SSP). Not when the coordinator says the job is
+  // under way (a restarted worker rejoining it).
   int wait_for_workers = 0;
   // How long Connect() keeps trying to reach the coordinator (and to see wait_for_workers).
   absl::Duration connect_timeout = absl::Seconds(30);
@@ -183,9 +184,17 @@ class PsClient {
 
   // Ends this worker's clock: its next pushes belong to clock() + 1.
   void AdvanceClock() { clock_.fetch_add(1); }
-  // Sets the clock the next pushes belong to: a job resumed from a checkpoint continues a BSP
-  // table at the clock of the checkpoint's cut.
+  // Sets the clock the next pushes belong to.
   void SetClock(uint64_t clock) { clock_.store(clock); }
+  // BSP tables: joins the job's clock: reads the table's shards once every server counts this
+  // worker in (PullRequest.membership_version), sets this worker's clock to the largest clock
+  // any shard has completed and returns it. The first push then joins every shard at that clock
+  // (proto/parameter_server.proto, PushRequest.clock): the shards behind it complete the clocks
+  // before it without this worker. Call before the first push: 0 for a new job, the cut's clock
+  // for a job restored from a checkpoint, the others' clock for a restarted worker.
+  // Errors: InvalidArgument for a table that is not BSP; FailedPrecondition for an observer or
+  // after a push; those of Pull.
+  absl::StatusOr<uint64_t> JoinBspClock(const v1::TableInfo& table);
   uint64_t clock() const { return clock_.load(); }
 
   // 0 for observers.
@@ -201,8 +210,9 @@ class PsClient {
   int live_workers() const;
   ClientStats stats() const;
 
-  // Leaves the cluster now (the destructor does it otherwise). Idempotent.
-  void Leave();
+  // Leaves the cluster now (the destructor does it otherwise), saying whether this worker
+  // `finished` its rank's share of the job (CoordinatorSession::Leave). Idempotent.
+  void Leave(bool finished = false);
 
  private:
   PsClient(const PsClientOptions& options, std::unique_ptr<CoordinatorSession> session,
@@ -227,7 +237,8 @@ class PsClient {
   absl::StatusOr<v1::TableInfo> AwaitTable(const v1::TableInfo& table);
   // Numbers `op` (a push gets the next seq), stamps the clock and has the executor send it to
   // the primaries of its shards (see operation_executor.h); adds its traffic to the stats.
-  absl::Status Execute(Operation& op);
+  // `max_shard_clock`, if set, receives a pull's largest shard clock.
+  absl::Status Execute(Operation& op, uint64_t* max_shard_clock = nullptr);
 
   // Constant after construction.
   const PsClientOptions options_;

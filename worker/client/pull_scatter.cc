@@ -1,5 +1,7 @@
 #include "worker/client/pull_scatter.h"
 
+#include <algorithm>
+
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/types/span.h"
@@ -51,11 +53,13 @@ absl::Status ScatterSlices(const v1::PullResponse& header, FrameReader* reader,
 absl::Status ScatterPullResponse(const grpc::ByteBuffer& response,
                                  const std::vector<ShardPart*>& parts, size_t dim,
                                  v1::Encoding encoding, Traffic* traffic,
-                                 absl::Duration* parked_time) {
+                                 absl::Duration* parked_time, uint64_t* max_shard_clock) {
   v1::PullResponse header;
   absl::StatusOr<FrameReader> reader = FrameReader::Open(response, &header);
   if (!reader.ok()) return reader.status();
   *parked_time = absl::Microseconds(header.parked_micros());
+  *max_shard_clock = 0;
+  for (uint64_t clock : header.shard_clocks()) *max_shard_clock = std::max(*max_shard_clock, clock);
   return ScatterSlices(header, &*reader, parts, dim, encoding, traffic);
 }
 

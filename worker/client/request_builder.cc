@@ -42,6 +42,7 @@ void FillPull(const Operation& op, const std::vector<ShardPart*>& parts, const v
               v1::PullRequest* header, std::vector<grpc::Slice>* payload) {
   header->set_epoch(map.epoch());
   header->set_catalog_version(map.catalog_version());
+  header->set_membership_version(map.membership_version());
   header->set_worker_id(sender.worker_id);
   header->set_incarnation(sender.incarnation);
   header->set_clock(clock);

@@ -42,14 +42,17 @@ absl::StatusOr<std::unique_ptr<ComputeBackend>> CreateBackend(const WorkerJobOpt
   return backend;
 }
 
-// A rank that completed steps before (a restored job, a restarted worker) continues a BSP
-// table at the clock those steps reached: BSP ranks step in lockstep with the table's clock.
+// Under BSP a worker takes up the job's clock (PsClient::JoinBspClock): 0 for a new job, the
+// cut's clock for a job restored from a checkpoint, the others' clock for a restarted worker.
 // SSP and ASP clocks count per worker incarnation from 0 (the servers compare only live
 // workers' clocks), so they start over.
-void ResumeClock(PsClient& client, const v1::TableSpec& spec) {
-  if (spec.consistency().model() == v1::ConsistencySpec::MODEL_BSP) {
-    client.SetClock(client.resume_steps());
+absl::Status JoinClock(PsClient& client, const v1::TableInfo& table, const std::string& label) {
+  if (table.spec().consistency().model() != v1::ConsistencySpec::MODEL_BSP) {
+    return absl::OkStatus();
   }
+  PS_ASSIGN_OR_RETURN(const uint64_t clock, client.JoinBspClock(table));
+  if (clock > 0) spdlog::info("{}joined the job at BSP clock {}", label, clock);
+  return absl::OkStatus();
 }
 
 // Runs the training loop with the options' epochs, logging and metrics file, and logs the
@@ -58,7 +61,9 @@ void ResumeClock(PsClient& client, const v1::TableSpec& spec) {
 absl::StatusOr<MetricsRecord> RunTask(const WorkerJobOptions& options, TrainingTask& task,
                                       int64_t steps_per_epoch, uint32_t rank,
                                       const std::string& label, PsClient* client) {
-  PS_ASSIGN_OR_RETURN(MetricsLog log, MetricsLog::Open(ForRank(options.metrics_out, rank)));
+  const bool resumed = client != nullptr && client->resume_steps() > 0;
+  PS_ASSIGN_OR_RETURN(MetricsLog log,
+                      MetricsLog::Open(ForRank(options.metrics_out, rank), /*append=*/resumed));
   TrainingLoopOptions loop;
   loop.epochs = options.epochs;
   loop.steps_per_epoch = steps_per_epoch;
@@ -152,7 +157,7 @@ absl::StatusOr<MetricsRecord> TrainMlp(const WorkerJobOptions& options, PsClient
     PS_ASSIGN_OR_RETURN(parameters, LocalDenseParameters::Create(spec, backend.get()));
   } else {
     PS_ASSIGN_OR_RETURN(v1::TableInfo table, client->CreateTable(spec));
-    ResumeClock(*client, spec);
+    PS_RETURN_IF_ERROR(JoinClock(*client, table, label));
     switch (ChooseOverlap(options, spec, compression, label)) {
       case Overlap::kNextStep: {
         PS_ASSIGN_OR_RETURN(parameters, PipelinedDenseParameters::Create(
@@ -208,7 +213,7 @@ absl::StatusOr<MetricsRecord> TrainSparseLr(const WorkerJobOptions& options, PsC
   PS_ASSIGN_OR_RETURN(const v1::TableSpec spec,
                       SparseLrTableSpec(options, plan.steps_per_epoch, workers));
   PS_ASSIGN_OR_RETURN(v1::TableInfo table, client.CreateTable(spec));
-  ResumeClock(client, spec);
+  PS_RETURN_IF_ERROR(JoinClock(client, table, label));
   spdlog::info("{}sparse logistic regression over {} keys, {}, partition {}/{}, {} steps per "
                "epoch of batch {}",
                label, data.train.key_space, DescribeTableSpec(options, spec), rank, workers,

@@ -67,9 +67,9 @@ std::string MetricsRecord::ToJson() const {
   return out + "}";
 }
 
-absl::StatusOr<MetricsLog> MetricsLog::Open(const std::string& path) {
+absl::StatusOr<MetricsLog> MetricsLog::Open(const std::string& path, bool append) {
   if (path.empty()) return MetricsLog(nullptr);
-  std::FILE* file = std::fopen(path.c_str(), "w");
+  std::FILE* file = std::fopen(path.c_str(), append ? "a" : "w");
   if (file == nullptr) {
     return absl::FailedPreconditionError(
         absl::StrCat("cannot open metrics file ", path, ": ", std::strerror(errno)));

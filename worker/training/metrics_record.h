@@ -36,7 +36,9 @@ class MetricsRecord {
 class MetricsLog {
  public:
   // An empty path gives a log that writes nothing. Errors: what opening the file returns.
-  static absl::StatusOr<MetricsLog> Open(const std::string& path);
+  // With `append`, records go after what the file holds (a worker resuming its rank's job keeps
+  // the records of the incarnation before it).
+  static absl::StatusOr<MetricsLog> Open(const std::string& path, bool append = false);
 
   absl::Status Write(const MetricsRecord& record);
 
