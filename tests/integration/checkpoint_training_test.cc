@@ -2,8 +2,6 @@
 // daemon is killed at once, and a cluster restored from the checkpoint resumes the job where the
 // checkpoint cut it (the workers continue from the checkpoint's step, not from zero) and ends as
 // well trained as a job that was never interrupted.
-#include <signal.h>
-
 #include <fstream>
 #include <optional>
 #include <sstream>
@@ -16,27 +14,10 @@
 #include "gtest/gtest.h"
 #include "tests/harness/daemon_process.h"
 #include "tests/harness/local_cluster.h"
+#include "tests/integration/metrics_file.h"
 
 namespace ps::testing {
 namespace {
-
-// The value of `key` in the last line of a JSON-lines file whose "event" is `event`.
-std::optional<double> LastValue(const std::string& path, const std::string& event,
-                                const std::string& key) {
-  std::ifstream file(path);
-  std::string line;
-  std::optional<double> value;
-  while (std::getline(file, line)) {
-    if (line.find("\"event\": \"" + event + "\"") == std::string::npos) continue;
-    const std::string needle = "\"" + key + "\": ";
-    const size_t at = line.find(needle);
-    if (at == std::string::npos) continue;
-    const std::string rest = line.substr(at + needle.size());
-    double parsed;
-    if (absl::SimpleAtod(rest.substr(0, rest.find_first_of(",}")), &parsed)) value = parsed;
-  }
-  return value;
-}
 
 // 6000 examples over 2 ranks in batches of 32: 93 steps per epoch, 2 epochs.
 constexpr int kBatch = 32;
@@ -159,82 +140,6 @@ TEST(CheckpointTrainingTest, AspJobResumesFromTheReportedProgress) {
     EXPECT_EQ(LastValue(metrics, "final", "examples"),
               std::optional<double>((kTotalSteps - resume[rank]) * kBatch));
     EXPECT_GT(LastValue(metrics, "final", "test_accuracy").value_or(0), 0.7);
-  }
-}
-
-// The rank a worker process logged it registered with.
-std::optional<int> RankOf(const std::string& log) {
-  const size_t at = log.find(" rank ");
-  if (at == std::string::npos) return std::nullopt;
-  int rank;
-  if (!absl::SimpleAtoi(log.substr(at + 6, log.find_first_of("),", at + 6) - at - 6), &rank)) {
-    return std::nullopt;
-  }
-  return rank;
-}
-
-// The number after `prefix` in `text`, if any.
-std::optional<uint64_t> NumberAfter(const std::string& text, const std::string& prefix) {
-  const size_t at = text.find(prefix);
-  if (at == std::string::npos) return std::nullopt;
-  const size_t begin = at + prefix.size();
-  uint64_t value;
-  if (!absl::SimpleAtoi(text.substr(begin, text.find_first_not_of("0123456789", begin) - begin),
-                        &value)) {
-    return std::nullopt;
-  }
-  return value;
-}
-
-TEST(WorkerRestartTest, ABspWorkerKilledAndRestartedRejoinsAndEveryRankTakesItsShare) {
-  const std::string dir = MakeTempDir("restart");
-  LocalClusterOptions options = JobOptions("bsp", dir, "", false);
-  options.failure_timeout_ms = 2000;
-  absl::StatusOr<std::unique_ptr<LocalCluster>> started = LocalCluster::Start(options);
-  ASSERT_TRUE(started.ok()) << started.status();
-  LocalCluster& cluster = **started;
-  const absl::Time deadline = absl::Now() + absl::Seconds(120);
-  std::optional<int> victim_rank;
-  while (!(victim_rank = RankOf(cluster.worker(1).ReadLog())).has_value() &&
-         absl::Now() < deadline) {
-    absl::SleepFor(absl::Milliseconds(20));
-  }
-  ASSERT_TRUE(victim_rank.has_value()) << cluster.worker(1).ReadLog();
-  const int survivor_rank = 1 - *victim_rank;
-  const std::string victim_metrics = absl::StrCat(dir, "/metrics-", *victim_rank, ".jsonl");
-  while (LastValue(victim_metrics, "progress", "step").value_or(0) < 50 &&
-         absl::Now() < deadline) {
-    absl::SleepFor(absl::Milliseconds(20));
-  }
-  // Killed mid-job; the survivor waits for it only until it is declared dead, then goes on.
-  cluster.worker(1).Signal(SIGKILL);
-  ASSERT_TRUE(cluster.WaitForMap([](const v1::ClusterMap& map) { return AliveWorkers(map) == 1; },
-                                 absl::Seconds(30))
-                  .ok());
-  ASSERT_TRUE(cluster.RestartWorker(1).ok());
-  AwaitWorkers(cluster);
-
-  const std::string log = cluster.worker(1).ReadLog();
-  EXPECT_EQ(RankOf(log), victim_rank) << "the restarted worker takes its rank back";
-  const std::optional<uint64_t> resumed = NumberAfter(log, "resuming after step ");
-  ASSERT_TRUE(resumed.has_value()) << log;
-  // The progress its heartbeats last reported (every 200 ms): the steps after it are taken again.
-  EXPECT_GT(*resumed, 0u) << "the rank's progress came back from the coordinator";
-  EXPECT_LE(*resumed, static_cast<uint64_t>(kTotalSteps));
-  const std::optional<uint64_t> joined = NumberAfter(log, "joined the job at BSP clock ");
-  ASSERT_TRUE(joined.has_value()) << log;
-  EXPECT_GT(*joined, *resumed) << "the survivor went on while it was down";
-  // Every rank took its whole share: the survivor every step in one go; the restarted rank the
-  // steps after its recorded progress (its earlier incarnation took those before it).
-  EXPECT_EQ(LastValue(absl::StrCat(dir, "/metrics-", survivor_rank, ".jsonl"), "final",
-                      "examples"),
-            std::optional<double>(kTotalSteps * kBatch));
-  EXPECT_EQ(LastValue(victim_metrics, "final", "examples"),
-            std::optional<double>((kTotalSteps - *resumed) * kBatch));
-  for (int rank = 0; rank < 2; ++rank) {
-    const std::string metrics = absl::StrCat(dir, "/metrics-", rank, ".jsonl");
-    EXPECT_EQ(LastValue(metrics, "epoch", "step"), std::optional<double>(kTotalSteps));
-    EXPECT_GT(LastValue(metrics, "final", "test_accuracy").value_or(0), 0.7) << "rank " << rank;
   }
 }
 

@@ -1,8 +1,10 @@
 // A worker for the exact-sum and ledger tests: for --clocks clocks it pulls both tables (waiting
 // as their consistency model requires), then pushes the known increments of increments.h, then
-// advances its clock. With --ledger it appends a line per acknowledged push ("dense RANK CLOCK"
+// advances its clock. Under BSP it first joins the job's clock (PsClient::JoinBspClock), so a
+// restarted worker continues at the clock the others reached. With --ledger it appends a line per acknowledged push ("dense RANK CLOCK"
 // or "sparse RANK CLOCK"), flushed at once, so a test can sum exactly what the servers acknowledged.
 // Exits 0 when every call succeeded.
+#include <algorithm>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -59,7 +61,20 @@ int main(int argc, char** argv) {
   std::vector<float> weights(ps::testing::kDenseSize), gradient(ps::testing::kDenseSize);
   std::vector<float> rows(keys.size() * ps::testing::kSparseDim);
   std::vector<float> row_gradients(rows.size());
-  for (int clock = 0; clock < absl::GetFlag(FLAGS_clocks); ++clock) {
+  // BSP: join the job's clock (0 for a new job; the others' clock for a restarted worker), the
+  // largest over both tables since one clock counts for both.
+  if (dense->spec().consistency().model() == ps::v1::ConsistencySpec::MODEL_BSP) {
+    absl::StatusOr<uint64_t> dense_clock = (*client)->JoinBspClock(*dense);
+    if (!dense_clock.ok()) return Fail("join dense clock", dense_clock.status());
+    absl::StatusOr<uint64_t> sparse_clock = (*client)->JoinBspClock(*sparse);
+    if (!sparse_clock.ok()) return Fail("join sparse clock", sparse_clock.status());
+    (*client)->SetClock(std::max(*dense_clock, *sparse_clock));
+    std::printf("worker rank %u joined at clock %lu\n", rank,
+                static_cast<unsigned long>((*client)->clock()));
+    std::fflush(stdout);
+  }
+  for (int clock = static_cast<int>((*client)->clock()); clock < absl::GetFlag(FLAGS_clocks);
+       ++clock) {
     if (absl::Status s = (*client)->Pull(*dense, absl::MakeSpan(weights)); !s.ok()) {
       return Fail("pull dense", s);
     }
