@@ -1,5 +1,9 @@
 #include "common/file_util.h"
 
+#include <signal.h>
+#include <sys/resource.h>
+
+#include <cerrno>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -51,6 +55,28 @@ TEST(AtomicFileWriterTest, NothingAppearsUntilCommit) {
   absl::StatusOr<std::string> read = ReadFileToString(path);
   ASSERT_TRUE(read.ok()) << read.status();
   EXPECT_EQ(*read, "new contents");
+}
+
+TEST(AtomicFileWriterTest, AWriteBeyondTheSpaceLeftFailsAndLeavesTheOldFile) {
+  // A file-size limit makes write() fail as a full disk does (EFBIG rather than ENOSPC, both
+  // ResourceExhausted), for real and without root.
+  const std::string path = std::string(std::getenv("TEST_TMPDIR")) + "/limited";
+  ASSERT_TRUE(WriteFileAtomically(path, "old").ok());
+  struct rlimit saved;
+  ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &saved), 0);
+  signal(SIGXFSZ, SIG_IGN);
+  struct rlimit limited = saved;
+  limited.rlim_cur = 1000;
+  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &limited), 0);
+  const absl::Status status = WriteFileAtomically(path, std::string(4096, 'x'));
+  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &saved), 0);
+  EXPECT_EQ(status.code(), absl::StatusCode::kResourceExhausted) << status;
+  EXPECT_NE(status.message().find(path), std::string::npos) << status;
+  EXPECT_EQ(ReadAll(path), "old");
+  EXPECT_EQ(ErrnoToStatus("cannot write", path, ENOSPC).code(),
+            absl::StatusCode::kResourceExhausted);
+  EXPECT_NE(ErrnoToStatus("cannot write", path, ENOSPC).message().find("No space left"),
+            std::string::npos);
 }
 
 TEST(ReadFileToStringTest, MissingFileIsNotFound) {

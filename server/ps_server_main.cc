@@ -45,6 +45,9 @@ int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
   ps::FlushDenormalsToZero();
   ps::BlockTerminationSignals();
+  // A file-size limit reached while writing a checkpoint must fail that write (EFBIG, reported
+  // like a full disk), not kill the server.
+  signal(SIGXFSZ, SIG_IGN);
   if (absl::Status logging = ps::InitLogging("server", absl::GetFlag(FLAGS_log_level));
       !logging.ok()) {
     std::fprintf(stderr, "ps_server: %s\n", logging.ToString().c_str());
