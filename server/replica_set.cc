@@ -69,23 +69,55 @@ bool IsRestored(const v1::ClusterMap& map, uint32_t table_id) {
   return std::find(ids.begin(), ids.end(), table_id) != ids.end();
 }
 
-// Loads a fresh replica's state from its shard file in the map's restore checkpoint.
+// Loads a fresh replica's state from its shard file in the map's restore checkpoint: read straight
+// into the store where its layout allows (dense tables), else through the whole frame.
 absl::Status RestoreFromCheckpoint(const v1::ClusterMap& map, TableShard& shard) {
   const uint32_t table_id = shard.store().table().table_id();
   const uint32_t shard_id = shard.store().shard_id();
   const std::string path =
       absl::StrCat(map.restore().directory(), "/", ShardFileName(table_id, shard_id));
-  absl::StatusOr<ShardFile> file = ReadShardFile(path);
+  absl::StatusOr<ShardFileReader> file = ShardFileReader::Open(path);
   if (!file.ok()) return file.status();
-  v1::ShardState state;
-  absl::StatusOr<FrameReader> reader = FrameReader::Open(file->frame, &state);
-  if (!reader.ok()) return reader.status();
+  const v1::ShardState& state = file->state();
   absl::MutexLock lock(&shard.mu());
-  if (absl::Status restored = shard.RestoreLocked(state, *reader, map.epoch()); !restored.ok()) {
-    return restored;
+  absl::StatusOr<std::optional<std::vector<absl::Span<char>>>> ranges =
+      shard.BeginRestoreInPlaceLocked(state);
+  if (!ranges.ok()) return ranges.status();
+  if (ranges->has_value()) {
+    uint64_t bytes = 0;
+    for (const absl::Span<char> range : **ranges) bytes += range.size();
+    if (bytes != file->payload_bytes()) {
+      return absl::DataLossError(absl::StrCat(path, ": its payload has ", file->payload_bytes(),
+                                              " bytes; the shard's state takes ", bytes));
+    }
+    for (const absl::Span<char> range : **ranges) {
+      if (absl::Status read = file->ReadPayload(range); !read.ok()) return read;
+    }
+    // Only a verified file is taken; on a mismatch the caller discards this replica.
+    if (absl::StatusOr<ShardFileInfo> verified = file->Finish(); !verified.ok()) {
+      return verified.status();
+    }
+    shard.FinishRestoreInPlaceLocked(state, map.epoch());
+  } else {
+    grpc::Slice payload(static_cast<size_t>(file->payload_bytes()));
+    if (absl::Status read = file->ReadPayload(absl::MakeSpan(
+            reinterpret_cast<char*>(const_cast<uint8_t*>(payload.begin())), payload.size()));
+        !read.ok()) {
+      return read;
+    }
+    if (absl::StatusOr<ShardFileInfo> verified = file->Finish(); !verified.ok()) {
+      return verified.status();
+    }
+    v1::ShardState parsed;
+    absl::StatusOr<FrameReader> reader = FrameReader::Open(MakeFrame(state, {payload}), &parsed);
+    if (!reader.ok()) return reader.status();
+    if (absl::Status restored = shard.RestoreLocked(parsed, *reader, map.epoch());
+        !restored.ok()) {
+      return restored;
+    }
   }
   spdlog::info("table {} shard {}: restored from {} (log index {}, {} bytes)", table_id,
-               shard_id, path, state.log_index(), file->info.size_bytes);
+               shard_id, path, state.log_index(), file->file_size());
   return absl::OkStatus();
 }
 

@@ -2,10 +2,15 @@
 // another as the Replicator would send them.
 #include "server/replica_set.h"
 
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <string>
 #include <vector>
 
+#include "common/checkpoint/checkpoint_store.h"
+#include "common/checkpoint/shard_file.h"
 #include "common/partition.h"
 #include "gtest/gtest.h"
 
@@ -366,6 +371,45 @@ TEST(ReplicaSetTest, ALearnerReassignedWithANewerEpochStartsAfresh) {
                   .ok());
   ASSERT_TRUE(learner.AdoptMap(Map(9, {{1}}, {{3}}, table, 8), 3).adopted);
   EXPECT_TRUE(learner.SnapshotsToFetch().empty());
+}
+
+TEST(ReplicaSetRestoreTest, FreshReplicasLoadTheirShardFilesAndADamagedOneIsNotServed) {
+  const v1::TableInfo table = DenseTable(v1::ConsistencySpec::MODEL_ASP);
+  // A primary with some state, whose shards are written as a checkpoint would write them.
+  ReplicaSet source;
+  const v1::ClusterMap before = Map(2, {{1, 2}, {1, 2}}, {}, table);
+  source.AdoptMap(before, 1);
+  const std::string dir = std::string(std::getenv("TEST_TMPDIR")) + "/restore";
+  std::filesystem::create_directories(dir);
+  for (const std::shared_ptr<TableShard>& shard : source.LedShards()) {
+    v1::ShardState state;
+    std::vector<grpc::Slice> payload;
+    ASSERT_TRUE(shard->CaptureForCheckpoint(std::nullopt, absl::Now(), &state, &payload).ok());
+    state.set_log_index(9);  // A position the fresh replica must take over.
+    ASSERT_TRUE(
+        WriteShardFile(dir + "/" + ShardFileName(1, state.shard_id()), state, payload).ok());
+  }
+  // Shard 1's file is damaged after the coordinator checked it.
+  {
+    std::fstream file(dir + "/" + ShardFileName(1, 1),
+                      std::ios::in | std::ios::out | std::ios::binary);
+    file.seekp(60);
+    file.put('\x7f');
+  }
+  v1::ClusterMap restored = Map(5, {{2, 1}, {2, 1}}, {}, table);
+  restored.mutable_restore()->set_directory(dir);
+  restored.mutable_restore()->set_checkpoint_id(1);
+  restored.mutable_restore()->add_table_ids(1);
+  for (uint32_t self : {1u, 2u}) {
+    ReplicaSet set;
+    set.AdoptMap(restored, self);
+    const v1::DescribeShardsResponse described = set.Describe();
+    ASSERT_EQ(described.replicas_size(), 1) << "shard 1 is not served: " << self;
+    EXPECT_EQ(described.replicas(0).shard_id(), 0u);
+    EXPECT_EQ(described.replicas(0).log_index(), 9u);
+    EXPECT_EQ(described.replicas(0).role(), self == 2 ? v1::ShardReplicaInfo::ROLE_PRIMARY
+                                                      : v1::ShardReplicaInfo::ROLE_BACKUP);
+  }
 }
 
 }  // namespace

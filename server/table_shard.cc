@@ -392,11 +392,27 @@ absl::Status TableShard::RestoreLocked(const v1::ShardState& state, FrameReader&
   if (absl::Status installed = InstallLocked(state, reader, &none); !installed.ok()) {
     return installed;
   }
-  if (role_ == ReplicaRole::kPrimary) {
-    term_epoch_ = epoch;
-    term_base_index_ = log_index_;
-  }
+  StartRestoredTermLocked(epoch);
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::optional<std::vector<absl::Span<char>>>>
+TableShard::BeginRestoreInPlaceLocked(const v1::ShardState& state) {
+  if (absl::Status same = CheckSnapshotOfThisShard(state); !same.ok()) return same;
+  return store_->BeginInstallInPlace(state);
+}
+
+void TableShard::FinishRestoreInPlaceLocked(const v1::ShardState& state, uint64_t epoch) {
+  store_->FinishInstallInPlace(state);
+  FinishedCallbacks none;  // A fresh replica has nothing queued.
+  AdoptSnapshotLocked(state, &none);
+  StartRestoredTermLocked(epoch);
+}
+
+void TableShard::StartRestoredTermLocked(uint64_t epoch) {
+  if (role_ != ReplicaRole::kPrimary) return;
+  term_epoch_ = epoch;
+  term_base_index_ = log_index_;
 }
 
 bool TableShard::Readable(uint64_t reader_clock) {

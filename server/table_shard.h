@@ -162,6 +162,14 @@ class TableShard {
   // state that does not fit this table and shard (nothing changes).
   absl::Status RestoreLocked(const v1::ShardState& state, FrameReader& reader, uint64_t epoch)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The same in place (ShardStore::BeginInstallInPlace), so that a large file is read straight
+  // into the store: Begin returns the ranges the file's payload goes to (nullopt: use
+  // RestoreLocked), which the caller fills holding mu() (the replica is not serving yet; on a
+  // failure it is discarded); Finish completes the restore.
+  absl::StatusOr<std::optional<std::vector<absl::Span<char>>>> BeginRestoreInPlaceLocked(
+      const v1::ShardState& state) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void FinishRestoreInPlaceLocked(const v1::ShardState& state, uint64_t epoch)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // BSP: clocks completed.
   uint64_t CompletedClocksLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return clock_.completed();
@@ -192,6 +200,8 @@ class TableShard {
   // applies the entries queued after it.
   void AdoptSnapshotLocked(const v1::ShardState& state, FinishedCallbacks* finished)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A restored primary's term starts at `epoch` from its log index.
+  void StartRestoredTermLocked(uint64_t epoch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Answers the barriers the log has reached.
   void ReleaseBarriersLocked(FinishedCallbacks* finished) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 

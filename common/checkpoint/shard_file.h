@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "grpcpp/support/byte_buffer.h"
 #include "grpcpp/support/slice.h"
 #include "proto/parameter_server.pb.h"
@@ -50,6 +51,48 @@ struct ShardFile {
 // naming the file and the problem: a wrong magic, a file shorter or longer than its frame
 // length says (truncated), a checksum mismatch (corrupt), a header that does not parse.
 absl::StatusOr<ShardFile> ReadShardFile(const std::string& path);
+
+// Reads a shard file in order without holding it whole: the header at Open(), then the payload
+// straight into the caller's memory (a store's arrays: no staging copy of the state, whose first
+// touch of fresh memory is what a large restore spends its time on), then the checksum at
+// Finish(). Until Finish() succeeds, what was read is unverified: the caller discards it on any
+// error. Movable; one thread at a time.
+class ShardFileReader {
+ public:
+  // Reads and checks the prefix and the ShardState header. Errors: as ReadShardFile's.
+  static absl::StatusOr<ShardFileReader> Open(const std::string& path);
+
+  ShardFileReader(ShardFileReader&& other) noexcept;
+  ShardFileReader& operator=(ShardFileReader&& other) noexcept;
+  ShardFileReader(const ShardFileReader&) = delete;
+  ShardFileReader& operator=(const ShardFileReader&) = delete;
+  ~ShardFileReader();
+
+  const v1::ShardState& state() const { return state_; }
+  // The serialised header as in the file (the frame's header).
+  const std::string& header_bytes() const { return header_bytes_; }
+  uint64_t payload_bytes() const { return payload_bytes_; }
+  uint64_t file_size() const { return file_size_; }
+
+  // Reads the next out.size() payload bytes into `out`. Errors: DataLoss past the payload's end
+  // or on a short read; what read() reports.
+  absl::Status ReadPayload(absl::Span<char> out);
+  // Checks that the whole payload was read and the checksum matches; returns the file's size and
+  // checksum. Errors: FailedPrecondition with payload left unread; DataLoss on a mismatch.
+  absl::StatusOr<ShardFileInfo> Finish();
+
+ private:
+  ShardFileReader() = default;
+
+  std::string path_;
+  int fd_ = -1;
+  uint64_t file_size_ = 0;
+  v1::ShardState state_;
+  std::string header_bytes_;
+  uint64_t payload_bytes_ = 0;
+  uint64_t payload_read_ = 0;
+  uint32_t crc_ = 0;
+};
 
 }  // namespace ps
 
