@@ -61,7 +61,7 @@ void DenseStore::Apply(PushPayload& payload) {
 
 void DenseStore::Accumulate(uint64_t clock, PushPayload& payload) {
   auto [it, inserted] = accumulators_.try_emplace(clock);
-  std::vector<float>& sum = it->second;
+  DenseArray& sum = it->second;
   if (inserted) {
     if (!spare_accumulators_.empty()) {
       sum.swap(spare_accumulators_.back());
@@ -89,7 +89,7 @@ void DenseStore::Accumulate(uint64_t clock, PushPayload& payload) {
 void DenseStore::ApplyAccumulated(uint64_t clock, uint32_t contributors) {
   const auto it = accumulators_.find(clock);
   if (it == accumulators_.end()) return;
-  std::vector<float>& sum = it->second;
+  DenseArray& sum = it->second;
   if (contributors > 1) {  // x / 1 is x: one worker's clock skips the pass.
     const float count = static_cast<float>(contributors);
     for (float& value : sum) value /= count;
@@ -113,7 +113,7 @@ void DenseStore::Serialize(v1::ShardState* state, std::vector<grpc::Slice>* payl
   state->set_dense_step(step_);
   state->set_num_slots(slots_.size());
   payload->push_back(CopySlice(values_.data(), bytes));
-  for (const std::vector<float>& slot : slots_) payload->push_back(CopySlice(slot.data(), bytes));
+  for (const DenseArray& slot : slots_) payload->push_back(CopySlice(slot.data(), bytes));
   for (const auto& [clock, sum] : accumulators_) {
     state->add_accumulators()->set_clock(clock);
     payload->push_back(CopySlice(sum.data(), bytes));
@@ -136,10 +136,10 @@ absl::Status DenseStore::Install(const v1::ShardState& state, FrameReader& reade
   // Every read below now succeeds, so the arrays are overwritten in place (no fresh 64 MB
   // allocations to fault in) without a partial install being possible.
   reader.Read(values_.data(), bytes).IgnoreError();
-  for (std::vector<float>& slot : slots_) reader.Read(slot.data(), bytes).IgnoreError();
-  std::map<uint64_t, std::vector<float>> accumulators;
+  for (DenseArray& slot : slots_) reader.Read(slot.data(), bytes).IgnoreError();
+  std::map<uint64_t, DenseArray> accumulators;
   for (const v1::AccumulatorState& accumulator : state.accumulators()) {
-    std::vector<float>& sum = accumulators[accumulator.clock()];
+    DenseArray& sum = accumulators[accumulator.clock()];
     sum.resize(range_.size());
     reader.Read(sum.data(), bytes).IgnoreError();
   }
@@ -157,14 +157,14 @@ absl::StatusOr<std::optional<std::vector<absl::Span<char>>>> DenseStore::BeginIn
   }
   const size_t bytes = range_.size() * sizeof(float);
   std::vector<absl::Span<char>> ranges;
-  const auto add = [&](std::vector<float>& array) {
+  const auto add = [&](DenseArray& array) {
     ranges.push_back(absl::MakeSpan(reinterpret_cast<char*>(array.data()), bytes));
   };
   add(values_);
-  for (std::vector<float>& slot : slots_) add(slot);
+  for (DenseArray& slot : slots_) add(slot);
   staged_accumulators_.clear();
   for (const v1::AccumulatorState& accumulator : state.accumulators()) {
-    std::vector<float>& sum = staged_accumulators_[accumulator.clock()];
+    DenseArray& sum = staged_accumulators_[accumulator.clock()];
     sum.resize(range_.size());
     add(sum);
   }

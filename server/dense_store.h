@@ -5,9 +5,13 @@
 #include <map>
 
 #include "common/partition.h"
+#include "server/huge_page_allocator.h"
 #include "server/shard_store.h"
 
 namespace ps {
+
+// A shard-sized array of floats, on huge pages when large (huge_page_allocator.h).
+using DenseArray = std::vector<float, HugePageAllocator<float>>;
 
 class DenseStore : public ShardStore {
  public:
@@ -34,19 +38,19 @@ class DenseStore : public ShardStore {
   void ApplyBlock(uint64_t first, absl::Span<const float> gradient);
 
   const DenseRange range_;
-  std::vector<float> values_;
-  std::vector<std::vector<float>> slots_;
+  DenseArray values_;
+  std::vector<DenseArray> slots_;
   // Updates applied so far (Adam's bias correction): every update covers the whole range.
   uint64_t step_ = 0;
   // BSP: per pending clock, the sum of the gradients pushed for it.
-  std::map<uint64_t, std::vector<float>> accumulators_;
+  std::map<uint64_t, DenseArray> accumulators_;
   // Accumulators being filled by an in-place installation.
-  std::map<uint64_t, std::vector<float>> staged_accumulators_;
+  std::map<uint64_t, DenseArray> staged_accumulators_;
   // Zeroed accumulators kept from completed clocks (at most kMaxSpareAccumulators): reusing them
   // avoids allocating and page-faulting a shard-sized buffer per clock, also while several
   // clocks are pending.
   static constexpr size_t kMaxSpareAccumulators = 4;
-  std::vector<std::vector<float>> spare_accumulators_;
+  std::vector<DenseArray> spare_accumulators_;
 };
 
 }  // namespace ps
