@@ -55,7 +55,7 @@ absl::StatusOr<std::vector<uint64_t>> ListCheckpoints(const std::string& root);
 
 // Checks that `manifest` is whole (one file per table and shard, no file twice) and that every
 // file it lists reads back with the listed size and checksum and holds the listed table and
-// shard. Reads every byte. Errors: DataLoss (or NotFound for a missing file) naming the file and
+// shard. Reads every byte (files in parallel, one thread per core). Errors: DataLoss (or NotFound for a missing file) naming the file and
 // the problem.
 absl::Status VerifyCheckpoint(const std::string& checkpoint_dir,
                               const v1::CheckpointManifest& manifest);

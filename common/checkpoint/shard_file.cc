@@ -5,8 +5,10 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
@@ -191,6 +193,23 @@ absl::StatusOr<ShardFileInfo> ShardFileReader::Finish() {
                                             ", the file says ", stored, "): corrupt"));
   }
   return ShardFileInfo{file_size_, crc_};
+}
+
+absl::StatusOr<ShardFileInfo> VerifyShardFile(const std::string& path, v1::ShardState* state) {
+  absl::StatusOr<ShardFileReader> reader = ShardFileReader::Open(path);
+  if (!reader.ok()) return reader.status();
+  std::vector<char> buffer(std::min<uint64_t>(reader->payload_bytes(), uint64_t{1} << 20));
+  for (uint64_t left = reader->payload_bytes(); left > 0;) {
+    const size_t chunk = static_cast<size_t>(std::min<uint64_t>(left, buffer.size()));
+    if (absl::Status read = reader->ReadPayload(absl::MakeSpan(buffer.data(), chunk));
+        !read.ok()) {
+      return read;
+    }
+    left -= chunk;
+  }
+  absl::StatusOr<ShardFileInfo> info = reader->Finish();
+  if (info.ok()) *state = reader->state();
+  return info;
 }
 
 absl::StatusOr<ShardFile> ReadShardFile(const std::string& path) {

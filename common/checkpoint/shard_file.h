@@ -52,6 +52,10 @@ struct ShardFile {
 // length says (truncated), a checksum mismatch (corrupt), a header that does not parse.
 absl::StatusOr<ShardFile> ReadShardFile(const std::string& path);
 
+// Reads a whole shard file through a small buffer and verifies it (as ReadShardFile, without
+// keeping the payload); `state` receives its header. Errors: as ReadShardFile's.
+absl::StatusOr<ShardFileInfo> VerifyShardFile(const std::string& path, v1::ShardState* state);
+
 // Reads a shard file in order without holding it whole: the header at Open(), then the payload
 // straight into the caller's memory (a store's arrays: no staging copy of the state, whose first
 // touch of fresh memory is what a large restore spends its time on), then the checksum at
