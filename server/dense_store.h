@@ -5,13 +5,13 @@
 #include <map>
 
 #include "common/partition.h"
-#include "server/huge_page_allocator.h"
+#include "server/populated_allocator.h"
 #include "server/shard_store.h"
 
 namespace ps {
 
-// A shard-sized array of floats, on huge pages when large (huge_page_allocator.h).
-using DenseArray = std::vector<float, HugePageAllocator<float>>;
+// A shard-sized array of floats, populated at once when large (populated_allocator.h).
+using DenseArray = std::vector<float, PopulatedAllocator<float>>;
 
 class DenseStore : public ShardStore {
  public:
