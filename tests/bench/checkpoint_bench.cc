@@ -62,6 +62,7 @@
 #include "common/logging.h"
 #include "proto/parameter_server.grpc.pb.h"
 #include "tests/harness/daemon_process.h"
+#include "tests/bench/bench_cluster.h"
 #include "tests/harness/local_cluster.h"
 #include "worker/client/ps_client.h"
 
@@ -421,17 +422,11 @@ LocalClusterOptions ClusterOptions(const std::vector<std::string>& coordinator_a
 }
 
 std::unique_ptr<LocalCluster> StartCluster(const LocalClusterOptions& options) {
-  absl::StatusOr<std::unique_ptr<LocalCluster>> cluster = LocalCluster::Start(options);
-  Check(cluster.status(), "starting the cluster");
-  return *std::move(cluster);
+  return ::ps::testing::StartClusterOrExit(options, "checkpoint_bench");
 }
 
 std::unique_ptr<PsClient> Worker(LocalCluster& cluster) {
-  PsClientOptions options;
-  options.coordinator_address = cluster.coordinator_address();
-  absl::StatusOr<std::unique_ptr<PsClient>> client = PsClient::Connect(options);
-  Check(client.status(), "connecting");
-  return *std::move(client);
+  return ::ps::testing::ConnectWorkerOrExit(cluster, "checkpoint_bench");
 }
 
 v1::CheckpointNowResponse TakeCheckpoint(LocalCluster& cluster) {

@@ -24,6 +24,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "common/logging.h"
+#include "tests/bench/bench_cluster.h"
 #include "tests/harness/local_cluster.h"
 #include "worker/client/ps_client.h"
 
@@ -60,17 +61,11 @@ void Check(const absl::Status& status, const char* what) {
 }
 
 std::unique_ptr<LocalCluster> StartCluster(const LocalClusterOptions& options) {
-  absl::StatusOr<std::unique_ptr<LocalCluster>> cluster = LocalCluster::Start(options);
-  Check(cluster.status(), "starting the cluster");
-  return *std::move(cluster);
+  return ::ps::testing::StartClusterOrExit(options, "replication_bench");
 }
 
 std::unique_ptr<PsClient> Worker(LocalCluster& cluster) {
-  PsClientOptions options;
-  options.coordinator_address = cluster.coordinator_address();
-  absl::StatusOr<std::unique_ptr<PsClient>> client = PsClient::Connect(options);
-  Check(client.status(), "connecting");
-  return *std::move(client);
+  return ::ps::testing::ConnectWorkerOrExit(cluster, "replication_bench");
 }
 
 v1::ClusterMap CurrentMap(LocalCluster& cluster) {

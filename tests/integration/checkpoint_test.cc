@@ -193,6 +193,23 @@ std::vector<float> Gradient(int step) {
   return gradient;
 }
 
+// The three tables Train() trains: dense ASP with SGD, dense BSP with momentum, sparse SSP with
+// Adagrad. Empty if one could not be created (the failure is recorded).
+std::vector<v1::TableInfo> CreateTables(PsClient& client) {
+  std::vector<v1::TableInfo> tables;
+  for (const v1::TableSpec& spec :
+       {DenseSpec("asp_sgd", v1::ConsistencySpec::MODEL_ASP, v1::OptimizerSpec::KIND_SGD),
+        DenseSpec("bsp_momentum", v1::ConsistencySpec::MODEL_BSP,
+                  v1::OptimizerSpec::KIND_MOMENTUM),
+        SparseSpec()}) {
+    absl::StatusOr<v1::TableInfo> table = client.CreateTable(spec);
+    EXPECT_TRUE(table.ok()) << table.status();
+    if (!table.ok()) return {};
+    tables.push_back(*table);
+  }
+  return tables;
+}
+
 // `steps` training steps of one worker over the three tables.
 void Train(PsClient& client, const std::vector<v1::TableInfo>& tables, int first, int steps) {
   for (int step = first; step < first + steps; ++step) {
@@ -231,16 +248,8 @@ TEST(CheckpointTest, RestoresBitwiseOntoFewerAndMoreServersAndTrainsOn) {
     LocalCluster& cluster = **started;
     std::unique_ptr<PsClient> client = Connect(cluster, false);
     ASSERT_TRUE(client);
-    std::vector<v1::TableInfo> tables;
-    for (const v1::TableSpec& spec :
-         {DenseSpec("asp_sgd", v1::ConsistencySpec::MODEL_ASP, v1::OptimizerSpec::KIND_SGD),
-          DenseSpec("bsp_momentum", v1::ConsistencySpec::MODEL_BSP,
-                    v1::OptimizerSpec::KIND_MOMENTUM),
-          SparseSpec()}) {
-      absl::StatusOr<v1::TableInfo> table = client->CreateTable(spec);
-      ASSERT_TRUE(table.ok()) << table.status();
-      tables.push_back(*table);
-    }
+    const std::vector<v1::TableInfo> tables = CreateTables(*client);
+    ASSERT_EQ(tables.size(), 3u);
     Train(*client, tables, 0, 12);
     absl::StatusOr<v1::CheckpointNowResponse> taken = TakeCheckpoint(cluster);
     ASSERT_TRUE(taken.ok()) << taken.status() << cluster.AllLogs();
@@ -420,16 +429,8 @@ TEST(CheckpointTest, PeriodicCheckpointsTakenDuringTrainingRestoreBitwise) {
     LocalCluster& cluster = **started;
     std::unique_ptr<PsClient> client = Connect(cluster, false);
     ASSERT_TRUE(client);
-    std::vector<v1::TableInfo> tables;
-    for (const v1::TableSpec& spec :
-         {DenseSpec("asp_sgd", v1::ConsistencySpec::MODEL_ASP, v1::OptimizerSpec::KIND_SGD),
-          DenseSpec("bsp_momentum", v1::ConsistencySpec::MODEL_BSP,
-                    v1::OptimizerSpec::KIND_MOMENTUM),
-          SparseSpec()}) {
-      absl::StatusOr<v1::TableInfo> table = client->CreateTable(spec);
-      ASSERT_TRUE(table.ok()) << table.status();
-      tables.push_back(*table);
-    }
+    const std::vector<v1::TableInfo> tables = CreateTables(*client);
+    ASSERT_EQ(tables.size(), 3u);
     // Train until three periodic checkpoints completed during it.
     const absl::Time deadline = absl::Now() + absl::Seconds(30);
     int step = 0;

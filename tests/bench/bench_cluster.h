@@ -1,0 +1,21 @@
+// What the benchmarks that drive a localhost cluster share: starting it and connecting a worker,
+// or exiting with a message naming the program (a benchmark has nothing to do without them).
+#ifndef PS_TESTS_BENCH_BENCH_CLUSTER_H_
+#define PS_TESTS_BENCH_BENCH_CLUSTER_H_
+
+#include <memory>
+
+#include "tests/harness/local_cluster.h"
+#include "worker/client/ps_client.h"
+
+namespace ps::testing {
+
+std::unique_ptr<LocalCluster> StartClusterOrExit(const LocalClusterOptions& options,
+                                                 const char* program);
+
+// A PsClient registered as a worker of `cluster`.
+std::unique_ptr<PsClient> ConnectWorkerOrExit(LocalCluster& cluster, const char* program);
+
+}  // namespace ps::testing
+
+#endif  // PS_TESTS_BENCH_BENCH_CLUSTER_H_
