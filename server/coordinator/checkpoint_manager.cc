@@ -17,6 +17,8 @@ namespace ps {
 namespace {
 
 constexpr int kAttempts = 4;
+// How often --checkpoint_every_steps looks at the ranks' progress.
+constexpr absl::Duration kStepsPoll = absl::Milliseconds(100);
 // How many clocks ahead of the fastest shard a BSP cut is set at first; each aborted attempt
 // (a shard passed the cut before the request reached it: fast steps) sets it 4 times further.
 constexpr uint64_t kFirstCutLead = 2;
@@ -63,9 +65,11 @@ absl::Status ValidateCheckpointOptions(const CheckpointOptions& options) {
   if (options.interval < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("--checkpoint_interval_s must be >= 0 (0: on demand only)");
   }
-  if (options.directory.empty() && options.interval > absl::ZeroDuration()) {
+  if (options.directory.empty() &&
+      (options.interval > absl::ZeroDuration() || options.every_steps > 0)) {
     return absl::InvalidArgumentError(
-        "--checkpoint_interval_s needs --checkpoint_dir (where the checkpoints go)");
+        "--checkpoint_interval_s and --checkpoint_every_steps need --checkpoint_dir (where the "
+        "checkpoints go)");
   }
   return absl::OkStatus();
 }
@@ -114,7 +118,10 @@ CheckpointManager::CheckpointManager(ClusterState& state, ServerCheckpointClient
 CheckpointManager::~CheckpointManager() { Stop(); }
 
 void CheckpointManager::Start() {
-  if (options_.directory.empty() || options_.interval <= absl::ZeroDuration()) return;
+  if (options_.directory.empty() ||
+      (options_.interval <= absl::ZeroDuration() && options_.every_steps == 0)) {
+    return;
+  }
   periodic_ = std::thread([this] { PeriodicLoop(); });
 }
 
@@ -127,16 +134,37 @@ void CheckpointManager::Stop() {
 }
 
 void CheckpointManager::PeriodicLoop() {
+  const bool by_time = options_.interval > absl::ZeroDuration();
+  // Steps are polled; time waits the whole interval when it is the only trigger.
+  const absl::Duration poll = options_.every_steps > 0
+                                  ? (by_time ? std::min(options_.interval, kStepsPoll) : kStepsPoll)
+                                  : options_.interval;
+  absl::Time next_time = absl::Now() + options_.interval;
+  uint64_t next_steps = options_.every_steps;
   while (true) {
     {
       absl::MutexLock lock(&mu_);
       const auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
-      mu_.AwaitWithTimeout(absl::Condition(&stopping), options_.interval);
+      mu_.AwaitWithTimeout(absl::Condition(&stopping), poll);
       if (stopping_) return;
     }
-    absl::StatusOr<v1::CheckpointNowResponse> taken = TakeCheckpoint("periodic");
+    std::string reason;
+    const std::optional<uint64_t> steps = state_.SlowestLiveRankSteps();
+    if (by_time && absl::Now() >= next_time) {
+      reason = "periodic";
+    } else if (options_.every_steps > 0 && steps.has_value() && *steps >= next_steps) {
+      reason = absl::StrCat("every ", options_.every_steps, " steps: the slowest rank is at ",
+                            *steps);
+    } else {
+      continue;
+    }
+    absl::StatusOr<v1::CheckpointNowResponse> taken = TakeCheckpoint(reason);
     if (absl::IsFailedPrecondition(taken.status())) {
       spdlog::debug("periodic checkpoint skipped: {}", std::string(taken.status().message()));
+    }
+    next_time = absl::Now() + options_.interval;
+    if (options_.every_steps > 0 && steps.has_value()) {
+      next_steps = (*steps / options_.every_steps + 1) * options_.every_steps;
     }
   }
 }

@@ -1,4 +1,5 @@
-// Checkpoints, as the coordinator drives them: periodic (--checkpoint_interval_s) and on demand
+// Checkpoints, as the coordinator drives them: periodic (--checkpoint_interval_s seconds, or
+// --checkpoint_every_steps steps of the job's slowest rank) and on demand
 // (the Checkpoint rpc, psctl checkpoint). One checkpoint:
 //   1. the catalog and map are taken; every BSP table gets a cut clock a little ahead of the
 //      largest clock any of its shards' primaries has completed (DescribeShards), so that the
@@ -51,8 +52,11 @@ std::unique_ptr<ServerCheckpointClient> NewGrpcServerCheckpointClient();
 struct CheckpointOptions {
   // Root of the checkpoints (common/checkpoint/checkpoint_store.h); "" turns checkpoints off.
   std::string directory;
-  // Between periodic checkpoints; zero: on demand only.
+  // Between periodic checkpoints; zero: none by time.
   absl::Duration interval = absl::ZeroDuration();
+  // Also one each time the job's slowest live rank has completed this many more steps (its
+  // progress reports, ClusterState::SlowestLiveRankSteps); 0: none by steps.
+  uint64_t every_steps = 0;
   // Complete checkpoints kept; >= 1.
   int keep = 3;
   // One checkpoint's limit, from the first request to the servers to the manifest.

@@ -309,5 +309,27 @@ TEST_F(CheckpointManagerTest, ARestoredClusterContinuesAboveTheCheckpoint) {
             absl::StatusCode::kInvalidArgument);
 }
 
+TEST_F(CheckpointManagerTest, EveryNStepsOfTheSlowestRankTakesACheckpoint) {
+  CheckpointOptions options = Checkpoints("steps");
+  options.every_steps = 10;
+  CheckpointManager manager(state_, servers_, options);
+  manager.Start();
+  ASSERT_TRUE(state_.Heartbeat(worker_, 2, kStart, 9).ok());
+  absl::SleepFor(absl::Milliseconds(300));  // Three polls: nothing is due yet.
+  EXPECT_EQ(manager.Status().last_complete_id(), 0u);
+  ASSERT_TRUE(state_.Heartbeat(worker_, 2, kStart, 12).ok());
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (manager.Status().last_complete_id() < 1 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_EQ(manager.Status().last_complete_id(), 1u);
+  absl::SleepFor(absl::Milliseconds(300));
+  EXPECT_EQ(manager.Status().last_complete_id(), 1u) << "the next is due at step 20";
+  manager.Stop();
+  CheckpointOptions nowhere;
+  nowhere.every_steps = 5;
+  EXPECT_EQ(ValidateCheckpointOptions(nowhere).code(), absl::StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace ps

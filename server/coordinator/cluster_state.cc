@@ -210,6 +210,18 @@ absl::Status ClusterState::RestoreFrom(const v1::CheckpointManifest& manifest,
   return absl::OkStatus();
 }
 
+std::optional<uint64_t> ClusterState::SlowestLiveRankSteps() const {
+  absl::MutexLock lock(&mu_);
+  std::optional<uint64_t> slowest;
+  for (const v1::WorkerInfo& worker : map_.workers()) {
+    if (worker.state() != v1::MEMBER_STATE_ALIVE) continue;
+    const auto it = rank_progress_.find(worker.rank());
+    if (it == rank_progress_.end()) continue;
+    slowest = std::min(slowest.value_or(it->second), it->second);
+  }
+  return slowest;
+}
+
 void ClusterState::FillManifest(v1::CheckpointManifest* manifest) const {
   absl::MutexLock lock(&mu_);
   manifest->set_num_shards(options_.num_shards);

@@ -101,6 +101,9 @@ class ClusterState {
   // Errors: FailedPrecondition once a member registered or a table exists; InvalidArgument when
   // the checkpoint's num_shards differs from this cluster's.
   absl::Status RestoreFrom(const v1::CheckpointManifest& manifest, const std::string& directory);
+  // The fewest steps any live worker's rank has completed (its progress reports); nullopt when
+  // no live worker has reported any.
+  std::optional<uint64_t> SlowestLiveRankSteps() const;
   // The fields of a manifest the coordinator knows: counters (epoch, ids, incarnations), the
   // catalog and each rank's progress.
   void FillManifest(v1::CheckpointManifest* manifest) const;

@@ -35,6 +35,9 @@ ABSL_FLAG(std::string, checkpoint_dir, "",
           "\"\" turns checkpoints off.");
 ABSL_FLAG(uint32_t, checkpoint_interval_s, 0,
           "Seconds between periodic checkpoints; 0 takes them on demand only (psctl checkpoint).");
+ABSL_FLAG(uint64_t, checkpoint_every_steps, 0,
+          "Also a checkpoint each time the job's slowest rank has completed this many more "
+          "training steps; 0: none by steps.");
 ABSL_FLAG(int, checkpoint_keep, 3, "Complete checkpoints kept; older ones are removed.");
 ABSL_FLAG(std::string, restore, "",
           "Start from a checkpoint in --checkpoint_dir: --restore (the newest complete one) or "
@@ -71,6 +74,7 @@ int main(int argc, char** argv) {
   checkpoint_options.directory = absl::GetFlag(FLAGS_checkpoint_dir);
   checkpoint_options.interval = absl::Seconds(absl::GetFlag(FLAGS_checkpoint_interval_s));
   checkpoint_options.keep = absl::GetFlag(FLAGS_checkpoint_keep);
+  checkpoint_options.every_steps = absl::GetFlag(FLAGS_checkpoint_every_steps);
   const std::string restore = absl::GetFlag(FLAGS_restore);
   absl::Status valid = ps::ValidateClusterOptions(options);
   if (valid.ok()) valid = ps::ValidateCheckpointOptions(checkpoint_options);
@@ -115,10 +119,16 @@ int main(int argc, char** argv) {
       options.min_servers, absl::GetFlag(FLAGS_heartbeat_interval_ms),
       absl::GetFlag(FLAGS_failure_timeout_ms));
   if (!checkpoint_options.directory.empty()) {
+    std::string when;
+    if (checkpoint_options.interval > absl::ZeroDuration()) {
+      when = absl::StrCat("every ", absl::GetFlag(FLAGS_checkpoint_interval_s), " s");
+    }
+    if (checkpoint_options.every_steps > 0) {
+      absl::StrAppend(&when, when.empty() ? "" : " and ", "every ",
+                      checkpoint_options.every_steps, " steps of the slowest rank");
+    }
     spdlog::info("checkpoints in {}: {}, keeping the newest {}", checkpoint_options.directory,
-                 checkpoint_options.interval > absl::ZeroDuration()
-                     ? absl::StrCat("every ", absl::GetFlag(FLAGS_checkpoint_interval_s), " s")
-                     : std::string("on demand (psctl checkpoint)"),
+                 when.empty() ? std::string("on demand (psctl checkpoint)") : when,
                  checkpoint_options.keep);
   }
   {
