@@ -1,5 +1,6 @@
 // The parameter server's gRPC service: Push, PushStream, Pull and PushPull for workers, Replicate and
-// FetchShardSnapshot between replicas, DescribeShards for operators, all over gRPC's callback
+// FetchShardSnapshot between replicas, DescribeShards for operators, Checkpoint for the
+// coordinator (server/checkpoint_writer.h, on a thread of its own), all over gRPC's callback
 // API so that no thread waits for a clock, a replica's acknowledgement or a newer map. The
 // decisions are ReplicaSet's (replica_set.h); this class converts frames and statuses, parks
 // calls and sends replication.
