@@ -4,12 +4,12 @@
 
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <string>
 #include <vector>
 
 #include "common/checkpoint/checkpoint_store.h"
+#include "common/checkpoint/file_damage.h"
 #include "common/checkpoint/shard_file.h"
 #include "common/partition.h"
 #include "gtest/gtest.h"
@@ -390,12 +390,7 @@ TEST(ReplicaSetRestoreTest, FreshReplicasLoadTheirShardFilesAndADamagedOneIsNotS
         WriteShardFile(dir + "/" + ShardFileName(1, state.shard_id()), state, payload).ok());
   }
   // Shard 1's file is damaged after the coordinator checked it.
-  {
-    std::fstream file(dir + "/" + ShardFileName(1, 1),
-                      std::ios::in | std::ios::out | std::ios::binary);
-    file.seekp(60);
-    file.put('\x7f');
-  }
+  ASSERT_TRUE(FlipByte(dir + "/" + ShardFileName(1, 1), 60));
   v1::ClusterMap restored = Map(5, {{2, 1}, {2, 1}}, {}, table);
   restored.mutable_restore()->set_directory(dir);
   restored.mutable_restore()->set_checkpoint_id(1);

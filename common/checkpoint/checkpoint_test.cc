@@ -10,6 +10,7 @@
 #include "common/checkpoint/checkpoint_store.h"
 #include "common/checkpoint/shard_file.h"
 #include "common/frame.h"
+#include "common/checkpoint/file_damage.h"
 #include "gtest/gtest.h"
 
 namespace ps {
@@ -48,16 +49,6 @@ std::string PayloadBytes(const grpc::ByteBuffer& frame, v1::ShardState* state) {
   return bytes;
 }
 
-void FlipByte(const std::string& path, std::streamoff offset) {
-  std::fstream file(path, std::ios::in | std::ios::out | std::ios::binary);
-  file.seekg(offset);
-  char c = 0;
-  file.read(&c, 1);
-  c ^= 0x01;
-  file.seekp(offset);
-  file.write(&c, 1);
-}
-
 TEST(ShardFileTest, RoundTripsBitwise) {
   const std::string dir = FreshDir("round_trip");
   const std::string path = dir + "/" + ShardFileName(2, 5);
@@ -83,7 +74,7 @@ TEST(ShardFileTest, DetectsCorruptionTruncationAndForeignFiles) {
   ASSERT_TRUE(WriteShardFile(path, State(1, 0), Payload(256, 0)).ok());
   const auto size = static_cast<std::streamoff>(fs::file_size(path));
 
-  FlipByte(path, size / 2);
+  ASSERT_TRUE(FlipByte(path, static_cast<uint64_t>(size / 2)));
   absl::StatusOr<ShardFile> flipped = ReadShardFile(path);
   EXPECT_EQ(flipped.status().code(), absl::StatusCode::kDataLoss);
   EXPECT_NE(flipped.status().message().find("checksum mismatch"), std::string::npos)
@@ -158,7 +149,7 @@ TEST(CheckpointStoreTest, RestoreSkipsDamagedCheckpointsNamingTheProblem) {
   const std::string root = FreshDir("restore");
   for (uint64_t id = 1; id <= 4; ++id) WriteCheckpoint(root, id, 2, 4);
   // 4: a flipped byte; 3: a truncated file; 2: no manifest. 1 is whole.
-  FlipByte(CheckpointDirectory(root, 4) + "/" + ShardFileName(2, 1), 40);
+  ASSERT_TRUE(FlipByte(CheckpointDirectory(root, 4) + "/" + ShardFileName(2, 1), 40));
   const std::string truncated = CheckpointDirectory(root, 3) + "/" + ShardFileName(1, 3);
   fs::resize_file(truncated, fs::file_size(truncated) - 1);
   fs::remove(CheckpointDirectory(root, 2) + "/" + kManifestName);

@@ -19,6 +19,7 @@
 #include "common/checkpoint/shard_file.h"
 #include "common/frame.h"
 #include "common/grpc_endpoint.h"
+#include "common/checkpoint/file_damage.h"
 #include "gtest/gtest.h"
 #include "proto/parameter_server.grpc.pb.h"
 #include "tests/harness/local_cluster.h"
@@ -323,16 +324,6 @@ uint64_t TrainAndCheckpoint(LocalCluster& cluster, PsClient& client, const v1::T
   return taken.ok() ? taken->checkpoint_id() : 0;
 }
 
-void FlipByte(const std::string& path, std::streamoff offset) {
-  std::fstream file(path, std::ios::in | std::ios::out | std::ios::binary);
-  file.seekg(offset);
-  char c = 0;
-  file.read(&c, 1);
-  c ^= 0x20;
-  file.seekp(offset);
-  file.write(&c, 1);
-}
-
 TEST(CheckpointTest, DamagedCheckpointsAreSkippedWithAClearMessage) {
   const std::string checkpoints = MakeTempDir("checkpoints");
   {
@@ -352,7 +343,7 @@ TEST(CheckpointTest, DamagedCheckpointsAreSkippedWithAClearMessage) {
   }
   // 4: a flipped byte in a shard file; 3: a truncated shard file; 2: no manifest.
   const std::string flipped = CheckpointDirectory(checkpoints, 4) + "/" + ShardFileName(1, 5);
-  FlipByte(flipped, static_cast<std::streamoff>(fs::file_size(flipped) / 2));
+  ASSERT_TRUE(FlipByte(flipped, fs::file_size(flipped) / 2, 0x20));
   const std::string truncated = CheckpointDirectory(checkpoints, 3) + "/" + ShardFileName(1, 2);
   fs::resize_file(truncated, fs::file_size(truncated) - 100);
   fs::remove(CheckpointDirectory(checkpoints, 2) + "/" + kManifestName);

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/checkpoint/checkpoint_store.h"
 #include "common/checkpoint/shard_file.h"
+#include "common/checkpoint/file_damage.h"
 #include "gtest/gtest.h"
 #include "worker/model/test_checkpoint.h"
 
@@ -52,16 +53,6 @@ v1::CheckpointManifest WriteSynthetic(const std::string& root) {
                            DenseTestTable("tiny", {1.5f, -2.5f, 3.25f})});
   EXPECT_TRUE(manifest.ok()) << manifest.status();
   return manifest.ok() ? *manifest : v1::CheckpointManifest();
-}
-
-void FlipByte(const std::string& path, std::streamoff offset) {
-  std::fstream file(path, std::ios::in | std::ios::out | std::ios::binary);
-  file.seekg(offset);
-  char c = 0;
-  file.read(&c, 1);
-  c ^= 0x10;
-  file.seekp(offset);
-  file.write(&c, 1);
 }
 
 // Replaces a listed shard file and its manifest entry, as a checkpoint whose every checksum
@@ -128,7 +119,7 @@ TEST(ReadDenseTableFromCheckpointTest, ACorruptShardFileIsDataLossNamingTheFile)
   WriteSynthetic(root);
   const std::string dir = CheckpointDirectory(root, 7);
   const std::string path = dir + "/" + ShardFileName(2, 1);
-  FlipByte(path, static_cast<std::streamoff>(fs::file_size(path) / 2));
+  ASSERT_TRUE(FlipByte(path, fs::file_size(path) / 2, 0x10));
   const absl::Status status = ReadDenseTableFromCheckpoint(dir, "mlp").status();
   EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss) << status;
   EXPECT_NE(status.message().find(path), std::string::npos) << status;
@@ -256,7 +247,7 @@ TEST(ChooseCheckpointTest, ARootGivesItsNewestCompleteCheckpointSayingWhatItSkip
   // 9 damaged, 10 incomplete: 8 is the newest to read.
   ASSERT_TRUE(WriteTestCheckpoint(root, 9, kShards, {DenseTestTable("mlp", {1, 2, 3, 4, 5})}).ok());
   const std::string damaged = CheckpointDirectory(root, 9) + "/" + ShardFileName(1, 0);
-  FlipByte(damaged, static_cast<std::streamoff>(fs::file_size(damaged) / 2));
+  ASSERT_TRUE(FlipByte(damaged, fs::file_size(damaged) / 2, 0x10));
   fs::create_directories(CheckpointDirectory(root, 10));
 
   std::vector<std::string> skipped;
