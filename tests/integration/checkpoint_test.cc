@@ -324,21 +324,40 @@ uint64_t TrainAndCheckpoint(LocalCluster& cluster, PsClient& client, const v1::T
   return taken.ok() ? taken->checkpoint_id() : 0;
 }
 
+// A cluster with a worker client and one dense ASP table with SGD; the client is null (and the
+// failure recorded) when something failed.
+struct SgdCluster {
+  std::unique_ptr<LocalCluster> cluster;
+  std::unique_ptr<PsClient> client;
+  v1::TableInfo table;
+};
+SgdCluster StartSgdCluster(const LocalClusterOptions& options) {
+  SgdCluster sgd;
+  absl::StatusOr<std::unique_ptr<LocalCluster>> started = LocalCluster::Start(options);
+  EXPECT_TRUE(started.ok()) << started.status();
+  if (!started.ok()) return sgd;
+  sgd.cluster = *std::move(started);
+  std::unique_ptr<PsClient> client = Connect(*sgd.cluster, false);
+  if (!client) return sgd;
+  absl::StatusOr<v1::TableInfo> table = client->CreateTable(
+      DenseSpec("asp_sgd", v1::ConsistencySpec::MODEL_ASP, v1::OptimizerSpec::KIND_SGD));
+  EXPECT_TRUE(table.ok()) << table.status();
+  if (!table.ok()) return sgd;
+  sgd.table = *table;
+  sgd.client = std::move(client);
+  return sgd;
+}
+
 TEST(CheckpointTest, DamagedCheckpointsAreSkippedWithAClearMessage) {
   const std::string checkpoints = MakeTempDir("checkpoints");
   {
     LocalClusterOptions options = Options(2, checkpoints, false);
     options.coordinator_args.push_back("--checkpoint_keep=10");
-    absl::StatusOr<std::unique_ptr<LocalCluster>> started = LocalCluster::Start(options);
-    ASSERT_TRUE(started.ok()) << started.status();
-    LocalCluster& cluster = **started;
-    std::unique_ptr<PsClient> client = Connect(cluster, false);
-    ASSERT_TRUE(client);
-    absl::StatusOr<v1::TableInfo> table = client->CreateTable(
-        DenseSpec("asp_sgd", v1::ConsistencySpec::MODEL_ASP, v1::OptimizerSpec::KIND_SGD));
-    ASSERT_TRUE(table.ok());
+    SgdCluster sgd = StartSgdCluster(options);
+    ASSERT_TRUE(sgd.client);
     for (int step = 1; step <= 4; ++step) {
-      ASSERT_EQ(TrainAndCheckpoint(cluster, *client, *table, step), static_cast<uint64_t>(step));
+      ASSERT_EQ(TrainAndCheckpoint(*sgd.cluster, *sgd.client, sgd.table, step),
+                static_cast<uint64_t>(step));
     }
   }
   // 4: a flipped byte in a shard file; 3: a truncated shard file; 2: no manifest.
@@ -370,22 +389,18 @@ TEST(CheckpointTest, DamagedCheckpointsAreSkippedWithAClearMessage) {
 
 TEST(CheckpointTest, AnUnwritableDirectoryFailsTheCheckpointAndNothingElse) {
   const std::string checkpoints = MakeTempDir("checkpoints");
-  absl::StatusOr<std::unique_ptr<LocalCluster>> started =
-      LocalCluster::Start(Options(2, checkpoints, false));
-  ASSERT_TRUE(started.ok()) << started.status();
-  LocalCluster& cluster = **started;
-  std::unique_ptr<PsClient> client = Connect(cluster, false);
-  ASSERT_TRUE(client);
-  absl::StatusOr<v1::TableInfo> table = client->CreateTable(
-      DenseSpec("asp_sgd", v1::ConsistencySpec::MODEL_ASP, v1::OptimizerSpec::KIND_SGD));
-  ASSERT_TRUE(table.ok());
-  ASSERT_EQ(TrainAndCheckpoint(cluster, *client, *table, 1), 1u);
+  SgdCluster sgd = StartSgdCluster(Options(2, checkpoints, false));
+  ASSERT_TRUE(sgd.client);
+  LocalCluster& cluster = *sgd.cluster;
+  PsClient& client = *sgd.client;
+  const v1::TableInfo& table = sgd.table;
+  ASSERT_EQ(TrainAndCheckpoint(cluster, client, table, 1), 1u);
 
   // The checkpoint's directory cannot be created: a plain file stands where it would go (root
   // ignores permission bits, so a mode change would not do).
   const std::string blocked = CheckpointDirectory(checkpoints, 2);
   std::ofstream(blocked) << "in the way";
-  ASSERT_TRUE(client->Push(*table, Gradient(2)).ok());
+  ASSERT_TRUE(client.Push(table, Gradient(2)).ok());
   absl::StatusOr<v1::CheckpointNowResponse> failed = TakeCheckpoint(cluster);
   ASSERT_FALSE(failed.ok());
   EXPECT_NE(failed.status().message().find(blocked), std::string::npos) << failed.status();
@@ -394,7 +409,7 @@ TEST(CheckpointTest, AnUnwritableDirectoryFailsTheCheckpointAndNothingElse) {
   EXPECT_NE(status.last_error().find(blocked), std::string::npos) << status.ShortDebugString();
 
   // Training went on, and checkpoint 1 is intact.
-  ASSERT_TRUE(client->Push(*table, Gradient(3)).ok());
+  ASSERT_TRUE(client.Push(table, Gradient(3)).ok());
   std::vector<std::string> skipped;
   absl::StatusOr<RestorePoint> point = FindRestorePoint(checkpoints, std::nullopt, &skipped);
   ASSERT_TRUE(point.ok()) << point.status();
