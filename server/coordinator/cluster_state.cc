@@ -113,6 +113,7 @@ absl::StatusOr<Registration> ClusterState::RegisterWorker(const std::string& add
     registration.steps_done = it->second;
   }
   registration.job_running = job_running_;
+  job_ranks_.insert(registration.rank);
   v1::WorkerInfo* worker = map_.add_workers();
   worker->set_worker_id(registration.id);
   worker->set_incarnation(registration.incarnation);
@@ -253,9 +254,11 @@ absl::StatusOr<uint64_t> ClusterState::Leave(const v1::MemberRef& member, bool f
     }
     bool all_finished = !workers_alive;
     for (const auto& [rank, steps] : rank_progress_) all_finished &= finished_ranks_.count(rank) > 0;
+    for (uint32_t rank : job_ranks_) all_finished &= finished_ranks_.count(rank) > 0;
     if (all_finished) {
       spdlog::info("every rank finished its share: the job is over");
       rank_progress_.clear();
+      job_ranks_.clear();
       finished_ranks_.clear();
       job_running_ = false;
     }

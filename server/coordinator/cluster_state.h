@@ -223,7 +223,10 @@ class ClusterState {
   std::map<uint32_t, uint64_t> rank_progress_ ABSL_GUARDED_BY(mu_);
   // A worker of this cluster reported progress (restored progress does not count).
   bool job_running_ ABSL_GUARDED_BY(mu_) = false;
-  // Ranks whose worker finished its share of the running job.
+  // Ranks handed out in the running job, and those whose worker finished its share of it. The
+  // job is over once every rank handed out has finished and no worker is alive (a rank whose
+  // worker died before it reported any progress is still unfinished).
+  std::set<uint32_t> job_ranks_ ABSL_GUARDED_BY(mu_);
   std::set<uint32_t> finished_ranks_ ABSL_GUARDED_BY(mu_);
   bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
 };

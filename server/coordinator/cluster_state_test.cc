@@ -575,5 +575,21 @@ TEST(ClusterStateTest, ARestartedWorkerTakesBackAnUnfinishedRankWithItsProgress)
   EXPECT_FALSE(next->job_running);
 }
 
+TEST(ClusterStateTest, ARankWhoseWorkerDiedBeforeReportingKeepsTheJobRunning) {
+  ClusterState state(ThreeServerOptions(), kStart);
+  absl::StatusOr<Registration> a = state.RegisterWorker("", kStart);
+  absl::StatusOr<Registration> b = state.RegisterWorker("", kStart);
+  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_TRUE(state.Heartbeat(Ref(v1::MemberRef::ROLE_WORKER, *a), 1, kStart, 50).ok());
+  // b dies before its first progress report; a finishes and leaves.
+  ASSERT_TRUE(state.Leave(Ref(v1::MemberRef::ROLE_WORKER, *b)).ok());
+  ASSERT_TRUE(state.Leave(Ref(v1::MemberRef::ROLE_WORKER, *a), /*finished=*/true).ok());
+  absl::StatusOr<Registration> restarted = state.RegisterWorker("", kStart);
+  ASSERT_TRUE(restarted.ok());
+  EXPECT_EQ(restarted->rank, b->rank) << "b's share is still to be done";
+  EXPECT_EQ(restarted->steps_done, 0u);
+  EXPECT_TRUE(restarted->job_running) << "the job is under way: no start barrier";
+}
+
 }  // namespace
 }  // namespace ps
