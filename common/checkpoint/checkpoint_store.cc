@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cstring>
 #include <filesystem>
 #include <set>
 #include <system_error>
@@ -14,8 +13,8 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
 #include "common/checkpoint/shard_file.h"
-#include "common/crc32c.h"
 #include "common/file_util.h"
+#include "common/message_file.h"
 
 namespace ps {
 namespace {
@@ -53,46 +52,19 @@ absl::StatusOr<uint64_t> ParseCheckpointName(absl::string_view name) {
 
 absl::Status WriteManifest(const std::string& checkpoint_dir,
                            const v1::CheckpointManifest& manifest) {
-  const std::string message = manifest.SerializeAsString();
-  const uint64_t length = message.size();
-  std::string contents(kMagic, sizeof(kMagic));
-  contents.append(reinterpret_cast<const char*>(&length), sizeof(length));
-  contents.append(message);
-  const uint32_t crc = Crc32c(0, contents.data(), contents.size());
-  contents.append(reinterpret_cast<const char*>(&crc), sizeof(crc));
-  return WriteFileAtomically(absl::StrCat(checkpoint_dir, "/", kManifestName), contents);
+  return WriteMessageFile(absl::StrCat(checkpoint_dir, "/", kManifestName),
+                          absl::string_view(kMagic, sizeof(kMagic)), manifest);
 }
 
 absl::StatusOr<v1::CheckpointManifest> ReadManifest(const std::string& checkpoint_dir) {
   const std::string path = absl::StrCat(checkpoint_dir, "/", kManifestName);
-  absl::StatusOr<std::string> contents = ReadFileToString(path);
-  if (!contents.ok()) {
-    if (absl::IsNotFound(contents.status())) {
-      return absl::NotFoundError(absl::StrCat(path, " is missing: the checkpoint is incomplete"));
-    }
-    return contents.status();
-  }
-  const size_t prefix = sizeof(kMagic) + sizeof(uint64_t);
-  if (contents->size() < prefix || std::memcmp(contents->data(), kMagic, sizeof(kMagic)) != 0) {
-    return absl::DataLossError(absl::StrCat(path, ": not a checkpoint manifest"));
-  }
-  uint64_t length = 0;
-  std::memcpy(&length, contents->data() + sizeof(kMagic), sizeof(length));
-  if (length > contents->size() || prefix + length + sizeof(uint32_t) != contents->size()) {
-    return absl::DataLossError(absl::StrCat(path, ": truncated or overlong (", contents->size(),
-                                            " bytes; the header says ",
-                                            prefix + length + sizeof(uint32_t), ")"));
-  }
-  uint32_t stored = 0;
-  std::memcpy(&stored, contents->data() + prefix + length, sizeof(stored));
-  const uint32_t crc = Crc32c(0, contents->data(), prefix + length);
-  if (crc != stored) {
-    return absl::DataLossError(absl::StrCat(path, ": checksum mismatch: corrupt"));
-  }
   v1::CheckpointManifest manifest;
-  if (!manifest.ParseFromArray(contents->data() + prefix, static_cast<int>(length))) {
-    return absl::DataLossError(absl::StrCat(path, ": does not parse"));
+  absl::Status read = ReadMessageFile(path, absl::string_view(kMagic, sizeof(kMagic)),
+                                      "a checkpoint manifest", &manifest);
+  if (absl::IsNotFound(read)) {
+    return absl::NotFoundError(absl::StrCat(path, " is missing: the checkpoint is incomplete"));
   }
+  if (!read.ok()) return read;
   return manifest;
 }
 

@@ -8,12 +8,9 @@
 // coordinator writes the manifest listing every one with its size and CRC-32C. A directory without
 // a manifest is a checkpoint that failed or is still being written; it is never restored.
 //
-// MANIFEST format, version 1 (integers little-endian):
-//   8 bytes   magic "PSMANIF1"
-//   uint64    M, the length of the message that follows
-//   M bytes   a serialised v1.CheckpointManifest (proto/checkpoint.proto)
-//   uint32    CRC-32C of every byte before it
-// written atomically like the shard files.
+// MANIFEST format, version 1: a message file (common/message_file.h) with magic "PSMANIF1" holding
+// a serialised v1.CheckpointManifest (proto/checkpoint.proto), written atomically like the shard
+// files.
 //
 // Stateless functions; safe for concurrent use on different checkpoints.
 #ifndef PS_COMMON_CHECKPOINT_CHECKPOINT_STORE_H_

@@ -61,11 +61,12 @@ absl::Duration ServerLease(const ClusterOptions& options) {
   return options.failure_timeout * 3 / 4;
 }
 
-ClusterState::ClusterState(const ClusterOptions& options, absl::Time start)
-    : options_(options), next_incarnation_(static_cast<uint64_t>(absl::ToUnixMicros(start))) {
-  map_.set_num_shards(options.num_shards);
-  map_.set_replication_factor(options.replication_factor);
-  map_.set_epoch(1);
+ClusterState::ClusterState(const ClusterOptions& options, absl::Time start) : options_(options) {
+  absl::MutexLock lock(&mu_);
+  s_.next_incarnation = static_cast<uint64_t>(absl::ToUnixMicros(start));
+  s_.map.set_num_shards(options.num_shards);
+  s_.map.set_replication_factor(options.replication_factor);
+  s_.map.set_epoch(1);
 }
 
 absl::StatusOr<Registration> ClusterState::RegisterServer(const std::string& address,
@@ -73,24 +74,29 @@ absl::StatusOr<Registration> ClusterState::RegisterServer(const std::string& add
   absl::Status valid = ValidateAddress(address, /*may_be_empty=*/false);
   if (!valid.ok()) return valid;
   absl::MutexLock lock(&mu_);
+  Data before = s_;
   Registration registration;
-  registration.id = next_server_id_++;
-  registration.incarnation = next_incarnation_++;
-  v1::ServerInfo* server = map_.add_servers();
+  registration.id = s_.next_server_id++;
+  registration.incarnation = s_.next_incarnation++;
+  v1::ServerInfo* server = s_.map.add_servers();
   server->set_server_id(registration.id);
   server->set_incarnation(registration.incarnation);
   server->set_address(address);
   server->set_state(v1::MEMBER_STATE_ALIVE);
-  liveness_[{v1::MemberRef::ROLE_SERVER, registration.id}] = {now, 0};
-  const bool placed_before = !chains_.empty();
+  s_.liveness[{v1::MemberRef::ROLE_SERVER, registration.id}] = {now, 0};
+  const bool placed_before = !s_.chains.empty();
   spdlog::info("server {} joined from {} (incarnation {}); {} servers alive{}", registration.id,
                address, registration.incarnation, AliveServers().size(),
                placed_before ? "; a spare unless re-replication needs it" : "");
   const bool placed = MaybePlaceShards();
   // A shard may have been short of R for want of a server that did not hold it.
   const bool learners_added = ReReplicate();
-  Publish(/*shards_changed=*/placed || learners_added, /*membership_changed=*/true);
-  registration.map = map_;
+  if (absl::Status committed = Commit(std::move(before), /*shards_changed=*/placed || learners_added,
+                                      /*membership_changed=*/true);
+      !committed.ok()) {
+    return committed;
+  }
+  registration.map = s_.map;
   return registration;
 }
 
@@ -99,36 +105,41 @@ absl::StatusOr<Registration> ClusterState::RegisterWorker(const std::string& add
   absl::Status valid = ValidateAddress(address, /*may_be_empty=*/true);
   if (!valid.ok()) return valid;
   absl::MutexLock lock(&mu_);
+  Data before = s_;
   std::set<uint32_t> taken_ranks;
-  for (const v1::WorkerInfo& worker : map_.workers()) {
+  for (const v1::WorkerInfo& worker : s_.map.workers()) {
     if (worker.state() == v1::MEMBER_STATE_ALIVE) taken_ranks.insert(worker.rank());
   }
   Registration registration;
-  while (taken_ranks.count(registration.rank) > 0 || finished_ranks_.count(registration.rank) > 0) {
+  while (taken_ranks.count(registration.rank) > 0 || s_.finished_ranks.count(registration.rank) > 0) {
     ++registration.rank;
   }
-  registration.id = next_worker_id_++;
-  registration.incarnation = next_incarnation_++;
-  if (const auto it = rank_progress_.find(registration.rank); it != rank_progress_.end()) {
+  registration.id = s_.next_worker_id++;
+  registration.incarnation = s_.next_incarnation++;
+  if (const auto it = s_.rank_progress.find(registration.rank); it != s_.rank_progress.end()) {
     registration.steps_done = it->second;
   }
-  registration.job_running = job_running_;
-  job_ranks_.insert(registration.rank);
-  v1::WorkerInfo* worker = map_.add_workers();
+  registration.job_running = s_.job_running;
+  s_.job_ranks.insert(registration.rank);
+  v1::WorkerInfo* worker = s_.map.add_workers();
   worker->set_worker_id(registration.id);
   worker->set_incarnation(registration.incarnation);
   worker->set_address(address);
   worker->set_state(v1::MEMBER_STATE_ALIVE);
   worker->set_rank(registration.rank);
-  liveness_[{v1::MemberRef::ROLE_WORKER, registration.id}] = {now, 0};
-  Publish(/*shards_changed=*/false, /*membership_changed=*/true);
+  s_.liveness[{v1::MemberRef::ROLE_WORKER, registration.id}] = {now, 0};
+  if (absl::Status committed =
+          Commit(std::move(before), /*shards_changed=*/false, /*membership_changed=*/true);
+      !committed.ok()) {
+    return committed;
+  }
   spdlog::info("worker {} joined (rank {}, incarnation {}{}); membership version {}",
                registration.id, registration.rank, registration.incarnation,
                registration.steps_done > 0
                    ? absl::StrCat(", resuming after step ", registration.steps_done)
                    : "",
-               map_.membership_version());
-  registration.map = map_;
+               s_.map.membership_version());
+  registration.map = s_.map;
   return registration;
 }
 
@@ -139,11 +150,11 @@ absl::Status ClusterState::CheckAlive(const v1::MemberRef& member) const {
   };
   bool found = false;
   if (member.role() == v1::MemberRef::ROLE_SERVER) {
-    for (const v1::ServerInfo& s : map_.servers()) {
+    for (const v1::ServerInfo& s : s_.map.servers()) {
       found = found || matches(s.server_id(), s.incarnation(), s.state());
     }
   } else if (member.role() == v1::MemberRef::ROLE_WORKER) {
-    for (const v1::WorkerInfo& w : map_.workers()) {
+    for (const v1::WorkerInfo& w : s_.map.workers()) {
       found = found || matches(w.worker_id(), w.incarnation(), w.state());
     }
   }
@@ -167,25 +178,27 @@ absl::StatusOr<uint64_t> ClusterState::Heartbeat(const v1::MemberRef& member,
   absl::MutexLock lock(&mu_);
   absl::Status alive = CheckAlive(member);
   if (!alive.ok()) return alive;
-  liveness_[{member.role(), member.id()}] = {now, known_epoch};
+  s_.liveness[{member.role(), member.id()}] = {now, known_epoch};
   if (member.role() == v1::MemberRef::ROLE_WORKER && steps_done > 0) {
-    job_running_ = true;
-    for (const v1::WorkerInfo& worker : map_.workers()) {
+    s_.job_running = true;
+    for (const v1::WorkerInfo& worker : s_.map.workers()) {
       if (worker.worker_id() != member.id()) continue;
-      uint64_t& progress = rank_progress_[worker.rank()];
+      uint64_t& progress = s_.rank_progress[worker.rank()];
+      if (steps_done > progress) progress_unsaved_ = true;
       progress = std::max(progress, steps_done);
     }
   }
-  return map_.epoch();
+  return s_.map.epoch();
 }
 
 absl::Status ClusterState::RestoreFrom(const v1::CheckpointManifest& manifest,
                                        const std::string& directory) {
   absl::MutexLock lock(&mu_);
-  if (map_.servers_size() > 0 || map_.workers_size() > 0 || map_.tables_size() > 0) {
+  if (s_.map.servers_size() > 0 || s_.map.workers_size() > 0 || s_.map.tables_size() > 0) {
     return absl::FailedPreconditionError(
         "a checkpoint is restored before any member registers or table is created");
   }
+  Data before = s_;
   if (manifest.num_shards() != options_.num_shards) {
     return absl::InvalidArgumentError(absl::StrCat(
         "checkpoint ", manifest.checkpoint_id(), " was written with ", manifest.num_shards(),
@@ -193,31 +206,32 @@ absl::Status ClusterState::RestoreFrom(const v1::CheckpointManifest& manifest,
         " (shards are the unit of a checkpoint: start it with --num_shards=",
         manifest.num_shards(), ")"));
   }
-  v1::RestoreSource* restore = map_.mutable_restore();
+  v1::RestoreSource* restore = s_.map.mutable_restore();
   restore->set_directory(directory);
   restore->set_checkpoint_id(manifest.checkpoint_id());
   for (const v1::TableInfo& table : manifest.tables()) {
-    *map_.add_tables() = table;
+    *s_.map.add_tables() = table;
     restore->add_table_ids(table.table_id());
   }
-  map_.set_catalog_version(manifest.catalog_version());
-  map_.set_epoch(std::max(map_.epoch(), manifest.epoch() + 1));
-  next_incarnation_ = std::max(next_incarnation_, manifest.max_incarnation() + 1);
-  next_server_id_ = std::max(next_server_id_, manifest.next_server_id());
-  next_worker_id_ = std::max(next_worker_id_, manifest.next_worker_id());
+  s_.map.set_catalog_version(manifest.catalog_version());
+  s_.map.set_epoch(std::max(s_.map.epoch(), manifest.epoch() + 1));
+  s_.next_incarnation = std::max(s_.next_incarnation, manifest.max_incarnation() + 1);
+  s_.next_server_id = std::max(s_.next_server_id, manifest.next_server_id());
+  s_.next_worker_id = std::max(s_.next_worker_id, manifest.next_worker_id());
   for (const v1::RankProgress& rank : manifest.progress()) {
-    rank_progress_[rank.rank()] = rank.steps_done();
+    s_.rank_progress[rank.rank()] = rank.steps_done();
   }
-  return absl::OkStatus();
+  s_.restored_from = manifest.checkpoint_id();
+  return Commit(std::move(before), /*shards_changed=*/false, /*membership_changed=*/false);
 }
 
 std::optional<uint64_t> ClusterState::SlowestLiveRankSteps() const {
   absl::MutexLock lock(&mu_);
   std::optional<uint64_t> slowest;
-  for (const v1::WorkerInfo& worker : map_.workers()) {
+  for (const v1::WorkerInfo& worker : s_.map.workers()) {
     if (worker.state() != v1::MEMBER_STATE_ALIVE) continue;
-    const auto it = rank_progress_.find(worker.rank());
-    if (it == rank_progress_.end()) continue;
+    const auto it = s_.rank_progress.find(worker.rank());
+    if (it == s_.rank_progress.end()) continue;
     slowest = std::min(slowest.value_or(it->second), it->second);
   }
   return slowest;
@@ -226,14 +240,14 @@ std::optional<uint64_t> ClusterState::SlowestLiveRankSteps() const {
 void ClusterState::FillManifest(v1::CheckpointManifest* manifest) const {
   absl::MutexLock lock(&mu_);
   manifest->set_num_shards(options_.num_shards);
-  *manifest->mutable_tables() = map_.tables();
-  manifest->set_catalog_version(map_.catalog_version());
-  manifest->set_epoch(map_.epoch());
-  manifest->set_max_incarnation(next_incarnation_ - 1);
-  manifest->set_next_server_id(next_server_id_);
-  manifest->set_next_worker_id(next_worker_id_);
+  *manifest->mutable_tables() = s_.map.tables();
+  manifest->set_catalog_version(s_.map.catalog_version());
+  manifest->set_epoch(s_.map.epoch());
+  manifest->set_max_incarnation(s_.next_incarnation - 1);
+  manifest->set_next_server_id(s_.next_server_id);
+  manifest->set_next_worker_id(s_.next_worker_id);
   manifest->clear_progress();
-  for (const auto& [rank, steps] : rank_progress_) {
+  for (const auto& [rank, steps] : s_.rank_progress) {
     v1::RankProgress* progress = manifest->add_progress();
     progress->set_rank(rank);
     progress->set_steps_done(steps);
@@ -244,48 +258,55 @@ absl::StatusOr<uint64_t> ClusterState::Leave(const v1::MemberRef& member, bool f
   absl::MutexLock lock(&mu_);
   absl::Status alive = CheckAlive(member);
   if (!alive.ok()) return alive;
+  Data before = s_;
   const bool removed = MarkDead({member.role(), member.id()},
                                 finished ? "left the cluster, its share done" : "left the cluster");
   if (finished && member.role() == v1::MemberRef::ROLE_WORKER) {
     bool workers_alive = false;
-    for (const v1::WorkerInfo& worker : map_.workers()) {
-      if (worker.worker_id() == member.id()) finished_ranks_.insert(worker.rank());
+    for (const v1::WorkerInfo& worker : s_.map.workers()) {
+      if (worker.worker_id() == member.id()) s_.finished_ranks.insert(worker.rank());
       workers_alive |= worker.state() == v1::MEMBER_STATE_ALIVE;
     }
     bool all_finished = !workers_alive;
-    for (const auto& [rank, steps] : rank_progress_) all_finished &= finished_ranks_.count(rank) > 0;
-    for (uint32_t rank : job_ranks_) all_finished &= finished_ranks_.count(rank) > 0;
+    for (const auto& [rank, steps] : s_.rank_progress) all_finished &= s_.finished_ranks.count(rank) > 0;
+    for (uint32_t rank : s_.job_ranks) all_finished &= s_.finished_ranks.count(rank) > 0;
     if (all_finished) {
       spdlog::info("every rank finished its share: the job is over");
-      rank_progress_.clear();
-      job_ranks_.clear();
-      finished_ranks_.clear();
-      job_running_ = false;
+      s_.rank_progress.clear();
+      s_.job_ranks.clear();
+      s_.finished_ranks.clear();
+      s_.job_running = false;
     }
   }
   const bool learners_added = ReReplicate();
-  Publish(/*shards_changed=*/removed || learners_added, /*membership_changed=*/true);
-  return map_.epoch();
+  if (absl::Status committed = Commit(std::move(before), removed || learners_added,
+                                      /*membership_changed=*/true);
+      !committed.ok()) {
+    return committed;
+  }
+  return s_.map.epoch();
 }
 
 std::vector<v1::MemberRef> ClusterState::ExpireSilentMembers(absl::Time now) {
   absl::MutexLock lock(&mu_);
   std::vector<MemberKey> silent;
-  for (const auto& [key, liveness] : liveness_) {
+  for (const auto& [key, liveness] : s_.liveness) {
     if (now - liveness.last_heartbeat > options_.failure_timeout) silent.push_back(key);
   }
+  if (silent.empty()) return {};
+  Data before = s_;
   std::vector<v1::MemberRef> expired;
   bool shards_changed = false;
   for (const MemberKey& key : silent) {
     v1::MemberRef ref;
     ref.set_role(key.first);
     ref.set_id(key.second);
-    for (const v1::ServerInfo& s : map_.servers()) {
+    for (const v1::ServerInfo& s : s_.map.servers()) {
       if (key.first == v1::MemberRef::ROLE_SERVER && s.server_id() == key.second) {
         ref.set_incarnation(s.incarnation());
       }
     }
-    for (const v1::WorkerInfo& w : map_.workers()) {
+    for (const v1::WorkerInfo& w : s_.map.workers()) {
       if (key.first == v1::MemberRef::ROLE_WORKER && w.worker_id() == key.second) {
         ref.set_incarnation(w.incarnation());
       }
@@ -296,7 +317,8 @@ std::vector<v1::MemberRef> ClusterState::ExpireSilentMembers(absl::Time now) {
   if (!expired.empty()) {
     // After every death of the sweep, so no learner lands on a server about to be declared dead.
     shards_changed |= ReReplicate();
-    Publish(shards_changed, /*membership_changed=*/true);
+    // Refused, everything is as before and the next sweep tries again.
+    if (!Commit(std::move(before), shards_changed, /*membership_changed=*/true).ok()) return {};
   }
   return expired;
 }
@@ -305,10 +327,10 @@ absl::StatusOr<ClusterState::Suspect> ClusterState::SuspectUnreachable(
     const v1::MemberRef& reporter, uint32_t server_id) const {
   absl::MutexLock lock(&mu_);
   if (absl::Status alive = CheckAlive(reporter); !alive.ok()) return alive;
-  const auto liveness = liveness_.find({v1::MemberRef::ROLE_SERVER, server_id});
-  for (const v1::ServerInfo& server : map_.servers()) {
+  const auto liveness = s_.liveness.find({v1::MemberRef::ROLE_SERVER, server_id});
+  for (const v1::ServerInfo& server : s_.map.servers()) {
     if (server.server_id() != server_id || server.state() != v1::MEMBER_STATE_ALIVE ||
-        liveness == liveness_.end()) {
+        liveness == s_.liveness.end()) {
       continue;
     }
     Suspect suspect;
@@ -326,53 +348,53 @@ absl::StatusOr<ClusterState::Suspect> ClusterState::SuspectUnreachable(
 bool ClusterState::DeclareDead(const v1::MemberRef& server, const std::string& reason) {
   absl::MutexLock lock(&mu_);
   if (!CheckAlive(server).ok()) return false;  // Already out, or replaced.
+  Data before = s_;
   bool shards_changed = MarkDead({v1::MemberRef::ROLE_SERVER, server.id()}, reason.c_str());
   shards_changed |= ReReplicate();
-  Publish(shards_changed, /*membership_changed=*/true);
-  return true;
+  return Commit(std::move(before), shards_changed, /*membership_changed=*/true).ok();
 }
 
 bool ClusterState::MarkDead(const MemberKey& key, const char* reason) {
-  liveness_.erase(key);
+  s_.liveness.erase(key);
   const auto [role, id] = key;
   if (role == v1::MemberRef::ROLE_WORKER) {
-    for (v1::WorkerInfo& w : *map_.mutable_workers()) {
+    for (v1::WorkerInfo& w : *s_.map.mutable_workers()) {
       if (w.worker_id() == id) w.set_state(v1::MEMBER_STATE_DEAD);
     }
     spdlog::warn("worker {} is out: {}", id, reason);
     return false;
   }
-  for (v1::ServerInfo& s : *map_.mutable_servers()) {
+  for (v1::ServerInfo& s : *s_.map.mutable_servers()) {
     if (s.server_id() == id) s.set_state(v1::MEMBER_STATE_DEAD);
   }
   std::vector<uint32_t> led;
-  for (size_t shard = 0; shard < chains_.size(); ++shard) {
-    if (!chains_[shard].empty() && chains_[shard][0] == id) led.push_back(shard);
+  for (size_t shard = 0; shard < s_.chains.size(); ++shard) {
+    if (!s_.chains[shard].empty() && s_.chains[shard][0] == id) led.push_back(shard);
   }
-  const int removed = RemoveServer(id, chains_);
-  const int removed_learners = RemoveServer(id, learners_);
+  const int removed = RemoveServer(id, s_.chains);
+  const int removed_learners = RemoveServer(id, s_.learners);
   spdlog::warn(
       "server {} is out: {}; removed from {} replica chains and {} learner lists, {} primaries "
       "moved",
       id, reason, removed, removed_learners, led.size());
   for (uint32_t shard : led) {
-    if (chains_[shard].empty()) {
+    if (s_.chains[shard].empty()) {
       // Learners never become replicas on their own: what they copied is incomplete, and with no
       // primary left they can never catch up.
-      learners_[shard].clear();
+      s_.learners[shard].clear();
       spdlog::error(
           "shard {} lost every replica and is unavailable; it cannot be re-replicated (nothing "
           "to copy from)",
           shard);
     } else {
-      spdlog::info("shard {}: server {} promoted to primary", shard, chains_[shard][0]);
+      spdlog::info("shard {}: server {} promoted to primary", shard, s_.chains[shard][0]);
     }
   }
   return removed > 0 || removed_learners > 0;
 }
 
 bool ClusterState::MaybePlaceShards() {
-  if (!chains_.empty()) return false;
+  if (!s_.chains.empty()) return false;
   const std::vector<uint32_t> alive = AliveServers();
   if (alive.size() < options_.min_servers) return false;
   absl::StatusOr<ReplicaChains> chains =
@@ -382,8 +404,8 @@ bool ClusterState::MaybePlaceShards() {
     spdlog::critical("placement failed: {}", chains.status().ToString());
     return false;
   }
-  chains_ = *std::move(chains);
-  learners_.assign(chains_.size(), {});
+  s_.chains = *std::move(chains);
+  s_.learners.assign(s_.chains.size(), {});
   spdlog::info("placed {} shards x {} replicas on servers [{}]", options_.num_shards,
                options_.replication_factor, absl::StrJoin(alive, ", "));
   return true;
@@ -391,42 +413,184 @@ bool ClusterState::MaybePlaceShards() {
 
 bool ClusterState::ReReplicate(const LearnerLists* avoid) {
   const std::vector<LearnerChoice> choices =
-      AddLearners(options_.replication_factor, AliveServers(), chains_, learners_, avoid);
-  learner_since_.resize(chains_.size());
+      AddLearners(options_.replication_factor, AliveServers(), s_.chains, s_.learners, avoid);
+  s_.learner_since.resize(s_.chains.size());
   for (const LearnerChoice& choice : choices) {
     // Published with the next epoch (every caller publishes a placement change after this).
-    learner_since_[choice.shard][choice.server] = map_.epoch() + 1;
+    s_.learner_since[choice.shard][choice.server] = s_.map.epoch() + 1;
     spdlog::info("shard {}: server {} added as learner (re-replication, {} of {} replicas left)",
                  choice.shard, choice.server, choice.replicas_left, options_.replication_factor);
   }
   return !choices.empty();
 }
 
-void ClusterState::Publish(bool shards_changed, bool membership_changed) {
+absl::Status ClusterState::Commit(Data before, bool shards_changed, bool membership_changed) {
   if (shards_changed) {
-    map_.set_epoch(map_.epoch() + 1);
-    map_.clear_shards();
-    learner_since_.resize(chains_.size());
-    for (size_t shard = 0; shard < chains_.size(); ++shard) {
-      v1::ShardAssignment* assignment = map_.add_shards();
+    s_.map.set_epoch(s_.map.epoch() + 1);
+    s_.map.clear_shards();
+    s_.learner_since.resize(s_.chains.size());
+    for (size_t shard = 0; shard < s_.chains.size(); ++shard) {
+      v1::ShardAssignment* assignment = s_.map.add_shards();
       assignment->set_shard_id(shard);
-      assignment->mutable_replicas()->Add(chains_[shard].begin(), chains_[shard].end());
-      assignment->mutable_learners()->Add(learners_[shard].begin(), learners_[shard].end());
+      assignment->mutable_replicas()->Add(s_.chains[shard].begin(), s_.chains[shard].end());
+      assignment->mutable_learners()->Add(s_.learners[shard].begin(), s_.learners[shard].end());
       std::map<uint32_t, uint64_t> since;
-      for (uint32_t learner : learners_[shard]) {
-        const auto it = learner_since_[shard].find(learner);
-        since[learner] = it == learner_since_[shard].end() ? map_.epoch() : it->second;
+      for (uint32_t learner : s_.learners[shard]) {
+        const auto it = s_.learner_since[shard].find(learner);
+        since[learner] = it == s_.learner_since[shard].end() ? s_.map.epoch() : it->second;
         assignment->add_learner_epochs(since[learner]);
       }
-      learner_since_[shard].swap(since);  // Forget servers that are learners no more.
+      s_.learner_since[shard].swap(since);  // Forget servers that are learners no more.
     }
   }
-  if (membership_changed) map_.set_membership_version(map_.membership_version() + 1);
+  if (membership_changed) s_.map.set_membership_version(s_.map.membership_version() + 1);
+  absl::Status saved = Save();
+  if (!saved.ok()) {
+    s_ = std::move(before);
+    return saved;
+  }
+  progress_unsaved_ = false;
+  return absl::OkStatus();
+}
+
+absl::Status ClusterState::Save() {
+  if (!sink_) return absl::OkStatus();
+  ++generation_;
+  absl::Status saved = sink_(ToProto());
+  if (!saved.ok()) {
+    const std::string error = saved.ToString();
+    if (error != sink_error_) {
+      spdlog::error("cannot save the coordinator state, so the change is not made (members retry; "
+                    "no failure can be handled until it can be saved): {}",
+                    error);
+      sink_error_ = error;
+    }
+    return absl::UnavailableError(
+        absl::StrCat("the coordinator cannot save its state: ", saved.message()));
+  }
+  if (!sink_error_.empty()) {
+    spdlog::info("the coordinator state can be saved again");
+    sink_error_.clear();
+  }
+  return absl::OkStatus();
+}
+
+v1::CoordinatorState ClusterState::ToProto() const {
+  v1::CoordinatorState state;
+  state.set_generation(generation_);
+  *state.mutable_map() = s_.map;
+  state.set_next_server_id(s_.next_server_id);
+  state.set_next_worker_id(s_.next_worker_id);
+  state.set_next_incarnation(s_.next_incarnation);
+  for (const auto& [rank, steps] : s_.rank_progress) {
+    v1::RankProgress* progress = state.add_progress();
+    progress->set_rank(rank);
+    progress->set_steps_done(steps);
+  }
+  state.set_job_running(s_.job_running);
+  state.mutable_job_ranks()->Add(s_.job_ranks.begin(), s_.job_ranks.end());
+  state.mutable_finished_ranks()->Add(s_.finished_ranks.begin(), s_.finished_ranks.end());
+  state.set_restored_from_checkpoint(s_.restored_from);
+  return state;
+}
+
+void ClusterState::SetStateSink(StateSink sink) {
+  absl::MutexLock lock(&mu_);
+  sink_ = std::move(sink);
+}
+
+absl::Status ClusterState::Resume(const v1::CoordinatorState& saved, absl::Time now) {
+  absl::MutexLock lock(&mu_);
+  if (s_.map.servers_size() > 0 || s_.map.workers_size() > 0 || s_.map.tables_size() > 0) {
+    return absl::FailedPreconditionError(
+        "a saved state is taken up before any member registers or table is created");
+  }
+  const v1::ClusterMap& map = saved.map();
+  if (map.num_shards() != options_.num_shards ||
+      map.replication_factor() != options_.replication_factor) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the saved cluster has num_shards=", map.num_shards(), " and replication_factor=",
+        map.replication_factor(), "; this coordinator was started with --num_shards=",
+        options_.num_shards, " --replication_factor=", options_.replication_factor,
+        " (both are fixed for a cluster's life: start it with the saved values)"));
+  }
+  if (map.shards_size() != 0 && map.shards_size() != static_cast<int>(map.num_shards())) {
+    return absl::InvalidArgumentError(absl::StrCat("the saved map places ", map.shards_size(),
+                                                   " shards, not ", map.num_shards()));
+  }
+  Data data;
+  data.map = map;
+  for (const v1::ShardAssignment& shard : map.shards()) {
+    if (shard.learner_epochs_size() != shard.learners_size()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "the saved map's shard ", shard.shard_id(), " has ", shard.learners_size(),
+          " learners but ", shard.learner_epochs_size(), " learner epochs"));
+    }
+    data.chains.emplace_back(shard.replicas().begin(), shard.replicas().end());
+    data.learners.emplace_back(shard.learners().begin(), shard.learners().end());
+    std::map<uint32_t, uint64_t>& since = data.learner_since.emplace_back();
+    for (int i = 0; i < shard.learners_size(); ++i) since[shard.learners(i)] = shard.learner_epochs(i);
+  }
+  for (const v1::ServerInfo& server : map.servers()) {
+    if (server.state() == v1::MEMBER_STATE_ALIVE) {
+      data.liveness[{v1::MemberRef::ROLE_SERVER, server.server_id()}] = {now, 0};
+    }
+  }
+  for (const v1::WorkerInfo& worker : map.workers()) {
+    if (worker.state() == v1::MEMBER_STATE_ALIVE) {
+      data.liveness[{v1::MemberRef::ROLE_WORKER, worker.worker_id()}] = {now, 0};
+    }
+  }
+  data.next_server_id = saved.next_server_id();
+  data.next_worker_id = saved.next_worker_id();
+  // Incarnations stay unique also if the saved counter lagged a clock-seeded one.
+  data.next_incarnation = std::max(saved.next_incarnation(), s_.next_incarnation);
+  for (const v1::RankProgress& progress : saved.progress()) {
+    data.rank_progress[progress.rank()] = progress.steps_done();
+  }
+  data.job_running = saved.job_running();
+  data.job_ranks.insert(saved.job_ranks().begin(), saved.job_ranks().end());
+  data.finished_ranks.insert(saved.finished_ranks().begin(), saved.finished_ranks().end());
+  data.restored_from = saved.restored_from_checkpoint();
+  s_ = std::move(data);
+  generation_ = saved.generation();
+  return absl::OkStatus();
+}
+
+v1::CoordinatorState ClusterState::Snapshot() const {
+  absl::MutexLock lock(&mu_);
+  return ToProto();
+}
+
+absl::Status ClusterState::SaveNow() {
+  absl::MutexLock lock(&mu_);
+  absl::Status saved = Save();
+  if (saved.ok()) progress_unsaved_ = false;
+  return saved;
+}
+
+void ClusterState::GrantGrace(absl::Time now) {
+  absl::MutexLock lock(&mu_);
+  for (auto& [key, liveness] : s_.liveness) {
+    liveness.last_heartbeat = std::max(liveness.last_heartbeat, now);
+  }
+}
+
+void ClusterState::SaveProgressIfDue(absl::Time now) {
+  absl::MutexLock lock(&mu_);
+  if (!progress_unsaved_ || now - progress_saved_ < absl::Seconds(1)) return;
+  progress_saved_ = now;
+  if (Save().ok()) progress_unsaved_ = false;
+}
+
+uint64_t ClusterState::restored_from() const {
+  absl::MutexLock lock(&mu_);
+  return s_.restored_from;
 }
 
 std::vector<uint32_t> ClusterState::AliveServers() const {
   std::vector<uint32_t> alive;
-  for (const v1::ServerInfo& s : map_.servers()) {
+  for (const v1::ServerInfo& s : s_.map.servers()) {
     if (s.state() == v1::MEMBER_STATE_ALIVE) alive.push_back(s.server_id());
   }
   return alive;
@@ -436,7 +600,7 @@ absl::StatusOr<std::pair<v1::TableInfo, bool>> ClusterState::CreateTable(
     const v1::TableSpec& spec) {
   if (absl::Status valid = ValidateTableSpec(spec); !valid.ok()) return valid;
   absl::MutexLock lock(&mu_);
-  for (const v1::TableInfo& table : map_.tables()) {
+  for (const v1::TableInfo& table : s_.map.tables()) {
     if (table.spec().name() != spec.name()) continue;
     if (google::protobuf::util::MessageDifferencer::Equals(table.spec(), spec)) {
       return std::make_pair(table, false);
@@ -445,17 +609,25 @@ absl::StatusOr<std::pair<v1::TableInfo, bool>> ClusterState::CreateTable(
         "table '", spec.name(), "' already exists with a different spec: ",
         table.spec().ShortDebugString(), " (requested: ", spec.ShortDebugString(), ")"));
   }
-  v1::TableInfo* table = map_.add_tables();
-  table->set_table_id(map_.tables_size());
+  Data before = s_;
+  v1::TableInfo* table = s_.map.add_tables();
+  table->set_table_id(s_.map.tables_size());
   *table->mutable_spec() = spec;
-  map_.set_catalog_version(map_.catalog_version() + 1);
-  spdlog::info("table {} '{}' created: {}", table->table_id(), spec.name(), spec.ShortDebugString());
-  return std::make_pair(*table, true);
+  s_.map.set_catalog_version(s_.map.catalog_version() + 1);
+  const v1::TableInfo created = *table;
+  if (absl::Status committed =
+          Commit(std::move(before), /*shards_changed=*/false, /*membership_changed=*/false);
+      !committed.ok()) {
+    return committed;
+  }
+  spdlog::info("table {} '{}' created: {}", created.table_id(), spec.name(),
+               spec.ShortDebugString());
+  return std::make_pair(created, true);
 }
 
 absl::StatusOr<v1::TableInfo> ClusterState::DescribeTable(const std::string& name) const {
   absl::MutexLock lock(&mu_);
-  for (const v1::TableInfo& table : map_.tables()) {
+  for (const v1::TableInfo& table : s_.map.tables()) {
     if (table.spec().name() == name) return table;
   }
   return absl::NotFoundError(absl::StrCat("no table named '", name, "'"));
@@ -482,35 +654,40 @@ absl::StatusOr<uint64_t> ClusterState::ReportReplicaFailure(
         "itself (it should leave or stop heartbeating)"));
   }
   for (uint32_t shard : request.shard_ids()) {
-    if (shard >= chains_.size() || chains_[shard].empty() || chains_[shard][0] != reporter) {
+    if (shard >= s_.chains.size() || s_.chains[shard].empty() || s_.chains[shard][0] != reporter) {
       return absl::FailedPreconditionError(absl::StrCat(
-          "server ", reporter, " is not the primary of shard ", shard, " at epoch ", map_.epoch(),
+          "server ", reporter, " is not the primary of shard ", shard, " at epoch ", s_.map.epoch(),
           " (it reported with epoch ", request.epoch(), "); adopt the current map"));
     }
   }
   const std::set<uint32_t> shards(request.shard_ids().begin(), request.shard_ids().end());
+  Data before = s_;
   std::vector<uint32_t> changed;
   for (uint32_t shard : shards) {
-    std::vector<uint32_t>& chain = chains_[shard];
-    std::vector<uint32_t>& learners = learners_[shard];
+    std::vector<uint32_t>& chain = s_.chains[shard];
+    std::vector<uint32_t>& learners = s_.learners[shard];
     const size_t before = chain.size() + learners.size();
     chain.erase(std::remove(chain.begin(), chain.end(), failed), chain.end());
     learners.erase(std::remove(learners.begin(), learners.end(), failed), learners.end());
     if (chain.size() + learners.size() != before) changed.push_back(shard);
   }
-  if (changed.empty()) return map_.epoch();  // A retry: already removed.
+  if (changed.empty()) return s_.map.epoch();  // A retry: already removed.
   spdlog::warn("server {} reported replica failure of server {} on shard(s) [{}]: {}; removed it "
                "from them",
                reporter, failed, absl::StrJoin(changed, ", "), request.reason());
   // The failed server is picked again only if no other server can take the shard: it may be dead
   // and not yet declared so (a killed backup keeps its heartbeat age for up to the timeout).
-  LearnerLists avoid(chains_.size());
+  LearnerLists avoid(s_.chains.size());
   for (uint32_t shard : changed) avoid[shard].push_back(failed);
   ReReplicate(&avoid);
   // Even when re-replication picks the failed server again, it is a new learner that must copy
   // afresh, so the epoch moves.
-  Publish(/*shards_changed=*/true, /*membership_changed=*/false);
-  return map_.epoch();
+  if (absl::Status committed =
+          Commit(std::move(before), /*shards_changed=*/true, /*membership_changed=*/false);
+      !committed.ok()) {
+    return committed;
+  }
+  return s_.map.epoch();
 }
 
 absl::StatusOr<uint64_t> ClusterState::ReportLearnerCaughtUp(
@@ -524,32 +701,37 @@ absl::StatusOr<uint64_t> ClusterState::ReportLearnerCaughtUp(
                                                    options_.num_shards, " shards"));
   }
   const auto is_learner = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return shard < learners_.size() && std::find(learners_[shard].begin(), learners_[shard].end(),
-                                                 learner) != learners_[shard].end();
+    return shard < s_.learners.size() && std::find(s_.learners[shard].begin(), s_.learners[shard].end(),
+                                                 learner) != s_.learners[shard].end();
   };
   if (!is_learner()) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "server ", learner, " is not a learner of shard ", shard, " at epoch ", map_.epoch()));
+        "server ", learner, " is not a learner of shard ", shard, " at epoch ", s_.map.epoch()));
   }
-  if (request.catalog_version() < map_.catalog_version()) {
+  if (request.catalog_version() < s_.map.catalog_version()) {
     return absl::AbortedError(absl::StrCat(
         "server ", learner, " caught up on shard ", shard, " at catalog version ",
-        request.catalog_version(), " but the catalog is at version ", map_.catalog_version(),
+        request.catalog_version(), " but the catalog is at version ", s_.map.catalog_version(),
         ": copy the newer tables' shard from the primary, then report again"));
   }
-  std::vector<uint32_t>& learners = learners_[shard];
+  Data before = s_;
+  std::vector<uint32_t>& learners = s_.learners[shard];
   learners.erase(std::find(learners.begin(), learners.end(), learner));
-  chains_[shard].push_back(learner);
-  Publish(/*shards_changed=*/true, /*membership_changed=*/false);
+  s_.chains[shard].push_back(learner);
+  if (absl::Status committed =
+          Commit(std::move(before), /*shards_changed=*/true, /*membership_changed=*/false);
+      !committed.ok()) {
+    return committed;
+  }
   spdlog::info("shard {}: learner {} caught up and joined the chain as its last backup: [{}]; "
                "epoch {}",
-               shard, learner, absl::StrJoin(chains_[shard], ", "), map_.epoch());
-  return map_.epoch();
+               shard, learner, absl::StrJoin(s_.chains[shard], ", "), s_.map.epoch());
+  return s_.map.epoch();
 }
 
 v1::ClusterMap ClusterState::Map() const {
   absl::MutexLock lock(&mu_);
-  return map_;
+  return s_.map;
 }
 
 std::optional<v1::ClusterMap> ClusterState::WaitForNewerMap(uint64_t known_epoch,
@@ -559,19 +741,19 @@ std::optional<v1::ClusterMap> ClusterState::WaitForNewerMap(uint64_t known_epoch
   absl::MutexLock lock(&mu_);
   // The three counters never go backwards, so any one ahead means a change the caller missed.
   const auto ready = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return shut_down_ || map_.epoch() > known_epoch ||
-           map_.catalog_version() > known_catalog_version ||
-           map_.membership_version() > known_membership_version;
+    return shut_down_ || s_.map.epoch() > known_epoch ||
+           s_.map.catalog_version() > known_catalog_version ||
+           s_.map.membership_version() > known_membership_version;
   };
   mu_.AwaitWithDeadline(absl::Condition(&ready), deadline);
   if (shut_down_ || !ready()) return std::nullopt;
-  return map_;
+  return s_.map;
 }
 
 v1::ClusterStatus ClusterState::Status(absl::Time now) const {
   absl::MutexLock lock(&mu_);
   v1::ClusterStatus status;
-  *status.mutable_map() = map_;
+  *status.mutable_map() = s_.map;
   status.set_min_servers(options_.min_servers);
   status.set_heartbeat_interval_ms(absl::ToInt64Milliseconds(options_.heartbeat_interval));
   status.set_failure_timeout_ms(absl::ToInt64Milliseconds(options_.failure_timeout));
@@ -582,16 +764,16 @@ v1::ClusterStatus ClusterState::Status(absl::Time now) const {
     health->mutable_member()->set_id(id);
     health->mutable_member()->set_incarnation(incarnation);
     health->set_state(state);
-    const auto it = liveness_.find({role, id});
-    if (it != liveness_.end()) {
+    const auto it = s_.liveness.find({role, id});
+    if (it != s_.liveness.end()) {
       health->set_last_heartbeat_age_ms(absl::ToInt64Milliseconds(now - it->second.last_heartbeat));
       health->set_known_epoch(it->second.known_epoch);
     }
   };
-  for (const v1::ServerInfo& s : map_.servers()) {
+  for (const v1::ServerInfo& s : s_.map.servers()) {
     add(v1::MemberRef::ROLE_SERVER, s.server_id(), s.incarnation(), s.state());
   }
-  for (const v1::WorkerInfo& w : map_.workers()) {
+  for (const v1::WorkerInfo& w : s_.map.workers()) {
     add(v1::MemberRef::ROLE_WORKER, w.worker_id(), w.incarnation(), w.state());
   }
   return status;

@@ -15,11 +15,17 @@
 // (placement.h AddLearners). A learner joins the chain when it reports that it caught up. A shard
 // whose chain emptied is unavailable for good: there is nothing to copy from.
 //
-// Thread-safety: safe for concurrent use; WaitForNewerMap() blocks the caller, nothing else does.
+// Persistence: every change goes to the state sink (a state store) before anyone can see it, and
+// a coordinator restarted on the saved state (Resume) carries on the same cluster: same members,
+// placement, catalog and versions, so epochs never go backwards.
+//
+// Thread-safety: safe for concurrent use; WaitForNewerMap() blocks the caller, and the sink runs
+// under the state's lock (changes are saved in the order they are made).
 #ifndef PS_SERVER_COORDINATOR_CLUSTER_STATE_H_
 #define PS_SERVER_COORDINATOR_CLUSTER_STATE_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -32,6 +38,7 @@
 #include "absl/time/time.h"
 #include "proto/checkpoint.pb.h"
 #include "proto/coordinator.pb.h"
+#include "proto/coordinator_state.pb.h"
 #include "proto/types.pb.h"
 #include "server/coordinator/placement.h"
 
@@ -77,6 +84,36 @@ class ClusterState {
   ClusterState(const ClusterState&) = delete;
   ClusterState& operator=(const ClusterState&) = delete;
 
+  // --- Persistence (server/coordinator/state_store.h) ---
+  // Takes the whole state before every change is published: a change the sink refuses is
+  // undone and the call that made it fails with Unavailable (a member retries; a sweep of the
+  // failure detector tries again at its next tick). Progress reports alone are handed over at
+  // most once a second (SaveProgressIfDue), so a restart may forget the last second of them: a
+  // rank then redoes those steps.
+  using StateSink = std::function<absl::Status(const v1::CoordinatorState&)>;
+  // Set before any other call. Without one, the state lives in memory only.
+  void SetStateSink(StateSink sink);
+  // Takes up a saved state before any member registered: the same members (ids, incarnations,
+  // states), placement, catalog, versions and job progress. Every member alive in it counts as
+  // having just heartbeated (see GrantGrace). Does not call the sink.
+  // Errors: FailedPrecondition once a member registered or a table exists; InvalidArgument when
+  // the state's num_shards or replication_factor differ from the options.
+  absl::Status Resume(const v1::CoordinatorState& saved, absl::Time now);
+  // The state as the sink would take it now.
+  v1::CoordinatorState Snapshot() const;
+  // Hands the state to the sink now (after Resume or RestoreFrom, or to save the first state of
+  // a new cluster). Errors: the sink's.
+  absl::Status SaveNow();
+  // Counts every live member as having heartbeated at `now`. A restarted coordinator calls it
+  // once it listens: a member's lease (ServerLease) runs from a heartbeat the coordinator
+  // acknowledged or one refused because no coordinator listened (common/coordinator_session.h),
+  // so members get a full failure timeout from then before any is declared dead.
+  void GrantGrace(absl::Time now);
+  // Hands progress reports received since the last save to the sink if a second has passed.
+  void SaveProgressIfDue(absl::Time now);
+  // The checkpoint the cluster was restored from (0: none), also after a Resume.
+  uint64_t restored_from() const;
+
   // Adds a live server (bumping the membership version) and, once min_servers are alive for the
   // first time, places the shards; after placement the server is a spare that re-replication may
   // give learner roles. Either bumps the epoch. Errors: InvalidArgument for an address that is not
@@ -99,7 +136,7 @@ class ClusterState {
   // that the log terms, exactly-once records and SSP clocks in its files never match the new
   // cluster's), and map.restore, which tells servers to load their shards from `directory`.
   // Errors: FailedPrecondition once a member registered or a table exists; InvalidArgument when
-  // the checkpoint's num_shards differs from this cluster's.
+  // the checkpoint's num_shards differs from this cluster's; Unavailable when the sink refused it.
   absl::Status RestoreFrom(const v1::CheckpointManifest& manifest, const std::string& directory);
   // The fewest steps any live worker's rank has completed (its progress reports); nullopt when
   // no live worker has reported any.
@@ -123,7 +160,7 @@ class ClusterState {
   // Adds a table to the catalog (bumping the catalog version, not the epoch). Returns the table
   // and whether it was created; an identical spec under the same name returns the existing table.
   // Errors: InvalidArgument for an invalid spec; AlreadyExists for a different spec under the
-  // same name.
+  // same name; Unavailable when the sink refused the change.
   absl::StatusOr<std::pair<v1::TableInfo, bool>> CreateTable(const v1::TableSpec& spec);
 
   // Errors: NotFound.
@@ -186,13 +223,40 @@ class ClusterState {
     uint64_t known_epoch = 0;
   };
   using MemberKey = std::pair<v1::MemberRef::Role, uint32_t>;
+  // Everything a change may touch, in one value so that a change the state sink refused can be
+  // undone whole (Commit()).
+  struct Data {
+    v1::ClusterMap map;
+    // Empty until placement; then one entry per shard each. map.shards mirrors them as of the
+    // last Commit().
+    ReplicaChains chains;
+    // Per shard: learner -> the epoch it was last made a learner at
+    // (ShardAssignment.learner_epochs).
+    std::vector<std::map<uint32_t, uint64_t>> learner_since;
+    LearnerLists learners;
+    std::map<MemberKey, Liveness> liveness;
+    uint32_t next_server_id = 1;
+    uint32_t next_worker_id = 1;
+    uint64_t next_incarnation = 0;
+    // Steps each rank completed (the largest reported, or restored).
+    std::map<uint32_t, uint64_t> rank_progress;
+    // A worker of this cluster reported progress (restored progress does not count).
+    bool job_running = false;
+    // Ranks handed out in the running job, and those whose worker finished its share of it. The
+    // job is over once every rank handed out has finished and no worker is alive (a rank whose
+    // worker died before it reported any progress is still unfinished).
+    std::set<uint32_t> job_ranks;
+    std::set<uint32_t> finished_ranks;
+    // The checkpoint the cluster was restored from (0: none).
+    uint64_t restored_from = 0;
+  };
 
   // Finds the live member matching `member`'s role, id and incarnation.
   absl::Status CheckAlive(const v1::MemberRef& member) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // CheckAlive() for a member that must be a server.
   absl::Status CheckAliveServer(const v1::MemberRef& member) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // The helpers below change chains_ / learners_ and return whether they did; Publish() then
+  // The helpers below change chains / learners and return whether they did; Commit() then
   // makes the change visible.
   // Marks the member dead, removing a server from its chains and learner lists.
   bool MarkDead(const MemberKey& key, const char* reason) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -200,34 +264,29 @@ class ClusterState {
   bool MaybePlaceShards() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Adds learners to the shards short of R (see the file comment) and logs each decision.
   bool ReReplicate(const LearnerLists* avoid = nullptr) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Copies chains_ and learners_ into map_ and bumps the epoch if `shards_changed`; bumps the
-  // membership version if `membership_changed`. Watchers wake when mu_ is released.
-  void Publish(bool shards_changed, bool membership_changed) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Copies chains and learners into the map and bumps the epoch if `shards_changed`; bumps the
+  // membership version if `membership_changed`; then hands the state to the sink. If the sink
+  // refuses it, everything is put back as `before` and the sink's error (as Unavailable: the
+  // caller may retry) returned; otherwise watchers wake when mu_ is released.
+  absl::Status Commit(Data before, bool shards_changed, bool membership_changed)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Hands the current state to the sink; logs a failure once (until one succeeds).
+  absl::Status Save() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  v1::CoordinatorState ToProto() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::vector<uint32_t> AliveServers() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const ClusterOptions options_;
 
   mutable absl::Mutex mu_;
-  v1::ClusterMap map_ ABSL_GUARDED_BY(mu_);
-  // Empty until placement; then one entry per shard each. map_.shards mirrors them as of the
-  // last Publish().
-  ReplicaChains chains_ ABSL_GUARDED_BY(mu_);
-  // Per shard: learner -> the epoch it was last made a learner at (ShardAssignment.learner_epochs).
-  std::vector<std::map<uint32_t, uint64_t>> learner_since_ ABSL_GUARDED_BY(mu_);
-  LearnerLists learners_ ABSL_GUARDED_BY(mu_);
-  std::map<MemberKey, Liveness> liveness_ ABSL_GUARDED_BY(mu_);
-  uint32_t next_server_id_ ABSL_GUARDED_BY(mu_) = 1;
-  uint32_t next_worker_id_ ABSL_GUARDED_BY(mu_) = 1;
-  uint64_t next_incarnation_ ABSL_GUARDED_BY(mu_);
-  // Steps each rank completed (the largest reported, or restored).
-  std::map<uint32_t, uint64_t> rank_progress_ ABSL_GUARDED_BY(mu_);
-  // A worker of this cluster reported progress (restored progress does not count).
-  bool job_running_ ABSL_GUARDED_BY(mu_) = false;
-  // Ranks handed out in the running job, and those whose worker finished its share of it. The
-  // job is over once every rank handed out has finished and no worker is alive (a rank whose
-  // worker died before it reported any progress is still unfinished).
-  std::set<uint32_t> job_ranks_ ABSL_GUARDED_BY(mu_);
-  std::set<uint32_t> finished_ranks_ ABSL_GUARDED_BY(mu_);
+  Data s_ ABSL_GUARDED_BY(mu_);
+  StateSink sink_ ABSL_GUARDED_BY(mu_);
+  uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
+  // Progress reports since the last state the sink took (they are saved at most once a second,
+  // not with every heartbeat).
+  bool progress_unsaved_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Time progress_saved_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  // The sink's last error, logged once until it recovers.
+  std::string sink_error_ ABSL_GUARDED_BY(mu_);
   bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
 };
 

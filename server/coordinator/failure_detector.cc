@@ -12,7 +12,9 @@ FailureDetector::~FailureDetector() {
 
 void FailureDetector::Run() {
   while (!stop_.WaitForNotificationWithTimeout(period_)) {
-    state_.ExpireSilentMembers(absl::Now());
+    const absl::Time now = absl::Now();
+    state_.ExpireSilentMembers(now);
+    state_.SaveProgressIfDue(now);
   }
 }
 

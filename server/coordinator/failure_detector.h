@@ -1,4 +1,4 @@
-// Periodically declares silent members dead. Owns one thread, started by the constructor and
+// Periodically declares silent members dead and saves the ranks' progress reports. Owns one thread, started by the constructor and
 // joined by the destructor.
 #ifndef PS_SERVER_COORDINATOR_FAILURE_DETECTOR_H_
 #define PS_SERVER_COORDINATOR_FAILURE_DETECTOR_H_
