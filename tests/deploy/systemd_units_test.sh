@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Checks the systemd units in deploy/systemd/ with `systemd-analyze verify`, which parses them the
 # way systemd does: an unknown section or directive, a misspelt key or an unparsable value fails.
+# Then rates each unit's sandbox with `systemd-analyze security --offline=true` and fails when its
+# overall exposure is above the unit's ceiling below, so a lost hardening directive is noticed.
 #
 # Usage: systemd_units_test.sh UNIT_FILE...
 # Under Bazel the unit files come from //deploy:systemd_units; by hand:
 #   tests/deploy/systemd_units_test.sh deploy/systemd/*.service
 #
-# Needs systemd installed (deploy/install_deps.sh installs it), not systemd running as PID 1, and
-# not root. Exits non-zero, naming each unit that failed and what systemd said about it.
+# Needs systemd 250 or later installed (deploy/install_deps.sh installs it; `security --offline`
+# came in 250), not systemd running as PID 1, and not root. Exits non-zero, naming each unit that
+# failed and what systemd said about it.
 set -euo pipefail
 
 if [[ $# -eq 0 ]]; then
@@ -42,6 +45,16 @@ stage_unit() {
   sed "s#/usr/local/bin/#${placeholder_bin}/#g" "${unit}" >"${staged}"
 }
 
+# The highest overall exposure `systemd-analyze security` may rate each unit (0.0 to 10.0, lower is
+# better; "Hardening" in deploy/systemd/README.md). Measured with systemd 252: coordinator and
+# server 1.1, worker 1.4 (it keeps GPU access); each ceiling leaves under 0.5 for other systemd
+# versions' ratings. A unit without a ceiling here fails: add one with the unit.
+declare -A max_exposure=(
+  [ps-coordinator.service]=1.5
+  [ps-server@.service]=1.5
+  [ps-worker@.service]=2.0
+)
+
 # Prints its input indented, under the line that introduces it.
 indent() {
   local line
@@ -74,15 +87,47 @@ verify_unit() {
   echo "PASS: ${name}"
 }
 
-# One JUnit test case per unit, so that test counts are per unit rather than per script.
+# Rates the staged unit's sandbox and compares the overall exposure with the unit's ceiling.
+check_exposure() {
+  local staged="$1" name output level max status=0
+  name="$(basename "${staged}")"
+  max="${max_exposure[${name}]:-}"
+  if [[ -z "${max}" ]]; then
+    echo "FAIL: ${name}: no exposure ceiling in max_exposure (tests/deploy/systemd_units_test.sh)"
+    return 1
+  fi
+  output="$(cd "${work_dir}/units" && systemd-analyze security --offline=true "./${name}" 2>&1)" ||
+    status=$?
+  # "→ Overall exposure level for ps-coordinator.service: 1.1 OK 🙂" ("->" and no emoji outside
+  # a UTF-8 locale); a template is rated as an instance, e.g. ps-server@i.service.
+  level="$(grep -oE 'Overall exposure level for [^:]+: [0-9]+\.[0-9]+' <<<"${output}" |
+    awk '{print $NF}' | tail -n 1)"
+  if [[ ${status} -ne 0 || -z "${level}" ]]; then
+    echo "FAIL: ${name}: systemd-analyze security exited with status ${status}, no exposure level:"
+    indent <<<"${output}"
+    return 1
+  fi
+  if ! awk -v level="${level}" -v max="${max}" 'BEGIN { exit !(level <= max) }'; then
+    echo "FAIL: ${name}: exposure ${level} is above its ceiling ${max}; what is still exposed:"
+    # Marked "✗", or "-" outside a UTF-8 locale.
+    grep -E '^(✗|- )' <<<"${output}" | indent || true
+    return 1
+  fi
+  echo "PASS: ${name}: exposure ${level} (ceiling ${max})"
+}
+
+# Two JUnit test cases per unit (verify, exposure), so that test counts are per check rather than
+# per script.
 junit_cases=""
+junit_count=0
 add_junit_case() {
   local name="$1" failure="$2"
   junit_cases+="  <testcase classname=\"systemd_units_test\" name=\"${name}\">"
   if [[ -n "${failure}" ]]; then
-    junit_cases+="<failure message=\"systemd-analyze verify failed\"/>"
+    junit_cases+="<failure message=\"${failure}\"/>"
   fi
   junit_cases+="</testcase>"$'\n'
+  junit_count=$((junit_count + 1))
 }
 
 failed=0
@@ -90,30 +135,37 @@ for unit in "$@"; do
   name="$(basename "${unit}")"
   if [[ ! -f "${unit}" ]]; then
     echo "FAIL: ${unit}: no such file"
-    failed=$((failed + 1))
-    add_junit_case "${name}" "missing"
+    failed=$((failed + 2))
+    add_junit_case "${name} verify" "no such file"
+    add_junit_case "${name} exposure" "no such file"
     continue
   fi
   stage_unit "${unit}" "${work_dir}/units/${name}"
   if verify_unit "${work_dir}/units/${name}"; then
-    add_junit_case "${name}" ""
+    add_junit_case "${name} verify" ""
   else
     failed=$((failed + 1))
-    add_junit_case "${name}" "failed"
+    add_junit_case "${name} verify" "systemd-analyze verify failed"
+  fi
+  if check_exposure "${work_dir}/units/${name}"; then
+    add_junit_case "${name} exposure" ""
+  else
+    failed=$((failed + 1))
+    add_junit_case "${name} exposure" "exposure above its ceiling, or not rated"
   fi
 done
 
 if [[ -n "${XML_OUTPUT_FILE:-}" ]]; then
   {
     echo '<?xml version="1.0" encoding="UTF-8"?>'
-    echo "<testsuites><testsuite name=\"systemd_units_test\" tests=\"$#\" failures=\"${failed}\">"
+    echo "<testsuites><testsuite name=\"systemd_units_test\" tests=\"${junit_count}\" failures=\"${failed}\">"
     printf '%s' "${junit_cases}"
     echo '</testsuite></testsuites>'
   } >"${XML_OUTPUT_FILE}"
 fi
 
 if [[ ${failed} -ne 0 ]]; then
-  echo "${failed} of $# unit(s) failed verification"
+  echo "${failed} of ${junit_count} check(s) of $# unit(s) failed"
   exit 1
 fi
-echo "all $# unit(s) verified"
+echo "all $# unit(s) verified and within their exposure ceilings"
