@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/connection_probe.h"
 #include "common/grpc_endpoint.h"
 #include "common/grpc_status.h"
 #include "spdlog/spdlog.h"
@@ -297,7 +298,8 @@ void CoordinatorSession::AcceptMap(const v1::ClusterMap& map) {
 }
 
 void CoordinatorSession::HeartbeatLoop() {
-  bool unreachable_logged = false;
+  enum class Outage { kNone, kDown, kUnreachable };
+  Outage outage = Outage::kNone;
   while (true) {
     {
       absl::MutexLock lock(&mu_);
@@ -319,9 +321,37 @@ void CoordinatorSession::HeartbeatLoop() {
       return;
     }
     if (!status.ok()) {
-      if (!unreachable_logged) {
-        spdlog::warn("heartbeat to coordinator failed: {}", status.error_message());
-        unreachable_logged = true;
+      // A coordinator that does not run cannot declare anyone dead, and one that starts later
+      // gives every member a full failure timeout from when it listens
+      // (ClusterState::GrantGrace): so a refused connection renews the lease like an
+      // acknowledgement. A timeout does not: this member may be the one cut off.
+      const absl::Time probed = absl::Now();
+      const ProbeResult probe =
+          status.error_code() == grpc::StatusCode::UNAVAILABLE
+              ? ProbeConnection(options_.coordinator_address,
+                                std::min(heartbeat_interval_, absl::Seconds(1)))
+              : ProbeResult::kUndecided;
+      // Listening again: the channel is still in reconnect backoff and reconnects shortly.
+      if (probe == ProbeResult::kConnected) continue;
+      const bool coordinator_down = probe == ProbeResult::kRefused;
+      if (coordinator_down) {
+        absl::MutexLock lock(&mu_);
+        last_acknowledged_send_ = std::max(last_acknowledged_send_, probed);
+      }
+      // Logged when the kind of outage changes, not per heartbeat.
+      const Outage now = coordinator_down ? Outage::kDown : Outage::kUnreachable;
+      if (now != outage) {
+        if (coordinator_down) {
+          spdlog::warn("the coordinator at {} is down (connection refused): carrying on with map "
+                       "epoch {}; no failure can be handled until it is back",
+                       options_.coordinator_address, Map()->epoch());
+        } else {
+          spdlog::warn("heartbeat to coordinator failed: {}{}", status.error_message(),
+                       options_.role == v1::MemberRef::ROLE_SERVER
+                           ? "; this server stops serving when its lease lapses"
+                           : "");
+        }
+        outage = now;
       }
       continue;
     }
@@ -329,8 +359,8 @@ void CoordinatorSession::HeartbeatLoop() {
       absl::MutexLock lock(&mu_);
       last_acknowledged_send_ = std::max(last_acknowledged_send_, sent);
     }
-    if (unreachable_logged) spdlog::info("coordinator reachable again");
-    unreachable_logged = false;
+    if (outage != Outage::kNone) spdlog::info("coordinator reachable again");
+    outage = Outage::kNone;
   }
 }
 

@@ -86,10 +86,13 @@ class CoordinatorSession {
   // A copy of it, for callers that keep or change it.
   v1::ClusterMap CurrentMap() const { return *Map(); }
 
-  // Whether a heartbeat (or the registration) sent less than `lease` ago was acknowledged. The
+  // Whether a heartbeat (or the registration) sent less than `lease` ago was acknowledged, or
+  // was refused because no coordinator listened (its address refused the connection). The
   // coordinator declares a member dead only `failure_timeout` after the last heartbeat it
-  // received, which was sent no earlier than that, so a server that serves only within a lease
-  // shorter than the failure timeout never serves after it was replaced.
+  // received, which was sent no earlier than that, and a coordinator that starts gives every
+  // member a whole failure timeout from when it listens; so a server that serves only within a
+  // lease shorter than the failure timeout never serves after it was replaced, and one whose
+  // coordinator is down (not cut off from it) keeps serving until it is back.
   bool WithinLease(absl::Duration lease) const;
 
   // Servers: tells the coordinator that replication to a replica failed (the reporter is filled

@@ -41,7 +41,8 @@ struct RunningEndpoint {
 absl::StatusOr<RunningEndpoint> StartEndpoint(const EndpointOptions& options,
                                               const std::vector<grpc::Service*>& services);
 
-// An insecure channel to `address` with the shared message-size limits.
+// An insecure channel to `address` with the shared message-size limits, reconnecting at most
+// 250 ms after a failed attempt.
 std::shared_ptr<grpc::Channel> OpenChannel(const std::string& address);
 
 }  // namespace ps

@@ -571,8 +571,10 @@ absl::Status ClusterState::SaveNow() {
 
 void ClusterState::GrantGrace(absl::Time now) {
   absl::MutexLock lock(&mu_);
+  // As if each had heartbeated one timeout from now (Status() shows such an age as 0).
+  const absl::Time as_if = now + options_.failure_timeout;
   for (auto& [key, liveness] : s_.liveness) {
-    liveness.last_heartbeat = std::max(liveness.last_heartbeat, now);
+    liveness.last_heartbeat = std::max(liveness.last_heartbeat, as_if);
   }
 }
 
@@ -766,7 +768,8 @@ v1::ClusterStatus ClusterState::Status(absl::Time now) const {
     health->set_state(state);
     const auto it = s_.liveness.find({role, id});
     if (it != s_.liveness.end()) {
-      health->set_last_heartbeat_age_ms(absl::ToInt64Milliseconds(now - it->second.last_heartbeat));
+      health->set_last_heartbeat_age_ms(
+          std::max<int64_t>(0, absl::ToInt64Milliseconds(now - it->second.last_heartbeat)));
       health->set_known_epoch(it->second.known_epoch);
     }
   };

@@ -104,10 +104,12 @@ class ClusterState {
   // Hands the state to the sink now (after Resume or RestoreFrom, or to save the first state of
   // a new cluster). Errors: the sink's.
   absl::Status SaveNow();
-  // Counts every live member as having heartbeated at `now`. A restarted coordinator calls it
-  // once it listens: a member's lease (ServerLease) runs from a heartbeat the coordinator
-  // acknowledged or one refused because no coordinator listened (common/coordinator_session.h),
-  // so members get a full failure timeout from then before any is declared dead.
+  // Gives every live member two failure timeouts from `now` to heartbeat. A restarted
+  // coordinator calls it once it listens. One timeout is what safety needs: a member's lease
+  // (ServerLease) runs from a heartbeat the coordinator acknowledged or one refused because no
+  // coordinator listened (common/coordinator_session.h), so no member can still be serving on
+  // that credit when the grace ends. The second lets members whose connections are in reconnect
+  // backoff come back before anyone is declared dead.
   void GrantGrace(absl::Time now);
   // Hands progress reports received since the last save to the sink if a second has passed.
   void SaveProgressIfDue(absl::Time now);

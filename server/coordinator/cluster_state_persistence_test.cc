@@ -177,15 +177,17 @@ TEST(ClusterStatePersistenceTest, MembersGetAFullTimeoutFromTheGrace) {
   const absl::Time loaded = kStart + absl::Seconds(60);
   ClusterState resumed(Options(), loaded);
   ASSERT_TRUE(resumed.Resume(saved, loaded).ok());
-  // Listening began 3 s after loading (a slow start): the grace runs from then.
+  // Listening began 3 s after loading (a slow start): the grace runs from then, and a heartbeat
+  // during it does not shorten it for that member (its timeout runs from that heartbeat on).
   const absl::Time listening = loaded + absl::Seconds(3);
   resumed.GrantGrace(listening);
-  EXPECT_TRUE(resumed.ExpireSilentMembers(listening + absl::Milliseconds(999)).empty());
+  EXPECT_TRUE(resumed.ExpireSilentMembers(listening + absl::Milliseconds(1999)).empty())
+      << "two failure timeouts of grace";
   ASSERT_TRUE(resumed.Heartbeat(Ref(v1::MemberRef::ROLE_SERVER, cluster.servers[0]), 0,
-                                listening + absl::Milliseconds(500))
+                                listening + absl::Milliseconds(1500))
                   .ok());
   const std::vector<v1::MemberRef> dead =
-      resumed.ExpireSilentMembers(listening + absl::Milliseconds(1001));
+      resumed.ExpireSilentMembers(listening + absl::Milliseconds(2001));
   EXPECT_EQ(dead.size(), 4u) << "all but the server that heartbeated";
 }
 

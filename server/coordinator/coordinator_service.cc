@@ -13,12 +13,12 @@ constexpr absl::Duration kProbeTimeout = absl::Milliseconds(200);
 
 }  // namespace
 
-CoordinatorService::CoordinatorService(ClusterState& state, ServerProber prober,
+CoordinatorService::CoordinatorService(ClusterState& state, ConnectionProber prober,
                                        CheckpointManager* checkpoints)
     : state_(state), checkpoints_(checkpoints), prober_(std::move(prober)) {}
 
-ServerProber CoordinatorService::DefaultProber() {
-  return [](const std::string& address) { return ProbeServer(address, kProbeTimeout); };
+ConnectionProber CoordinatorService::DefaultProber() {
+  return [](const std::string& address) { return ProbeConnection(address, kProbeTimeout); };
 }
 
 grpc::Status CoordinatorService::ReportUnreachable(grpc::ServerContext*,

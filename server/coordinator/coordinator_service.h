@@ -9,7 +9,7 @@
 #include "absl/synchronization/mutex.h"
 #include "server/coordinator/checkpoint_manager.h"
 #include "server/coordinator/cluster_state.h"
-#include "server/coordinator/server_probe.h"
+#include "common/connection_probe.h"
 
 namespace ps {
 
@@ -18,7 +18,7 @@ class CoordinatorService final : public v1::Coordinator::Service {
   // `state` is borrowed and must outlive the service; `prober` checks suspects (tests fake it);
   // `checkpoints`, borrowed too, takes checkpoints (null: the Checkpoint rpc answers
   // FAILED_PRECONDITION).
-  explicit CoordinatorService(ClusterState& state, ServerProber prober = DefaultProber(),
+  explicit CoordinatorService(ClusterState& state, ConnectionProber prober = DefaultProber(),
                               CheckpointManager* checkpoints = nullptr);
 
   grpc::Status RegisterServer(grpc::ServerContext* context, const v1::RegisterServerRequest* request,
@@ -56,13 +56,13 @@ class CoordinatorService final : public v1::Coordinator::Service {
   grpc::Status Checkpoint(grpc::ServerContext* context, const v1::CheckpointNowRequest* request,
                           v1::CheckpointNowResponse* response) override;
 
-  // Connects to the suspect's address itself (ProbeServer).
-  static ServerProber DefaultProber();
+  // Connects to the suspect's address itself (ProbeConnection).
+  static ConnectionProber DefaultProber();
 
  private:
   ClusterState& state_;
   CheckpointManager* const checkpoints_;
-  const ServerProber prober_;
+  const ConnectionProber prober_;
   absl::Mutex probing_mu_;
   absl::flat_hash_set<uint32_t> probing_ ABSL_GUARDED_BY(probing_mu_);
 };

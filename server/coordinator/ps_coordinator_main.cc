@@ -1,6 +1,7 @@
 // ps_coordinator: membership, failure detection and the cluster map of a parameter-server cluster.
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,7 @@
 #include "server/coordinator/cluster_state.h"
 #include "server/coordinator/coordinator_service.h"
 #include "server/coordinator/failure_detector.h"
+#include "server/coordinator/state_store.h"
 #include "spdlog/spdlog.h"
 
 ABSL_FLAG(std::string, bind_host, "127.0.0.1", "Interface to listen on (0.0.0.0 for all).");
@@ -43,6 +45,11 @@ ABSL_FLAG(std::string, restore, "",
           "Start from a checkpoint in --checkpoint_dir: --restore (the newest complete one) or "
           "--restore=ID (that one, e.g. 42 or ckpt-0000000042, or the newest complete one "
           "before it if it is damaged).");
+ABSL_FLAG(std::string, state_dir, "",
+          "Directory where the coordinator keeps the cluster's state (members, shard map, "
+          "catalog, job progress), saved before every change is published: a coordinator "
+          "restarted on it carries on the same cluster, without restarting servers or workers. "
+          "\"\" keeps the state in memory only (a restart then needs every member restarted).");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error, critical or off.");
 
 int main(int argc, char** argv) {
@@ -86,21 +93,84 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  // The saved state, checked before anything listens: a damaged one is an error, never an
+  // empty cluster.
+  const std::string state_dir = absl::GetFlag(FLAGS_state_dir);
+  std::unique_ptr<ps::StateStore> store;
+  std::optional<ps::v1::CoordinatorState> saved;
+  if (!state_dir.empty()) {
+    absl::StatusOr<std::unique_ptr<ps::StateStore>> opened = ps::OpenLocalStateStore(state_dir);
+    if (!opened.ok()) {
+      spdlog::critical("cannot open the state directory: {}", opened.status().ToString());
+      return 1;
+    }
+    store = *std::move(opened);
+    absl::StatusOr<std::optional<ps::v1::CoordinatorState>> loaded = store->Load();
+    if (!loaded.ok()) {
+      spdlog::critical(
+          "cannot read the saved cluster state: {}. Not starting: an empty cluster would make "
+          "every running server and worker register again and drop the model. Put back a good "
+          "copy of {}/{}, or move it away to start a new cluster on purpose.",
+          loaded.status().ToString(), state_dir, ps::kStateFileName);
+      return 1;
+    }
+    saved = *std::move(loaded);
+  }
   ps::ClusterState state(options, absl::Now());
-  uint64_t restored_from = 0;
-  if (!restore.empty()) {
+  if (saved.has_value()) {
+    if (!restore.empty()) {
+      spdlog::critical(
+          "--restore starts a new cluster from a checkpoint, but {} holds the state of a cluster "
+          "(epoch {}, {} tables): drop --restore to carry on that cluster, or give --state_dir "
+          "an empty directory to restore a new one",
+          state_dir, saved->map().epoch(), saved->map().tables_size());
+      return 1;
+    }
+    if (absl::Status resumed = state.Resume(*saved, absl::Now()); !resumed.ok()) {
+      spdlog::critical("cannot carry on the saved cluster: {}", resumed.ToString());
+      return 1;
+    }
+    int servers = 0;
+    int workers = 0;
+    for (const auto& server : saved->map().servers()) {
+      servers += server.state() == ps::v1::MEMBER_STATE_ALIVE;
+    }
+    for (const auto& worker : saved->map().workers()) {
+      workers += worker.state() == ps::v1::MEMBER_STATE_ALIVE;
+    }
+    spdlog::info(
+        "carrying on the cluster saved in {}: epoch {}, membership version {}, catalog version "
+        "{}, {} tables, {} servers and {} workers alive when it was saved; each has {} ms from "
+        "when this coordinator listens to heartbeat",
+        store->Describe(), saved->map().epoch(), saved->map().membership_version(),
+        saved->map().catalog_version(), saved->map().tables_size(), servers, workers,
+        2 * absl::GetFlag(FLAGS_failure_timeout_ms));
+  } else if (!restore.empty()) {
     absl::StatusOr<uint64_t> restored =
         ps::RestoreClusterState(state, checkpoint_options.directory, restore);
     if (!restored.ok()) {
       spdlog::critical("cannot restore: {}", restored.status().ToString());
       return 1;
     }
-    restored_from = *restored;
+  }
+  if (store != nullptr) {
+    ps::StateStore* sink = store.get();
+    state.SetStateSink(
+        [sink](const ps::v1::CoordinatorState& saved) { return sink->Save(saved); });
+    // Also proves the directory writable before anything listens.
+    if (absl::Status first = state.SaveNow(); !first.ok()) {
+      spdlog::critical("cannot save the cluster state: {}", first.ToString());
+      return 1;
+    }
+    if (!saved.has_value()) spdlog::info("new cluster; its state is kept in {}", store->Describe());
+  } else {
+    spdlog::warn("no --state_dir: the cluster's state lives in this process only; if the "
+                 "coordinator restarts, every server and worker must be restarted too");
   }
   std::unique_ptr<ps::ServerCheckpointClient> checkpoint_client =
       ps::NewGrpcServerCheckpointClient();
   ps::CheckpointManager checkpoints(state, *checkpoint_client, checkpoint_options,
-                                    restored_from);
+                                    state.restored_from());
   ps::CoordinatorService service(state, ps::CoordinatorService::DefaultProber(), &checkpoints);
   ps::EndpointOptions endpoint_options;
   endpoint_options.bind_host = absl::GetFlag(FLAGS_bind_host);
@@ -112,6 +182,9 @@ int main(int argc, char** argv) {
     spdlog::critical("cannot start: {}", endpoint.status().ToString());
     return 1;
   }
+  // Members whose heartbeats were refused while no coordinator listened have kept serving on
+  // that credit (common/coordinator_session.h): their grace runs from now.
+  state.GrantGrace(absl::Now());
   spdlog::info(
       "coordinator listening on {}: num_shards={} replication_factor={} min_servers={} "
       "heartbeat_interval={}ms failure_timeout={}ms",

@@ -49,6 +49,8 @@ absl::Status LocalCluster::StartAll() {
       absl::StrCat("--failure_timeout_ms=", options_.failure_timeout_ms)};
   coordinator_args.insert(coordinator_args.end(), options_.coordinator_args.begin(),
                           options_.coordinator_args.end());
+  coordinator_args_ = coordinator_args;
+  coordinator_started_ = absl::Now();
   absl::StatusOr<std::unique_ptr<DaemonProcess>> coordinator =
       DaemonProcess::Start(RunfilePath("server/coordinator/ps_coordinator"), coordinator_args,
                            directory_ + "/coordinator.log");
@@ -116,6 +118,26 @@ absl::Status LocalCluster::RestartWorker(int index) {
   if (!worker.ok()) return worker.status();
   workers_[index] = *std::move(worker);
   return absl::OkStatus();
+}
+
+absl::Status LocalCluster::RestartCoordinator(int signal, absl::Duration down_for) {
+  coordinator_->Signal(signal);
+  coordinator_->Wait(absl::Seconds(10));
+  absl::SleepFor(down_for);  // The outage being simulated.
+  const int generation = ++coordinator_generation_;
+  const std::string address_file =
+      absl::StrCat(directory_, "/coordinator.", generation, ".addr");
+  std::vector<std::string> args = coordinator_args_;
+  // Later flags win: the same port, so members find it where it was.
+  args.push_back(absl::StrCat("--port=", coordinator_address_.substr(coordinator_address_.rfind(':') + 1)));
+  args.push_back("--address_file=" + address_file);
+  coordinator_started_ = absl::Now();
+  absl::StatusOr<std::unique_ptr<DaemonProcess>> coordinator =
+      DaemonProcess::Start(RunfilePath("server/coordinator/ps_coordinator"), args,
+                           absl::StrCat(directory_, "/coordinator.", generation, ".log"));
+  if (!coordinator.ok()) return coordinator.status();
+  coordinator_ = *std::move(coordinator);
+  return WaitForAddressFile(address_file, kStartTimeout).status();
 }
 
 int LocalCluster::ServerIndex(const v1::ClusterMap& map, uint32_t server_id) const {

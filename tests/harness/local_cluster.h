@@ -3,6 +3,8 @@
 #ifndef PS_TESTS_HARNESS_LOCAL_CLUSTER_H_
 #define PS_TESTS_HARNESS_LOCAL_CLUSTER_H_
 
+#include <signal.h>
+
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -53,6 +55,19 @@ class LocalCluster {
   // once it registers, a new server id. Waits for its address file, not for its registration.
   absl::Status RestartServer(int index);
 
+  // Stops the coordinator with `signal` (SIGKILL: a crash), leaves it down for `down_for`, and
+  // starts it again with the same arguments on the same port, logging to
+  // coordinator.GENERATION.log; waits until it listens. It carries on the cluster only if it was
+  // given a --state_dir (coordinator_args).
+  absl::Status RestartCoordinator(int signal = SIGKILL,
+                                  absl::Duration down_for = absl::ZeroDuration());
+
+  // When the newest coordinator process was started (RestartCoordinator).
+  absl::Time coordinator_started() const { return coordinator_started_; }
+
+  // The directory holding every daemon's log and address file.
+  const std::string& directory() const { return directory_; }
+
   // Starts worker `index` again (SIGKILLing it first if it still runs): a new process with the
   // same arguments, logging to worker-INDEX.GENERATION.log. Does not wait for it to register.
   absl::Status RestartWorker(int index);
@@ -76,6 +91,9 @@ class LocalCluster {
   std::string coordinator_address_;
   std::unique_ptr<v1::Coordinator::Stub> stub_;
   std::unique_ptr<DaemonProcess> coordinator_;
+  std::vector<std::string> coordinator_args_;
+  int coordinator_generation_ = 0;
+  absl::Time coordinator_started_;
   std::vector<std::unique_ptr<DaemonProcess>> servers_;
   std::vector<std::string> server_addresses_;
   std::vector<int> server_generations_;

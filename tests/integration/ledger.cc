@@ -89,6 +89,19 @@ absl::StatusOr<std::map<std::tuple<uint32_t, uint32_t, uint32_t>, ReplicaState>>
   return states;
 }
 
+// The coordinator's status; waits for it to listen (up to 20 s).
+absl::StatusOr<v1::ClusterStatus> GetStatus(v1::Coordinator::Stub& coordinator) {
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(20)));
+  context.set_wait_for_ready(true);
+  v1::ClusterStatus status;
+  const grpc::Status called = coordinator.GetClusterStatus(&context, {}, &status);
+  if (!called.ok()) {
+    return absl::UnavailableError(absl::StrCat("GetClusterStatus: ", called.error_message()));
+  }
+  return status;
+}
+
 }  // namespace
 
 absl::StatusOr<LedgerResult> RunLedger(const LedgerOptions& options) {
@@ -100,6 +113,10 @@ absl::StatusOr<LedgerResult> RunLedger(const LedgerOptions& options) {
   cluster_options.replication_factor = options.replication_factor;
   cluster_options.heartbeat_interval_ms = options.heartbeat_interval_ms;
   cluster_options.failure_timeout_ms = options.failure_timeout_ms;
+  const std::string state_dir = MakeTempDir("coordinator-state");
+  if (options.fault == LedgerFault::kRestartCoordinator) {
+    cluster_options.coordinator_args = {"--state_dir=" + state_dir};
+  }
   absl::StatusOr<std::unique_ptr<LocalCluster>> started = LocalCluster::Start(cluster_options);
   if (!started.ok()) return started.status();
   LocalCluster& cluster = **started;
@@ -133,8 +150,48 @@ absl::StatusOr<LedgerResult> RunLedger(const LedgerOptions& options) {
     workers.push_back(*std::move(worker));
   }
 
-  if (options.fault != LedgerFault::kNone) {
-    const int total = 2 * options.workers * options.clocks;
+  const int total = 2 * options.workers * options.clocks;
+  if (options.fault == LedgerFault::kRestartCoordinator) {
+    for (int round = 1; round <= options.coordinator_restarts; ++round) {
+      const absl::Time give_up = absl::Now() + absl::Seconds(60);
+      while (CountLedgerLines(directory, options.workers) <
+                 options.fault_at_fraction * round * total &&
+             absl::Now() < give_up) {
+        absl::SleepFor(absl::Milliseconds(5));  // Polls the workers' ledger files.
+      }
+      absl::StatusOr<v1::ClusterStatus> before = GetStatus(cluster.coordinator());
+      if (!before.ok()) return failed(before.status());
+      result.epochs.push_back(before->map().epoch());
+      if (round == 1) result.acknowledged_before_fault = CountLedgerLines(directory, options.workers);
+      if (absl::Status restarted =
+              cluster.RestartCoordinator(SIGKILL, options.coordinator_down_for);
+          !restarted.ok()) {
+        return failed(restarted);
+      }
+      // Every member alive before the kill heartbeats to the new coordinator as the same member.
+      const absl::Time restarted_at = cluster.coordinator_started();
+      absl::StatusOr<v1::ClusterStatus> after;
+      while (true) {
+        after = GetStatus(cluster.coordinator());
+        if (!after.ok()) return failed(after.status());
+        // A member the new coordinator heard from reports the epoch it knows; one it only
+        // took over from the saved state (and gave its grace) has none yet.
+        int fresh = 0;
+        for (const v1::MemberHealth& member : after->members()) {
+          fresh += member.state() == v1::MEMBER_STATE_ALIVE && member.known_epoch() > 0;
+        }
+        int alive = AliveServers(after->map()) + AliveWorkers(after->map());
+        if (alive > 0 && fresh == alive) break;
+        if (absl::Now() - restarted_at > absl::Seconds(20)) {
+          return failed(absl::DeadlineExceededError(
+              "members did not heartbeat to the restarted coordinator within 20 s"));
+        }
+        absl::SleepFor(absl::Milliseconds(20));  // Polls the status.
+      }
+      result.reconnect_times.push_back(absl::Now() - restarted_at);
+      result.epochs.push_back(after->map().epoch());
+    }
+  } else if (options.fault != LedgerFault::kNone) {
     const absl::Time give_up = absl::Now() + absl::Seconds(60);
     while (CountLedgerLines(directory, options.workers) < options.fault_at_fraction * total &&
            absl::Now() < give_up) {
@@ -210,6 +267,15 @@ absl::StatusOr<LedgerResult> RunLedger(const LedgerOptions& options) {
           "increment worker ", i, " exited with ", exit_code.value_or(-1), ":\n",
           workers[i]->ReadLog())));
     }
+  }
+
+  if (absl::StatusOr<v1::ClusterStatus> final_status = GetStatus(cluster.coordinator());
+      final_status.ok()) {
+    result.epochs.push_back(final_status->map().epoch());
+    result.registrations_after_start = final_status->map().servers_size() - options.servers +
+                                       final_status->map().workers_size() - options.workers;
+  } else {
+    return failed(final_status.status());
   }
 
   // Expected values: the acknowledged increments, summed here from their definition.

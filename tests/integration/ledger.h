@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -18,7 +19,9 @@
 
 namespace ps::testing {
 
-enum class LedgerFault { kNone, kKill, kStop };
+// kKill / kStop: a server is SIGKILLed / SIGSTOPped. kRestartCoordinator: the coordinator, which
+// keeps its state in a state directory, is SIGKILLed and restarted `coordinator_restarts` times.
+enum class LedgerFault { kNone, kKill, kStop, kRestartCoordinator };
 
 struct LedgerOptions {
   v1::ConsistencySpec::Model model = v1::ConsistencySpec::MODEL_ASP;
@@ -41,6 +44,10 @@ struct LedgerOptions {
   bool restart = false;
   // kStop: how long the victim stays stopped (past the failure timeout, so it is replaced).
   absl::Duration stop_for = absl::Milliseconds(1500);
+  // kRestartCoordinator: how often, each at the next multiple of fault_at_fraction, and how long
+  // it stays down each time (past the servers' lease and the failure timeout).
+  int coordinator_restarts = 2;
+  absl::Duration coordinator_down_for = absl::Milliseconds(1500);
 };
 
 struct LedgerResult {
@@ -62,6 +69,12 @@ struct LedgerResult {
   bool stopped_primary_rejoined = false;
   // From the fault to the coordinator's map without the victim.
   absl::Duration detection;
+  // kRestartCoordinator: the epoch before each kill and after each restart, in order; members
+  // that registered after the start (a server or worker that had to join again); and from each
+  // restarted coordinator's start (its exec) until every live member had heartbeated to it.
+  std::vector<uint64_t> epochs;
+  int registrations_after_start = 0;
+  std::vector<absl::Duration> reconnect_times;
   std::string summary;
 };
 
