@@ -113,6 +113,21 @@ CheckpointManager::CheckpointManager(ClusterState& state, ServerCheckpointClient
   status_.set_directory(options_.directory);
   status_.set_restored_from_id(restored_from);
   status_.set_last_complete_id(restored_from);
+  // A restarted coordinator finds the checkpoints it wrote before: the newest with a manifest
+  // (not verified here; a restore verifies).
+  if (options_.directory.empty()) return;
+  absl::StatusOr<std::vector<uint64_t>> existing = ListCheckpoints(options_.directory);
+  if (!existing.ok()) return;
+  for (uint64_t id : *existing) {  // Newest first.
+    absl::StatusOr<v1::CheckpointManifest> manifest =
+        ReadManifest(CheckpointDirectory(options_.directory, id));
+    if (!manifest.ok()) continue;
+    if (id > status_.last_complete_id()) {
+      status_.set_last_complete_id(id);
+      status_.set_last_complete_unix_ms(manifest->started_unix_ms());
+    }
+    break;
+  }
 }
 
 CheckpointManager::~CheckpointManager() { Stop(); }

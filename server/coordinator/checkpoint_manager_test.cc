@@ -244,6 +244,21 @@ TEST_F(CheckpointManagerTest, KeepsTheNewestCheckpoints) {
   EXPECT_EQ(*ids, (std::vector<uint64_t>{4, 3}));
 }
 
+TEST_F(CheckpointManagerTest, ARestartedCoordinatorReportsTheNewestCheckpointOnDisk) {
+  const CheckpointOptions options = Checkpoints("restart");
+  {
+    CheckpointManager manager(state_, servers_, options);
+    ASSERT_TRUE(manager.TakeCheckpoint("test").ok());
+    ASSERT_TRUE(manager.TakeCheckpoint("test").ok());
+  }
+  CheckpointManager restarted(state_, servers_, options);
+  EXPECT_EQ(restarted.Status().last_complete_id(), 2u);
+  EXPECT_GT(restarted.Status().last_complete_unix_ms(), 0);
+  auto next = restarted.TakeCheckpoint("test");
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_EQ(next->checkpoint_id(), 3u);
+}
+
 TEST_F(CheckpointManagerTest, NothingToCheckpointIsAFailedPrecondition) {
   ClusterState empty(Options(), kStart);
   FakeServers servers(empty);
