@@ -156,7 +156,7 @@ int main(int argc, char** argv) {
   if (store != nullptr) {
     ps::StateStore* sink = store.get();
     state.SetStateSink(
-        [sink](const ps::v1::CoordinatorState& saved) { return sink->Save(saved); });
+        [sink](const ps::v1::CoordinatorState& latest) { return sink->Save(latest); });
     // Also proves the directory writable before anything listens.
     if (absl::Status first = state.SaveNow(); !first.ok()) {
       spdlog::critical("cannot save the cluster state: {}", first.ToString());
