@@ -294,6 +294,9 @@ std::vector<v1::MemberRef> ClusterState::ExpireSilentMembers(absl::Time now) {
     if (now - liveness.last_heartbeat > options_.failure_timeout) silent.push_back(key);
   }
   if (silent.empty()) return {};
+  // While the store refuses saves, a sweep would be undone anyway: try the save alone first, so
+  // the deaths are decided (and logged) once, when they can be kept.
+  if (!sink_error_.empty() && !Save().ok()) return {};
   Data before = s_;
   std::vector<v1::MemberRef> expired;
   bool shards_changed = false;
