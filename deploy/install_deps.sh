@@ -11,6 +11,10 @@ required=(
   libabsl-dev libspdlog-dev libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev
   libopenblas-dev libgoogle-perftools-dev zlib1g-dev pkg-config systemd python3 procps
   clang-14
+  # etcd for coordinator high availability (--state_store=etcd://...) and its tests. On a host
+  # with systemd, Debian starts a system etcd on localhost:2379/2380; the tests never use those
+  # ports (each starts its own etcd on free ports).
+  etcd-server etcd-client
 )
 # Real training data; the demo falls back to a labelled synthetic set without it.
 optional=(dataset-fashion-mnist)
