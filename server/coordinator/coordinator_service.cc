@@ -17,6 +17,13 @@ CoordinatorService::CoordinatorService(ClusterState& state, ConnectionProber pro
                                        CheckpointManager* checkpoints)
     : state_(state), checkpoints_(checkpoints), prober_(std::move(prober)) {}
 
+grpc::Status CoordinatorService::Admit() const {
+  if (!may_serve_ || may_serve_()) return grpc::Status::OK;
+  return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                      "this coordinator is not serving: it does not lead, or its etcd lease may "
+                      "have lapsed; try the next coordinator address");
+}
+
 ConnectionProber CoordinatorService::DefaultProber() {
   return [](const std::string& address) { return ProbeConnection(address, kProbeTimeout); };
 }
@@ -24,6 +31,7 @@ ConnectionProber CoordinatorService::DefaultProber() {
 grpc::Status CoordinatorService::ReportUnreachable(grpc::ServerContext*,
                                                    const v1::ReportUnreachableRequest* request,
                                                    v1::ReportUnreachableResponse* response) {
+  if (grpc::Status admitted = Admit(); !admitted.ok()) return admitted;
   absl::StatusOr<ClusterState::Suspect> suspect =
       state_.SuspectUnreachable(request->reporter(), request->server_id());
   response->set_epoch(state_.Map().epoch());
@@ -61,6 +69,7 @@ grpc::Status CoordinatorService::ReportUnreachable(grpc::ServerContext*,
 grpc::Status CoordinatorService::RegisterServer(grpc::ServerContext*,
                                                 const v1::RegisterServerRequest* request,
                                                 v1::RegisterServerResponse* response) {
+  if (grpc::Status admitted = Admit(); !admitted.ok()) return admitted;
   absl::StatusOr<Registration> registration = state_.RegisterServer(request->address(), absl::Now());
   if (!registration.ok()) return ToGrpcStatus(registration.status());
   response->set_server_id(registration->id);
@@ -75,6 +84,7 @@ grpc::Status CoordinatorService::RegisterServer(grpc::ServerContext*,
 grpc::Status CoordinatorService::RegisterWorker(grpc::ServerContext*,
                                                 const v1::RegisterWorkerRequest* request,
                                                 v1::RegisterWorkerResponse* response) {
+  if (grpc::Status admitted = Admit(); !admitted.ok()) return admitted;
   absl::StatusOr<Registration> registration = state_.RegisterWorker(request->address(), absl::Now());
   if (!registration.ok()) return ToGrpcStatus(registration.status());
   response->set_worker_id(registration->id);
@@ -90,6 +100,7 @@ grpc::Status CoordinatorService::RegisterWorker(grpc::ServerContext*,
 
 grpc::Status CoordinatorService::Heartbeat(grpc::ServerContext*, const v1::HeartbeatRequest* request,
                                            v1::HeartbeatResponse* response) {
+  if (grpc::Status admitted = Admit(); !admitted.ok()) return admitted;
   absl::StatusOr<uint64_t> epoch =
       state_.Heartbeat(request->member(), request->known_epoch(), absl::Now(),
                        request->steps_done());
@@ -100,6 +111,7 @@ grpc::Status CoordinatorService::Heartbeat(grpc::ServerContext*, const v1::Heart
 
 grpc::Status CoordinatorService::Leave(grpc::ServerContext*, const v1::LeaveRequest* request,
                                        v1::LeaveResponse* response) {
+  if (grpc::Status admitted = Admit(); !admitted.ok()) return admitted;
   absl::StatusOr<uint64_t> epoch = state_.Leave(request->member(), request->finished());
   if (!epoch.ok()) return ToGrpcStatus(epoch.status());
   response->set_epoch(*epoch);
@@ -109,6 +121,7 @@ grpc::Status CoordinatorService::Leave(grpc::ServerContext*, const v1::LeaveRequ
 grpc::Status CoordinatorService::WatchClusterMap(grpc::ServerContext* context,
                                                  const v1::WatchClusterMapRequest* request,
                                                  grpc::ServerWriter<v1::ClusterMap>* writer) {
+  if (grpc::Status admitted = Admit(); !admitted.ok()) return admitted;
   uint64_t known_epoch = request->known_epoch();
   uint64_t known_catalog_version = request->known_catalog_version();
   uint64_t known_membership_version = request->known_membership_version();
@@ -120,6 +133,7 @@ grpc::Status CoordinatorService::WatchClusterMap(grpc::ServerContext* context,
       if (!state_.IsShutDown()) continue;
       return grpc::Status(grpc::StatusCode::UNAVAILABLE, "coordinator is shutting down");
     }
+    if (grpc::Status admitted = Admit(); !admitted.ok()) return admitted;
     if (!writer->Write(*map)) break;  // The client went away.
     known_epoch = map->epoch();
     known_catalog_version = map->catalog_version();
@@ -131,6 +145,7 @@ grpc::Status CoordinatorService::WatchClusterMap(grpc::ServerContext* context,
 grpc::Status CoordinatorService::CreateTable(grpc::ServerContext*,
                                              const v1::CreateTableRequest* request,
                                              v1::CreateTableResponse* response) {
+  if (grpc::Status admitted = Admit(); !admitted.ok()) return admitted;
   absl::StatusOr<std::pair<v1::TableInfo, bool>> created = state_.CreateTable(request->spec());
   if (!created.ok()) return ToGrpcStatus(created.status());
   *response->mutable_table() = std::move(created->first);
@@ -141,6 +156,7 @@ grpc::Status CoordinatorService::CreateTable(grpc::ServerContext*,
 grpc::Status CoordinatorService::DescribeTable(grpc::ServerContext*,
                                                const v1::DescribeTableRequest* request,
                                                v1::TableInfo* response) {
+  if (grpc::Status admitted = Admit(); !admitted.ok()) return admitted;
   absl::StatusOr<v1::TableInfo> table = state_.DescribeTable(request->name());
   if (!table.ok()) return ToGrpcStatus(table.status());
   *response = *std::move(table);
@@ -150,6 +166,7 @@ grpc::Status CoordinatorService::DescribeTable(grpc::ServerContext*,
 grpc::Status CoordinatorService::ReportReplicaFailure(
     grpc::ServerContext*, const v1::ReportReplicaFailureRequest* request,
     v1::ReportReplicaFailureResponse* response) {
+  if (grpc::Status admitted = Admit(); !admitted.ok()) return admitted;
   absl::StatusOr<uint64_t> epoch = state_.ReportReplicaFailure(*request);
   if (!epoch.ok()) return ToGrpcStatus(epoch.status());
   response->set_epoch(*epoch);
@@ -159,6 +176,7 @@ grpc::Status CoordinatorService::ReportReplicaFailure(
 grpc::Status CoordinatorService::ReportLearnerCaughtUp(
     grpc::ServerContext*, const v1::ReportLearnerCaughtUpRequest* request,
     v1::ReportLearnerCaughtUpResponse* response) {
+  if (grpc::Status admitted = Admit(); !admitted.ok()) return admitted;
   absl::StatusOr<uint64_t> epoch = state_.ReportLearnerCaughtUp(*request);
   if (!epoch.ok()) return ToGrpcStatus(epoch.status());
   response->set_epoch(*epoch);
@@ -168,6 +186,7 @@ grpc::Status CoordinatorService::ReportLearnerCaughtUp(
 grpc::Status CoordinatorService::GetClusterStatus(grpc::ServerContext*,
                                                   const v1::GetClusterStatusRequest*,
                                                   v1::ClusterStatus* response) {
+  if (grpc::Status admitted = Admit(); !admitted.ok()) return admitted;
   *response = state_.Status(absl::Now());
   if (checkpoints_ != nullptr) *response->mutable_checkpoints() = checkpoints_->Status();
   return grpc::Status::OK;
@@ -175,6 +194,7 @@ grpc::Status CoordinatorService::GetClusterStatus(grpc::ServerContext*,
 
 grpc::Status CoordinatorService::Checkpoint(grpc::ServerContext*, const v1::CheckpointNowRequest*,
                                             v1::CheckpointNowResponse* response) {
+  if (grpc::Status admitted = Admit(); !admitted.ok()) return admitted;
   if (checkpoints_ == nullptr) {
     return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
                         "checkpoints are off: start ps_coordinator with --checkpoint_dir");

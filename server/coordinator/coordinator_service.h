@@ -3,6 +3,8 @@
 #ifndef PS_SERVER_COORDINATOR_COORDINATOR_SERVICE_H_
 #define PS_SERVER_COORDINATOR_COORDINATOR_SERVICE_H_
 
+#include <functional>
+
 #include "proto/coordinator.grpc.pb.h"
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_set.h"
@@ -59,10 +61,21 @@ class CoordinatorService final : public v1::Coordinator::Service {
   // Connects to the suspect's address itself (ProbeConnection).
   static ConnectionProber DefaultProber();
 
+  // Whether this coordinator may answer now. With several coordinators (etcd) only the leader
+  // whose lease is surely alive may (LeaderElection::MayServe): every rpc, and every map a watch
+  // sends, is refused with UNAVAILABLE otherwise, so that a paused or cut-off ex-leader never
+  // acknowledges a heartbeat or publishes a map. Unset: always.
+  // REQUIRES: called before the service serves.
+  void SetServingGate(std::function<bool()> may_serve) { may_serve_ = std::move(may_serve); }
+
  private:
+  // OK, or the UNAVAILABLE status every rpc answers while the serving gate is closed.
+  grpc::Status Admit() const;
+
   ClusterState& state_;
   CheckpointManager* const checkpoints_;
   const ConnectionProber prober_;
+  std::function<bool()> may_serve_;  // Set before serving, then constant.
   absl::Mutex probing_mu_;
   absl::flat_hash_set<uint32_t> probing_ ABSL_GUARDED_BY(probing_mu_);
 };

@@ -109,7 +109,8 @@ absl::Status LeaderElection::GrantLease() {
         absl::FormatDuration(lease->ttl), absl::FormatDuration(options_.requested_ttl));
   }
   spdlog::info("etcd lease {:x} granted with TTL {}; renewed every {}", lease->id,
-               absl::FormatDuration(lease->ttl), absl::FormatDuration(lease->ttl / 3));
+               absl::FormatDuration(lease->ttl),
+               absl::FormatDuration(absl::Trunc(lease->ttl / 3, absl::Milliseconds(1))));
   bool start_thread = false;
   {
     absl::MutexLock lock(&mu_);
