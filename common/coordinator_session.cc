@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/connection_probe.h"
+#include "common/coordinator_addresses.h"
 #include "common/grpc_endpoint.h"
 #include "common/grpc_status.h"
 #include "spdlog/spdlog.h"
@@ -14,6 +15,16 @@ namespace {
 
 constexpr absl::Duration kInitialBackoff = absl::Milliseconds(50);
 constexpr absl::Duration kMaxBackoff = absl::Seconds(1);
+// With several coordinators a failover is found by cycling through them: a short backoff.
+constexpr absl::Duration kMaxBackoffSeveral = absl::Milliseconds(250);
+// With several coordinators, an observer (no heartbeats to notice a stalled leader) re-opens its
+// watch this often, so a watch on a stopped ex-leader does not hang.
+constexpr absl::Duration kObserverWatchPeriod = absl::Seconds(2);
+
+bool Unreachable(const grpc::Status& status) {
+  return status.error_code() == grpc::StatusCode::UNAVAILABLE ||
+         status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED;
+}
 
 const char* RoleName(v1::MemberRef::Role role) {
   return role == v1::MemberRef::ROLE_SERVER ? "server" : "worker";
@@ -30,7 +41,7 @@ bool IsNewer(const v1::ClusterMap& candidate, const v1::ClusterMap& current) {
 
 absl::StatusOr<std::unique_ptr<CoordinatorSession>> CoordinatorSession::Start(
     const CoordinatorSessionOptions& options, MapCallback on_map, ExpelledCallback on_expelled) {
-  if (options.coordinator_address.empty()) {
+  if (SplitCoordinatorAddresses(options.coordinator_address).empty()) {
     return absl::InvalidArgumentError("the coordinator address is empty (set --coordinator)");
   }
   if (!options.observer && options.role != v1::MemberRef::ROLE_SERVER &&
@@ -60,9 +71,61 @@ CoordinatorSession::CoordinatorSession(const CoordinatorSessionOptions& options,
     : options_(options),
       on_map_(std::move(on_map)),
       on_expelled_(std::move(on_expelled)),
-      stub_(v1::Coordinator::NewStub(OpenChannel(options.coordinator_address))) {}
+      addresses_(SplitCoordinatorAddresses(options.coordinator_address)),
+      stub_(v1::Coordinator::NewStub(OpenChannel(addresses_.front()))) {}
 
 CoordinatorSession::~CoordinatorSession() { StopThreads(); }
+
+CoordinatorSession::Target CoordinatorSession::Current() const {
+  absl::MutexLock lock(&mu_);
+  return Target{current_, stub_};
+}
+
+std::string CoordinatorSession::current_coordinator() const {
+  return addresses_[Current().index];
+}
+
+bool CoordinatorSession::Failed(const Target& target, const grpc::Status& status) {
+  if (addresses_.size() < 2 || !Unreachable(status)) return false;
+  absl::MutexLock lock(&mu_);
+  if (current_ != target.index) return false;  // Another thread moved already.
+  current_ = (current_ + 1) % addresses_.size();
+  stub_ = v1::Coordinator::NewStub(OpenFreshChannel(addresses_[current_]));
+  spdlog::debug("coordinator {} failed ({}); trying {}", addresses_[target.index],
+                status.error_message(), addresses_[current_]);
+  if (watch_context_ != nullptr && watch_index_ != current_) watch_context_->TryCancel();
+  return true;
+}
+
+ProbeResult CoordinatorSession::ProbeAll(absl::Duration timeout) const {
+  if (addresses_.size() == 1) return ProbeConnection(addresses_.front(), timeout);
+  bool undecided = false;
+  for (const std::string& address : addresses_) {
+    const ProbeResult probe = ProbeConnection(address, timeout);
+    if (probe == ProbeResult::kConnected) return ProbeResult::kConnected;
+    undecided |= probe == ProbeResult::kUndecided;
+  }
+  return undecided ? ProbeResult::kUndecided : ProbeResult::kRefused;
+}
+
+absl::Status CoordinatorSession::CallCoordinator(
+    const std::function<grpc::Status(v1::Coordinator::Stub&, grpc::ClientContext&)>& call,
+    absl::Time deadline) {
+  absl::Duration backoff = kInitialBackoff;
+  while (true) {
+    const Target target = Current();
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(deadline));
+    const grpc::Status status = call(*target.stub, context);
+    if (status.ok() || !Unreachable(status) || addresses_.size() < 2 ||
+        absl::Now() + backoff >= deadline) {
+      return FromGrpcStatus(status);
+    }
+    Failed(target, status);
+    absl::SleepFor(backoff);  // Backoff between attempts, not synchronisation.
+    backoff = std::min(backoff * 2, kMaxBackoffSeveral);
+  }
+}
 
 absl::Status CoordinatorSession::Register() {
   const absl::Time give_up = absl::Now() + options_.register_timeout;
@@ -70,6 +133,7 @@ absl::Status CoordinatorSession::Register() {
   absl::Status last_error;
   while (absl::Now() < give_up) {
     const absl::Time sent = absl::Now();
+    const Target target = Current();
     grpc::ClientContext context;
     context.set_deadline(absl::ToChronoTime(std::min(give_up, absl::Now() + absl::Seconds(5))));
     v1::ClusterMap map;
@@ -80,7 +144,7 @@ absl::Status CoordinatorSession::Register() {
       v1::RegisterServerRequest request;
       request.set_address(options_.advertised_address);
       v1::RegisterServerResponse response;
-      status = stub_->RegisterServer(&context, request, &response);
+      status = target.stub->RegisterServer(&context, request, &response);
       member_id_ = response.server_id();
       incarnation_ = response.incarnation();
       heartbeat_ms = response.heartbeat_interval_ms();
@@ -91,7 +155,7 @@ absl::Status CoordinatorSession::Register() {
       v1::RegisterWorkerRequest request;
       request.set_address(options_.advertised_address);
       v1::RegisterWorkerResponse response;
-      status = stub_->RegisterWorker(&context, request, &response);
+      status = target.stub->RegisterWorker(&context, request, &response);
       member_id_ = response.worker_id();
       incarnation_ = response.incarnation();
       rank_ = response.rank();
@@ -109,7 +173,7 @@ absl::Status CoordinatorSession::Register() {
       heartbeat_interval_ = absl::Milliseconds(heartbeat_ms);
       failure_timeout_ = absl::Milliseconds(timeout_ms);
       spdlog::info("registered with coordinator {} as {} {} (incarnation {}{}), map epoch {}",
-                   options_.coordinator_address, RoleName(options_.role), member_id_, incarnation_,
+                   addresses_[target.index], RoleName(options_.role), member_id_, incarnation_,
                    options_.role == v1::MemberRef::ROLE_WORKER ? absl::StrCat(", rank ", rank_) : "",
                    map.epoch());
       AcceptMap(map);
@@ -120,10 +184,11 @@ absl::Status CoordinatorSession::Register() {
         status.error_code() != grpc::StatusCode::DEADLINE_EXCEEDED) {
       return last_error;  // The coordinator answered and said no: retrying will not help.
     }
-    spdlog::debug("coordinator {} not reachable yet ({}); retrying", options_.coordinator_address,
+    spdlog::debug("coordinator {} not reachable yet ({}); retrying", addresses_[target.index],
                   status.error_message());
+    Failed(target, status);
     absl::SleepFor(backoff);  // Backoff between connection attempts, not synchronisation.
-    backoff = std::min(backoff * 2, kMaxBackoff);
+    backoff = std::min(backoff * 2, addresses_.size() > 1 ? kMaxBackoffSeveral : kMaxBackoff);
   }
   return absl::DeadlineExceededError(
       absl::StrCat("could not register with the coordinator at ", options_.coordinator_address,
@@ -184,7 +249,7 @@ void CoordinatorSession::Leave(bool finished) {
   *request.mutable_member() = Self();
   request.set_finished(finished);
   v1::LeaveResponse response;
-  const grpc::Status status = stub_->Leave(&context, request, &response);
+  const grpc::Status status = Current().stub->Leave(&context, request, &response);
   if (status.ok()) {
     spdlog::info("left the cluster (coordinator epoch now {})", response.epoch());
   } else {
@@ -222,13 +287,14 @@ void CoordinatorSession::ReportReplicaFailure(v1::ReportReplicaFailureRequest re
   call->request = std::move(request);
   *call->request.mutable_reporter() = Self();
   call->context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(2)));
+  const Target target = Current();
   StartReport(
       &call->context,
       [&](std::function<void(grpc::Status)> done) {
-        stub_->async()->ReportReplicaFailure(&call->context, &call->request, &call->response,
+        target.stub->async()->ReportReplicaFailure(&call->context, &call->request, &call->response,
                                              std::move(done));
       },
-      [call](const grpc::Status& status) {
+      [call, stub = target.stub](const grpc::Status& status) {  // Holds the channel.
         if (status.ok()) {
           spdlog::info("coordinator took the report on server {}: map epoch {}",
                        call->request.failed_server_id(), call->response.epoch());
@@ -251,13 +317,14 @@ void CoordinatorSession::ReportUnreachable(uint32_t server_id, const std::string
   call->request.set_server_id(server_id);
   call->request.set_reason(reason);
   call->context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+  const Target target = Current();
   StartReport(
       &call->context,
       [&](std::function<void(grpc::Status)> done) {
-        stub_->async()->ReportUnreachable(&call->context, &call->request, &call->response,
+        target.stub->async()->ReportUnreachable(&call->context, &call->request, &call->response,
                                           std::move(done));
       },
-      [call](const grpc::Status& status) {
+      [call, stub = target.stub](const grpc::Status& status) {  // Holds the channel.
         if (!status.ok()) {
           spdlog::debug("reporting server {} unreachable failed: {}", call->request.server_id(),
                         status.error_message());
@@ -277,7 +344,10 @@ absl::Status CoordinatorSession::ReportLearnerCaughtUp(uint32_t shard, uint64_t 
   request.set_shard_id(shard);
   request.set_catalog_version(catalog_version);
   v1::ReportLearnerCaughtUpResponse response;
-  return FromGrpcStatus(stub_->ReportLearnerCaughtUp(&context, request, &response));
+  const Target target = Current();
+  const grpc::Status status = target.stub->ReportLearnerCaughtUp(&context, request, &response);
+  Failed(target, status);
+  return FromGrpcStatus(status);
 }
 
 v1::MemberRef CoordinatorSession::Self() const {
@@ -306,6 +376,7 @@ void CoordinatorSession::HeartbeatLoop() {
       const auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
       if (mu_.AwaitWithTimeout(absl::Condition(&stopping), heartbeat_interval_)) return;
     }
+    const Target target = Current();
     grpc::ClientContext context;
     const absl::Time sent = absl::Now();
     context.set_deadline(absl::ToChronoTime(sent + std::max(heartbeat_interval_, absl::Milliseconds(100))));
@@ -314,7 +385,7 @@ void CoordinatorSession::HeartbeatLoop() {
     request.set_known_epoch(Map()->epoch());
     request.set_steps_done(steps_done_.load());
     v1::HeartbeatResponse response;
-    const grpc::Status status = stub_->Heartbeat(&context, request, &response);
+    const grpc::Status status = target.stub->Heartbeat(&context, request, &response);
     if (status.error_code() == grpc::StatusCode::NOT_FOUND) {
       spdlog::error("the coordinator no longer knows this member: {}", status.error_message());
       if (on_expelled_) on_expelled_(FromGrpcStatus(status));
@@ -325,14 +396,18 @@ void CoordinatorSession::HeartbeatLoop() {
       // gives every member a full failure timeout from when it listens
       // (ClusterState::GrantGrace): so a refused connection renews the lease like an
       // acknowledgement. A timeout does not: this member may be the one cut off.
+      // With several coordinators, the next heartbeat goes to the next one; the lease is
+      // credited only if every one of them refuses connections.
+      const bool moved = Failed(target, status);
       const absl::Time probed = absl::Now();
       const ProbeResult probe =
           status.error_code() == grpc::StatusCode::UNAVAILABLE
-              ? ProbeConnection(options_.coordinator_address,
-                                std::min(heartbeat_interval_, absl::Seconds(1)))
+              ? ProbeAll(std::min(heartbeat_interval_, absl::Seconds(1)))
               : ProbeResult::kUndecided;
-      // Listening again: the channel is still in reconnect backoff and reconnects shortly.
+      // Listening again (the channel is still in reconnect backoff and reconnects shortly), or,
+      // with several coordinators, one listens: perhaps the new leader, tried next.
       if (probe == ProbeResult::kConnected) continue;
+      if (moved && probe == ProbeResult::kUndecided && outage == Outage::kNone) continue;
       const bool coordinator_down = probe == ProbeResult::kRefused;
       if (coordinator_down) {
         absl::MutexLock lock(&mu_);
@@ -359,7 +434,9 @@ void CoordinatorSession::HeartbeatLoop() {
       absl::MutexLock lock(&mu_);
       last_acknowledged_send_ = std::max(last_acknowledged_send_, sent);
     }
-    if (outage != Outage::kNone) spdlog::info("coordinator reachable again");
+    if (outage != Outage::kNone) {
+      spdlog::info("coordinator reachable again ({})", addresses_[target.index]);
+    }
     outage = Outage::kNone;
   }
 }
@@ -368,10 +445,17 @@ void CoordinatorSession::WatchLoop() {
   absl::Duration backoff = kInitialBackoff;
   while (true) {
     grpc::ClientContext context;
+    const Target target = Current();
+    if (options_.observer && addresses_.size() > 1) {
+      context.set_deadline(absl::ToChronoTime(absl::Now() + kObserverWatchPeriod));
+    }
     {
       absl::MutexLock lock(&mu_);
       if (stopping_) return;
       watch_context_ = &context;
+      watch_index_ = target.index;
+      // Moved on since Current(): this call would go to the old address.
+      if (current_ != target.index) context.TryCancel();
     }
     v1::WatchClusterMapRequest request;
     const std::shared_ptr<const v1::ClusterMap> known_map = Map();
@@ -380,7 +464,7 @@ void CoordinatorSession::WatchLoop() {
     request.set_known_catalog_version(known.catalog_version());
     request.set_known_membership_version(known.membership_version());
     std::unique_ptr<grpc::ClientReader<v1::ClusterMap>> reader =
-        stub_->WatchClusterMap(&context, request);
+        target.stub->WatchClusterMap(&context, request);
     v1::ClusterMap map;
     bool received = false;
     while (reader->Read(&map)) {
@@ -395,10 +479,23 @@ void CoordinatorSession::WatchLoop() {
     }
     if (received) backoff = kInitialBackoff;
     spdlog::debug("map watch ended ({}); reconnecting", status.error_message());
+    if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED && options_.observer &&
+        addresses_.size() > 1) {
+      // An observer's periodic re-open: a quiet leader and a stalled one look the same on the
+      // watch, so ask it something short. A stalled or fenced one fails and we move on.
+      grpc::ClientContext ping;
+      ping.set_deadline(absl::ToChronoTime(absl::Now() + absl::Milliseconds(500)));
+      v1::ClusterStatus ignored;
+      const grpc::Status alive = target.stub->GetClusterStatus(&ping, {}, &ignored);
+      Failed(target, alive);
+      continue;  // Re-open at once.
+    }
+    // Unless the heartbeat thread cancelled it after moving on, the watch failed: move on too.
+    if (status.error_code() != grpc::StatusCode::CANCELLED) Failed(target, status);
     absl::MutexLock lock(&mu_);
     const auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
     if (mu_.AwaitWithTimeout(absl::Condition(&stopping), backoff)) return;
-    backoff = std::min(backoff * 2, kMaxBackoff);
+    backoff = std::min(backoff * 2, addresses_.size() > 1 ? kMaxBackoffSeveral : kMaxBackoff);
   }
 }
 

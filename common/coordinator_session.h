@@ -1,6 +1,13 @@
 // A member's (server's or worker's) session with the coordinator: registration, periodic
 // heartbeats and a streaming watch of the cluster map.
 //
+// Several coordinators (one leads, the others stand by without listening; see the README's
+// "Coordinator high availability"): the session keeps their addresses and talks to one at a
+// time. A call to it that fails UNAVAILABLE or DEADLINE_EXCEEDED moves the session to the next
+// address (with a fresh channel, so no reconnect backoff delays finding a new leader), and the
+// watch follows. A server's lease is credited while the coordinator is down only when EVERY
+// address refuses connections: one refusal says nothing about a standby that may lead by now.
+//
 // Thread-safety: safe for concurrent use. The session owns two threads (heartbeat, watch; an
 // observer only the watch), started by Start() and joined by Leave() or the destructor. Callbacks
 // run on those threads and must not call Leave() or destroy the session.
@@ -14,18 +21,20 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/connection_probe.h"
 #include "proto/coordinator.grpc.pb.h"
 
 namespace ps {
 
 struct CoordinatorSessionOptions {
-  // host:port of the coordinator.
+  // host:port of the coordinator, or a comma-separated list of every coordinator's.
   std::string coordinator_address;
   // SERVER or WORKER; ignored for observers.
   v1::MemberRef::Role role = v1::MemberRef::ROLE_UNSPECIFIED;
@@ -104,6 +113,16 @@ class CoordinatorSession {
   // Servers: tells the coordinator this learner caught up with `shard` (blocking, short deadline).
   absl::Status ReportLearnerCaughtUp(uint32_t shard, uint64_t catalog_version);
 
+  // Runs `call` against the current coordinator, moving to the next address and trying again
+  // while it fails UNAVAILABLE or DEADLINE_EXCEEDED, until `deadline`. `call` gets a fresh
+  // context per attempt (deadline set) and must not keep it. Returns the last attempt's status.
+  absl::Status CallCoordinator(
+      const std::function<grpc::Status(v1::Coordinator::Stub&, grpc::ClientContext&)>& call,
+      absl::Time deadline);
+
+  // The coordinator address the session talks to now.
+  std::string current_coordinator() const;
+
   // Waits until the newest map satisfies `ready` and returns it; nullopt after `timeout` or once
   // the session stops.
   std::optional<v1::ClusterMap> AwaitMap(const std::function<bool(const v1::ClusterMap&)>& ready,
@@ -112,6 +131,19 @@ class CoordinatorSession {
  private:
   CoordinatorSession(const CoordinatorSessionOptions& options, MapCallback on_map,
                      ExpelledCallback on_expelled);
+
+  // The current coordinator: its index in addresses_ and a stub (shared with calls in flight).
+  struct Target {
+    size_t index = 0;
+    std::shared_ptr<v1::Coordinator::Stub> stub;
+  };
+  Target Current() const;
+  // A call to `target` failed with `status`: on UNAVAILABLE or DEADLINE_EXCEEDED with several
+  // addresses, move to the next one (unless another thread already moved) and end a watch that
+  // is still on the old one. Returns whether it moved.
+  bool Failed(const Target& target, const grpc::Status& status);
+  // Probes every address: kRefused only if all refuse, kConnected if any accepts.
+  ProbeResult ProbeAll(absl::Duration timeout) const;
 
   absl::Status Register();
   void StartThreads();
@@ -131,7 +163,7 @@ class CoordinatorSession {
   const CoordinatorSessionOptions options_;
   const MapCallback on_map_;
   const ExpelledCallback on_expelled_;
-  std::unique_ptr<v1::Coordinator::Stub> stub_;
+  std::vector<std::string> addresses_;
   uint32_t member_id_ = 0;
   uint64_t incarnation_ = 0;
   uint32_t rank_ = 0;
@@ -143,6 +175,10 @@ class CoordinatorSession {
 
   mutable absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  size_t current_ ABSL_GUARDED_BY(mu_) = 0;
+  std::shared_ptr<v1::Coordinator::Stub> stub_ ABSL_GUARDED_BY(mu_);
+  // Which address the open watch call goes to.
+  size_t watch_index_ ABSL_GUARDED_BY(mu_) = 0;
   // When the newest acknowledged heartbeat (or the registration) was sent.
   absl::Time last_acknowledged_send_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   // Replaced, never modified, when a newer map arrives.

@@ -47,7 +47,9 @@ absl::StatusOr<RunningEndpoint> StartEndpoint(const EndpointOptions& options,
   return endpoint;
 }
 
-std::shared_ptr<grpc::Channel> OpenChannel(const std::string& address) {
+namespace {
+
+grpc::ChannelArguments DefaultChannelArguments() {
   grpc::ChannelArguments arguments;
   arguments.SetMaxReceiveMessageSize(kMaxMessageBytes);
   arguments.SetMaxSendMessageSize(kMaxMessageBytes);
@@ -56,6 +58,19 @@ std::shared_ptr<grpc::Channel> OpenChannel(const std::string& address) {
   // worker must find a restarted server as soon as it listens.
   arguments.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
   arguments.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 250);
+  return arguments;
+}
+
+}  // namespace
+
+std::shared_ptr<grpc::Channel> OpenChannel(const std::string& address) {
+  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(),
+                                   DefaultChannelArguments());
+}
+
+std::shared_ptr<grpc::Channel> OpenFreshChannel(const std::string& address) {
+  grpc::ChannelArguments arguments = DefaultChannelArguments();
+  arguments.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), arguments);
 }
 

@@ -45,6 +45,11 @@ absl::StatusOr<RunningEndpoint> StartEndpoint(const EndpointOptions& options,
 // 250 ms after a failed attempt.
 std::shared_ptr<grpc::Channel> OpenChannel(const std::string& address);
 
+// The same, on a connection of its own (a local subchannel pool): it connects at once instead
+// of inheriting the reconnect backoff of other channels to `address`, which gRPC shares; after
+// many refused attempts that backoff can delay a first successful call by seconds.
+std::shared_ptr<grpc::Channel> OpenFreshChannel(const std::string& address);
+
 }  // namespace ps
 
 #endif  // PS_COMMON_GRPC_ENDPOINT_H_

@@ -20,7 +20,9 @@
 #include "server/shard_roles.h"
 #include "spdlog/spdlog.h"
 
-ABSL_FLAG(std::string, coordinator, "127.0.0.1:7070", "host:port of the coordinator.");
+ABSL_FLAG(std::string, coordinator, "127.0.0.1:7070",
+          "host:port of the coordinator, or of every coordinator, comma-separated (the server "
+          "follows the one that leads).");
 ABSL_FLAG(std::string, bind_host, "127.0.0.1", "Interface to listen on (0.0.0.0 for all).");
 ABSL_FLAG(int, port, 0, "Port to listen on; 0 picks a free one (see --address_file).");
 ABSL_FLAG(std::string, advertise_host, "",

@@ -30,7 +30,8 @@
 ABSL_FLAG(std::string, mode, "train",
           "train: join the cluster and train; standalone: train the same model in this process "
           "without a cluster; evaluate: score --model_in or --checkpoint_in on the test set.");
-ABSL_FLAG(std::string, coordinator, "127.0.0.1:7070", "host:port of the coordinator (train).");
+ABSL_FLAG(std::string, coordinator, "127.0.0.1:7070",
+          "host:port of the coordinator, or of every coordinator, comma-separated (train).");
 ABSL_FLAG(std::string, device, "auto",
           "Compute device: auto (GPU when usable, else CPU), cuda, or cpu.");
 ABSL_FLAG(int, cpu_threads, 0, "OpenBLAS threads on the CPU device; 0 = one per core.");

@@ -15,7 +15,7 @@
 #include "tests/integration/increments.h"
 #include "worker/client/ps_client.h"
 
-ABSL_FLAG(std::string, coordinator, "", "host:port of the coordinator.");
+ABSL_FLAG(std::string, coordinator, "", "host:port of the coordinator(s), comma-separated.");
 ABSL_FLAG(std::string, dense_table, "dense", "Dense table to push to.");
 ABSL_FLAG(std::string, sparse_table, "sparse", "Sparse table to push to.");
 ABSL_FLAG(int, workers, 4, "Workers to wait for before the first clock.");

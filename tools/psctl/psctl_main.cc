@@ -9,10 +9,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
+#include "common/coordinator_addresses.h"
 #include "common/grpc_endpoint.h"
 #include "proto/coordinator.grpc.pb.h"
 
-ABSL_FLAG(std::string, coordinator, "127.0.0.1:7070", "host:port of the coordinator.");
+ABSL_FLAG(std::string, coordinator, "127.0.0.1:7070",
+          "host:port of the coordinator, or of every coordinator, comma-separated (psctl talks "
+          "to the one that leads).");
 ABSL_FLAG(int, timeout_s, 5, "How long to wait for the coordinator, in seconds.");
 ABSL_FLAG(int, checkpoint_timeout_s, 600, "How long `psctl checkpoint` waits, in seconds.");
 
@@ -130,7 +133,7 @@ int TakeCheckpoint(ps::v1::Coordinator::Stub& coordinator) {
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "Operator CLI of a parameter-server cluster.\n"
-      "Usage: psctl [--coordinator=HOST:PORT] COMMAND\n"
+      "Usage: psctl [--coordinator=HOST:PORT[,HOST:PORT...]] COMMAND\n"
       "  status       members with liveness, every shard's replica chain, checkpoints\n"
       "  checkpoint   take a checkpoint now (needs ps_coordinator --checkpoint_dir)");
   std::vector<char*> commands = absl::ParseCommandLine(argc, argv);
@@ -139,7 +142,14 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", absl::ProgramUsageMessage().data());
     return 2;
   }
-  auto coordinator = ps::v1::Coordinator::NewStub(ps::OpenChannel(absl::GetFlag(FLAGS_coordinator)));
+  absl::StatusOr<std::string> leader = ps::FindServingCoordinator(
+      absl::GetFlag(FLAGS_coordinator), absl::Seconds(absl::GetFlag(FLAGS_timeout_s)));
+  if (!leader.ok()) {
+    std::fprintf(stderr, "psctl: cannot reach the coordinator at %s: %s\n",
+                 absl::GetFlag(FLAGS_coordinator).c_str(), leader.status().ToString().c_str());
+    return 2;
+  }
+  auto coordinator = ps::v1::Coordinator::NewStub(ps::OpenChannel(*leader));
   if (command == "checkpoint") return TakeCheckpoint(*coordinator);
   return PrintStatus(*coordinator);
 }

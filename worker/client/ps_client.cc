@@ -83,7 +83,6 @@ PsClient::PsClient(const PsClientOptions& options, std::unique_ptr<CoordinatorSe
                    std::unique_ptr<ServerTransport> transport)
     : options_(options),
       session_(std::move(session)),
-      coordinator_(v1::Coordinator::NewStub(OpenChannel(options.coordinator_address))),
       transport_(std::move(transport)),
       map_source_(*session_),
       executor_(ExecutorOptions(options, *session_), map_source_, *transport_) {}
@@ -100,24 +99,30 @@ ClientStats PsClient::stats() const {
 }
 
 absl::StatusOr<v1::TableInfo> PsClient::CreateTable(const v1::TableSpec& spec) {
-  grpc::ClientContext context;
-  context.set_deadline(absl::ToChronoTime(absl::Now() + options_.request_timeout));
   v1::CreateTableRequest request;
   *request.mutable_spec() = spec;
   v1::CreateTableResponse response;
-  const grpc::Status status = coordinator_->CreateTable(&context, request, &response);
-  if (!status.ok()) return FromGrpcStatus(status);
+  // Idempotent (an existing table with the same spec is returned), so safe to retry on another
+  // coordinator after an unknown outcome.
+  const absl::Status status = session_->CallCoordinator(
+      [&](v1::Coordinator::Stub& coordinator, grpc::ClientContext& context) {
+        return coordinator.CreateTable(&context, request, &response);
+      },
+      absl::Now() + options_.request_timeout);
+  if (!status.ok()) return status;
   return AwaitTable(response.table());
 }
 
 absl::StatusOr<v1::TableInfo> PsClient::LookupTable(const std::string& name) {
-  grpc::ClientContext context;
-  context.set_deadline(absl::ToChronoTime(absl::Now() + options_.request_timeout));
   v1::DescribeTableRequest request;
   request.set_name(name);
   v1::TableInfo table;
-  const grpc::Status status = coordinator_->DescribeTable(&context, request, &table);
-  if (!status.ok()) return FromGrpcStatus(status);
+  const absl::Status status = session_->CallCoordinator(
+      [&](v1::Coordinator::Stub& coordinator, grpc::ClientContext& context) {
+        return coordinator.DescribeTable(&context, request, &table);
+      },
+      absl::Now() + options_.request_timeout);
+  if (!status.ok()) return status;
   return AwaitTable(table);
 }
 

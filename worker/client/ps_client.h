@@ -50,7 +50,8 @@
 namespace ps {
 
 struct PsClientOptions {
-  // host:port of the coordinator.
+  // host:port of the coordinator, or of every coordinator, comma-separated (the session finds
+  // the leader; common/coordinator_session.h).
   std::string coordinator_address;
   // Read-only client (tools, tests checking results): not registered as a worker, so BSP and SSP
   // never wait for it; it cannot push.
@@ -243,7 +244,6 @@ class PsClient {
   // Constant after construction.
   const PsClientOptions options_;
   const std::unique_ptr<CoordinatorSession> session_;
-  const std::unique_ptr<v1::Coordinator::Stub> coordinator_;
   const std::unique_ptr<ServerTransport> transport_;
   SessionMapSource map_source_;  // Reads session_.
 
