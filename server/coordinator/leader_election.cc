@@ -196,6 +196,17 @@ void LeaderElection::RenewLoop() {
     const absl::Time requested = clock_();
     const absl::Time started = absl::Now();
     absl::StatusOr<absl::Duration> renewed = etcd_.KeepAlive(lease, started + ttl / 3);
+    if (renewed.ok() && *renewed > absl::ZeroDuration()) {
+      std::function<void()> on_resume;
+      {
+        absl::MutexLock lock(&mu_);
+        if (office_.has_value() && !lost_.has_value() && !fence_.MayAct(clock_())) {
+          on_resume = on_resume_;
+        }
+      }
+      // Before MayServe() turns true again (see SetResumeCallback).
+      if (on_resume) on_resume();
+    }
     {
       absl::MutexLock lock(&mu_);
       if (lease_ != lease) continue;

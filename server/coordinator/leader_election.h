@@ -61,6 +61,15 @@ class LeaderElection {
   // Stops renewing (the lease then expires on its own unless Resign() revoked it).
   ~LeaderElection();
 
+  // `on_resume` runs on the renewal thread when a renewal succeeds after MayServe() had turned
+  // false (etcd was unreachable for 2/3 of the TTL), before it turns true again: the leader
+  // refused every heartbeat meanwhile, so it must give members time (ClusterState::GrantGrace)
+  // before its failure detector may act again.
+  void SetResumeCallback(std::function<void()> on_resume) {
+    absl::MutexLock lock(&mu_);
+    on_resume_ = std::move(on_resume);
+  }
+
   // Blocks until this candidate leads and returns its office: grants a lease (again whenever
   // the lease is lost while waiting), starts renewing it, and campaigns, retrying while etcd is
   // unreachable and logging that it does. Errors: Cancelled once Stop() was called.
@@ -107,6 +116,7 @@ class LeaderElection {
   // Set once the leadership (or, before it, the lease) is lost.
   std::optional<absl::Status> lost_ ABSL_GUARDED_BY(mu_);
   bool renewing_ ABSL_GUARDED_BY(mu_) = false;
+  std::function<void()> on_resume_ ABSL_GUARDED_BY(mu_);
 
   std::thread renew_thread_;
 };

@@ -164,5 +164,24 @@ TEST(LeaderElectionTest, StopEndsAWaitingCampaign) {
   EXPECT_EQ(result.code(), absl::StatusCode::kCancelled) << result;
 }
 
+TEST(LeaderElectionTest, ResumeCallbackRunsBeforeServingAgain) {
+  FakeEtcd etcd;
+  TestClock clock;
+  LeaderElection election(etcd, Options("a:1"), clock.AsClock());
+  std::atomic<int> resumed{0};
+  std::atomic<bool> served_before_resume{false};
+  election.SetResumeCallback([&] {
+    if (election.MayServe()) served_before_resume = true;
+    ++resumed;
+  });
+  ASSERT_TRUE(election.Lead().ok());
+  clock.Advance(absl::Seconds(2));  // Lapsed.
+  ASSERT_FALSE(election.MayServe());
+  while (resumed.load() == 0) absl::SleepFor(absl::Milliseconds(10));
+  EXPECT_FALSE(served_before_resume.load());
+  while (!election.MayServe()) absl::SleepFor(absl::Milliseconds(10));
+  EXPECT_EQ(resumed.load(), 1);
+}
+
 }  // namespace
 }  // namespace ps

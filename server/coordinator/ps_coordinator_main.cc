@@ -306,6 +306,11 @@ int RunWithEtcd(const CoordinatorRun& run, const std::vector<std::string>& endpo
   ps::EtcdStateStore store(*etcd, *office, store_options,
                            [&election](const absl::Status& why) { election.MarkDeposed(why); });
   ps::ClusterState state(run.options, absl::Now());
+  election.SetResumeCallback([&state] {
+    spdlog::info("etcd renewed the lease after a lapse: every member gets a grace period before "
+                 "failures are detected again");
+    state.GrantGrace(absl::Now());
+  });
   std::optional<int> failed = LoadAndResume(
       run, store,
       absl::StrCat("Fix or delete the etcd key ", ps::EtcdStateKey(cluster),
