@@ -31,6 +31,11 @@ struct LocalClusterOptions {
   std::vector<std::string> server_args;
   // Appended to the ps_coordinator command line.
   std::vector<std::string> coordinator_args;
+  // With etcd (e.g. TestEtcd::url()): `coordinators` coordinators share it
+  // (--state_store=URL, a cluster name of their own, fixed free ports), one leads; members get
+  // every address. Empty: one coordinator, as configured by coordinator_args.
+  std::string etcd_url;
+  int coordinators = 1;
 };
 
 class LocalCluster {
@@ -40,9 +45,25 @@ class LocalCluster {
   static absl::StatusOr<std::unique_ptr<LocalCluster>> Start(const LocalClusterOptions& options);
 
   const LocalClusterOptions& options() const { return options_; }
+  // host:port of the coordinator; with several, all of them, comma-separated (what members get).
   const std::string& coordinator_address() const { return coordinator_address_; }
-  v1::Coordinator::Stub& coordinator() { return *stub_; }
-  DaemonProcess& coordinator_process() { return *coordinator_; }
+  // A stub to the coordinator; with several, to the one serving now (found afresh per call,
+  // waiting up to 10 s for one; if none serves, calls go to the first address and fail).
+  v1::Coordinator::Stub& coordinator();
+  DaemonProcess& coordinator_process() { return *coordinators_[0]; }
+
+  // Several coordinators (etcd_url): the number, one's process and fixed address, and which one
+  // serves (answers GetClusterStatus) now, waiting up to `timeout` for one other than `not`.
+  // Errors: DeadlineExceeded.
+  int num_coordinators() const { return static_cast<int>(coordinators_.size()); }
+  DaemonProcess& coordinator_process(int index) { return *coordinators_[index]; }
+  const std::string& coordinator_address(int index) const {
+    return coordinator_addresses_[index];
+  }
+  absl::StatusOr<int> WaitForLeader(absl::Duration timeout, int not_index = -1);
+  // Starts coordinator `index` again (SIGKILLing it first if it still runs) with the same
+  // arguments, logging to coordinator-INDEX.GENERATION.log; it stands by until it leads.
+  absl::Status RestartCoordinatorAt(int index);
   DaemonProcess& server(int index) { return *servers_[index]; }
   // host:port server `index` advertises (and registered with).
   const std::string& server_address(int index) const { return server_addresses_[index]; }
@@ -83,6 +104,10 @@ class LocalCluster {
  private:
   explicit LocalCluster(const LocalClusterOptions& options);
   absl::Status StartAll();
+  std::vector<std::string> CoordinatorArgs() const;
+  absl::Status StartCoordinator();
+  absl::Status StartCoordinatorsOnEtcd();
+  absl::Status StartMembers();
   absl::StatusOr<std::unique_ptr<DaemonProcess>> StartServer(int index, int generation);
   absl::StatusOr<std::unique_ptr<DaemonProcess>> StartWorker(int index, int generation);
 
@@ -90,9 +115,11 @@ class LocalCluster {
   std::string directory_;
   std::string coordinator_address_;
   std::unique_ptr<v1::Coordinator::Stub> stub_;
-  std::unique_ptr<DaemonProcess> coordinator_;
-  std::vector<std::string> coordinator_args_;
-  int coordinator_generation_ = 0;
+  std::string stub_address_;
+  std::vector<std::unique_ptr<DaemonProcess>> coordinators_;
+  std::vector<std::string> coordinator_addresses_;
+  std::vector<std::vector<std::string>> coordinator_args_;
+  std::vector<int> coordinator_generations_;
   absl::Time coordinator_started_;
   std::vector<std::unique_ptr<DaemonProcess>> servers_;
   std::vector<std::string> server_addresses_;

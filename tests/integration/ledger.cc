@@ -117,6 +117,7 @@ absl::StatusOr<LedgerResult> RunLedger(const LedgerOptions& options) {
   if (options.fault == LedgerFault::kRestartCoordinator) {
     cluster_options.coordinator_args = {"--state_dir=" + state_dir};
   }
+  if (options.configure_cluster) options.configure_cluster(cluster_options);
   absl::StatusOr<std::unique_ptr<LocalCluster>> started = LocalCluster::Start(cluster_options);
   if (!started.ok()) return started.status();
   LocalCluster& cluster = **started;
@@ -190,6 +191,16 @@ absl::StatusOr<LedgerResult> RunLedger(const LedgerOptions& options) {
       }
       result.reconnect_times.push_back(absl::Now() - restarted_at);
       result.epochs.push_back(after->map().epoch());
+    }
+  } else if (options.fault == LedgerFault::kCustom) {
+    const absl::Time give_up = absl::Now() + absl::Seconds(60);
+    while (CountLedgerLines(directory, options.workers) < options.fault_at_fraction * total &&
+           absl::Now() < give_up) {
+      absl::SleepFor(absl::Milliseconds(5));  // Polls the workers' ledger files.
+    }
+    result.acknowledged_before_fault = CountLedgerLines(directory, options.workers);
+    if (absl::Status faulted = options.custom_fault(cluster); !faulted.ok()) {
+      return failed(faulted);
     }
   } else if (options.fault != LedgerFault::kNone) {
     const absl::Time give_up = absl::Now() + absl::Seconds(60);

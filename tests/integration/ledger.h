@@ -10,18 +10,21 @@
 #define PS_TESTS_INTEGRATION_LEDGER_H_
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "proto/types.pb.h"
+#include "tests/harness/local_cluster.h"
 
 namespace ps::testing {
 
 // kKill / kStop: a server is SIGKILLed / SIGSTOPped. kRestartCoordinator: the coordinator, which
 // keeps its state in a state directory, is SIGKILLed and restarted `coordinator_restarts` times.
-enum class LedgerFault { kNone, kKill, kStop, kRestartCoordinator };
+// kCustom: `custom_fault` runs (e.g. a coordinator failover on etcd).
+enum class LedgerFault { kNone, kKill, kStop, kRestartCoordinator, kCustom };
 
 struct LedgerOptions {
   v1::ConsistencySpec::Model model = v1::ConsistencySpec::MODEL_ASP;
@@ -48,6 +51,11 @@ struct LedgerOptions {
   // it stays down each time (past the servers' lease and the failure timeout).
   int coordinator_restarts = 2;
   absl::Duration coordinator_down_for = absl::Milliseconds(1500);
+  // Adjusts the cluster before it starts (e.g. several coordinators on etcd).
+  std::function<void(LocalClusterOptions&)> configure_cluster;
+  // kCustom: the fault, run once `fault_at_fraction` of the pushes were acknowledged; an error
+  // fails the run.
+  std::function<absl::Status(LocalCluster&)> custom_fault;
 };
 
 struct LedgerResult {
