@@ -164,7 +164,7 @@ int Serve(const CoordinatorRun& run, ps::ClusterState& state, std::function<bool
   ps::CheckpointManager checkpoints(state, *checkpoint_client, run.checkpoint_options,
                                     state.restored_from());
   ps::CoordinatorService service(state, ps::CoordinatorService::DefaultProber(), &checkpoints);
-  if (may_serve) service.SetServingGate(std::move(may_serve));
+  if (may_serve) service.SetServingGate(may_serve);
   absl::StatusOr<ps::RunningEndpoint> endpoint =
       ps::StartEndpoint(run.endpoint_options, {&service});
   if (!endpoint.ok()) {
@@ -198,7 +198,7 @@ int Serve(const CoordinatorRun& run, ps::ClusterState& state, std::function<bool
   int exit_status = 0;
   {
     // Sweeping at a quarter of the heartbeat interval bounds detection at timeout + interval / 4.
-    ps::FailureDetector detector(state, options.heartbeat_interval / 4);
+    ps::FailureDetector detector(state, options.heartbeat_interval / 4, may_serve);
     checkpoints.Start();
     exit_status = wait();
     checkpoints.Stop();

@@ -55,6 +55,10 @@ class TestEtcd {
 
   // Stops it with `signal` and reaps it.
   void Stop(int signal = SIGKILL);
+  // Sends `signal` (e.g. SIGSTOP / SIGCONT, to cut every client off for a while).
+  void Signal(int signal) {
+    if (process_ != nullptr) process_->Signal(signal);
+  }
   // Starts it again on the same ports and data directory (a restart: same member, same data)
   // and waits until it serves.
   absl::Status Restart();

@@ -127,7 +127,7 @@ class QueuedCalls {
     heartbeat_ = std::thread([this, member] {
       grpc::ClientContext context;
       context.set_wait_for_ready(true);
-      context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+      context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(3)));
       v1::HeartbeatRequest request;
       *request.mutable_member() = member;
       v1::HeartbeatResponse response;
@@ -136,7 +136,7 @@ class QueuedCalls {
     watch_ = std::thread([this] {
       grpc::ClientContext context;
       context.set_wait_for_ready(true);
-      context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+      context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(3)));
       auto reader = stub_->WatchClusterMap(&context, v1::WatchClusterMapRequest());
       v1::ClusterMap map;
       while (reader->Read(&map)) ++maps_;
@@ -172,7 +172,8 @@ TEST(CoordinatorFailoverTest, StoppedLeaderResumedAfterTakeoverServesNothing) {
   grpc::Status heartbeat;
   grpc::Status watch;
   int maps_from_old = -1;
-  LedgerOptions options = HaLedger(**etcd, [&](LocalCluster& cluster) -> absl::Status {
+  TestEtcd& store = **etcd;
+  LedgerOptions options = HaLedger(store, [&](LocalCluster& cluster) -> absl::Status {
     absl::StatusOr<int> leader = cluster.WaitForLeader(kFailoverTimeout);
     if (!leader.ok()) return leader.status();
     old_leader = *leader;
@@ -194,11 +195,16 @@ TEST(CoordinatorFailoverTest, StoppedLeaderResumedAfterTakeoverServesNothing) {
     }
     new_leader = *next;
     // The new leader serves; the old one is still stopped, long past its lease. Queue a
-    // heartbeat and a watch on it, then let it run.
+    // heartbeat and a watch on it, then let it run while etcd is frozen: like a partitioned
+    // leader, it cannot learn from etcd that it was deposed, so only its own clock (the lease
+    // fence) can keep it from answering. The freeze is short (the calls are answered in ms),
+    // well under the new leader's lease.
     QueuedCalls queued(cluster.coordinator_address(old_leader), server);
     absl::SleepFor(absl::Milliseconds(200));  // Lets the client write both requests out.
+    store.Signal(SIGSTOP);
     stopped.Signal(SIGCONT);
     queued.Join();
+    store.Signal(SIGCONT);
     heartbeat = queued.heartbeat_status();
     watch = queued.watch_status();
     maps_from_old = queued.maps();
@@ -216,9 +222,16 @@ TEST(CoordinatorFailoverTest, StoppedLeaderResumedAfterTakeoverServesNothing) {
   ExpectExact(options, *result);
   EXPECT_NE(new_leader, old_leader);
   // Without self-fencing the resumed process would acknowledge the heartbeat and send its map
-  // at once: its in-memory state still says it leads until it next hears from etcd.
+  // at once: its in-memory state still says it leads, and etcd cannot tell it otherwise.
   EXPECT_FALSE(heartbeat.ok()) << "the resumed ex-leader acknowledged a heartbeat";
   EXPECT_EQ(maps_from_old, 0) << "the resumed ex-leader published a map";
+  // And it was the ex-leader itself that refused them (not a connection that went away).
+  EXPECT_NE(heartbeat.error_message().find("not serving"), std::string::npos)
+      << heartbeat.error_message();
+  EXPECT_NE(watch.error_message().find("not serving"), std::string::npos)
+      << watch.error_message();
+  EXPECT_EQ(old_log.find("declared dead"), std::string::npos)
+      << "no failure decided after the lease lapsed:\n" << old_log;
   EXPECT_EQ(old_exit, std::optional<int>(3)) << "it exits as deposed:\n" << old_log;
   EXPECT_NE(old_log.find("no longer the leader"), std::string::npos) << old_log;
 }
