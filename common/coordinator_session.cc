@@ -15,8 +15,9 @@ namespace {
 
 constexpr absl::Duration kInitialBackoff = absl::Milliseconds(50);
 constexpr absl::Duration kMaxBackoff = absl::Seconds(1);
-// With several coordinators a failover is found by cycling through them: a short backoff.
-constexpr absl::Duration kMaxBackoffSeveral = absl::Milliseconds(250);
+// With several coordinators a failover is found by cycling through them; standbys refuse
+// connections at once, so a short backoff costs little and finds the new leader sooner.
+constexpr absl::Duration kMaxBackoffSeveral = absl::Milliseconds(100);
 // With several coordinators, an observer (no heartbeats to notice a stalled leader) re-opens its
 // watch this often, so a watch on a stopped ex-leader does not hang.
 constexpr absl::Duration kObserverWatchPeriod = absl::Seconds(2);

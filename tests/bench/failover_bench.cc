@@ -105,6 +105,11 @@ absl::Status Measure(const std::string& label, const std::vector<std::string>& e
     }
     {
       absl::MutexLock lock(&mu);
+      // The callback runs just after the session publishes the map AwaitMap saw.
+      const auto recorded = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+        return !seen.empty() && seen.rbegin()->first >= version_after;
+      };
+      mu.AwaitWithTimeout(absl::Condition(&recorded), absl::Seconds(5));
       for (const auto& [version, at] : seen) {
         if (version > version_before) {
           result.watched = at - killed;
