@@ -35,7 +35,8 @@ bazel --output_base="${main_output_base}-tsa" build "${bazel_flags[@]}" --config
   fail "the thread-safety analysis build (--config=tsa) failed"
 bazel --output_base="${main_output_base}-tsa" shutdown >/dev/null 2>&1
 
-bazel test "${bazel_flags[@]}" //...
+# etcd was installed above: its tests must run, not skip (tests/harness/test_etcd.h).
+bazel test "${bazel_flags[@]}" --test_env=PS_REQUIRE_ETCD=1 //...
 bazel_status=$?
 
 mapfile -t targets < <(bazel query 'tests(//...)' 2>/dev/null)
