@@ -102,5 +102,30 @@ TEST_F(ReportUnreachableTest, UnknownReportersAreRefusedAndDeadServersIgnored) {
   EXPECT_FALSE(unknown.declared_dead());
 }
 
+// With several coordinators only the leader whose lease holds may answer (SetServingGate).
+TEST_F(ReportUnreachableTest, ClosedServingGateRefusesEveryCallAndSendsNoMap) {
+  CoordinatorService service(state_, [](const std::string&) { return ProbeResult::kUndecided; });
+  bool open = false;
+  service.SetServingGate([&] { return open; });
+  grpc::ServerContext context;
+  v1::HeartbeatRequest heartbeat;
+  *heartbeat.mutable_member() = servers_[1];
+  v1::HeartbeatResponse heartbeat_response;
+  const grpc::Status refused = service.Heartbeat(&context, &heartbeat, &heartbeat_response);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_NE(refused.error_message().find("not serving"), std::string::npos);
+  v1::RegisterWorkerRequest registration;
+  v1::RegisterWorkerResponse registration_response;
+  EXPECT_EQ(service.RegisterWorker(&context, &registration, &registration_response).error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(state_.Map().workers_size(), 0) << "nothing registered behind a closed gate";
+  v1::GetClusterStatusRequest status_request;
+  v1::ClusterStatus status;
+  EXPECT_EQ(service.GetClusterStatus(&context, &status_request, &status).error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+  open = true;
+  EXPECT_TRUE(service.Heartbeat(&context, &heartbeat, &heartbeat_response).ok());
+}
+
 }  // namespace
 }  // namespace ps
