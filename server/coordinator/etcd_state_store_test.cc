@@ -29,10 +29,16 @@ class EtcdStateStoreTest : public ::testing::Test {
   // This test's coordinator leads election "c1".
   EtcdLeaderKey Lead() {
     absl::StatusOr<EtcdLease> lease = etcd_.GrantLease(absl::Seconds(1));
-    EXPECT_TRUE(lease.ok());
+    if (!lease.ok()) {
+      ADD_FAILURE() << lease.status();
+      return {};
+    }
     absl::StatusOr<EtcdLeaderKey> office =
         etcd_.Campaign(EtcdElectionName("c1"), lease->id, "me:1", absl::Now() + absl::Seconds(1));
-    EXPECT_TRUE(office.ok()) << office.status();
+    if (!office.ok()) {
+      ADD_FAILURE() << office.status();
+      return {};
+    }
     lease_ = lease->id;
     return *office;
   }
