@@ -7,7 +7,7 @@
 #include "absl/strings/str_join.h"
 #include "common/coordinator_addresses.h"
 #include "common/grpc_endpoint.h"
-#include "tests/harness/test_etcd.h"
+#include "tests/harness/free_port.h"
 
 namespace ps::testing {
 namespace {

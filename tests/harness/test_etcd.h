@@ -19,6 +19,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "tests/harness/daemon_process.h"
+#include "tests/harness/free_port.h"
 
 namespace ps::testing {
 
@@ -79,10 +80,6 @@ class TestEtcd {
   int generation_ = 0;
   std::unique_ptr<DaemonProcess> process_;
 };
-
-// A port that was free on 127.0.0.1 a moment ago (bound to port 0, read, closed): racy, so
-// whoever binds it must cope with losing the race.
-int PickFreePort();
 
 }  // namespace ps::testing
 
