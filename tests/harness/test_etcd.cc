@@ -26,8 +26,8 @@ std::string FindEtcd() {
 std::optional<std::string> EtcdMissing() {
   if (!FindEtcd().empty()) return std::nullopt;
   return std::string(
-      "etcd is not installed (/usr/bin/etcd): apt-get install etcd-server, or run "
-      "deploy/install_deps.sh; skipping this etcd test");
+      "etcd is not installed (no /usr/bin/etcd): apt-get install etcd-server, or run "
+      "deploy/install_deps.sh");
 }
 
 bool EtcdRequired() {

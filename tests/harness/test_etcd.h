@@ -32,8 +32,10 @@ bool EtcdRequired();
 #define PS_SKIP_WITHOUT_ETCD()                                                         \
   do {                                                                                 \
     if (const std::optional<std::string> missing = ::ps::testing::EtcdMissing()) {    \
-      if (::ps::testing::EtcdRequired()) FAIL() << *missing << " (PS_REQUIRE_ETCD=1)"; \
-      GTEST_SKIP() << *missing;                                                        \
+      if (::ps::testing::EtcdRequired()) {                                             \
+        FAIL() << *missing << "; PS_REQUIRE_ETCD=1: the etcd tests must run";          \
+      }                                                                                \
+      GTEST_SKIP() << *missing << "; skipping this etcd test";                         \
     }                                                                                  \
   } while (false)
 
