@@ -539,6 +539,29 @@ absl::StatusOr<std::optional<ReplicaSet::Offers>> ReplicaSet::TakeReplicate(
               : std::string()));
     }
     const auto it = shards_.find({entry.table_id(), shard_id});
+    if (it == shards_.end() && header.epoch() < map_.epoch() &&
+        std::find(assignment->replicas().begin(), assignment->replicas().end(), self_id_) ==
+            assignment->replicas().end() &&
+        std::find(assignment->learners().begin(), assignment->learners().end(), self_id_) ==
+            assignment->learners().end()) {
+      // Sent before the sender saw a newer map that moved the shard off this server (a drain
+      // or rebalancing move, or a failure report): nobody counts this server as a replica of it
+      // any more, so the entry is skipped, not refused; refusing would fail the whole request
+      // and make the sender report this server for the shards it still holds. Its payload (a
+      // push's keys, then values) is stepped over.
+      if (entry.has_push()) {
+        const v1::ShardSlice& slice = entry.slice();
+        if (slice.num_keys() > reader.remaining() / sizeof(uint64_t)) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "log entry ", entry.log_index(), " claims ", slice.num_keys(), " keys; the frame has ",
+              reader.remaining(), " bytes left"));
+        }
+        absl::Status skipped = reader.Skip(slice.num_keys() * sizeof(uint64_t));
+        if (skipped.ok()) skipped = reader.Skip(slice.values().payload_bytes());
+        if (!skipped.ok()) return absl::InvalidArgumentError(skipped.message());
+      }
+      continue;
+    }
     if (it == shards_.end()) {
       return absl::FailedPreconditionError(
           absl::StrCat("server ", self_id_, " holds no replica of table ", entry.table_id(),

@@ -20,6 +20,7 @@ v1::ShardMove MoveToProto(const PlannedMove& move) {
   proto.set_to_server(move.to);
   proto.set_lead(move.lead);
   proto.set_reason(move.reason);
+  proto.set_handing_over(move.handing_over);
   return proto;
 }
 
@@ -448,15 +449,24 @@ bool ClusterState::StartMoves() {
   };
   for (auto it = s_.moves.begin(); it != s_.moves.end();) {
     const auto& [shard, move] = *it;
-    if (shard < s_.chains.size() && has(s_.learners[shard], move.to) &&
-        has(s_.chains[shard], move.from)) {
+    const bool valid =
+        shard < s_.chains.size() &&
+        (move.handing_over
+             ? has(s_.chains[shard], move.to) && s_.chains[shard][0] == move.from
+             : has(s_.learners[shard], move.to) && has(s_.chains[shard], move.from));
+    if (valid) {
       ++it;
       continue;
     }
+    s_.sealed.erase(shard);
     spdlog::info("shard {}: move from server {} to server {} dropped (a failure changed the shard; "
                  "re-replication takes over)",
                  shard, move.from, move.to);
     it = s_.moves.erase(it);
+  }
+  for (auto it = s_.sealed.begin(); it != s_.sealed.end();) {
+    const auto move = s_.moves.find(*it);
+    it = move != s_.moves.end() && move->second.handing_over ? std::next(it) : s_.sealed.erase(it);
   }
   if (s_.chains.empty()) return false;
   MovePlanInput input;
@@ -503,6 +513,66 @@ ClusterState::DrainProgress ClusterState::ProgressOf(uint32_t server_id) const {
     }
   }
   return progress;
+}
+
+absl::Status ClusterState::CompleteHandoff(uint32_t shard, const char* why) {
+  const PlannedMove move = s_.moves.at(shard);
+  Data before = s_;
+  s_.moves.erase(shard);
+  s_.sealed.erase(shard);
+  s_.chains[shard] = ChainAfterMove(s_.chains[shard], move);
+  StartMoves();
+  if (absl::Status committed =
+          Commit(std::move(before), /*shards_changed=*/true, /*membership_changed=*/false);
+      !committed.ok()) {
+    return committed;
+  }
+  seal_seen_.erase(shard);
+  spdlog::info("shard {}: moved from server {} to server {} ({}; {}): server {} leads, chain [{}]; "
+               "epoch {}",
+               shard, move.from, move.to, move.reason, why, s_.chains[shard][0],
+               absl::StrJoin(s_.chains[shard], ", "), s_.map.epoch());
+  return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> ClusterState::ReportHandoffReady(
+    const v1::ReportHandoffReadyRequest& request) {
+  absl::MutexLock lock(&mu_);
+  if (absl::Status alive = CheckAliveServer(request.primary()); !alive.ok()) return alive;
+  const uint32_t shard = request.shard_id();
+  if (shard >= options_.num_shards) {
+    return absl::InvalidArgumentError(absl::StrCat("shard ", shard, " does not exist: there are ",
+                                                   options_.num_shards, " shards"));
+  }
+  const auto it = s_.moves.find(shard);
+  if (it == s_.moves.end() || !it->second.handing_over ||
+      it->second.from != request.primary().id()) {
+    return s_.map.epoch();  // Done already, or cancelled by a failure.
+  }
+  if (absl::Status done = CompleteHandoff(shard, "its primary had every replica in step");
+      !done.ok()) {
+    return done;
+  }
+  return s_.map.epoch();
+}
+
+void ClusterState::CompleteStalledHandoffs(absl::Time now) {
+  absl::MutexLock lock(&mu_);
+  for (auto it = seal_seen_.begin(); it != seal_seen_.end();) {
+    it = s_.sealed.count(it->first) > 0 ? std::next(it) : seal_seen_.erase(it);
+  }
+  std::vector<uint32_t> stalled;
+  for (uint32_t shard : s_.sealed) {
+    const absl::Time seen = seal_seen_.emplace(shard, now).first->second;
+    if (now - seen >= options_.handoff_timeout) stalled.push_back(shard);
+  }
+  for (uint32_t shard : stalled) {
+    if (s_.sealed.count(shard) == 0) continue;  // Completed with an earlier one.
+    spdlog::warn("shard {}: primary {} did not report the handoff ready within {}; switching "
+                 "anyway (a replica that diverged will copy the shard afresh)",
+                 shard, s_.moves.at(shard).from, absl::FormatDuration(options_.handoff_timeout));
+    if (!CompleteHandoff(shard, "handoff timed out").ok()) return;  // The next sweep retries.
+  }
 }
 
 absl::StatusOr<ClusterState::DrainProgress> ClusterState::Drain(uint32_t server_id) {
@@ -566,6 +636,7 @@ absl::Status ClusterState::Commit(Data before, bool shards_changed, bool members
       assignment->set_shard_id(shard);
       assignment->mutable_replicas()->Add(s_.chains[shard].begin(), s_.chains[shard].end());
       assignment->mutable_learners()->Add(s_.learners[shard].begin(), s_.learners[shard].end());
+      assignment->set_sealed(s_.sealed.count(shard) > 0);
       std::map<uint32_t, uint64_t> since;
       for (uint32_t learner : s_.learners[shard]) {
         const auto it = s_.learner_since[shard].find(learner);
@@ -690,8 +761,12 @@ absl::Status ClusterState::Resume(const v1::CoordinatorState& saved, absl::Time 
       return absl::InvalidArgumentError(
           absl::StrCat("the saved state moves shard ", move.shard_id(), ", which is not placed"));
     }
-    data.moves[move.shard_id()] = PlannedMove{move.shard_id(), move.from_server(),
-                                              move.to_server(), move.lead(), move.reason()};
+    data.moves[move.shard_id()] =
+        PlannedMove{move.shard_id(), move.from_server(), move.to_server(), move.lead(),
+                    move.reason(), move.handing_over()};
+  }
+  for (const v1::ShardAssignment& shard : map.shards()) {
+    if (shard.sealed()) data.sealed.insert(shard.shard_id());
   }
   s_ = std::move(data);
   generation_ = saved.generation();
@@ -869,10 +944,20 @@ absl::StatusOr<uint64_t> ClusterState::ReportLearnerCaughtUp(
   std::vector<uint32_t>& learners = s_.learners[shard];
   learners.erase(std::find(learners.begin(), learners.end(), learner));
   std::optional<PlannedMove> move;
+  bool sealed = false;
   if (const auto it = s_.moves.find(shard); it != s_.moves.end() && it->second.to == learner) {
     move = it->second;
-    s_.moves.erase(it);
-    s_.chains[shard] = ChainAfterMove(s_.chains[shard], *move);
+    if (!s_.chains[shard].empty() && s_.chains[shard][0] == move->from) {
+      // The primary moves: the learner joins as the last backup and the primary hands the
+      // shard over once every replica has all it sent (ReportHandoffReady).
+      s_.chains[shard].push_back(learner);
+      s_.sealed.insert(shard);
+      it->second.handing_over = true;
+      sealed = true;
+    } else {
+      s_.moves.erase(it);
+      s_.chains[shard] = ChainAfterMove(s_.chains[shard], *move);
+    }
   } else {
     s_.chains[shard].push_back(learner);
   }
@@ -882,7 +967,12 @@ absl::StatusOr<uint64_t> ClusterState::ReportLearnerCaughtUp(
       !committed.ok()) {
     return committed;
   }
-  if (move.has_value()) {
+  if (sealed) {
+    spdlog::info("shard {}: server {} caught up and joined the chain [{}]; primary {} takes no "
+                 "new push on it and hands it over once every replica has all it sent; epoch {}",
+                 shard, learner, absl::StrJoin(s_.chains[shard], ", "), move->from,
+                 s_.map.epoch());
+  } else if (move.has_value()) {
     spdlog::info("shard {}: moved from server {} to server {} ({}): chain [{}]; epoch {}", shard,
                  move->from, move->to, move->reason, absl::StrJoin(s_.chains[shard], ", "),
                  s_.map.epoch());

@@ -296,12 +296,34 @@ int CompleteMoves(ClusterState& state, const std::vector<v1::MemberRef>& servers
     const v1::ClusterStatus status = state.Status(kStart);
     if (status.moves().empty()) return completed;
     EXPECT_LE(status.moves_size(), static_cast<int>(status.max_concurrent_moves()));
-    const v1::ShardMove& move = status.moves(0);
+    const v1::ShardMove move = status.moves(0);
     const uint64_t epoch = status.map().epoch();
+    const bool primary_moves = status.map().shards(move.shard_id()).replicas(0) == move.from_server();
     absl::StatusOr<uint64_t> after =
         state.ReportLearnerCaughtUp(CaughtUp(servers.at(move.to_server() - 1), move.shard_id(), 0));
     EXPECT_TRUE(after.ok()) << after.status();
-    EXPECT_EQ(after.value_or(0), epoch + 1) << "a move completes in one map change";
+    EXPECT_EQ(after.value_or(0), epoch + 1);
+    if (primary_moves) {
+      // Sealed: the learner is the last backup, the primary still leads and hands over.
+      const v1::ShardAssignment sealed = state.Map().shards(move.shard_id());
+      EXPECT_TRUE(sealed.sealed());
+      EXPECT_EQ(sealed.replicas(0), move.from_server());
+      EXPECT_EQ(sealed.replicas(sealed.replicas_size() - 1), move.to_server());
+      v1::ReportHandoffReadyRequest ready;
+      *ready.mutable_primary() = servers.at(move.from_server() - 1);
+      ready.set_shard_id(move.shard_id());
+      after = state.ReportHandoffReady(ready);
+      EXPECT_TRUE(after.ok()) << after.status();
+      EXPECT_EQ(after.value_or(0), epoch + 2) << "a primary moves in two map changes";
+      EXPECT_FALSE(state.Map().shards(move.shard_id()).sealed());
+      // A retried report changes nothing.
+      EXPECT_EQ(state.ReportHandoffReady(ready).value_or(0), epoch + 2);
+      if (move.lead()) {
+        EXPECT_EQ(state.Map().shards(move.shard_id()).replicas(0), move.to_server());
+      }
+    } else {
+      EXPECT_FALSE(state.Map().shards(move.shard_id()).sealed());
+    }
     const ReplicaChains chains = ChainsOf(state.Map());
     const std::vector<uint32_t>& chain = chains.at(move.shard_id());
     EXPECT_EQ(std::count(chain.begin(), chain.end(), move.from_server()), 0);
@@ -381,10 +403,16 @@ TEST(MoveTest, DrainEmptiesTheServerAndUndrainRebalancesItAgain) {
       EXPECT_FALSE(primary_moved && !leads) << "a backup moved after a primary";
       primary_moved |= leads;
     }
-    const v1::ShardMove& move = status.moves(0);
+    const v1::ShardMove move = status.moves(0);
     ASSERT_TRUE(
         state.ReportLearnerCaughtUp(CaughtUp(servers[move.to_server() - 1], move.shard_id(), 0))
             .ok());
+    if (state.Map().shards(move.shard_id()).sealed()) {
+      v1::ReportHandoffReadyRequest ready;
+      *ready.mutable_primary() = servers[move.from_server() - 1];
+      ready.set_shard_id(move.shard_id());
+      ASSERT_TRUE(state.ReportHandoffReady(ready).ok());
+    }
   }
   map = state.Map();
   EXPECT_EQ(ReplicasPerServer(map, false), (std::map<uint32_t, int>{{1, 12}, {2, 12}}));
@@ -435,6 +463,62 @@ TEST(MoveTest, AMoveWhoseTargetDiesIsDroppedAndTheDrainGoesOnElsewhere) {
   for (const v1::ShardAssignment& shard : status.map().shards()) {
     for (uint32_t learner : shard.learners()) EXPECT_NE(learner, 4u) << "a learner on a drained server";
   }
+}
+
+// Drains server 3 of a 3-server cluster up to the seal of its first primary's handoff; returns
+// that move.
+std::optional<v1::ShardMove> SealFirstPrimary(ClusterState& state,
+                                              const std::vector<v1::MemberRef>& servers) {
+  if (!state.Drain(3).ok()) return std::nullopt;
+  for (int round = 0; round < 20; ++round) {
+    const v1::ClusterStatus status = state.Status(kStart);
+    if (status.moves().empty()) return std::nullopt;
+    const v1::ShardMove move = status.moves(0);
+    if (!state.ReportLearnerCaughtUp(CaughtUp(servers[move.to_server() - 1], move.shard_id(), 0))
+             .ok()) {
+      return std::nullopt;
+    }
+    if (state.Map().shards(move.shard_id()).sealed()) return move;
+  }
+  return std::nullopt;
+}
+
+TEST(MoveTest, AHandoffThePrimaryNeverReportsIsSwitchedAfterTheTimeout) {
+  ClusterOptions options = MoveOptions();
+  options.max_concurrent_moves = 1;
+  ClusterState state(options, kStart);
+  const std::vector<v1::MemberRef> servers = AddServers(state, 3);
+  const std::optional<v1::ShardMove> move = SealFirstPrimary(state, servers);
+  ASSERT_TRUE(move.has_value());
+  const uint64_t epoch = state.Map().epoch();
+  state.CompleteStalledHandoffs(kStart);
+  state.CompleteStalledHandoffs(kStart + options.handoff_timeout - absl::Milliseconds(1));
+  EXPECT_EQ(state.Map().epoch(), epoch) << "switched before the timeout";
+  state.CompleteStalledHandoffs(kStart + options.handoff_timeout);
+  const v1::ShardAssignment after = state.Map().shards(move->shard_id());
+  EXPECT_FALSE(after.sealed());
+  EXPECT_EQ(std::count(after.replicas().begin(), after.replicas().end(), 3u), 0);
+  EXPECT_EQ(after.replicas_size(), 2);
+}
+
+TEST(MoveTest, APrimaryThatDiesWhileHandingOverLiftsTheSeal) {
+  ClusterOptions options = MoveOptions();
+  options.max_concurrent_moves = 1;
+  ClusterState state(options, kStart);
+  const std::vector<v1::MemberRef> servers = AddServers(state, 3);
+  const std::optional<v1::ShardMove> move = SealFirstPrimary(state, servers);
+  ASSERT_TRUE(move.has_value());
+  ASSERT_TRUE(state.Leave(servers[2]).ok());
+  const v1::ClusterStatus status = state.Status(kStart);
+  for (const v1::ShardAssignment& shard : status.map().shards()) {
+    EXPECT_FALSE(shard.sealed()) << "shard " << shard.shard_id();
+  }
+  EXPECT_TRUE(status.moves().empty());
+  // Its late report changes nothing.
+  v1::ReportHandoffReadyRequest ready;
+  *ready.mutable_primary() = servers[2];
+  ready.set_shard_id(move->shard_id());
+  EXPECT_EQ(state.ReportHandoffReady(ready).status().code(), absl::StatusCode::kNotFound);
 }
 
 TEST(MoveTest, MovesInFlightSurviveACoordinatorRestart) {

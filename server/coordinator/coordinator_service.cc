@@ -208,4 +208,13 @@ grpc::Status CoordinatorService::Undrain(grpc::ServerContext*, const v1::DrainRe
   return AnswerDrain(state_.Undrain(request->server_id()), response);
 }
 
+grpc::Status CoordinatorService::ReportHandoffReady(grpc::ServerContext*,
+                                                    const v1::ReportHandoffReadyRequest* request,
+                                                    v1::ReportHandoffReadyResponse* response) {
+  absl::StatusOr<uint64_t> epoch = state_.ReportHandoffReady(*request);
+  if (!epoch.ok()) return ToGrpcStatus(epoch.status());
+  response->set_epoch(*epoch);
+  return grpc::Status::OK;
+}
+
 }  // namespace ps

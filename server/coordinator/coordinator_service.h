@@ -59,6 +59,9 @@ class CoordinatorService final : public v1::Coordinator::Service {
                      v1::DrainResponse* response) override;
   grpc::Status Undrain(grpc::ServerContext* context, const v1::DrainRequest* request,
                        v1::DrainResponse* response) override;
+  grpc::Status ReportHandoffReady(grpc::ServerContext* context,
+                                  const v1::ReportHandoffReadyRequest* request,
+                                  v1::ReportHandoffReadyResponse* response) override;
 
   // Connects to the suspect's address itself (ProbeConnection).
   static ConnectionProber DefaultProber();

@@ -24,6 +24,9 @@ struct PlannedMove {
   bool lead = false;
   // "drain" or "rebalance".
   std::string reason;
+  // Set by the coordinator, not the planner: `to` caught up and is the last backup, and `from`
+  // (the primary) is handing the shard over (ShardMove.handing_over).
+  bool handing_over = false;
 };
 
 struct MovePlanInput {
