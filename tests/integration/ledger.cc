@@ -215,7 +215,7 @@ absl::StatusOr<LedgerResult> RunLedger(const LedgerOptions& options) {
             }
             bool holds = false;
             for (const v1::ShardAssignment& shard : map.shards()) {
-              if (shard.learners_size() > 0) return false;
+              if (shard.learners_size() > 0 || shard.sealed()) return false;
               for (uint32_t replica : shard.replicas()) holds |= replica == id;
             }
             return holds;
