@@ -307,6 +307,33 @@ void CoordinatorSession::ReportReplicaFailure(v1::ReportReplicaFailureRequest re
       });
 }
 
+void CoordinatorSession::ReportHandoffReady(uint32_t shard, uint64_t epoch) {
+  struct Call {
+    grpc::ClientContext context;
+    v1::ReportHandoffReadyRequest request;
+    v1::ReportHandoffReadyResponse response;
+  };
+  auto* call = new Call;
+  *call->request.mutable_primary() = Self();
+  call->request.set_shard_id(shard);
+  call->request.set_epoch(epoch);
+  call->context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(2)));
+  const Target target = Current();
+  StartReport(
+      &call->context,
+      [&](std::function<void(grpc::Status)> done) {
+        target.stub->async()->ReportHandoffReady(&call->context, &call->request,
+                                                 &call->response, std::move(done));
+      },
+      [call, stub = target.stub](const grpc::Status& status) {  // Holds the channel.
+        if (!status.ok()) {
+          spdlog::warn("coordinator refused the handoff of shard {}: {}", call->request.shard_id(),
+                       status.error_message());
+        }
+        delete call;
+      });
+}
+
 void CoordinatorSession::ReportUnreachable(uint32_t server_id, const std::string& reason) {
   struct Call {
     grpc::ClientContext context;

@@ -107,6 +107,9 @@ class CoordinatorSession {
   // Servers: tells the coordinator that replication to a replica failed (the reporter is filled
   // in). Asynchronous, fire and forget: the outcome arrives as a new map; errors are logged.
   void ReportReplicaFailure(v1::ReportReplicaFailureRequest request);
+  // Servers: tells the coordinator this primary is ready to hand sealed `shard` over
+  // (asynchronous, fire and forget; a lost report is covered by the coordinator's timeout).
+  void ReportHandoffReady(uint32_t shard, uint64_t epoch);
   // Tells the coordinator that server `server_id` could not be reached at all (asynchronous, fire
   // and forget; it probes the server itself before acting).
   void ReportUnreachable(uint32_t server_id, const std::string& reason);

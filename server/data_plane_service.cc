@@ -422,6 +422,7 @@ class DataPlaneService::SnapshotWriter : public grpc::ServerWriteReactor<grpc::B
 DataPlaneService::DataPlaneService(DataPlaneOptions options)
     : options_(std::move(options)), replicator_(options_.replication_timeout) {
   learner_thread_ = std::thread([this] { LearnerLoop(); });
+  handoff_thread_ = std::thread([this] { HandoffLoop(); });
 }
 
 DataPlaneService::~DataPlaneService() { Stop(); }
@@ -432,6 +433,11 @@ void DataPlaneService::Stop() {
     learner_stop_ = true;
   }
   if (learner_thread_.joinable()) learner_thread_.join();
+  {
+    absl::MutexLock lock(&handoff_mu_);
+    handoff_stop_ = true;
+  }
+  if (handoff_thread_.joinable()) handoff_thread_.join();
   checkpoint_cancelled_.store(true);
   std::thread checkpoint;
   {
@@ -490,6 +496,7 @@ void DataPlaneService::OnClusterMap(const v1::ClusterMap& map, uint32_t self_id)
                                            "; re-route")));
   }
   AnswerUnparked(ready);
+  WakeHandoffs();
   absl::MutexLock lock(&learner_mu_);
   ++learner_generation_;
 }
@@ -628,6 +635,30 @@ void DataPlaneService::ReplicatePush(const std::shared_ptr<PushProgress>& progre
 void DataPlaneService::Replicate(
     std::vector<ReplicationRequest> requests, uint64_t epoch,
     std::function<void(absl::Status, std::vector<ReplicationResult>)> done) {
+  std::set<uint32_t> shards;
+  for (const ReplicationRequest& request : requests) {
+    for (const v1::LogEntry& entry : request.header.entries()) shards.insert(entry.shard_id());
+  }
+  {
+    absl::MutexLock lock(&handoff_mu_);
+    for (uint32_t shard : shards) ++replicating_[shard];
+  }
+  // Runs when the call below is settled, after its own callback. It may run inside `send` of
+  // ApplyPush, with shard locks held: it takes only handoff_mu_, a leaf.
+  auto settled = [this, shards] {
+    absl::MutexLock lock(&handoff_mu_);
+    for (uint32_t shard : shards) {
+      if (--replicating_[shard] != 0) continue;
+      replicating_.erase(shard);
+      // A sealed shard with nothing in flight any more: the handoff thread reports it.
+      if (sealed_led_.count(shard) > 0) ++handoff_generation_;
+    }
+  };
+  done = [settled = std::move(settled), done = std::move(done)](
+             absl::Status error, std::vector<ReplicationResult> failures) {
+    done(std::move(error), std::move(failures));
+    settled();
+  };
   replicator_.Send(std::move(requests), [this, epoch, done = std::move(done)](
                                             std::vector<ReplicationResult> results) {
     absl::Status error;
@@ -654,6 +685,44 @@ void DataPlaneService::Replicate(
     }
     done(error, std::move(failures));
   });
+}
+
+void DataPlaneService::WakeHandoffs() {
+  absl::MutexLock lock(&handoff_mu_);
+  ++handoff_generation_;
+}
+
+void DataPlaneService::HandoffLoop() {
+  uint64_t seen_generation = 0;
+  while (true) {
+    {
+      absl::MutexLock lock(&handoff_mu_);
+      const auto changed = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(handoff_mu_) {
+        return handoff_stop_ || handoff_generation_ != seen_generation;
+      };
+      handoff_mu_.AwaitWithTimeout(absl::Condition(&changed), kLearnerPoll);
+      if (handoff_stop_) return;
+      seen_generation = handoff_generation_;
+    }
+    // With no lock held: SealedShardsLed() waits for pushes admitted before the seal.
+    const std::vector<uint32_t> sealed = replicas_.SealedShardsLed();
+    const uint64_t epoch = replicas_.epoch();
+    std::vector<uint32_t> ready;
+    {
+      absl::MutexLock lock(&handoff_mu_);
+      sealed_led_ = std::set<uint32_t>(sealed.begin(), sealed.end());
+      for (uint32_t shard : sealed) {
+        if (!replicating_.contains(shard) && handoffs_reported_.insert({shard, epoch}).second) {
+          ready.push_back(shard);
+        }
+      }
+    }
+    for (uint32_t shard : ready) {
+      spdlog::info("shard {}: every replica has every entry sent; ready to hand it over (epoch {})",
+                   shard, epoch);
+      options_.report_handoff_ready(shard, epoch);
+    }
+  }
 }
 
 void DataPlaneService::ResolveWaitingPushes() {

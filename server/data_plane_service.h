@@ -22,13 +22,15 @@
 //
 // Thread-safety: safe for concurrent use; gRPC calls it from its callback threads and the
 // coordinator session calls OnClusterMap from its watch thread. Lock order: mu_, then the
-// ReplicaSet's, then TableShard::mu(); waiting_mu_ is taken alone, then TableShard::mu().
+// ReplicaSet's, then TableShard::mu(); waiting_mu_ is taken alone, then TableShard::mu();
+// handoff_mu_ is a leaf.
 #ifndef PS_SERVER_DATA_PLANE_SERVICE_H_
 #define PS_SERVER_DATA_PLANE_SERVICE_H_
 
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <set>
 #include <memory>
 #include <thread>
 #include <utility>
@@ -59,6 +61,11 @@ struct DataPlaneOptions {
   // version; returns its answer.
   std::function<absl::Status(uint32_t shard, uint64_t catalog_version)> report_learner_caught_up =
       [](uint32_t, uint64_t) { return absl::UnimplementedError("no coordinator"); };
+  // Tells the coordinator this primary is ready to hand sealed `shard` over: every entry it sent
+  // is acknowledged (fire and forget: the outcome arrives as a new map). `epoch`: the map that
+  // sealed it.
+  std::function<void(uint32_t shard, uint64_t epoch)> report_handoff_ready = [](uint32_t,
+                                                                                uint64_t) {};
   // Deadline of one Replicate call and of one snapshot copy.
   absl::Duration replication_timeout = absl::Seconds(5);
   absl::Duration snapshot_timeout = absl::Seconds(120);
@@ -145,6 +152,12 @@ class DataPlaneService final
                  std::function<void(absl::Status, std::vector<ReplicationResult>)> done);
   // Re-examines pushes waiting for a map without their failed replicas.
   void ResolveWaitingPushes();
+  // Wakes the handoff thread, which notes the sealed shards this server leads (after a map
+  // change) and reports those with no replication in flight, each once per epoch. A thread of
+  // its own, because it waits for shard locks and the report must not run under the map
+  // callback's locks.
+  void WakeHandoffs();
+  void HandoffLoop();
   // Handles a Replicate frame once this server's map has caught up with it.
   void HandleReplicate(const std::shared_ptr<ReplicateWork>& work);
 
@@ -175,6 +188,7 @@ class DataPlaneService final
   // Pushes waiting for a map without a replica that failed.
   std::vector<std::shared_ptr<PushProgress>> pushes_waiting_ ABSL_GUARDED_BY(mu_);
 
+
   absl::Mutex waiting_mu_;
   ParkedPulls parked_ ABSL_GUARDED_BY(waiting_mu_);
   bool pulls_stopping_ ABSL_GUARDED_BY(waiting_mu_) = false;
@@ -184,6 +198,18 @@ class DataPlaneService final
   uint64_t learner_generation_ ABSL_GUARDED_BY(learner_mu_) = 0;
   bool learner_stop_ ABSL_GUARDED_BY(learner_mu_) = false;
   std::thread learner_thread_;
+
+  // A leaf: taken inside ApplyPush's `send`, with shard locks held, so nothing is taken under it.
+  absl::Mutex handoff_mu_;
+  uint64_t handoff_generation_ ABSL_GUARDED_BY(handoff_mu_) = 0;
+  // Replicate calls in flight per shard (a handoff waits for none), and the (shard, epoch)
+  // handoffs reported already.
+  absl::flat_hash_map<uint32_t, int> replicating_ ABSL_GUARDED_BY(handoff_mu_);
+  std::set<std::pair<uint32_t, uint64_t>> handoffs_reported_ ABSL_GUARDED_BY(handoff_mu_);
+  // Sealed shards this server leads, as the handoff thread last saw them.
+  std::set<uint32_t> sealed_led_ ABSL_GUARDED_BY(handoff_mu_);
+  bool handoff_stop_ ABSL_GUARDED_BY(handoff_mu_) = false;
+  std::thread handoff_thread_;
 
   // The thread writing a checkpoint, if one ran; joined before the next and at destruction.
   absl::Mutex checkpoint_mu_;

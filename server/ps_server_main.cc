@@ -84,6 +84,10 @@ int main(int argc, char** argv) {
     absl::ReaderMutexLock lock(&for_service.mu);
     if (for_service.session != nullptr) for_service.session->ReportReplicaFailure(r);
   };
+  data_plane_options.report_handoff_ready = [&](uint32_t shard, uint64_t epoch) {
+    absl::ReaderMutexLock lock(&for_service.mu);
+    if (for_service.session != nullptr) for_service.session->ReportHandoffReady(shard, epoch);
+  };
   data_plane_options.report_learner_caught_up = [&](uint32_t shard, uint64_t catalog_version) {
     absl::ReaderMutexLock lock(&for_service.mu);
     if (for_service.session == nullptr) return absl::UnavailableError("not registered yet");

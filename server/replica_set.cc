@@ -363,6 +363,15 @@ absl::StatusOr<ReplicaSet::PushOutcome> ReplicaSet::ApplyPush(const v1::PushRequ
     absl::StatusOr<std::shared_ptr<TableShard>> shard =
         PrimaryShardFor(slice, header.catalog_version());
     if (!shard.ok()) return shard.status();
+    if (const v1::ShardAssignment* assignment = AssignmentLocked(slice.shard_id());
+        assignment != nullptr && assignment->sealed()) {
+      // Handing the shard over (ShardAssignment.sealed): the next map names its new primary.
+      *error = {absl::AbortedError(absl::StrCat(
+                    "server ", self_id_, " is handing shard ", slice.shard_id(),
+                    " over at epoch ", map_.epoch(), "; retry with the next map")),
+                map_.epoch() + 1};
+      return error->status;
+    }
     FrameReader start = reader;
     absl::StatusOr<PushPayload> payload = (*shard)->store().ValidatePush(slice, reader);
     if (!payload.ok()) return payload.status();
@@ -539,6 +548,29 @@ absl::StatusOr<std::optional<ReplicaSet::Offers>> ReplicaSet::TakeReplicate(
               : std::string()));
     }
     const auto it = shards_.find({entry.table_id(), shard_id});
+    if (it == shards_.end() && header.epoch() < map_.epoch() &&
+        std::find(assignment->replicas().begin(), assignment->replicas().end(), self_id_) ==
+            assignment->replicas().end() &&
+        std::find(assignment->learners().begin(), assignment->learners().end(), self_id_) ==
+            assignment->learners().end()) {
+      // Sent before the sender saw a newer map that moved the shard off this server (a drain
+      // or rebalancing move, or a failure report): nobody counts this server as a replica of it
+      // any more, so the entry is skipped, not refused; refusing would fail the whole request
+      // and make the sender report this server for the shards it still holds. Its payload (a
+      // push's keys, then values) is stepped over.
+      if (entry.has_push()) {
+        const v1::ShardSlice& slice = entry.slice();
+        if (slice.num_keys() > reader.remaining() / sizeof(uint64_t)) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "log entry ", entry.log_index(), " claims ", slice.num_keys(), " keys; the frame has ",
+              reader.remaining(), " bytes left"));
+        }
+        absl::Status skipped = reader.Skip(slice.num_keys() * sizeof(uint64_t));
+        if (skipped.ok()) skipped = reader.Skip(slice.values().payload_bytes());
+        if (!skipped.ok()) return absl::InvalidArgumentError(skipped.message());
+      }
+      continue;
+    }
     if (it == shards_.end()) {
       return absl::FailedPreconditionError(
           absl::StrCat("server ", self_id_, " holds no replica of table ", entry.table_id(),
@@ -691,6 +723,29 @@ std::vector<uint32_t> ReplicaSet::CaughtUpShards(uint64_t* catalog_version) cons
     if (complete) ready.push_back(assignment.shard_id());
   }
   return ready;
+}
+
+std::vector<uint32_t> ReplicaSet::SealedShardsLed() const {
+  std::vector<uint32_t> sealed;
+  std::vector<std::shared_ptr<TableShard>> held;
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    for (const v1::ShardAssignment& assignment : map_.shards()) {
+      if (assignment.sealed() && assignment.replicas_size() > 0 &&
+          assignment.replicas(0) == self_id_) {
+        sealed.push_back(assignment.shard_id());
+      }
+    }
+    for (const auto& [key, shard] : shards_) {
+      if (std::find(sealed.begin(), sealed.end(), key.second) != sealed.end()) {
+        held.push_back(shard);
+      }
+    }
+  }
+  // A push admitted before the seal holds its shards' locks until it has handed its entries to
+  // `send` (ApplyPush): taking each lock once waits for such a push.
+  for (const std::shared_ptr<TableShard>& shard : held) absl::MutexLock barrier(&shard->mu());
+  return sealed;
 }
 
 std::vector<std::shared_ptr<TableShard>> ReplicaSet::LedShards() const {

@@ -147,6 +147,12 @@ class ReplicaSet {
   // cover: ready for ReportLearnerCaughtUp.
   std::vector<uint32_t> CaughtUpShards(uint64_t* catalog_version) const;
 
+  // --- Handing a shard over ---
+  // Shards this server leads that its map seals (ShardAssignment.sealed): it takes no push on
+  // them, and reports each once every entry it sent is acknowledged. Returns only after every
+  // push admitted before the seal has handed its entries to `send`.
+  std::vector<uint32_t> SealedShardsLed() const;
+
   // --- Checkpoints ---
   // The (table, shard)s this server leads in its map, ordered by (table, shard).
   std::vector<std::shared_ptr<TableShard>> LedShards() const;

@@ -317,6 +317,52 @@ TEST(ReplicaSetTest, ReplicationFromANonPrimaryOrANewerMapIsNotTaken) {
   EXPECT_FALSE(later->has_value()) << "a newer map than the backup's: wait for it";
 }
 
+TEST(ReplicaSetTest, EntriesOfAShardMovedOffSinceTheSendersMapAreSkippedNotRefused) {
+  const v1::TableInfo table = DenseTable(v1::ConsistencySpec::MODEL_ASP);
+  ReplicaSet backup;
+  ASSERT_TRUE(backup.AdoptMap(Map(5, {{1, 2}, {1, 2}}, {}, table), 2).adopted);
+  // Epoch 6 moved shard 0 from server 2 to server 3.
+  ASSERT_TRUE(backup.AdoptMap(Map(6, {{1, 3}, {1, 2}}, {}, table), 2).adopted);
+  v1::ReplicateRequest request;
+  request.set_epoch(5);
+  request.set_catalog_version(1);
+  request.set_primary_id(1);
+  // A push for shard 0 (its payload in the frame), then a barrier for shard 1.
+  v1::LogEntry* push = request.add_entries();
+  push->set_table_id(table.table_id());
+  push->set_shard_id(0);
+  push->set_log_index(1);
+  v1::ShardSlice* slice = push->mutable_slice();
+  slice->set_table_id(table.table_id());
+  slice->set_shard_id(0);
+  slice->mutable_values()->set_encoding(v1::ENCODING_F32);
+  slice->mutable_values()->set_num_elements(3);
+  slice->mutable_values()->set_payload_bytes(3 * sizeof(float));
+  push->set_has_push(true);
+  push->set_worker_id(kWorker);
+  v1::LogEntry* barrier = request.add_entries();
+  barrier->set_table_id(table.table_id());
+  barrier->set_shard_id(1);
+  barrier->set_log_index(1);
+  barrier->set_barrier(true);
+  const float gradient[3] = {1, 2, 3};
+  const grpc::Slice payload(gradient, sizeof(gradient));
+  v1::ReplicateRequest header;
+  absl::StatusOr<FrameReader> reader = FrameReader::Open(MakeFrame(request, {payload}), &header);
+  ASSERT_TRUE(reader.ok());
+  absl::StatusOr<std::optional<ReplicaSet::Offers>> offers = backup.TakeReplicate(header, *reader);
+  ASSERT_TRUE(offers.ok()) << offers.status();
+  ASSERT_TRUE(offers->has_value());
+  ASSERT_EQ((*offers)->size(), 1u) << "only the shard still held here is offered";
+  EXPECT_EQ((*offers)->at(0).second.entry.shard_id(), 1u);
+  // Routed with the current map, an entry for a shard not held here is still an error.
+  request.set_epoch(6);
+  reader = FrameReader::Open(MakeFrame(request, {payload}), &header);
+  ASSERT_TRUE(reader.ok());
+  EXPECT_EQ(backup.TakeReplicate(header, *reader).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
 TEST(ReplicaSetTest, AReplicaThatFailedIsResolvedOnceOutOrReassignedAsAFreshLearner) {
   const v1::TableInfo table = DenseTable(v1::ConsistencySpec::MODEL_ASP);
   ReplicaSet primary;

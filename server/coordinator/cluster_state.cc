@@ -13,6 +13,17 @@
 namespace ps {
 namespace {
 
+v1::ShardMove MoveToProto(const PlannedMove& move) {
+  v1::ShardMove proto;
+  proto.set_shard_id(move.shard);
+  proto.set_from_server(move.from);
+  proto.set_to_server(move.to);
+  proto.set_lead(move.lead);
+  proto.set_reason(move.reason);
+  proto.set_handing_over(move.handing_over);
+  return proto;
+}
+
 const char* RoleName(v1::MemberRef::Role role) {
   return role == v1::MemberRef::ROLE_SERVER ? "server" : "worker";
 }
@@ -54,6 +65,9 @@ absl::Status ValidateClusterOptions(const ClusterOptions& options) {
                      absl::FormatDuration(options.heartbeat_interval),
                      ") or one late heartbeat kills a healthy member"));
   }
+  if (options.max_concurrent_moves == 0) {
+    return absl::InvalidArgumentError("max_concurrent_moves must be at least 1");
+  }
   return absl::OkStatus();
 }
 
@@ -87,10 +101,12 @@ absl::StatusOr<Registration> ClusterState::RegisterServer(const std::string& add
   const bool placed_before = !s_.chains.empty();
   spdlog::info("server {} joined from {} (incarnation {}); {} servers alive{}", registration.id,
                address, registration.incarnation, AliveServers().size(),
-               placed_before ? "; a spare unless re-replication needs it" : "");
+               !placed_before         ? ""
+               : options_.rebalance ? "; replicas move to it a few at a time (rebalancing)"
+                                    : "; a spare unless re-replication needs it");
   const bool placed = MaybePlaceShards();
   // A shard may have been short of R for want of a server that did not hold it.
-  const bool learners_added = ReReplicate();
+  const bool learners_added = Reconcile();
   if (absl::Status committed = Commit(std::move(before), /*shards_changed=*/placed || learners_added,
                                       /*membership_changed=*/true);
       !committed.ok()) {
@@ -278,7 +294,7 @@ absl::StatusOr<uint64_t> ClusterState::Leave(const v1::MemberRef& member, bool f
       s_.job_running = false;
     }
   }
-  const bool learners_added = ReReplicate();
+  const bool learners_added = Reconcile();
   if (absl::Status committed = Commit(std::move(before), removed || learners_added,
                                       /*membership_changed=*/true);
       !committed.ok()) {
@@ -319,7 +335,7 @@ std::vector<v1::MemberRef> ClusterState::ExpireSilentMembers(absl::Time now) {
   }
   if (!expired.empty()) {
     // After every death of the sweep, so no learner lands on a server about to be declared dead.
-    shards_changed |= ReReplicate();
+    shards_changed |= Reconcile();
     // Refused, everything is as before and the next sweep tries again.
     if (!Commit(std::move(before), shards_changed, /*membership_changed=*/true).ok()) return {};
   }
@@ -353,7 +369,7 @@ bool ClusterState::DeclareDead(const v1::MemberRef& server, const std::string& r
   if (!CheckAlive(server).ok()) return false;  // Already out, or replaced.
   Data before = s_;
   bool shards_changed = MarkDead({v1::MemberRef::ROLE_SERVER, server.id()}, reason.c_str());
-  shards_changed |= ReReplicate();
+  shards_changed |= Reconcile();
   return Commit(std::move(before), shards_changed, /*membership_changed=*/true).ok();
 }
 
@@ -398,7 +414,7 @@ bool ClusterState::MarkDead(const MemberKey& key, const char* reason) {
 
 bool ClusterState::MaybePlaceShards() {
   if (!s_.chains.empty()) return false;
-  const std::vector<uint32_t> alive = AliveServers();
+  const std::vector<uint32_t> alive = TargetServers();
   if (alive.size() < options_.min_servers) return false;
   absl::StatusOr<ReplicaChains> chains =
       PlaceShards(options_.num_shards, options_.replication_factor, alive);
@@ -416,7 +432,7 @@ bool ClusterState::MaybePlaceShards() {
 
 bool ClusterState::ReReplicate(const LearnerLists* avoid) {
   const std::vector<LearnerChoice> choices =
-      AddLearners(options_.replication_factor, AliveServers(), s_.chains, s_.learners, avoid);
+      AddLearners(options_.replication_factor, TargetServers(), s_.chains, s_.learners, avoid);
   s_.learner_since.resize(s_.chains.size());
   for (const LearnerChoice& choice : choices) {
     // Published with the next epoch (every caller publishes a placement change after this).
@@ -425,6 +441,189 @@ bool ClusterState::ReReplicate(const LearnerLists* avoid) {
                  choice.shard, choice.server, choice.replicas_left, options_.replication_factor);
   }
   return !choices.empty();
+}
+
+bool ClusterState::StartMoves() {
+  const auto has = [](const std::vector<uint32_t>& list, uint32_t server) {
+    return std::find(list.begin(), list.end(), server) != list.end();
+  };
+  for (auto it = s_.moves.begin(); it != s_.moves.end();) {
+    const auto& [shard, move] = *it;
+    const bool valid =
+        shard < s_.chains.size() &&
+        (move.handing_over
+             ? has(s_.chains[shard], move.to) && s_.chains[shard][0] == move.from
+             : has(s_.learners[shard], move.to) && has(s_.chains[shard], move.from));
+    if (valid) {
+      ++it;
+      continue;
+    }
+    s_.sealed.erase(shard);
+    spdlog::info("shard {}: move from server {} to server {} dropped (a failure changed the shard; "
+                 "re-replication takes over)",
+                 shard, move.from, move.to);
+    it = s_.moves.erase(it);
+  }
+  for (auto it = s_.sealed.begin(); it != s_.sealed.end();) {
+    const auto move = s_.moves.find(*it);
+    it = move != s_.moves.end() && move->second.handing_over ? std::next(it) : s_.sealed.erase(it);
+  }
+  if (s_.chains.empty()) return false;
+  MovePlanInput input;
+  input.replication_factor = options_.replication_factor;
+  input.targets = TargetServers();
+  for (const v1::ServerInfo& server : s_.map.servers()) {
+    if (server.state() == v1::MEMBER_STATE_ALIVE && server.draining()) {
+      input.draining.insert(server.server_id());
+    }
+  }
+  input.max_moves = options_.max_concurrent_moves;
+  input.balance = options_.rebalance;
+  const std::vector<PlannedMove> planned = PlanMoves(input, s_.chains, s_.learners, s_.moves);
+  s_.learner_since.resize(s_.chains.size());
+  for (const PlannedMove& move : planned) {
+    s_.learners[move.shard].push_back(move.to);
+    // Published with the next epoch (every caller publishes a placement change after this).
+    s_.learner_since[move.shard][move.to] = s_.map.epoch() + 1;
+    s_.moves[move.shard] = move;
+    const bool leads = s_.chains[move.shard][0] == move.from;
+    spdlog::info("shard {}: moving its {} on server {} to server {} ({}; {} move(s) in flight): "
+                 "server {} copies it as a learner first",
+                 move.shard, leads ? "primary" : "backup", move.from, move.to, move.reason,
+                 s_.moves.size(), move.to);
+  }
+  return !planned.empty();
+}
+
+v1::ServerInfo* ClusterState::LiveServer(uint32_t server_id) {
+  for (v1::ServerInfo& server : *s_.map.mutable_servers()) {
+    if (server.server_id() == server_id && server.state() == v1::MEMBER_STATE_ALIVE) return &server;
+  }
+  return nullptr;
+}
+
+ClusterState::DrainProgress ClusterState::ProgressOf(uint32_t server_id) const {
+  DrainProgress progress;
+  progress.epoch = s_.map.epoch();
+  for (const std::vector<uint32_t>& chain : s_.chains) {
+    for (size_t i = 0; i < chain.size(); ++i) {
+      if (chain[i] != server_id) continue;
+      ++progress.replicas_held;
+      if (i == 0) ++progress.primaries_held;
+    }
+  }
+  return progress;
+}
+
+absl::Status ClusterState::CompleteHandoff(uint32_t shard, const char* why) {
+  const PlannedMove move = s_.moves.at(shard);
+  Data before = s_;
+  s_.moves.erase(shard);
+  s_.sealed.erase(shard);
+  s_.chains[shard] = ChainAfterMove(s_.chains[shard], move);
+  StartMoves();
+  if (absl::Status committed =
+          Commit(std::move(before), /*shards_changed=*/true, /*membership_changed=*/false);
+      !committed.ok()) {
+    return committed;
+  }
+  seal_seen_.erase(shard);
+  spdlog::info("shard {}: moved from server {} to server {} ({}; {}): server {} leads, chain [{}]; "
+               "epoch {}",
+               shard, move.from, move.to, move.reason, why, s_.chains[shard][0],
+               absl::StrJoin(s_.chains[shard], ", "), s_.map.epoch());
+  return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> ClusterState::ReportHandoffReady(
+    const v1::ReportHandoffReadyRequest& request) {
+  absl::MutexLock lock(&mu_);
+  if (absl::Status alive = CheckAliveServer(request.primary()); !alive.ok()) return alive;
+  const uint32_t shard = request.shard_id();
+  if (shard >= options_.num_shards) {
+    return absl::InvalidArgumentError(absl::StrCat("shard ", shard, " does not exist: there are ",
+                                                   options_.num_shards, " shards"));
+  }
+  const auto it = s_.moves.find(shard);
+  if (it == s_.moves.end() || !it->second.handing_over ||
+      it->second.from != request.primary().id()) {
+    return s_.map.epoch();  // Done already, or cancelled by a failure.
+  }
+  if (absl::Status done = CompleteHandoff(shard, "its primary had every replica in step");
+      !done.ok()) {
+    return done;
+  }
+  return s_.map.epoch();
+}
+
+void ClusterState::CompleteStalledHandoffs(absl::Time now) {
+  absl::MutexLock lock(&mu_);
+  for (auto it = seal_seen_.begin(); it != seal_seen_.end();) {
+    it = s_.sealed.count(it->first) > 0 ? std::next(it) : seal_seen_.erase(it);
+  }
+  std::vector<uint32_t> stalled;
+  for (uint32_t shard : s_.sealed) {
+    const absl::Time seen = seal_seen_.emplace(shard, now).first->second;
+    if (now - seen >= options_.handoff_timeout) stalled.push_back(shard);
+  }
+  for (uint32_t shard : stalled) {
+    if (s_.sealed.count(shard) == 0) continue;  // Completed with an earlier one.
+    spdlog::warn("shard {}: primary {} did not report the handoff ready within {}; switching "
+                 "anyway (a replica that diverged will copy the shard afresh)",
+                 shard, s_.moves.at(shard).from, absl::FormatDuration(options_.handoff_timeout));
+    if (!CompleteHandoff(shard, "handoff timed out").ok()) return;  // The next sweep retries.
+  }
+}
+
+absl::StatusOr<ClusterState::DrainProgress> ClusterState::Drain(uint32_t server_id) {
+  absl::MutexLock lock(&mu_);
+  v1::ServerInfo* server = LiveServer(server_id);
+  if (server == nullptr) {
+    return absl::NotFoundError(absl::StrCat("no live server with id ", server_id));
+  }
+  if (server->draining()) return ProgressOf(server_id);
+  const size_t left = TargetServers().size() - 1;
+  if (left < options_.replication_factor) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "draining server ", server_id, " would leave ", left,
+        " server(s) to hold the replicas, fewer than the replication factor ",
+        options_.replication_factor, ": add a server first"));
+  }
+  Data before = s_;
+  server->set_draining(true);
+  // What it was copying would only have to move again.
+  const int dropped = RemoveServer(server_id, s_.learners);
+  const bool learners_added = Reconcile();
+  const DrainProgress progress = ProgressOf(server_id);
+  if (absl::Status committed = Commit(std::move(before), dropped > 0 || learners_added,
+                                      /*membership_changed=*/true);
+      !committed.ok()) {
+    return committed;
+  }
+  spdlog::info("server {} is being drained: {} replica(s), {} of them primaries, move to other "
+               "servers ({} learner copies it was making dropped); epoch {}",
+               server_id, progress.replicas_held, progress.primaries_held, dropped,
+               s_.map.epoch());
+  return ProgressOf(server_id);
+}
+
+absl::StatusOr<ClusterState::DrainProgress> ClusterState::Undrain(uint32_t server_id) {
+  absl::MutexLock lock(&mu_);
+  v1::ServerInfo* server = LiveServer(server_id);
+  if (server == nullptr) {
+    return absl::NotFoundError(absl::StrCat("no live server with id ", server_id));
+  }
+  if (!server->draining()) return ProgressOf(server_id);
+  Data before = s_;
+  server->set_draining(false);
+  const bool learners_added = Reconcile();
+  if (absl::Status committed =
+          Commit(std::move(before), learners_added, /*membership_changed=*/true);
+      !committed.ok()) {
+    return committed;
+  }
+  spdlog::info("server {} is back in service (undrained); epoch {}", server_id, s_.map.epoch());
+  return ProgressOf(server_id);
 }
 
 absl::Status ClusterState::Commit(Data before, bool shards_changed, bool membership_changed) {
@@ -437,6 +636,7 @@ absl::Status ClusterState::Commit(Data before, bool shards_changed, bool members
       assignment->set_shard_id(shard);
       assignment->mutable_replicas()->Add(s_.chains[shard].begin(), s_.chains[shard].end());
       assignment->mutable_learners()->Add(s_.learners[shard].begin(), s_.learners[shard].end());
+      assignment->set_sealed(s_.sealed.count(shard) > 0);
       std::map<uint32_t, uint64_t> since;
       for (uint32_t learner : s_.learners[shard]) {
         const auto it = s_.learner_since[shard].find(learner);
@@ -494,6 +694,7 @@ v1::CoordinatorState ClusterState::ToProto() const {
   state.mutable_job_ranks()->Add(s_.job_ranks.begin(), s_.job_ranks.end());
   state.mutable_finished_ranks()->Add(s_.finished_ranks.begin(), s_.finished_ranks.end());
   state.set_restored_from_checkpoint(s_.restored_from);
+  for (const auto& [shard, move] : s_.moves) *state.add_moves() = MoveToProto(move);
   return state;
 }
 
@@ -555,6 +756,18 @@ absl::Status ClusterState::Resume(const v1::CoordinatorState& saved, absl::Time 
   data.job_ranks.insert(saved.job_ranks().begin(), saved.job_ranks().end());
   data.finished_ranks.insert(saved.finished_ranks().begin(), saved.finished_ranks().end());
   data.restored_from = saved.restored_from_checkpoint();
+  for (const v1::ShardMove& move : saved.moves()) {
+    if (move.shard_id() >= data.chains.size()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("the saved state moves shard ", move.shard_id(), ", which is not placed"));
+    }
+    data.moves[move.shard_id()] =
+        PlannedMove{move.shard_id(), move.from_server(), move.to_server(), move.lead(),
+                    move.reason(), move.handing_over()};
+  }
+  for (const v1::ShardAssignment& shard : map.shards()) {
+    if (shard.sealed()) data.sealed.insert(shard.shard_id());
+  }
   s_ = std::move(data);
   generation_ = saved.generation();
   return absl::OkStatus();
@@ -599,6 +812,14 @@ std::vector<uint32_t> ClusterState::AliveServers() const {
     if (s.state() == v1::MEMBER_STATE_ALIVE) alive.push_back(s.server_id());
   }
   return alive;
+}
+
+std::vector<uint32_t> ClusterState::TargetServers() const {
+  std::vector<uint32_t> targets;
+  for (const v1::ServerInfo& s : s_.map.servers()) {
+    if (s.state() == v1::MEMBER_STATE_ALIVE && !s.draining()) targets.push_back(s.server_id());
+  }
+  return targets;
 }
 
 absl::StatusOr<std::pair<v1::TableInfo, bool>> ClusterState::CreateTable(
@@ -684,7 +905,7 @@ absl::StatusOr<uint64_t> ClusterState::ReportReplicaFailure(
   // and not yet declared so (a killed backup keeps its heartbeat age for up to the timeout).
   LearnerLists avoid(s_.chains.size());
   for (uint32_t shard : changed) avoid[shard].push_back(failed);
-  ReReplicate(&avoid);
+  Reconcile(&avoid);
   // Even when re-replication picks the failed server again, it is a new learner that must copy
   // afresh, so the epoch moves.
   if (absl::Status committed =
@@ -722,15 +943,44 @@ absl::StatusOr<uint64_t> ClusterState::ReportLearnerCaughtUp(
   Data before = s_;
   std::vector<uint32_t>& learners = s_.learners[shard];
   learners.erase(std::find(learners.begin(), learners.end(), learner));
-  s_.chains[shard].push_back(learner);
+  std::optional<PlannedMove> move;
+  bool sealed = false;
+  if (const auto it = s_.moves.find(shard); it != s_.moves.end() && it->second.to == learner) {
+    move = it->second;
+    if (!s_.chains[shard].empty() && s_.chains[shard][0] == move->from) {
+      // The primary moves: the learner joins as the last backup and the primary hands the
+      // shard over once every replica has all it sent (ReportHandoffReady).
+      s_.chains[shard].push_back(learner);
+      s_.sealed.insert(shard);
+      it->second.handing_over = true;
+      sealed = true;
+    } else {
+      s_.moves.erase(it);
+      s_.chains[shard] = ChainAfterMove(s_.chains[shard], *move);
+    }
+  } else {
+    s_.chains[shard].push_back(learner);
+  }
+  StartMoves();
   if (absl::Status committed =
           Commit(std::move(before), /*shards_changed=*/true, /*membership_changed=*/false);
       !committed.ok()) {
     return committed;
   }
-  spdlog::info("shard {}: learner {} caught up and joined the chain as its last backup: [{}]; "
-               "epoch {}",
-               shard, learner, absl::StrJoin(s_.chains[shard], ", "), s_.map.epoch());
+  if (sealed) {
+    spdlog::info("shard {}: server {} caught up and joined the chain [{}]; primary {} takes no "
+                 "new push on it and hands it over once every replica has all it sent; epoch {}",
+                 shard, learner, absl::StrJoin(s_.chains[shard], ", "), move->from,
+                 s_.map.epoch());
+  } else if (move.has_value()) {
+    spdlog::info("shard {}: moved from server {} to server {} ({}): chain [{}]; epoch {}", shard,
+                 move->from, move->to, move->reason, absl::StrJoin(s_.chains[shard], ", "),
+                 s_.map.epoch());
+  } else {
+    spdlog::info("shard {}: learner {} caught up and joined the chain as its last backup: [{}]; "
+                 "epoch {}",
+                 shard, learner, absl::StrJoin(s_.chains[shard], ", "), s_.map.epoch());
+  }
   return s_.map.epoch();
 }
 
@@ -762,6 +1012,8 @@ v1::ClusterStatus ClusterState::Status(absl::Time now) const {
   status.set_min_servers(options_.min_servers);
   status.set_heartbeat_interval_ms(absl::ToInt64Milliseconds(options_.heartbeat_interval));
   status.set_failure_timeout_ms(absl::ToInt64Milliseconds(options_.failure_timeout));
+  for (const auto& [shard, move] : s_.moves) *status.add_moves() = MoveToProto(move);
+  status.set_max_concurrent_moves(options_.max_concurrent_moves);
   const auto add = [&](v1::MemberRef::Role role, uint32_t id, uint64_t incarnation,
                        v1::MemberState state) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     v1::MemberHealth* health = status.add_members();

@@ -9,6 +9,16 @@
 // change that moves no shard (a worker, a spare server) therefore does not abort data-plane
 // traffic, which is routed by epoch.
 //
+// Moves (rebalance.h): a drained server's replicas, and a share of the others' for a server that
+// joined after placement, move a few at a time (ClusterOptions.max_concurrent_moves): the target
+// becomes a learner of the shard, and when it reports that it caught up one map change adds it
+// to the chain and removes the source. When the source is the primary, the change is made in two
+// steps so that no replica diverges: the caught-up learner joins as the last backup and the shard
+// is sealed (the primary takes no new push); once the primary reports that every replica holds
+// every entry it sent (ReportHandoffReady), the next map removes it and another replica leads. A
+// move whose learner or source is removed (a failure) is dropped, its seal lifted;
+// re-replication takes it from there.
+//
 // Re-replication: after every change that can leave a shard short (a server dead or gone, a
 // reported replica failure, a server joining), every shard whose chain is non-empty and whose
 // replicas plus learners number fewer than R gets learners on the least-loaded live servers
@@ -41,6 +51,7 @@
 #include "proto/coordinator_state.pb.h"
 #include "proto/types.pb.h"
 #include "server/coordinator/placement.h"
+#include "server/coordinator/rebalance.h"
 
 namespace ps {
 
@@ -54,6 +65,16 @@ struct ClusterOptions {
   absl::Duration heartbeat_interval = absl::Milliseconds(200);
   // A member silent this long is declared dead.
   absl::Duration failure_timeout = absl::Seconds(1);
+  // Replica moves (drain, rebalancing) in flight at once: each copies one shard to a learner
+  // while training goes on, so fewer moves disturb training less and take longer.
+  uint32_t max_concurrent_moves = 2;
+  // Give a server that joins a placed cluster (or is undrained) its share of replicas and
+  // primaries. Off: it stays a spare until re-replication needs it. Drains move replicas either
+  // way.
+  bool rebalance = true;
+  // A primary handing a shard over that has not reported it ready after this long is switched
+  // anyway (ReportHandoffReady).
+  absl::Duration handoff_timeout = absl::Seconds(3);
 };
 
 // Errors: InvalidArgument naming the offending option.
@@ -168,6 +189,33 @@ class ClusterState {
   // Errors: NotFound.
   absl::StatusOr<v1::TableInfo> DescribeTable(const std::string& name) const;
 
+  // --- Drain ---
+  struct DrainProgress {
+    uint64_t epoch = 0;
+    // Replicas (primaries included) and primaries the server holds in the current map.
+    uint32_t replicas_held = 0;
+    uint32_t primaries_held = 0;
+  };
+  // Marks a live server draining (bumping the membership version): it stops being a learner,
+  // gets no new replica, and its replicas move away (see the file comment). Returns where it
+  // stands; a server already draining changes nothing.
+  // Errors, changing nothing: NotFound for an id that is not a live server; FailedPrecondition
+  // when fewer than R servers that are not draining would be left; Unavailable when the sink
+  // refused the change.
+  absl::StatusOr<DrainProgress> Drain(uint32_t server_id);
+  // A sealed shard's primary is ready to hand it over: completes the move (see the file comment),
+  // bumping the epoch. Returns the epoch; a report for a shard the reporter is not handing over
+  // (a retry, or a move a failure cancelled) changes nothing.
+  // Errors, changing nothing: NotFound for a reporter that is not a live server;
+  // InvalidArgument for a shard id >= num_shards; Unavailable when the sink refused the change.
+  absl::StatusOr<uint64_t> ReportHandoffReady(const v1::ReportHandoffReadyRequest& request);
+  // Completes the handoffs whose primary has not reported within options.handoff_timeout of
+  // this coordinator first seeing them sealed (called by the failure detector).
+  void CompleteStalledHandoffs(absl::Time now);
+  // Returns a draining server to service (rebalancing may give it replicas again). A server that
+  // is not draining changes nothing. Errors: NotFound as Drain; Unavailable.
+  absl::StatusOr<DrainProgress> Undrain(uint32_t server_id);
+
   // A live server someone could not reach (ReportUnreachable): its identity and address, and the
   // time at which its lease has surely lapsed (its last heartbeat + ServerLease()).
   struct Suspect {
@@ -251,6 +299,11 @@ class ClusterState {
     std::set<uint32_t> finished_ranks;
     // The checkpoint the cluster was restored from (0: none).
     uint64_t restored_from = 0;
+    // Moves in flight, by shard (their targets are learners of the shard, or its last backup
+    // while its primary hands it over).
+    std::map<uint32_t, PlannedMove> moves;
+    // Shards whose primary is handing them over (ShardAssignment.sealed).
+    std::set<uint32_t> sealed;
   };
 
   // Finds the live member matching `member`'s role, id and incarnation.
@@ -266,6 +319,21 @@ class ClusterState {
   bool MaybePlaceShards() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Adds learners to the shards short of R (see the file comment) and logs each decision.
   bool ReReplicate(const LearnerLists* avoid = nullptr) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Drops moves whose learner or source left the shard, then starts the next moves (drain,
+  // rebalancing) as learners and logs each. Returns whether it added a learner.
+  bool StartMoves() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Re-replication, then moves: what every change that can leave a shard short or a server
+  // idle calls before it commits. Returns whether a learner was added.
+  bool Reconcile(const LearnerLists* avoid = nullptr) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    const bool added = ReReplicate(avoid);
+    return StartMoves() || added;
+  }
+  DrainProgress ProgressOf(uint32_t server_id) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Removes the source of the shard's handing-over move from its chain, lifts the seal and
+  // starts the next moves; then commits. `why` is for the log.
+  absl::Status CompleteHandoff(uint32_t shard, const char* why) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The live server `server_id`, or nullptr.
+  v1::ServerInfo* LiveServer(uint32_t server_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Copies chains and learners into the map and bumps the epoch if `shards_changed`; bumps the
   // membership version if `membership_changed`; then hands the state to the sink. If the sink
   // refuses it, everything is put back as `before` and the sink's error (as Unavailable: the
@@ -276,6 +344,8 @@ class ClusterState {
   absl::Status Save() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   v1::CoordinatorState ToProto() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::vector<uint32_t> AliveServers() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Alive servers not draining: those that may receive replicas.
+  std::vector<uint32_t> TargetServers() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const ClusterOptions options_;
 
@@ -290,6 +360,9 @@ class ClusterState {
   // The sink's last error, logged once until it recovers.
   std::string sink_error_ ABSL_GUARDED_BY(mu_);
   bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
+  // When this coordinator first saw each sealed shard (CompleteStalledHandoffs); not saved: a
+  // restarted coordinator gives a handoff the full timeout again.
+  std::map<uint32_t, absl::Time> seal_seen_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace ps

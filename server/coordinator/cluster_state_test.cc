@@ -1,5 +1,7 @@
 #include "server/coordinator/cluster_state.h"
 
+#include <algorithm>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -234,6 +236,8 @@ ClusterOptions Options(uint32_t num_shards, uint32_t replication_factor, uint32_
   options.min_servers = min_servers;
   options.heartbeat_interval = absl::Milliseconds(200);
   options.failure_timeout = absl::Seconds(1);
+  // Spares stay spares in the re-replication cases; MoveTest turns rebalancing on.
+  options.rebalance = false;
   return options;
 }
 
@@ -282,6 +286,259 @@ v1::ReportLearnerCaughtUpRequest CaughtUp(const v1::MemberRef& learner, uint32_t
   request.set_shard_id(shard);
   request.set_catalog_version(catalog_version);
   return request;
+}
+
+// Completes every move the state starts (each learner reports it caught up, lowest shard first)
+// and checks that each completion is one map change. Returns the number completed.
+int CompleteMoves(ClusterState& state, const std::vector<v1::MemberRef>& servers) {
+  int completed = 0;
+  for (int round = 0; round < 100; ++round) {
+    const v1::ClusterStatus status = state.Status(kStart);
+    if (status.moves().empty()) return completed;
+    EXPECT_LE(status.moves_size(), static_cast<int>(status.max_concurrent_moves()));
+    const v1::ShardMove move = status.moves(0);
+    const uint64_t epoch = status.map().epoch();
+    const bool primary_moves = status.map().shards(move.shard_id()).replicas(0) == move.from_server();
+    absl::StatusOr<uint64_t> after =
+        state.ReportLearnerCaughtUp(CaughtUp(servers.at(move.to_server() - 1), move.shard_id(), 0));
+    EXPECT_TRUE(after.ok()) << after.status();
+    EXPECT_EQ(after.value_or(0), epoch + 1);
+    if (primary_moves) {
+      // Sealed: the learner is the last backup, the primary still leads and hands over.
+      const v1::ShardAssignment sealed = state.Map().shards(move.shard_id());
+      EXPECT_TRUE(sealed.sealed());
+      EXPECT_EQ(sealed.replicas(0), move.from_server());
+      EXPECT_EQ(sealed.replicas(sealed.replicas_size() - 1), move.to_server());
+      v1::ReportHandoffReadyRequest ready;
+      *ready.mutable_primary() = servers.at(move.from_server() - 1);
+      ready.set_shard_id(move.shard_id());
+      after = state.ReportHandoffReady(ready);
+      EXPECT_TRUE(after.ok()) << after.status();
+      EXPECT_EQ(after.value_or(0), epoch + 2) << "a primary moves in two map changes";
+      EXPECT_FALSE(state.Map().shards(move.shard_id()).sealed());
+      // A retried report changes nothing.
+      EXPECT_EQ(state.ReportHandoffReady(ready).value_or(0), epoch + 2);
+      if (move.lead()) {
+        EXPECT_EQ(state.Map().shards(move.shard_id()).replicas(0), move.to_server());
+      }
+    } else {
+      EXPECT_FALSE(state.Map().shards(move.shard_id()).sealed());
+    }
+    const ReplicaChains chains = ChainsOf(state.Map());
+    const std::vector<uint32_t>& chain = chains.at(move.shard_id());
+    EXPECT_EQ(std::count(chain.begin(), chain.end(), move.from_server()), 0);
+    EXPECT_EQ(std::count(chain.begin(), chain.end(), move.to_server()), 1);
+    ++completed;
+  }
+  ADD_FAILURE() << "moves never ended";
+  return completed;
+}
+
+std::map<uint32_t, int> ReplicasPerServer(const v1::ClusterMap& map, bool primaries_only) {
+  std::map<uint32_t, int> counts;
+  for (const v1::ShardAssignment& shard : map.shards()) {
+    for (int i = 0; i < (primaries_only ? std::min(1, shard.replicas_size()) : shard.replicas_size());
+         ++i) {
+      ++counts[shard.replicas(i)];
+    }
+  }
+  return counts;
+}
+
+ClusterOptions MoveOptions(uint32_t min_servers = 3) {
+  ClusterOptions options = Options(12, 2, min_servers);
+  options.rebalance = true;
+  options.max_concurrent_moves = 2;
+  return options;
+}
+
+TEST(MoveTest, AServerJoiningAPlacedClusterGetsItsShareAFewShardsAtATime) {
+  ClusterState state(MoveOptions(/*min_servers=*/2), kStart);
+  std::vector<v1::MemberRef> servers = AddServers(state, 2);
+  const v1::ClusterMap placed = state.Map();
+  std::vector<v1::MemberRef> joined = AddServers(state, 1);
+  ASSERT_EQ(joined.size(), 1u);
+  servers.push_back(joined[0]);
+  const v1::ClusterStatus moving = state.Status(kStart);
+  EXPECT_EQ(moving.map().epoch(), placed.epoch() + 1) << "the first moves start at once";
+  ASSERT_EQ(moving.moves_size(), 2);
+  for (const v1::ShardMove& move : moving.moves()) {
+    EXPECT_EQ(move.to_server(), 3u);
+    EXPECT_EQ(move.reason(), "rebalance");
+    EXPECT_EQ(LearnersOf(moving.map()).at(move.shard_id()), std::vector<uint32_t>{3});
+  }
+  EXPECT_EQ(CompleteMoves(state, servers), 8);
+  const v1::ClusterMap balanced = state.Map();
+  EXPECT_EQ(ReplicasPerServer(balanced, false), (std::map<uint32_t, int>{{1, 8}, {2, 8}, {3, 8}}));
+  EXPECT_EQ(ReplicasPerServer(balanced, true), (std::map<uint32_t, int>{{1, 4}, {2, 4}, {3, 4}}));
+  EXPECT_EQ(LearnersOf(balanced), LearnerLists(12));
+}
+
+TEST(MoveTest, DrainEmptiesTheServerAndUndrainRebalancesItAgain) {
+  ClusterState state(MoveOptions(), kStart);
+  const std::vector<v1::MemberRef> servers = AddServers(state, 3);
+  ASSERT_EQ(ReplicasPerServer(state.Map(), false).at(3), 8);
+  const uint64_t membership = state.Map().membership_version();
+
+  absl::StatusOr<ClusterState::DrainProgress> drained = state.Drain(3);
+  ASSERT_TRUE(drained.ok()) << drained.status();
+  EXPECT_EQ(drained->replicas_held, 8u);
+  EXPECT_EQ(drained->primaries_held, 4u);
+  v1::ClusterMap map = state.Map();
+  EXPECT_EQ(map.membership_version(), membership + 1);
+  EXPECT_TRUE(map.servers(2).draining());
+  // Draining twice changes nothing.
+  ASSERT_TRUE(state.Drain(3).ok());
+  EXPECT_EQ(state.Map().epoch(), map.epoch());
+  EXPECT_EQ(state.Map().membership_version(), map.membership_version());
+
+  // Its backups move first, its primaries last.
+  bool primary_moved = false;
+  for (int round = 0; round < 20 && !state.Status(kStart).moves().empty(); ++round) {
+    const v1::ClusterStatus status = state.Status(kStart);
+    for (const v1::ShardMove& move : status.moves()) {
+      EXPECT_EQ(move.from_server(), 3u);
+      EXPECT_NE(move.to_server(), 3u);
+      const bool leads = status.map().shards(move.shard_id()).replicas(0) == 3;
+      EXPECT_FALSE(primary_moved && !leads) << "a backup moved after a primary";
+      primary_moved |= leads;
+    }
+    const v1::ShardMove move = status.moves(0);
+    ASSERT_TRUE(
+        state.ReportLearnerCaughtUp(CaughtUp(servers[move.to_server() - 1], move.shard_id(), 0))
+            .ok());
+    if (state.Map().shards(move.shard_id()).sealed()) {
+      v1::ReportHandoffReadyRequest ready;
+      *ready.mutable_primary() = servers[move.from_server() - 1];
+      ready.set_shard_id(move.shard_id());
+      ASSERT_TRUE(state.ReportHandoffReady(ready).ok());
+    }
+  }
+  map = state.Map();
+  EXPECT_EQ(ReplicasPerServer(map, false), (std::map<uint32_t, int>{{1, 12}, {2, 12}}));
+  EXPECT_TRUE(primary_moved);
+  absl::StatusOr<ClusterState::DrainProgress> empty = state.Drain(3);
+  ASSERT_TRUE(empty.ok());
+  EXPECT_EQ(empty->replicas_held, 0u);
+
+  // Back in service, it gets its share again.
+  absl::StatusOr<ClusterState::DrainProgress> undrained = state.Undrain(3);
+  ASSERT_TRUE(undrained.ok()) << undrained.status();
+  EXPECT_FALSE(state.Map().servers(2).draining());
+  EXPECT_EQ(CompleteMoves(state, servers), 8);
+  EXPECT_EQ(ReplicasPerServer(state.Map(), false), (std::map<uint32_t, int>{{1, 8}, {2, 8}, {3, 8}}));
+}
+
+TEST(MoveTest, DrainRefusalsChangeNothing) {
+  ClusterState state(MoveOptions(/*min_servers=*/2), kStart);
+  const std::vector<v1::MemberRef> servers = AddServers(state, 2);
+  const v1::CoordinatorState before = state.Snapshot();
+  EXPECT_EQ(state.Drain(7).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(state.Undrain(7).status().code(), absl::StatusCode::kNotFound);
+  absl::StatusOr<ClusterState::DrainProgress> refused = state.Drain(1);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(refused.status().message().find("fewer than the replication factor"), std::string::npos)
+      << refused.status();
+  ASSERT_TRUE(state.Leave(servers[1]).ok());
+  EXPECT_EQ(state.Drain(2).status().code(), absl::StatusCode::kNotFound) << "a dead server";
+  EXPECT_TRUE(MessageDifferencer::Equals(state.Snapshot().map().servers(0), before.map().servers(0)));
+}
+
+TEST(MoveTest, AMoveWhoseTargetDiesIsDroppedAndTheDrainGoesOnElsewhere) {
+  ClusterOptions options = MoveOptions(/*min_servers=*/4);
+  options.max_concurrent_moves = 1;
+  ClusterState state(options, kStart);
+  const std::vector<v1::MemberRef> servers = AddServers(state, 4);
+  ASSERT_TRUE(state.Drain(4).ok());
+  v1::ClusterStatus status = state.Status(kStart);
+  ASSERT_EQ(status.moves_size(), 1);
+  const v1::ShardMove first = status.moves(0);
+  ASSERT_TRUE(state.Leave(servers[first.to_server() - 1]).ok());
+  status = state.Status(kStart);
+  // The dead target's replicas were re-replicated; the drain waits for those shards and goes on.
+  for (const v1::ShardMove& move : status.moves()) {
+    EXPECT_NE(move.to_server(), first.to_server());
+    EXPECT_EQ(move.from_server(), 4u);
+  }
+  for (const v1::ShardAssignment& shard : status.map().shards()) {
+    for (uint32_t learner : shard.learners()) EXPECT_NE(learner, 4u) << "a learner on a drained server";
+  }
+}
+
+// Drains server 3 of a 3-server cluster up to the seal of its first primary's handoff; returns
+// that move.
+std::optional<v1::ShardMove> SealFirstPrimary(ClusterState& state,
+                                              const std::vector<v1::MemberRef>& servers) {
+  if (!state.Drain(3).ok()) return std::nullopt;
+  for (int round = 0; round < 20; ++round) {
+    const v1::ClusterStatus status = state.Status(kStart);
+    if (status.moves().empty()) return std::nullopt;
+    const v1::ShardMove move = status.moves(0);
+    if (!state.ReportLearnerCaughtUp(CaughtUp(servers[move.to_server() - 1], move.shard_id(), 0))
+             .ok()) {
+      return std::nullopt;
+    }
+    if (state.Map().shards(move.shard_id()).sealed()) return move;
+  }
+  return std::nullopt;
+}
+
+TEST(MoveTest, AHandoffThePrimaryNeverReportsIsSwitchedAfterTheTimeout) {
+  ClusterOptions options = MoveOptions();
+  options.max_concurrent_moves = 1;
+  ClusterState state(options, kStart);
+  const std::vector<v1::MemberRef> servers = AddServers(state, 3);
+  const std::optional<v1::ShardMove> move = SealFirstPrimary(state, servers);
+  ASSERT_TRUE(move.has_value());
+  const uint64_t epoch = state.Map().epoch();
+  state.CompleteStalledHandoffs(kStart);
+  state.CompleteStalledHandoffs(kStart + options.handoff_timeout - absl::Milliseconds(1));
+  EXPECT_EQ(state.Map().epoch(), epoch) << "switched before the timeout";
+  state.CompleteStalledHandoffs(kStart + options.handoff_timeout);
+  const v1::ShardAssignment after = state.Map().shards(move->shard_id());
+  EXPECT_FALSE(after.sealed());
+  EXPECT_EQ(std::count(after.replicas().begin(), after.replicas().end(), 3u), 0);
+  EXPECT_EQ(after.replicas_size(), 2);
+}
+
+TEST(MoveTest, APrimaryThatDiesWhileHandingOverLiftsTheSeal) {
+  ClusterOptions options = MoveOptions();
+  options.max_concurrent_moves = 1;
+  ClusterState state(options, kStart);
+  const std::vector<v1::MemberRef> servers = AddServers(state, 3);
+  const std::optional<v1::ShardMove> move = SealFirstPrimary(state, servers);
+  ASSERT_TRUE(move.has_value());
+  ASSERT_TRUE(state.Leave(servers[2]).ok());
+  const v1::ClusterStatus status = state.Status(kStart);
+  for (const v1::ShardAssignment& shard : status.map().shards()) {
+    EXPECT_FALSE(shard.sealed()) << "shard " << shard.shard_id();
+  }
+  EXPECT_TRUE(status.moves().empty());
+  // Its late report changes nothing.
+  v1::ReportHandoffReadyRequest ready;
+  *ready.mutable_primary() = servers[2];
+  ready.set_shard_id(move->shard_id());
+  EXPECT_EQ(state.ReportHandoffReady(ready).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST(MoveTest, MovesInFlightSurviveACoordinatorRestart) {
+  ClusterOptions options = MoveOptions();
+  ClusterState state(options, kStart);
+  std::vector<v1::MemberRef> servers = AddServers(state, 3);
+  ASSERT_TRUE(state.Drain(2).ok());
+  const v1::ClusterStatus moving = state.Status(kStart);
+  ASSERT_EQ(moving.moves_size(), 2);
+
+  ClusterState resumed(options, kStart + absl::Seconds(5));
+  ASSERT_TRUE(resumed.Resume(state.Snapshot(), kStart + absl::Seconds(5)).ok());
+  const v1::ClusterStatus after = resumed.Status(kStart + absl::Seconds(5));
+  ASSERT_EQ(after.moves_size(), 2);
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_TRUE(MessageDifferencer::Equals(after.moves(i), moving.moves(i)));
+  }
+  EXPECT_TRUE(after.map().servers(1).draining());
+  EXPECT_EQ(CompleteMoves(resumed, servers), 8);
+  EXPECT_EQ(ReplicasPerServer(resumed.Map(), false).count(2), 0u);
 }
 
 TEST(MapVersionsTest, WorkersAndSpareServersBumpMembershipNotEpoch) {

@@ -205,4 +205,39 @@ grpc::Status CoordinatorService::Checkpoint(grpc::ServerContext*, const v1::Chec
   return grpc::Status::OK;
 }
 
+namespace {
+
+grpc::Status AnswerDrain(const absl::StatusOr<ClusterState::DrainProgress>& progress,
+                         v1::DrainResponse* response) {
+  if (!progress.ok()) return ToGrpcStatus(progress.status());
+  response->set_epoch(progress->epoch);
+  response->set_replicas_held(progress->replicas_held);
+  response->set_primaries_held(progress->primaries_held);
+  return grpc::Status::OK;
+}
+
+}  // namespace
+
+grpc::Status CoordinatorService::Drain(grpc::ServerContext*, const v1::DrainRequest* request,
+                                       v1::DrainResponse* response) {
+  if (grpc::Status admitted = Admit(); !admitted.ok()) return admitted;
+  return AnswerDrain(state_.Drain(request->server_id()), response);
+}
+
+grpc::Status CoordinatorService::Undrain(grpc::ServerContext*, const v1::DrainRequest* request,
+                                         v1::DrainResponse* response) {
+  if (grpc::Status admitted = Admit(); !admitted.ok()) return admitted;
+  return AnswerDrain(state_.Undrain(request->server_id()), response);
+}
+
+grpc::Status CoordinatorService::ReportHandoffReady(grpc::ServerContext*,
+                                                    const v1::ReportHandoffReadyRequest* request,
+                                                    v1::ReportHandoffReadyResponse* response) {
+  if (grpc::Status admitted = Admit(); !admitted.ok()) return admitted;
+  absl::StatusOr<uint64_t> epoch = state_.ReportHandoffReady(*request);
+  if (!epoch.ok()) return ToGrpcStatus(epoch.status());
+  response->set_epoch(*epoch);
+  return grpc::Status::OK;
+}
+
 }  // namespace ps

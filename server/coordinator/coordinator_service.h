@@ -57,6 +57,13 @@ class CoordinatorService final : public v1::Coordinator::Service {
 
   grpc::Status Checkpoint(grpc::ServerContext* context, const v1::CheckpointNowRequest* request,
                           v1::CheckpointNowResponse* response) override;
+  grpc::Status Drain(grpc::ServerContext* context, const v1::DrainRequest* request,
+                     v1::DrainResponse* response) override;
+  grpc::Status Undrain(grpc::ServerContext* context, const v1::DrainRequest* request,
+                       v1::DrainResponse* response) override;
+  grpc::Status ReportHandoffReady(grpc::ServerContext* context,
+                                  const v1::ReportHandoffReadyRequest* request,
+                                  v1::ReportHandoffReadyResponse* response) override;
 
   // Connects to the suspect's address itself (ProbeConnection).
   static ConnectionProber DefaultProber();

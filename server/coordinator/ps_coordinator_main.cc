@@ -42,6 +42,12 @@ ABSL_FLAG(uint32_t, min_servers, 2,
 ABSL_FLAG(uint32_t, heartbeat_interval_ms, 200, "How often members heartbeat, in ms.");
 ABSL_FLAG(uint32_t, failure_timeout_ms, 1000,
           "A member silent this long (ms) is declared dead (a new map goes out).");
+ABSL_FLAG(uint32_t, max_concurrent_moves, 2,
+          "Replica moves (psctl drain, rebalancing onto a joining server) copying at once; fewer "
+          "disturb training less and take longer.");
+ABSL_FLAG(bool, rebalance, true,
+          "Give a server that joins a placed cluster its share of replicas and primaries "
+          "(false: it stays a spare until re-replication needs it).");
 ABSL_FLAG(std::string, checkpoint_dir, "",
           "Directory of the cluster's checkpoints (shared by every server in a real deployment); "
           "\"\" turns checkpoints off.");
@@ -379,6 +385,8 @@ int main(int argc, char** argv) {
   options.min_servers = absl::GetFlag(FLAGS_min_servers);
   options.heartbeat_interval = absl::Milliseconds(absl::GetFlag(FLAGS_heartbeat_interval_ms));
   options.failure_timeout = absl::Milliseconds(absl::GetFlag(FLAGS_failure_timeout_ms));
+  options.max_concurrent_moves = absl::GetFlag(FLAGS_max_concurrent_moves);
+  options.rebalance = absl::GetFlag(FLAGS_rebalance);
   ps::CheckpointOptions checkpoint_options;
   checkpoint_options.directory = absl::GetFlag(FLAGS_checkpoint_dir);
   checkpoint_options.interval = absl::Seconds(absl::GetFlag(FLAGS_checkpoint_interval_s));

@@ -269,6 +269,19 @@ absl::Status LocalCluster::RestartServer(int index) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<int> LocalCluster::AddServer() {
+  const int index = num_servers();
+  absl::StatusOr<std::unique_ptr<DaemonProcess>> server = StartServer(index, 0);
+  if (!server.ok()) return server.status();
+  servers_.push_back(*std::move(server));
+  server_generations_.push_back(0);
+  absl::StatusOr<std::string> address =
+      WaitForAddressFile(absl::StrCat(directory_, "/server-", index, ".addr"), kStartTimeout);
+  if (!address.ok()) return address.status();
+  server_addresses_.push_back(*address);
+  return index;
+}
+
 absl::StatusOr<v1::ClusterMap> LocalCluster::WaitForMap(
     const std::function<bool(const v1::ClusterMap&)>& done, absl::Duration timeout) {
   const absl::Time give_up = absl::Now() + timeout;

@@ -76,6 +76,10 @@ class LocalCluster {
   // once it registers, a new server id. Waits for its address file, not for its registration.
   absl::Status RestartServer(int index);
 
+  // Starts one more server (index num_servers()) with the same arguments, as a late joiner;
+  // waits for its address file, not for its registration. Returns its index.
+  absl::StatusOr<int> AddServer();
+
   // Stops the coordinator with `signal` (SIGKILL: a crash), leaves it down for `down_for`, and
   // starts it again with the same arguments on the same port, logging to
   // coordinator.GENERATION.log; waits until it listens. It carries on the cluster only if it was

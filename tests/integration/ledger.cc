@@ -6,6 +6,7 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <set>
 #include <sstream>
 #include <vector>
 
@@ -202,6 +203,64 @@ absl::StatusOr<LedgerResult> RunLedger(const LedgerOptions& options) {
     if (absl::Status faulted = options.custom_fault(cluster); !faulted.ok()) {
       return failed(faulted);
     }
+  } else if (options.fault == LedgerFault::kDrain || options.fault == LedgerFault::kAddServer) {
+    const absl::Time give_up = absl::Now() + absl::Seconds(60);
+    while (CountLedgerLines(directory, options.workers) < options.fault_at_fraction * total &&
+           absl::Now() < give_up) {
+      absl::SleepFor(absl::Milliseconds(5));  // Polls the workers' ledger files.
+    }
+    result.acknowledged_before_fault = CountLedgerLines(directory, options.workers);
+    const absl::Time struck = absl::Now();
+    if (options.fault == LedgerFault::kAddServer) {
+      absl::StatusOr<int> added = cluster.AddServer();
+      if (!added.ok()) return failed(added.status());
+      // Moves follow each other without a gap (the change that completes one starts the next),
+      // so the first map with the new server holding replicas and no learner anywhere is the
+      // end of the rebalancing.
+      const std::string address = cluster.server_address(*added);
+      absl::StatusOr<v1::ClusterMap> rebalanced = cluster.WaitForMap(
+          [&](const v1::ClusterMap& map) {
+            uint32_t id = 0;
+            for (const v1::ServerInfo& server : map.servers()) {
+              if (server.address() == address) id = server.server_id();
+            }
+            bool holds = false;
+            for (const v1::ShardAssignment& shard : map.shards()) {
+              if (shard.learners_size() > 0 || shard.sealed()) return false;
+              for (uint32_t replica : shard.replicas()) holds |= replica == id;
+            }
+            return holds;
+          },
+          absl::Seconds(60));
+      if (!rebalanced.ok()) return failed(rebalanced.status());
+      result.rebalance_time = absl::Now() - struck;
+    } else {
+      absl::StatusOr<v1::ClusterStatus> status = GetStatus(cluster.coordinator());
+      if (!status.ok()) return failed(status.status());
+      const int victim_index = options.victim_index >= 0
+                                   ? options.victim_index
+                                   : cluster.ServerIndex(status->map(),
+                                                         status->map().shards(0).replicas(0));
+      // Named by address, as an operator would after psctl status.
+      absl::StatusOr<std::unique_ptr<DaemonProcess>> psctl = DaemonProcess::Start(
+          RunfilePath("tools/psctl/psctl"),
+          {"--coordinator=" + cluster.coordinator_address(), "drain",
+           cluster.server_address(victim_index)},
+          absl::StrCat(directory, "/psctl-drain.log"));
+      if (!psctl.ok()) return failed(psctl.status());
+      result.drain_exit_code = (*psctl)->Wait(absl::Seconds(120)).value_or(-1);
+      result.drain_time = absl::Now() - struck;
+      result.drain_output = (*psctl)->ReadLog();
+      if (result.drain_exit_code != 0) {
+        return failed(absl::InternalError(
+            absl::StrCat("psctl drain exited with ", result.drain_exit_code, ":\n",
+                         result.drain_output)));
+      }
+      // It said the server can be stopped with nothing lost: stop it, mid-run.
+      cluster.server(victim_index).Signal(SIGTERM);
+      result.drained_server_exit_code =
+          cluster.server(victim_index).Wait(absl::Seconds(20)).value_or(-1);
+    }
   } else if (options.fault != LedgerFault::kNone) {
     const absl::Time give_up = absl::Now() + absl::Seconds(60);
     while (CountLedgerLines(directory, options.workers) < options.fault_at_fraction * total &&
@@ -340,8 +399,8 @@ absl::StatusOr<LedgerResult> RunLedger(const LedgerOptions& options) {
     }
   }
 
-  // Replicas: once re-replication has settled (every shard at min(R, live servers) replicas and
-  // no learners), every backup's state must equal its primary's, bitwise.
+  // Replicas: once re-replication and moves have settled (every shard at min(R, live servers)
+  // replicas and no learners), every backup's state must equal its primary's, bitwise.
   absl::StatusOr<v1::ClusterMap> settled = cluster.WaitForMap(
       [&](const v1::ClusterMap& map) {
         const int want = std::min<int>(options.replication_factor, AliveServers(map));
@@ -350,8 +409,50 @@ absl::StatusOr<LedgerResult> RunLedger(const LedgerOptions& options) {
         }
         return true;
       },
-      absl::Seconds(30));
+      absl::Seconds(60));
   if (!settled.ok()) return failed(settled.status());
+  if (options.fault == LedgerFault::kDrain || options.fault == LedgerFault::kAddServer) {
+    std::map<uint32_t, int> replicas;
+    std::map<uint32_t, int> primaries;
+    std::set<uint32_t> drained;
+    for (const v1::ServerInfo& server : settled->servers()) {
+      if (server.state() != v1::MEMBER_STATE_ALIVE) continue;
+      if (server.draining()) {
+        drained.insert(server.server_id());
+        continue;
+      }
+      replicas[server.server_id()] = 0;
+      primaries[server.server_id()] = 0;
+    }
+    for (const v1::ShardAssignment& shard : settled->shards()) {
+      for (int i = 0; i < shard.replicas_size(); ++i) {
+        ++replicas[shard.replicas(i)];
+        if (i == 0) ++primaries[shard.replicas(i)];
+      }
+    }
+    const auto spread = [](const std::map<uint32_t, int>& counts) {
+      int low = 1 << 30, high = 0;
+      for (const auto& [server, count] : counts) {
+        low = std::min(low, count);
+        high = std::max(high, count);
+      }
+      return high - low;
+    };
+    result.replica_spread = spread(replicas);
+    result.primary_spread = spread(primaries);
+    result.serving_servers = static_cast<int>(replicas.size());
+  }
+  if (options.fault == LedgerFault::kDrain) {
+    // No shard may name the drained (and stopped) server.
+    result.drained_server_holds = 0;
+    for (const v1::ServerInfo& server : settled->servers()) {
+      if (!server.draining()) continue;
+      for (const v1::ShardAssignment& shard : settled->shards()) {
+        for (uint32_t id : shard.replicas()) result.drained_server_holds += id == server.server_id();
+        for (uint32_t id : shard.learners()) result.drained_server_holds += id == server.server_id();
+      }
+    }
+  }
   for (int attempt = 0;; ++attempt) {
     absl::StatusOr<v1::ClusterMap> map = cluster.WaitForMap(
         [](const v1::ClusterMap&) { return true; }, absl::Seconds(5));

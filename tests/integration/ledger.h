@@ -23,8 +23,10 @@ namespace ps::testing {
 
 // kKill / kStop: a server is SIGKILLed / SIGSTOPped. kRestartCoordinator: the coordinator, which
 // keeps its state in a state directory, is SIGKILLed and restarted `coordinator_restarts` times.
+// kDrain: `psctl drain` the victim mid-run, then stop it (SIGTERM) once psctl says it holds
+// nothing. kAddServer: start one more server mid-run; rebalancing gives it its share.
 // kCustom: `custom_fault` runs (e.g. a coordinator failover on etcd).
-enum class LedgerFault { kNone, kKill, kStop, kRestartCoordinator, kCustom };
+enum class LedgerFault { kNone, kKill, kStop, kRestartCoordinator, kDrain, kAddServer, kCustom };
 
 struct LedgerOptions {
   v1::ConsistencySpec::Model model = v1::ConsistencySpec::MODEL_ASP;
@@ -83,6 +85,20 @@ struct LedgerResult {
   std::vector<uint64_t> epochs;
   int registrations_after_start = 0;
   std::vector<absl::Duration> reconnect_times;
+  // kDrain: psctl drain's exit code and output, how long it took, the drained server's exit code
+  // after SIGTERM, and the replicas and learner roles it held in the settled map.
+  int drain_exit_code = -1;
+  std::string drain_output;
+  absl::Duration drain_time;
+  int drained_server_exit_code = -1;
+  int drained_server_holds = -1;
+  // kDrain, kAddServer: in the settled map, the largest difference between two serving (alive,
+  // not draining) servers' replica counts and primary counts, and how many serving servers there
+  // were. kAddServer: from its start until no move was left.
+  int replica_spread = -1;
+  int primary_spread = -1;
+  int serving_servers = 0;
+  absl::Duration rebalance_time;
   std::string summary;
 };
 

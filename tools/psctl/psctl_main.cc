@@ -1,5 +1,6 @@
 // psctl: operator CLI of a parameter-server cluster.
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,10 @@ ABSL_FLAG(std::string, coordinator, "127.0.0.1:7070",
           "to the one that leads).");
 ABSL_FLAG(int, timeout_s, 5, "How long to wait for the coordinator, in seconds.");
 ABSL_FLAG(int, checkpoint_timeout_s, 600, "How long `psctl checkpoint` waits, in seconds.");
+ABSL_FLAG(bool, wait, true,
+          "`psctl drain`: wait until the server holds no replica (false: start the drain and "
+          "return).");
+ABSL_FLAG(int, drain_timeout_s, 1800, "How long `psctl drain` waits, in seconds.");
 
 namespace {
 
@@ -61,12 +66,18 @@ int PrintStatus(ps::v1::Coordinator::Stub& coordinator) {
         if (worker.worker_id() == health.member().id()) address = absl::StrCat("rank ", worker.rank());
       }
     }
+    bool draining = false;
+    for (const auto& server : map.servers()) {
+      draining |= is_server && server.server_id() == health.member().id() && server.draining();
+    }
     const std::string age = health.state() == ps::v1::MEMBER_STATE_ALIVE
                                 ? absl::StrCat(health.last_heartbeat_age_ms(), " ms ago")
                                 : "-";
     std::printf("%-8s %-4u %-22s %-6s %-10s %s\n", is_server ? "server" : "worker",
-                health.member().id(), address.c_str(), StateName(health.state()), age.c_str(),
-                shards.c_str());
+                health.member().id(), address.c_str(),
+                draining && health.state() == ps::v1::MEMBER_STATE_ALIVE ? "drain"
+                                                                        : StateName(health.state()),
+                age.c_str(), shards.c_str());
   }
   const ps::v1::CheckpointStatus& checkpoints = status.checkpoints();
   if (checkpoints.directory().empty()) {
@@ -87,7 +98,16 @@ int PrintStatus(ps::v1::Coordinator::Stub& coordinator) {
     std::printf("\nshards not placed yet: waiting for %u servers to register\n", status.min_servers());
     return 0;
   }
-  std::printf("\nSHARD  REPLICAS (primary first)  LEARNERS (copying, to restore R)\n");
+  if (!status.moves().empty()) {
+    std::printf("\nmoving %d replica(s), at most %u at once:\n", status.moves_size(),
+                status.max_concurrent_moves());
+    for (const ps::v1::ShardMove& move : status.moves()) {
+      std::printf("  shard %u: server %u -> server %u (%s%s)\n", move.shard_id(),
+                  move.from_server(), move.to_server(), move.reason().c_str(),
+                  move.lead() ? ", takes over as primary" : "");
+    }
+  }
+  std::printf("\nSHARD  REPLICAS (primary first)  LEARNERS (copying a snapshot)\n");
   for (const auto& shard : map.shards()) {
     const std::string replicas = absl::StrCat("[", absl::StrJoin(shard.replicas(), ", "), "]");
     const std::string health =
@@ -128,17 +148,154 @@ int TakeCheckpoint(ps::v1::Coordinator::Stub& coordinator) {
   return 0;
 }
 
+// The server `name` designates (an id, or the address it registered with) among live servers.
+std::optional<uint32_t> FindServer(const ps::v1::ClusterMap& map, const std::string& name) {
+  for (const ps::v1::ServerInfo& server : map.servers()) {
+    if (server.state() != ps::v1::MEMBER_STATE_ALIVE) continue;
+    if (server.address() == name || absl::StrCat(server.server_id()) == name) {
+      return server.server_id();
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<ps::v1::ClusterStatus> GetStatus(ps::v1::Coordinator::Stub& coordinator) {
+  grpc::ClientContext context;
+  context.set_deadline(
+      absl::ToChronoTime(absl::Now() + absl::Seconds(absl::GetFlag(FLAGS_timeout_s))));
+  ps::v1::ClusterStatus status;
+  const grpc::Status rpc = coordinator.GetClusterStatus(&context, {}, &status);
+  if (!rpc.ok()) {
+    std::fprintf(stderr, "psctl: cannot reach the coordinator at %s: %s\n",
+                 absl::GetFlag(FLAGS_coordinator).c_str(), rpc.error_message().c_str());
+    return std::nullopt;
+  }
+  return status;
+}
+
+// Where a drained server stands: replicas and primaries it holds, learner copies it makes.
+struct Holdings {
+  int replicas = 0;
+  int primaries = 0;
+  int learning = 0;
+  bool alive = false;
+  bool draining = false;
+  std::string moves;
+};
+
+Holdings HoldingsOf(const ps::v1::ClusterStatus& status, uint32_t server_id) {
+  Holdings held;
+  for (const ps::v1::ServerInfo& server : status.map().servers()) {
+    if (server.server_id() != server_id) continue;
+    held.alive = server.state() == ps::v1::MEMBER_STATE_ALIVE;
+    held.draining = server.draining();
+  }
+  for (const ps::v1::ShardAssignment& shard : status.map().shards()) {
+    for (int i = 0; i < shard.replicas_size(); ++i) {
+      if (shard.replicas(i) != server_id) continue;
+      ++held.replicas;
+      if (i == 0) ++held.primaries;
+    }
+    for (uint32_t learner : shard.learners()) held.learning += learner == server_id;
+  }
+  std::vector<std::string> moves;
+  for (const ps::v1::ShardMove& move : status.moves()) {
+    if (move.from_server() == server_id) {
+      moves.push_back(absl::StrCat("shard ", move.shard_id(), " -> server ", move.to_server()));
+    }
+  }
+  held.moves = absl::StrJoin(moves, ", ");
+  return held;
+}
+
+// psctl drain / undrain SERVER.
+int Drain(ps::v1::Coordinator::Stub& coordinator, const std::string& name, bool undrain) {
+  std::optional<ps::v1::ClusterStatus> status = GetStatus(coordinator);
+  if (!status.has_value()) return 2;
+  const std::optional<uint32_t> server_id = FindServer(status->map(), name);
+  if (!server_id.has_value()) {
+    std::fprintf(stderr, "psctl: no live server '%s' (give its id or its host:port; see psctl "
+                 "status)\n", name.c_str());
+    return 1;
+  }
+  ps::v1::DrainRequest request;
+  request.set_server_id(*server_id);
+  ps::v1::DrainResponse response;
+  grpc::ClientContext context;
+  context.set_deadline(
+      absl::ToChronoTime(absl::Now() + absl::Seconds(absl::GetFlag(FLAGS_timeout_s))));
+  const grpc::Status rpc = undrain ? coordinator.Undrain(&context, request, &response)
+                                   : coordinator.Drain(&context, request, &response);
+  if (!rpc.ok()) {
+    std::fprintf(stderr, "psctl: %s server %u failed: %s\n", undrain ? "undrain" : "drain",
+                 *server_id, rpc.error_message().c_str());
+    return rpc.error_code() == grpc::StatusCode::UNAVAILABLE ? 2 : 1;
+  }
+  if (undrain) {
+    std::printf("server %u is back in service: it keeps the %u replica(s) it holds, and "
+                "rebalancing may give it more\n",
+                *server_id, response.replicas_held());
+    return 0;
+  }
+  std::printf("draining server %u: %u replica(s) to move, %u of them primaries (moved last)\n",
+              *server_id, response.replicas_held(), response.primaries_held());
+  if (!absl::GetFlag(FLAGS_wait)) return 0;
+  const absl::Time deadline = absl::Now() + absl::Seconds(absl::GetFlag(FLAGS_drain_timeout_s));
+  std::string last_line;
+  while (true) {
+    status = GetStatus(coordinator);
+    if (!status.has_value()) return 2;
+    const Holdings held = HoldingsOf(*status, *server_id);
+    if (!held.alive) {
+      std::fprintf(stderr, "psctl: server %u died while it was drained; the cluster replaced "
+                   "its replicas as after any failure\n", *server_id);
+      return 1;
+    }
+    if (!held.draining) {
+      std::fprintf(stderr, "psctl: server %u was undrained; it holds %d replica(s)\n",
+                   *server_id, held.replicas);
+      return 1;
+    }
+    if (held.replicas == 0 && held.learning == 0) {
+      std::printf("server %u holds no replica: it can be stopped with nothing lost\n", *server_id);
+      return 0;
+    }
+    const std::string line =
+        absl::StrCat("server ", *server_id, ": ", held.replicas, " replica(s) left (",
+                     held.primaries, " primaries)",
+                     held.moves.empty() ? "" : absl::StrCat("; moving ", held.moves));
+    if (line != last_line) {
+      std::printf("%s\n", line.c_str());
+      std::fflush(stdout);
+      last_line = line;
+    }
+    if (absl::Now() > deadline) {
+      std::fprintf(stderr, "psctl: server %u still holds %d replica(s) after %d s; the drain "
+                   "goes on in the coordinator (psctl status shows it)\n",
+                   *server_id, held.replicas, absl::GetFlag(FLAGS_drain_timeout_s));
+      return 1;
+    }
+    absl::SleepFor(absl::Milliseconds(200));
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "Operator CLI of a parameter-server cluster.\n"
       "Usage: psctl [--coordinator=HOST:PORT[,HOST:PORT...]] COMMAND\n"
-      "  status       members with liveness, every shard's replica chain, checkpoints\n"
-      "  checkpoint   take a checkpoint now (needs ps_coordinator --checkpoint_dir)");
+      "  status           members with liveness, every shard's replica chain, moves, checkpoints\n"
+      "  checkpoint       take a checkpoint now (needs ps_coordinator --checkpoint_dir)\n"
+      "  drain SERVER     move every replica off a server (its id or host:port) and wait until\n"
+      "                   it can be stopped with nothing lost (--wait=false: do not wait)\n"
+      "  undrain SERVER   return a drained server to service");
   std::vector<char*> commands = absl::ParseCommandLine(argc, argv);
-  const std::string command = commands.size() == 2 ? commands[1] : "";
-  if (command != "status" && command != "checkpoint") {
+  const std::string command = commands.size() >= 2 ? commands[1] : "";
+  const bool takes_server = command == "drain" || command == "undrain";
+  const size_t arity = takes_server ? 3 : 2;
+  if ((command != "status" && command != "checkpoint" && !takes_server) ||
+      commands.size() != arity) {
     std::fprintf(stderr, "%s\n", absl::ProgramUsageMessage().data());
     return 2;
   }
@@ -151,5 +308,6 @@ int main(int argc, char** argv) {
   }
   auto coordinator = ps::v1::Coordinator::NewStub(ps::OpenChannel(*leader));
   if (command == "checkpoint") return TakeCheckpoint(*coordinator);
+  if (takes_server) return Drain(*coordinator, commands[2], command == "undrain");
   return PrintStatus(*coordinator);
 }
