@@ -15,9 +15,10 @@
 //
 // Losing the lease (a renewal answered TTL 0) or a refused fenced write (MarkDeposed) ends the
 // leadership for good: AwaitLoss() returns and the process is expected to exit (see
-// ps_coordinator_main.cc for why exiting beats stepping down in place).
+// coordinator_runner.h for why exiting beats stepping down in place).
 //
-// Thread-safety: safe for concurrent use. Owns the renewal thread (Start() to destructor).
+// Thread-safety: safe for concurrent use. Owns the renewal thread, started by the first lease
+// grant in Lead() and joined by Resign() or the destructor; the resume callback runs on it.
 #ifndef PS_SERVER_COORDINATOR_LEADER_ELECTION_H_
 #define PS_SERVER_COORDINATOR_LEADER_ELECTION_H_
 
