@@ -24,20 +24,20 @@ absl::StatusOr<std::string> FindServingCoordinator(const std::string& list,
   const std::vector<std::string> addresses = SplitCoordinatorAddresses(list);
   if (addresses.empty()) return absl::InvalidArgumentError("no coordinator address given");
   if (addresses.size() == 1) return addresses.front();  // Nothing to choose.
-  std::vector<std::unique_ptr<v1::Coordinator::Stub>> stubs;
-  for (const std::string& address : addresses) {
-    stubs.push_back(v1::Coordinator::NewStub(OpenFreshChannel(address)));
-  }
   std::vector<std::string> errors(addresses.size());
   const absl::Time give_up = absl::Now() + timeout;
   absl::Duration backoff = absl::Milliseconds(50);
   while (true) {
     for (size_t i = 0; i < addresses.size(); ++i) {
+      // A fresh channel per attempt: a channel whose connections were refused can keep failing
+      // fast calls for seconds after the address starts listening (gRPC 1.51 reconnect state).
+      std::unique_ptr<v1::Coordinator::Stub> stub =
+          v1::Coordinator::NewStub(OpenFreshChannel(addresses[i]));
       grpc::ClientContext context;
       context.set_deadline(
           absl::ToChronoTime(std::min(give_up, absl::Now() + absl::Milliseconds(500))));
       v1::ClusterStatus status;
-      const grpc::Status answer = stubs[i]->GetClusterStatus(&context, {}, &status);
+      const grpc::Status answer = stub->GetClusterStatus(&context, {}, &status);
       if (answer.ok()) return addresses[i];
       errors[i] = answer.error_message();
     }
