@@ -483,13 +483,30 @@ std::optional<v1::ShardMove> SealFirstPrimary(ClusterState& state,
   return std::nullopt;
 }
 
-TEST(MoveTest, AHandoffThePrimaryNeverReportsIsSwitchedAfterTheTimeout) {
-  ClusterOptions options = MoveOptions();
-  options.max_concurrent_moves = 1;
-  ClusterState state(options, kStart);
-  const std::vector<v1::MemberRef> servers = AddServers(state, 3);
-  const std::optional<v1::ShardMove> move = SealFirstPrimary(state, servers);
-  ASSERT_TRUE(move.has_value());
+// A 3-server cluster draining server 3, one move at a time, up to its first primary's seal.
+class HandoffTest : public ::testing::Test {
+ protected:
+  static ClusterOptions OneMoveAtATime() {
+    ClusterOptions options = MoveOptions();
+    options.max_concurrent_moves = 1;
+    return options;
+  }
+  void SetUp() override {
+    servers_ = AddServers(state_, 3);
+    move_ = SealFirstPrimary(state_, servers_);
+    ASSERT_TRUE(move_.has_value());
+  }
+
+  const ClusterOptions options_ = OneMoveAtATime();
+  ClusterState state_{options_, kStart};
+  std::vector<v1::MemberRef> servers_;
+  std::optional<v1::ShardMove> move_;
+};
+
+TEST_F(HandoffTest, AHandoffThePrimaryNeverReportsIsSwitchedAfterTheTimeout) {
+  ClusterState& state = state_;
+  const ClusterOptions& options = options_;
+  const std::optional<v1::ShardMove>& move = move_;
   const uint64_t epoch = state.Map().epoch();
   state.CompleteStalledHandoffs(kStart);
   state.CompleteStalledHandoffs(kStart + options.handoff_timeout - absl::Milliseconds(1));
@@ -501,13 +518,10 @@ TEST(MoveTest, AHandoffThePrimaryNeverReportsIsSwitchedAfterTheTimeout) {
   EXPECT_EQ(after.replicas_size(), 2);
 }
 
-TEST(MoveTest, APrimaryThatDiesWhileHandingOverLiftsTheSeal) {
-  ClusterOptions options = MoveOptions();
-  options.max_concurrent_moves = 1;
-  ClusterState state(options, kStart);
-  const std::vector<v1::MemberRef> servers = AddServers(state, 3);
-  const std::optional<v1::ShardMove> move = SealFirstPrimary(state, servers);
-  ASSERT_TRUE(move.has_value());
+TEST_F(HandoffTest, APrimaryThatDiesWhileHandingOverLiftsTheSeal) {
+  ClusterState& state = state_;
+  const std::vector<v1::MemberRef>& servers = servers_;
+  const std::optional<v1::ShardMove>& move = move_;
   ASSERT_TRUE(state.Leave(servers[2]).ok());
   const v1::ClusterStatus status = state.Status(kStart);
   for (const v1::ShardAssignment& shard : status.map().shards()) {

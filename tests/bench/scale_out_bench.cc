@@ -96,15 +96,8 @@ Figures RunOnce() {
   for (int i = 0; i < absl::GetFlag(FLAGS_workers); ++i) {
     clients.push_back(testing::ConnectWorkerOrExit(*cluster, "scale_out_bench"));
   }
-  v1::TableSpec spec;
-  spec.set_name("model");
-  spec.set_kind(v1::TABLE_KIND_DENSE);
-  spec.set_dense_size(size);
-  spec.mutable_optimizer()->set_kind(v1::OptimizerSpec::KIND_SGD);
-  spec.mutable_optimizer()->set_learning_rate(0.001f);
-  spec.mutable_consistency()->set_model(v1::ConsistencySpec::MODEL_ASP);
-  spec.mutable_initializer()->set_kind(v1::InitializerSpec::KIND_ZEROS);
-  absl::StatusOr<v1::TableInfo> table = clients[0]->CreateTable(spec);
+  absl::StatusOr<v1::TableInfo> table =
+      clients[0]->CreateTable(testing::ZeroAspDenseSpec("model", size));
   Check(table.status(), "creating the table");
 
   absl::Mutex mu;
