@@ -483,6 +483,35 @@ std::optional<v1::ShardMove> SealFirstPrimary(ClusterState& state,
   return std::nullopt;
 }
 
+TEST(MoveTest, APausedSlotStartsItsNextMoveOnlyAfterThePause) {
+  ClusterOptions options = MoveOptions(/*min_servers=*/2);
+  options.max_concurrent_moves = 1;
+  options.move_pause = absl::Seconds(1);
+  ClusterState state(options, kStart);
+  std::vector<v1::MemberRef> servers = AddServers(state, 3);
+  state.TickMoves(kStart);
+  v1::ClusterStatus status = state.Status(kStart);
+  ASSERT_EQ(status.moves_size(), 1) << "the first move starts at once";
+  v1::ShardMove move = status.moves(0);
+  ASSERT_TRUE(
+      state.ReportLearnerCaughtUp(CaughtUp(servers[move.to_server() - 1], move.shard_id(), 0)).ok());
+  if (state.Map().shards(move.shard_id()).sealed()) {
+    v1::ReportHandoffReadyRequest ready;
+    *ready.mutable_primary() = servers[move.from_server() - 1];
+    ready.set_shard_id(move.shard_id());
+    ASSERT_TRUE(state.ReportHandoffReady(ready).ok());
+  }
+  EXPECT_TRUE(state.Status(kStart).moves().empty()) << "the slot pauses";
+  const absl::Time done = kStart + absl::Milliseconds(100);
+  state.TickMoves(done);
+  state.TickMoves(done + absl::Milliseconds(999));
+  EXPECT_TRUE(state.Status(kStart).moves().empty()) << "started before the pause ended";
+  const uint64_t epoch = state.Map().epoch();
+  state.TickMoves(done + absl::Seconds(1));
+  EXPECT_EQ(state.Status(kStart).moves_size(), 1);
+  EXPECT_EQ(state.Map().epoch(), epoch + 1);
+}
+
 // A 3-server cluster draining server 3, one move at a time, up to its first primary's seal.
 class HandoffTest : public ::testing::Test {
  protected:
@@ -508,10 +537,10 @@ TEST_F(HandoffTest, AHandoffThePrimaryNeverReportsIsSwitchedAfterTheTimeout) {
   const ClusterOptions& options = options_;
   const std::optional<v1::ShardMove>& move = move_;
   const uint64_t epoch = state.Map().epoch();
-  state.CompleteStalledHandoffs(kStart);
-  state.CompleteStalledHandoffs(kStart + options.handoff_timeout - absl::Milliseconds(1));
+  state.TickMoves(kStart);
+  state.TickMoves(kStart + options.handoff_timeout - absl::Milliseconds(1));
   EXPECT_EQ(state.Map().epoch(), epoch) << "switched before the timeout";
-  state.CompleteStalledHandoffs(kStart + options.handoff_timeout);
+  state.TickMoves(kStart + options.handoff_timeout);
   const v1::ShardAssignment after = state.Map().shards(move->shard_id());
   EXPECT_FALSE(after.sealed());
   EXPECT_EQ(std::count(after.replicas().begin(), after.replicas().end(), 3u), 0);

@@ -15,7 +15,7 @@ void FailureDetector::Run() {
     const absl::Time now = absl::Now();
     state_.ExpireSilentMembers(now);
     state_.SaveProgressIfDue(now);
-    state_.CompleteStalledHandoffs(now);
+    state_.TickMoves(now);
   }
 }
 

@@ -10,6 +10,7 @@
 // per worker) is left out: first steps touch the servers' memory. The figure of merit
 // is during / before, in one run (target >= 0.7).
 // Usage: scale_out_bench [--table_mb=128] [--workers=2] [--rounds=3] [--max_concurrent_moves=2]
+//                        [--move_pause_ms=0]
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
@@ -32,6 +33,7 @@ ABSL_FLAG(int, table_mb, 128, "Size of the dense table, in MB.");
 ABSL_FLAG(int, workers, 2, "Worker clients pushing and pulling at once.");
 ABSL_FLAG(int, rounds, 3, "Runs (each a fresh cluster); every run's figures are printed.");
 ABSL_FLAG(int, max_concurrent_moves, 2, "ps_coordinator --max_concurrent_moves.");
+ABSL_FLAG(int, move_pause_ms, 0, "ps_coordinator --move_pause_ms.");
 ABSL_FLAG(double, before_s, 5, "Steady phase on 2 servers, after a warm-up of 3 steps per worker.");
 ABSL_FLAG(double, after_s, 5, "Steady phase on 3 servers.");
 ABSL_FLAG(std::string, log_level, "warn", "This process's log level (its clients' retries log at info).");
@@ -89,6 +91,7 @@ Figures RunOnce() {
   if (absl::GetFlag(FLAGS_trace)) options.server_args = {"--log_level=debug"};
   options.coordinator_args = {
       absl::StrCat("--max_concurrent_moves=", absl::GetFlag(FLAGS_max_concurrent_moves)),
+      absl::StrCat("--move_pause_ms=", absl::GetFlag(FLAGS_move_pause_ms)),
       absl::StrCat("--rebalance=", absl::GetFlag(FLAGS_rebalance) ? "true" : "false")};
   std::unique_ptr<LocalCluster> cluster = testing::StartClusterOrExit(options, "scale_out_bench");
   const uint64_t size = (uint64_t{1} << 20) * absl::GetFlag(FLAGS_table_mb) / sizeof(float);
@@ -186,9 +189,9 @@ int main(int argc, char** argv) {
   ps::InitLogging("bench", absl::GetFlag(FLAGS_log_level)).IgnoreError();
   std::printf("Scale-out 2 -> 3 servers under training load: %d MB dense ASP table, 12 shards, "
               "R = 2, %d workers (push + pull of the whole table per step), "
-              "--max_concurrent_moves=%d\n",
+              "--max_concurrent_moves=%d --move_pause_ms=%d\n",
               absl::GetFlag(FLAGS_table_mb), absl::GetFlag(FLAGS_workers),
-              absl::GetFlag(FLAGS_max_concurrent_moves));
+              absl::GetFlag(FLAGS_max_concurrent_moves), absl::GetFlag(FLAGS_move_pause_ms));
   std::printf("| run | before steps/s (2 servers) | during steps/s | after steps/s (3 servers) | "
               "move s | during / before | after / before |\n|---|---|---|---|---|---|---|\n");
   for (int round = 1; round <= absl::GetFlag(FLAGS_rounds); ++round) {
