@@ -77,8 +77,9 @@ struct ClusterOptions {
   absl::Duration handoff_timeout = absl::Seconds(3);
   // After a move completes, its slot stays free this long before the next move starts (at the
   // failure detector's next tick, TickMoves): moves then take a bounded share of the servers'
-  // time, which keeps training throughput up while they run. Zero: the next move starts at once.
-  absl::Duration move_pause = absl::ZeroDuration();
+  // time, which keeps training throughput up while they run (scale_out_bench: 0.53-0.60 of the
+  // throughput before without a pause, 0.74-0.82 with 500 ms). Zero: the next starts at once.
+  absl::Duration move_pause = absl::Milliseconds(500);
 };
 
 // Errors: InvalidArgument naming the offending option.

@@ -236,8 +236,10 @@ ClusterOptions Options(uint32_t num_shards, uint32_t replication_factor, uint32_
   options.min_servers = min_servers;
   options.heartbeat_interval = absl::Milliseconds(200);
   options.failure_timeout = absl::Seconds(1);
-  // Spares stay spares in the re-replication cases; MoveTest turns rebalancing on.
+  // Spares stay spares in the re-replication cases; MoveTest turns rebalancing on, and moves
+  // follow each other at once unless a test paces them.
   options.rebalance = false;
+  options.move_pause = absl::ZeroDuration();
   return options;
 }
 

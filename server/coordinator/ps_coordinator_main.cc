@@ -35,7 +35,7 @@ ABSL_FLAG(uint32_t, failure_timeout_ms, 1000,
 ABSL_FLAG(uint32_t, max_concurrent_moves, 2,
           "Replica moves (psctl drain, rebalancing onto a joining server) copying at once; fewer "
           "disturb training less and take longer.");
-ABSL_FLAG(uint32_t, move_pause_ms, 0,
+ABSL_FLAG(uint32_t, move_pause_ms, 500,
           "After a replica move completes, wait this long before starting the next in its slot: "
           "moves then take a bounded share of the servers' time (see README, Drain and "
           "scale-out).");

@@ -10,7 +10,7 @@
 // per worker) is left out: first steps touch the servers' memory. The figure of merit
 // is during / before, in one run (target >= 0.7).
 // Usage: scale_out_bench [--table_mb=128] [--workers=2] [--rounds=3] [--max_concurrent_moves=2]
-//                        [--move_pause_ms=0]
+//                        [--move_pause_ms=500]
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
@@ -33,7 +33,7 @@ ABSL_FLAG(int, table_mb, 128, "Size of the dense table, in MB.");
 ABSL_FLAG(int, workers, 2, "Worker clients pushing and pulling at once.");
 ABSL_FLAG(int, rounds, 3, "Runs (each a fresh cluster); every run's figures are printed.");
 ABSL_FLAG(int, max_concurrent_moves, 2, "ps_coordinator --max_concurrent_moves.");
-ABSL_FLAG(int, move_pause_ms, 0, "ps_coordinator --move_pause_ms.");
+ABSL_FLAG(int, move_pause_ms, 500, "ps_coordinator --move_pause_ms (its default: 500).");
 ABSL_FLAG(double, before_s, 5, "Steady phase on 2 servers, after a warm-up of 3 steps per worker.");
 ABSL_FLAG(double, after_s, 5, "Steady phase on 3 servers.");
 ABSL_FLAG(std::string, log_level, "warn", "This process's log level (its clients' retries log at info).");
