@@ -246,13 +246,9 @@ ReplicaSet::Adoption ReplicaSet::AdoptMap(const v1::ClusterMap& map, uint32_t se
 }
 
 RoutedError ReplicaSet::CheckRouting(uint64_t epoch) const {
-  if (epoch == map_.epoch()) return {};
-  if (epoch < map_.epoch()) {
-    return {absl::AbortedError(absl::StrCat("request routed with map epoch ", epoch,
-                                            "; this server is at epoch ", map_.epoch(),
-                                            ": refresh the map and retry")),
-            map_.epoch()};
-  }
+  // An older map is fine as long as this server still leads every shard the request names
+  // (PrimaryShardFor): map changes that moved other shards then cost the request nothing.
+  if (epoch <= map_.epoch()) return {};
   return {absl::UnavailableError(absl::StrCat("this server's map (epoch ", map_.epoch(),
                                               ") is behind the request's (epoch ", epoch,
                                               "); retry shortly")),
@@ -260,7 +256,8 @@ RoutedError ReplicaSet::CheckRouting(uint64_t epoch) const {
 }
 
 absl::StatusOr<std::shared_ptr<TableShard>> ReplicaSet::PrimaryShardFor(
-    const v1::ShardSlice& slice, uint64_t catalog_version) const {
+    const v1::ShardSlice& slice, uint64_t catalog_version, uint64_t request_epoch,
+    RoutedError* error) const {
   if (!tables_.contains(slice.table_id())) {
     if (catalog_version > map_.catalog_version()) {
       return absl::UnavailableError(absl::StrCat(
@@ -278,9 +275,17 @@ absl::StatusOr<std::shared_ptr<TableShard>> ReplicaSet::PrimaryShardFor(
   const v1::ShardAssignment* assignment = AssignmentLocked(slice.shard_id());
   const uint32_t primary =
       assignment != nullptr && assignment->replicas_size() > 0 ? assignment->replicas(0) : 0;
+  if (primary != self_id_ && request_epoch < map_.epoch()) {
+    *error = {absl::AbortedError(absl::StrCat(
+                  "request routed with map epoch ", request_epoch, "; at epoch ", map_.epoch(),
+                  " server ", primary, " leads shard ", slice.shard_id(),
+                  ", not this server: refresh the map and retry")),
+              map_.epoch()};
+    return error->status;
+  }
   if (primary != self_id_ || it == shards_.end()) {
-    // The request's epoch equals ours (CheckRouting), so its map names the same primary: this
-    // happens only while a shard store cannot be created. Retrying later may help.
+    // Routed with this server's map, which names this server: this happens only while a shard
+    // store cannot be created. Retrying later may help.
     return absl::UnavailableError(absl::StrCat("server ", self_id_, " does not serve shard ",
                                                slice.shard_id(), " at epoch ", map_.epoch(),
                                                " (server ", primary, " leads it)"));
@@ -361,7 +366,7 @@ absl::StatusOr<ReplicaSet::PushOutcome> ReplicaSet::ApplyPush(const v1::PushRequ
   for (int i = 0; i < header.slices_size(); ++i) {
     const v1::ShardSlice& slice = header.slices(i);
     absl::StatusOr<std::shared_ptr<TableShard>> shard =
-        PrimaryShardFor(slice, header.catalog_version());
+        PrimaryShardFor(slice, header.catalog_version(), header.epoch(), error);
     if (!shard.ok()) return shard.status();
     if (const v1::ShardAssignment* assignment = AssignmentLocked(slice.shard_id());
         assignment != nullptr && assignment->sealed()) {
@@ -488,7 +493,7 @@ absl::StatusOr<std::vector<ReplicaSet::PullPart>> ReplicaSet::BindPull(
   std::vector<PullPart> parts;
   for (const v1::ShardSlice& slice : header.slices()) {
     absl::StatusOr<std::shared_ptr<TableShard>> shard =
-        PrimaryShardFor(slice, header.catalog_version());
+        PrimaryShardFor(slice, header.catalog_version(), header.epoch(), error);
     if (!shard.ok()) return shard.status();
     absl::StatusOr<std::vector<uint64_t>> keys = (*shard)->store().ValidatePull(slice, reader);
     if (!keys.ok()) return keys.status();

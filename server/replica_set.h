@@ -163,9 +163,16 @@ class ReplicaSet {
  private:
   using ShardKey = std::pair<uint32_t, uint32_t>;  // (table id, shard id)
 
+  // A request routed with a newer map than this server's waits for it (Unavailable); one routed
+  // with an older map is served where this server still leads the shards (PrimaryShardFor).
   RoutedError CheckRouting(uint64_t epoch) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // The shard of `slice` this server leads. Errors: Aborted with the epoch to refresh to when a
+  // request routed with an older map names a shard another server leads now (set in `error`);
+  // NotFound, Unavailable, InvalidArgument as the request's errors say.
   absl::StatusOr<std::shared_ptr<TableShard>> PrimaryShardFor(const v1::ShardSlice& slice,
-                                                              uint64_t catalog_version) const
+                                                              uint64_t catalog_version,
+                                                              uint64_t request_epoch,
+                                                              RoutedError* error) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
   // Backups, and learners that fetched their snapshot, of `shard_id` besides this server.
   std::vector<uint32_t> TargetsLocked(uint32_t shard_id, TableShard& table_shard) const

@@ -444,6 +444,7 @@ bool ClusterState::ReReplicate(const LearnerLists* avoid) {
 }
 
 bool ClusterState::StartMoves() {
+  bool changed = false;
   const auto has = [](const std::vector<uint32_t>& list, uint32_t server) {
     return std::find(list.begin(), list.end(), server) != list.end();
   };
@@ -458,7 +459,7 @@ bool ClusterState::StartMoves() {
       ++it;
       continue;
     }
-    s_.sealed.erase(shard);
+    changed |= s_.sealed.erase(shard) > 0;
     spdlog::info("shard {}: move from server {} to server {} dropped (a failure changed the shard; "
                  "re-replication takes over)",
                  shard, move.from, move.to);
@@ -466,9 +467,13 @@ bool ClusterState::StartMoves() {
   }
   for (auto it = s_.sealed.begin(); it != s_.sealed.end();) {
     const auto move = s_.moves.find(*it);
-    it = move != s_.moves.end() && move->second.handing_over ? std::next(it) : s_.sealed.erase(it);
+    const bool keep = move != s_.moves.end() && move->second.handing_over;
+    changed |= !keep;
+    it = keep ? std::next(it) : s_.sealed.erase(it);
   }
-  if (s_.chains.empty()) return false;
+  const bool paced = options_.move_pause > absl::ZeroDuration() &&
+                     (move_done_unpaced_ || last_tick_ < moves_paused_until_);
+  if (s_.chains.empty() || paced) return changed;
   MovePlanInput input;
   input.replication_factor = options_.replication_factor;
   input.targets = TargetServers();
@@ -492,7 +497,7 @@ bool ClusterState::StartMoves() {
                  move.shard, leads ? "primary" : "backup", move.from, move.to, move.reason,
                  s_.moves.size(), move.to);
   }
-  return !planned.empty();
+  return changed || !planned.empty();
 }
 
 v1::ServerInfo* ClusterState::LiveServer(uint32_t server_id) {
@@ -521,6 +526,7 @@ absl::Status ClusterState::CompleteHandoff(uint32_t shard, const char* why) {
   s_.moves.erase(shard);
   s_.sealed.erase(shard);
   s_.chains[shard] = ChainAfterMove(s_.chains[shard], move);
+  NoteMoveDone();
   StartMoves();
   if (absl::Status committed =
           Commit(std::move(before), /*shards_changed=*/true, /*membership_changed=*/false);
@@ -556,8 +562,13 @@ absl::StatusOr<uint64_t> ClusterState::ReportHandoffReady(
   return s_.map.epoch();
 }
 
-void ClusterState::CompleteStalledHandoffs(absl::Time now) {
+void ClusterState::TickMoves(absl::Time now) {
   absl::MutexLock lock(&mu_);
+  last_tick_ = now;
+  if (move_done_unpaced_) {
+    moves_paused_until_ = now + options_.move_pause;
+    move_done_unpaced_ = false;
+  }
   for (auto it = seal_seen_.begin(); it != seal_seen_.end();) {
     it = s_.sealed.count(it->first) > 0 ? std::next(it) : seal_seen_.erase(it);
   }
@@ -572,6 +583,15 @@ void ClusterState::CompleteStalledHandoffs(absl::Time now) {
                  "anyway (a replica that diverged will copy the shard afresh)",
                  shard, s_.moves.at(shard).from, absl::FormatDuration(options_.handoff_timeout));
     if (!CompleteHandoff(shard, "handoff timed out").ok()) return;  // The next sweep retries.
+  }
+  if (options_.move_pause > absl::ZeroDuration() && now >= moves_paused_until_ &&
+      !s_.chains.empty()) {
+    Data before = s_;
+    if (StartMoves()) {
+      // Refused, everything is as before and the next tick tries again.
+      Commit(std::move(before), /*shards_changed=*/true, /*membership_changed=*/false)
+          .IgnoreError();
+    }
   }
 }
 
@@ -957,6 +977,7 @@ absl::StatusOr<uint64_t> ClusterState::ReportLearnerCaughtUp(
     } else {
       s_.moves.erase(it);
       s_.chains[shard] = ChainAfterMove(s_.chains[shard], *move);
+      NoteMoveDone();
     }
   } else {
     s_.chains[shard].push_back(learner);

@@ -75,6 +75,11 @@ struct ClusterOptions {
   // A primary handing a shard over that has not reported it ready after this long is switched
   // anyway (ReportHandoffReady).
   absl::Duration handoff_timeout = absl::Seconds(3);
+  // After a move completes, its slot stays free this long before the next move starts (at the
+  // failure detector's next tick, TickMoves): moves then take a bounded share of the servers'
+  // time, which keeps training throughput up while they run (scale_out_bench: 0.53-0.60 of the
+  // throughput before without a pause, 0.74-0.82 with 500 ms). Zero: the next starts at once.
+  absl::Duration move_pause = absl::Milliseconds(500);
 };
 
 // Errors: InvalidArgument naming the offending option.
@@ -209,9 +214,10 @@ class ClusterState {
   // Errors, changing nothing: NotFound for a reporter that is not a live server;
   // InvalidArgument for a shard id >= num_shards; Unavailable when the sink refused the change.
   absl::StatusOr<uint64_t> ReportHandoffReady(const v1::ReportHandoffReadyRequest& request);
-  // Completes the handoffs whose primary has not reported within options.handoff_timeout of
-  // this coordinator first seeing them sealed (called by the failure detector).
-  void CompleteStalledHandoffs(absl::Time now);
+  // Called by the failure detector every tick: completes the handoffs whose primary has not
+  // reported within options.handoff_timeout of this coordinator first seeing them sealed, and
+  // starts the moves that options.move_pause held back once it has passed.
+  void TickMoves(absl::Time now);
   // Returns a draining server to service (rebalancing may give it replicas again). A server that
   // is not draining changes nothing. Errors: NotFound as Drain; Unavailable.
   absl::StatusOr<DrainProgress> Undrain(uint32_t server_id);
@@ -319,9 +325,14 @@ class ClusterState {
   bool MaybePlaceShards() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Adds learners to the shards short of R (see the file comment) and logs each decision.
   bool ReReplicate(const LearnerLists* avoid = nullptr) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Drops moves whose learner or source left the shard, then starts the next moves (drain,
-  // rebalancing) as learners and logs each. Returns whether it added a learner.
+  // Drops moves whose learner or source left the shard (lifting their seals), then starts the
+  // next moves (drain, rebalancing) as learners unless options.move_pause holds them back, and
+  // logs each. Returns whether the shards changed.
   bool StartMoves() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A move completed: with a move_pause, the next starts only after it (TickMoves).
+  void NoteMoveDone() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    move_done_unpaced_ = options_.move_pause > absl::ZeroDuration();
+  }
   // Re-replication, then moves: what every change that can leave a shard short or a server
   // idle calls before it commits. Returns whether a learner was added.
   bool Reconcile(const LearnerLists* avoid = nullptr) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -360,9 +371,14 @@ class ClusterState {
   // The sink's last error, logged once until it recovers.
   std::string sink_error_ ABSL_GUARDED_BY(mu_);
   bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
-  // When this coordinator first saw each sealed shard (CompleteStalledHandoffs); not saved: a
-  // restarted coordinator gives a handoff the full timeout again.
+  // When this coordinator first saw each sealed shard (TickMoves); not saved: a restarted
+  // coordinator gives a handoff the full timeout again.
   std::map<uint32_t, absl::Time> seal_seen_ ABSL_GUARDED_BY(mu_);
+  // Pacing (options.move_pause): a move completed since the last tick; no move starts before
+  // `moves_paused_until_`, as of the last tick's time.
+  bool move_done_unpaced_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Time moves_paused_until_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  absl::Time last_tick_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
 };
 
 }  // namespace ps

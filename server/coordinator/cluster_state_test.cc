@@ -236,8 +236,10 @@ ClusterOptions Options(uint32_t num_shards, uint32_t replication_factor, uint32_
   options.min_servers = min_servers;
   options.heartbeat_interval = absl::Milliseconds(200);
   options.failure_timeout = absl::Seconds(1);
-  // Spares stay spares in the re-replication cases; MoveTest turns rebalancing on.
+  // Spares stay spares in the re-replication cases; MoveTest turns rebalancing on, and moves
+  // follow each other at once unless a test paces them.
   options.rebalance = false;
+  options.move_pause = absl::ZeroDuration();
   return options;
 }
 
@@ -483,31 +485,74 @@ std::optional<v1::ShardMove> SealFirstPrimary(ClusterState& state,
   return std::nullopt;
 }
 
-TEST(MoveTest, AHandoffThePrimaryNeverReportsIsSwitchedAfterTheTimeout) {
-  ClusterOptions options = MoveOptions();
+TEST(MoveTest, APausedSlotStartsItsNextMoveOnlyAfterThePause) {
+  ClusterOptions options = MoveOptions(/*min_servers=*/2);
   options.max_concurrent_moves = 1;
+  options.move_pause = absl::Seconds(1);
   ClusterState state(options, kStart);
-  const std::vector<v1::MemberRef> servers = AddServers(state, 3);
-  const std::optional<v1::ShardMove> move = SealFirstPrimary(state, servers);
-  ASSERT_TRUE(move.has_value());
+  std::vector<v1::MemberRef> servers = AddServers(state, 3);
+  state.TickMoves(kStart);
+  v1::ClusterStatus status = state.Status(kStart);
+  ASSERT_EQ(status.moves_size(), 1) << "the first move starts at once";
+  v1::ShardMove move = status.moves(0);
+  ASSERT_TRUE(
+      state.ReportLearnerCaughtUp(CaughtUp(servers[move.to_server() - 1], move.shard_id(), 0)).ok());
+  if (state.Map().shards(move.shard_id()).sealed()) {
+    v1::ReportHandoffReadyRequest ready;
+    *ready.mutable_primary() = servers[move.from_server() - 1];
+    ready.set_shard_id(move.shard_id());
+    ASSERT_TRUE(state.ReportHandoffReady(ready).ok());
+  }
+  EXPECT_TRUE(state.Status(kStart).moves().empty()) << "the slot pauses";
+  const absl::Time done = kStart + absl::Milliseconds(100);
+  state.TickMoves(done);
+  state.TickMoves(done + absl::Milliseconds(999));
+  EXPECT_TRUE(state.Status(kStart).moves().empty()) << "started before the pause ended";
   const uint64_t epoch = state.Map().epoch();
-  state.CompleteStalledHandoffs(kStart);
-  state.CompleteStalledHandoffs(kStart + options.handoff_timeout - absl::Milliseconds(1));
+  state.TickMoves(done + absl::Seconds(1));
+  EXPECT_EQ(state.Status(kStart).moves_size(), 1);
+  EXPECT_EQ(state.Map().epoch(), epoch + 1);
+}
+
+// A 3-server cluster draining server 3, one move at a time, up to its first primary's seal.
+class HandoffTest : public ::testing::Test {
+ protected:
+  static ClusterOptions OneMoveAtATime() {
+    ClusterOptions options = MoveOptions();
+    options.max_concurrent_moves = 1;
+    return options;
+  }
+  void SetUp() override {
+    servers_ = AddServers(state_, 3);
+    move_ = SealFirstPrimary(state_, servers_);
+    ASSERT_TRUE(move_.has_value());
+  }
+
+  const ClusterOptions options_ = OneMoveAtATime();
+  ClusterState state_{options_, kStart};
+  std::vector<v1::MemberRef> servers_;
+  std::optional<v1::ShardMove> move_;
+};
+
+TEST_F(HandoffTest, AHandoffThePrimaryNeverReportsIsSwitchedAfterTheTimeout) {
+  ClusterState& state = state_;
+  const ClusterOptions& options = options_;
+  const std::optional<v1::ShardMove>& move = move_;
+  const uint64_t epoch = state.Map().epoch();
+  state.TickMoves(kStart);
+  state.TickMoves(kStart + options.handoff_timeout - absl::Milliseconds(1));
   EXPECT_EQ(state.Map().epoch(), epoch) << "switched before the timeout";
-  state.CompleteStalledHandoffs(kStart + options.handoff_timeout);
+  state.TickMoves(kStart + options.handoff_timeout);
   const v1::ShardAssignment after = state.Map().shards(move->shard_id());
   EXPECT_FALSE(after.sealed());
   EXPECT_EQ(std::count(after.replicas().begin(), after.replicas().end(), 3u), 0);
   EXPECT_EQ(after.replicas_size(), 2);
 }
 
-TEST(MoveTest, APrimaryThatDiesWhileHandingOverLiftsTheSeal) {
-  ClusterOptions options = MoveOptions();
-  options.max_concurrent_moves = 1;
-  ClusterState state(options, kStart);
-  const std::vector<v1::MemberRef> servers = AddServers(state, 3);
-  const std::optional<v1::ShardMove> move = SealFirstPrimary(state, servers);
-  ASSERT_TRUE(move.has_value());
+TEST_F(HandoffTest, APrimaryThatDiesWhileHandingOverLiftsTheSeal) {
+  ClusterState& state = state_;
+  const std::vector<v1::MemberRef>& servers = servers_;
+  const std::optional<v1::ShardMove>& move = move_;
   ASSERT_TRUE(state.Leave(servers[2]).ok());
   const v1::ClusterStatus status = state.Status(kStart);
   for (const v1::ShardAssignment& shard : status.map().shards()) {

@@ -17,7 +17,7 @@ void FailureDetector::Run() {
     const absl::Time now = absl::Now();
     state_.ExpireSilentMembers(now);
     state_.SaveProgressIfDue(now);
-    state_.CompleteStalledHandoffs(now);
+    state_.TickMoves(now);
   }
 }
 

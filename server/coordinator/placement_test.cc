@@ -5,24 +5,11 @@
 #include <set>
 
 #include "gtest/gtest.h"
+#include "server/coordinator/chain_counts.h"
 
 namespace ps {
 namespace {
 
-struct Counts {
-  std::map<uint32_t, int> primaries;
-  std::map<uint32_t, int> replicas;
-};
-
-Counts CountOf(const ReplicaChains& chains) {
-  Counts counts;
-  for (const auto& chain : chains) {
-    if (chain.empty()) continue;
-    ++counts.primaries[chain[0]];
-    for (uint32_t server : chain) ++counts.replicas[server];
-  }
-  return counts;
-}
 
 int Spread(const std::map<uint32_t, int>& counts, const std::vector<uint32_t>& servers) {
   int low = 1 << 30, high = 0;
@@ -53,7 +40,7 @@ TEST_P(PlacementTest, ReplicasDistinctAndBalancedWithinOne) {
       EXPECT_NE(std::find(servers.begin(), servers.end(), server), servers.end());
     }
   }
-  const Counts counts = CountOf(*chains);
+  const ChainCounts counts = CountChains(*chains);
   EXPECT_LE(Spread(counts.primaries, servers), 1);
   EXPECT_LE(Spread(counts.replicas, servers), 1);
 }
@@ -85,7 +72,7 @@ TEST(PlacementTest, FailureSpreadsPromotedPrimaries) {
   // server, or that server would lead 12 shards after server 1 dies.
   ReplicaChains chains = *PlaceShards(24, 2, {1, 2, 3, 4});
   EXPECT_EQ(RemoveServer(1, chains), 12);
-  const Counts counts = CountOf(chains);
+  const ChainCounts counts = CountChains(chains);
   for (const auto& chain : chains) {
     ASSERT_FALSE(chain.empty());
     EXPECT_NE(chain[0], 1u);

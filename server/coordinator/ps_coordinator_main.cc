@@ -38,6 +38,10 @@ ABSL_FLAG(uint32_t, failure_timeout_ms, 1000,
 ABSL_FLAG(uint32_t, max_concurrent_moves, 2,
           "Replica moves (psctl drain, rebalancing onto a joining server) copying at once; fewer "
           "disturb training less and take longer.");
+ABSL_FLAG(uint32_t, move_pause_ms, 500,
+          "After a replica move completes, wait this long before starting the next in its slot: "
+          "moves then take a bounded share of the servers' time (see README, Drain and "
+          "scale-out).");
 ABSL_FLAG(bool, rebalance, true,
           "Give a server that joins a placed cluster its share of replicas and primaries "
           "(false: it stays a spare until re-replication needs it).");
@@ -100,6 +104,7 @@ int main(int argc, char** argv) {
   options.failure_timeout = absl::Milliseconds(absl::GetFlag(FLAGS_failure_timeout_ms));
   options.max_concurrent_moves = absl::GetFlag(FLAGS_max_concurrent_moves);
   options.rebalance = absl::GetFlag(FLAGS_rebalance);
+  options.move_pause = absl::Milliseconds(absl::GetFlag(FLAGS_move_pause_ms));
   ps::CheckpointOptions checkpoint_options;
   checkpoint_options.directory = absl::GetFlag(FLAGS_checkpoint_dir);
   checkpoint_options.interval = absl::Seconds(absl::GetFlag(FLAGS_checkpoint_interval_s));

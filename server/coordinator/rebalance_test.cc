@@ -5,24 +5,11 @@
 #include <set>
 
 #include "gtest/gtest.h"
+#include "server/coordinator/chain_counts.h"
 
 namespace ps {
 namespace {
 
-struct Counts {
-  std::map<uint32_t, int> primaries;
-  std::map<uint32_t, int> replicas;
-};
-
-Counts CountOf(const ReplicaChains& chains) {
-  Counts counts;
-  for (const auto& chain : chains) {
-    if (chain.empty()) continue;
-    ++counts.primaries[chain[0]];
-    for (uint32_t server : chain) ++counts.replicas[server];
-  }
-  return counts;
-}
 
 // Plans and completes moves (each learner catching up at once, in shard order) until the planner
 // has nothing more to do; returns every move in the order planned.
@@ -69,7 +56,7 @@ TEST(RebalanceTest, ScaleOutFromTwoToThreeServersBalancesReplicasAndPrimaries) {
   input.max_moves = 2;
   const std::vector<PlannedMove> moves = RunToCompletion(input, chains);
   ExpectValidChains(chains, 2);
-  const Counts counts = CountOf(chains);
+  const ChainCounts counts = CountChains(chains);
   EXPECT_EQ(counts.replicas, (std::map<uint32_t, int>{{1, 8}, {2, 8}, {3, 8}}));
   EXPECT_EQ(counts.primaries, (std::map<uint32_t, int>{{1, 4}, {2, 4}, {3, 4}}));
   // The fewest moves that can do it: server 3 receives 8 replicas, nothing else moves.
@@ -94,7 +81,7 @@ TEST(RebalanceTest, DrainMovesBackupsFirstThenPrimariesAndEmptiesTheServer) {
   absl::StatusOr<ReplicaChains> placed = PlaceShards(12, 2, {1, 2, 3});
   ASSERT_TRUE(placed.ok());
   ReplicaChains chains = *placed;
-  const Counts before = CountOf(chains);
+  const ChainCounts before = CountChains(chains);
   MovePlanInput input;
   input.replication_factor = 2;
   input.targets = {1, 2};
@@ -102,7 +89,7 @@ TEST(RebalanceTest, DrainMovesBackupsFirstThenPrimariesAndEmptiesTheServer) {
   input.max_moves = 2;
   const std::vector<PlannedMove> moves = RunToCompletion(input, chains);
   ExpectValidChains(chains, 2);
-  const Counts after = CountOf(chains);
+  const ChainCounts after = CountChains(chains);
   EXPECT_EQ(after.replicas.count(3), 0u) << "the drained server still holds replicas";
   EXPECT_EQ(after.replicas, (std::map<uint32_t, int>{{1, 12}, {2, 12}}));
   ASSERT_EQ(moves.size(), static_cast<size_t>(before.replicas.at(3)));

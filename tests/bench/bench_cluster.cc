@@ -29,4 +29,16 @@ std::unique_ptr<PsClient> ConnectWorkerOrExit(LocalCluster& cluster, const char*
   return *std::move(client);
 }
 
+v1::TableSpec ZeroAspDenseSpec(const std::string& name, uint64_t size) {
+  v1::TableSpec spec;
+  spec.set_name(name);
+  spec.set_kind(v1::TABLE_KIND_DENSE);
+  spec.set_dense_size(size);
+  spec.mutable_optimizer()->set_kind(v1::OptimizerSpec::KIND_SGD);
+  spec.mutable_optimizer()->set_learning_rate(0.001f);
+  spec.mutable_consistency()->set_model(v1::ConsistencySpec::MODEL_ASP);
+  spec.mutable_initializer()->set_kind(v1::InitializerSpec::KIND_ZEROS);
+  return spec;
+}
+
 }  // namespace ps::testing

@@ -3,7 +3,9 @@
 #ifndef PS_TESTS_BENCH_BENCH_CLUSTER_H_
 #define PS_TESTS_BENCH_BENCH_CLUSTER_H_
 
+#include <cstdint>
 #include <memory>
+#include <string>
 
 #include "tests/harness/local_cluster.h"
 #include "worker/client/ps_client.h"
@@ -15,6 +17,10 @@ std::unique_ptr<LocalCluster> StartClusterOrExit(const LocalClusterOptions& opti
 
 // A PsClient registered as a worker of `cluster`.
 std::unique_ptr<PsClient> ConnectWorkerOrExit(LocalCluster& cluster, const char* program);
+
+// A dense ASP table of `size` floats, zeros, plain SGD (learning rate 0.001): a push costs the
+// same whatever the values, so throughput figures do not depend on them.
+v1::TableSpec ZeroAspDenseSpec(const std::string& name, uint64_t size);
 
 }  // namespace ps::testing
 

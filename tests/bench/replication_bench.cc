@@ -37,18 +37,6 @@ namespace {
 using ::ps::testing::LocalCluster;
 using ::ps::testing::LocalClusterOptions;
 
-v1::TableSpec DenseSpec(const std::string& name, uint64_t size) {
-  v1::TableSpec spec;
-  spec.set_name(name);
-  spec.set_kind(v1::TABLE_KIND_DENSE);
-  spec.set_dense_size(size);
-  spec.mutable_optimizer()->set_kind(v1::OptimizerSpec::KIND_SGD);
-  spec.mutable_optimizer()->set_learning_rate(0.001f);
-  spec.mutable_consistency()->set_model(v1::ConsistencySpec::MODEL_ASP);
-  spec.mutable_initializer()->set_kind(v1::InitializerSpec::KIND_ZEROS);
-  return spec;
-}
-
 double Median(std::vector<double> values) {
   std::sort(values.begin(), values.end());
   return values.empty() ? 0.0 : values[values.size() / 2];
@@ -85,7 +73,7 @@ double PushThroughput(uint32_t replicas) {
   std::unique_ptr<LocalCluster> cluster = StartCluster(options);
   std::unique_ptr<PsClient> client = Worker(*cluster);
   const uint64_t size = (uint64_t{16} << 20) / sizeof(float);
-  absl::StatusOr<v1::TableInfo> table = client->CreateTable(DenseSpec("bench", size));
+  absl::StatusOr<v1::TableInfo> table = client->CreateTable(testing::ZeroAspDenseSpec("bench", size));
   Check(table.status(), "creating the table");
   std::vector<float> gradient(size, 0.5f);
   for (int i = 0; i < 3; ++i) Check(client->Push(*table, gradient), "warm-up push");
@@ -122,7 +110,7 @@ double Unavailability(uint32_t heartbeat_ms, uint32_t timeout_ms) {
   options.failure_timeout_ms = timeout_ms;
   std::unique_ptr<LocalCluster> cluster = StartCluster(options);
   std::unique_ptr<PsClient> client = Worker(*cluster);
-  absl::StatusOr<v1::TableInfo> table = client->CreateTable(DenseSpec("failover", 6000));
+  absl::StatusOr<v1::TableInfo> table = client->CreateTable(testing::ZeroAspDenseSpec("failover", 6000));
   Check(table.status(), "creating the table");
   std::vector<float> gradient(6000, 1.0f);
   std::atomic<bool> stop{false};
@@ -203,7 +191,7 @@ RestoreFigures Restore() {
   std::unique_ptr<LocalCluster> cluster = StartCluster(options);
   std::unique_ptr<PsClient> client = Worker(*cluster);
   const uint64_t size = (uint64_t{64} << 20) / sizeof(float);
-  absl::StatusOr<v1::TableInfo> table = client->CreateTable(DenseSpec("big", size));
+  absl::StatusOr<v1::TableInfo> table = client->CreateTable(testing::ZeroAspDenseSpec("big", size));
   Check(table.status(), "creating the table");
   RestoreFigures figures;
   std::vector<float> values(size);

@@ -443,11 +443,20 @@ TEST_F(RawDataPlaneTest, EveryBadRequestIsRejectedAndChangesNothing) {
   no_such_shard.mutable_slices(0)->set_shard_id(kShards + 3);
   EXPECT_EQ(Push(no_such_shard, ones).status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
 
+  // Routed with an older map to a server that does not lead the shard now: sent back to
+  // refresh. (The primary serves an older map's request for a shard it still leads.)
   v1::PushRequest stale = Header(7, range_.size());
   stale.set_epoch(map_.epoch() - 1);
-  answer = Push(stale, ones);
-  EXPECT_EQ(answer.status.error_code(), grpc::StatusCode::ABORTED);
-  EXPECT_EQ(answer.epoch_trailer, std::to_string(map_.epoch())) << "names the current epoch";
+  std::string other_address;
+  for (const v1::ServerInfo& server : map_.servers()) {
+    if (server.server_id() != map_.shards(0).replicas(0)) other_address = server.address();
+  }
+  RawAnswer to_other =
+      RawUnaryCall(other_address, "/ps.v1.ParameterServer/Push",
+                   MakeFrame(stale, {BorrowedSlice(ones.data(), ones.size() * sizeof(float))}),
+                   absl::Seconds(10));
+  EXPECT_EQ(to_other.status.error_code(), grpc::StatusCode::ABORTED);
+  EXPECT_EQ(to_other.epoch_trailer, std::to_string(map_.epoch())) << "names the current epoch";
 
   v1::PushRequest stranger = Header(8, range_.size());
   stranger.set_worker_id(4242);

@@ -214,9 +214,9 @@ absl::StatusOr<LedgerResult> RunLedger(const LedgerOptions& options) {
     if (options.fault == LedgerFault::kAddServer) {
       absl::StatusOr<int> added = cluster.AddServer();
       if (!added.ok()) return failed(added.status());
-      // Moves follow each other without a gap (the change that completes one starts the next),
-      // so the first map with the new server holding replicas and no learner anywhere is the
-      // end of the rebalancing.
+      // Moves pause between each other (--move_pause_ms), so the end of the rebalancing is the
+      // first map in which the new server holds its share (every server holds S * R / servers,
+      // rounded down or up) with no copy or handover going on.
       const std::string address = cluster.server_address(*added);
       absl::StatusOr<v1::ClusterMap> rebalanced = cluster.WaitForMap(
           [&](const v1::ClusterMap& map) {
@@ -224,12 +224,15 @@ absl::StatusOr<LedgerResult> RunLedger(const LedgerOptions& options) {
             for (const v1::ServerInfo& server : map.servers()) {
               if (server.address() == address) id = server.server_id();
             }
-            bool holds = false;
+            int held = 0;
             for (const v1::ShardAssignment& shard : map.shards()) {
               if (shard.learners_size() > 0 || shard.sealed()) return false;
-              for (uint32_t replica : shard.replicas()) holds |= replica == id;
+              for (uint32_t replica : shard.replicas()) held += replica == id;
             }
-            return holds;
+            const int alive = AliveServers(map);
+            return id != 0 && alive > 0 &&
+                   held >= static_cast<int>(options.num_shards * options.replication_factor) /
+                               alive;
           },
           absl::Seconds(60));
       if (!rebalanced.ok()) return failed(rebalanced.status());
