@@ -118,6 +118,13 @@ absl::StatusOr<LedgerResult> RunLedger(const LedgerOptions& options) {
   if (options.fault == LedgerFault::kRestartCoordinator) {
     cluster_options.coordinator_args = {"--state_dir=" + state_dir};
   }
+  if (options.fault == LedgerFault::kStop) {
+    // The victim comes back as a new member. Kept a spare (not given shards by rebalancing), so
+    // that the write sent straight to the resumed ex-primary, routed with the map it led in and
+    // stamped with a live worker's identity, meets a server that leads nothing: it must be
+    // refused whatever the timing (a server that led shard 0 again would rightly take it).
+    cluster_options.coordinator_args.push_back("--rebalance=false");
+  }
   if (options.configure_cluster) options.configure_cluster(cluster_options);
   absl::StatusOr<std::unique_ptr<LocalCluster>> started = LocalCluster::Start(cluster_options);
   if (!started.ok()) return started.status();
