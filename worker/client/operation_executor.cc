@@ -1,6 +1,7 @@
 #include "worker/client/operation_executor.h"
 
 #include <algorithm>
+#include <limits>
 #include <string>
 #include <utility>
 
@@ -117,14 +118,16 @@ ExecutionResult OperationExecutor::Execute(Operation& op) {
           if (!op.push || op.pull_after_push) {
             absl::Duration server, parked;
             uint64_t shard_clock = 0;
+            uint64_t min_shard_clock = std::numeric_limits<uint64_t>::max();
             absl::Status scattered =
                 op.push ? ScatterPushPullResponse(replies[i].response, batch.parts, dim,
                                                   options_.pull_encoding,
                                                   &result.pulled_after_push, &server, &parked)
                         : ScatterPullResponse(replies[i].response, batch.parts, dim,
                                               options_.pull_encoding, &result.traffic, &parked,
-                                              &shard_clock);
+                                              &shard_clock, &min_shard_clock);
             result.max_shard_clock = std::max(result.max_shard_clock, shard_clock);
+            result.min_shard_clock = std::min(result.min_shard_clock, min_shard_clock);
             slowest_server = std::max(slowest_server, server);
             longest_parked = std::max(longest_parked, parked);
             if (!scattered.ok()) {

@@ -12,6 +12,7 @@
 #define PS_WORKER_CLIENT_OPERATION_EXECUTOR_H_
 
 #include <cstdint>
+#include <limits>
 #include <utility>
 #include <vector>
 
@@ -59,8 +60,9 @@ struct ExecutionResult {
   absl::Duration parked_time;
   // Attempts after the first.
   uint64_t retries = 0;
-  // A pull's largest PullResponse.shard_clocks over its servers.
+  // A pull's largest and smallest PullResponse.shard_clocks over its servers.
   uint64_t max_shard_clock = 0;
+  uint64_t min_shard_clock = std::numeric_limits<uint64_t>::max();
 };
 
 class OperationExecutor {

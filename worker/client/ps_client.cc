@@ -1,6 +1,7 @@
 #include "worker/client/ps_client.h"
 
 #include <algorithm>
+#include <limits>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -389,12 +390,15 @@ absl::StatusOr<uint64_t> PsClient::JoinBspClock(const v1::TableInfo& table) {
   clock_.store(0);
   op.what = absl::StrCat("read of the clock of table '", table.spec().name(), "'");
   uint64_t joined = 0;
-  PS_RETURN_IF_ERROR(Execute(op, &joined));
+  uint64_t behind = std::numeric_limits<uint64_t>::max();
+  PS_RETURN_IF_ERROR(Execute(op, &joined, &behind));
   clock_.store(joined);
+  join_read_clock_ = std::min(join_read_clock_, behind);
   return joined;
 }
 
-absl::Status PsClient::Execute(Operation& op, uint64_t* max_shard_clock) {
+absl::Status PsClient::Execute(Operation& op, uint64_t* max_shard_clock,
+                               uint64_t* min_shard_clock) {
   if (op.push && options_.observer) {
     return absl::FailedPreconditionError("an observer client cannot push");
   }
@@ -403,8 +407,11 @@ absl::Status PsClient::Execute(Operation& op, uint64_t* max_shard_clock) {
     op.seq = ++seq_;
   }
   op.clock = clock();
+  // A joiner's reads before its first push (JoinBspClock).
+  if (!op.push && seq_ == 0) op.clock = std::min(op.clock, join_read_clock_);
   const ExecutionResult result = executor_.Execute(op);
   if (max_shard_clock != nullptr) *max_shard_clock = result.max_shard_clock;
+  if (min_shard_clock != nullptr) *min_shard_clock = result.min_shard_clock;
   absl::MutexLock lock(&stats_mu_);
   (op.push ? stats_.bytes_pushed : stats_.bytes_pulled) += result.traffic.bytes;
   (op.push ? stats_.dense_equivalent_bytes_pushed : stats_.dense_equivalent_bytes_pulled) +=

@@ -27,6 +27,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <limits>
 #include <functional>
 #include <memory>
 #include <string>
@@ -192,7 +193,10 @@ class PsClient {
   // any shard has completed and returns it. The first push then joins every shard at that clock
   // (proto/parameter_server.proto, PushRequest.clock): the shards behind it complete the clocks
   // before it without this worker. Call before the first push: 0 for a new job, the cut's clock
-  // for a job restored from a checkpoint, the others' clock for a restarted worker.
+  // for a job restored from a checkpoint, the others' clock for a restarted worker. Until that
+  // first push, this worker's pulls read at the smallest shard clock any join saw instead of its
+  // clock: a shard one clock behind waits for the joiner's first push (a live worker that has not
+  // pushed is waited for at every clock), so a read at the join clock would wait forever there.
   // Errors: InvalidArgument for a table that is not BSP; FailedPrecondition for an observer or
   // after a push; those of Pull.
   absl::StatusOr<uint64_t> JoinBspClock(const v1::TableInfo& table);
@@ -238,8 +242,10 @@ class PsClient {
   absl::StatusOr<v1::TableInfo> AwaitTable(const v1::TableInfo& table);
   // Numbers `op` (a push gets the next seq), stamps the clock and has the executor send it to
   // the primaries of its shards (see operation_executor.h); adds its traffic to the stats.
-  // `max_shard_clock`, if set, receives a pull's largest shard clock.
-  absl::Status Execute(Operation& op, uint64_t* max_shard_clock = nullptr);
+  // `max_shard_clock` and `min_shard_clock`, if set, receive a pull's largest and smallest
+  // shard clocks.
+  absl::Status Execute(Operation& op, uint64_t* max_shard_clock = nullptr,
+                       uint64_t* min_shard_clock = nullptr);
 
   // Constant after construction.
   const PsClientOptions options_;
@@ -252,6 +258,8 @@ class PsClient {
   // Used by the training thread only (data-plane calls).
   // Per-client push sequence number (the server's dedupe key with worker id and incarnation).
   uint64_t seq_ = 0;
+  // The smallest shard clock JoinBspClock saw: pulls read at it until the first push.
+  uint64_t join_read_clock_ = std::numeric_limits<uint64_t>::max();
   OperationExecutor executor_;  // Sends through transport_, routes by map_source_.
   // PushSparse and PullSparse group their keys here; the memory stays for the next call.
   KeysByShard keys_by_shard_;

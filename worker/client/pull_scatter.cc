@@ -1,5 +1,7 @@
 #include "worker/client/pull_scatter.h"
 
+#include <limits>
+
 #include <algorithm>
 
 #include "absl/status/statusor.h"
@@ -53,13 +55,18 @@ absl::Status ScatterSlices(const v1::PullResponse& header, FrameReader* reader,
 absl::Status ScatterPullResponse(const grpc::ByteBuffer& response,
                                  const std::vector<ShardPart*>& parts, size_t dim,
                                  v1::Encoding encoding, Traffic* traffic,
-                                 absl::Duration* parked_time, uint64_t* max_shard_clock) {
+                                 absl::Duration* parked_time, uint64_t* max_shard_clock,
+                                 uint64_t* min_shard_clock) {
   v1::PullResponse header;
   absl::StatusOr<FrameReader> reader = FrameReader::Open(response, &header);
   if (!reader.ok()) return reader.status();
   *parked_time = absl::Microseconds(header.parked_micros());
   *max_shard_clock = 0;
-  for (uint64_t clock : header.shard_clocks()) *max_shard_clock = std::max(*max_shard_clock, clock);
+  *min_shard_clock = std::numeric_limits<uint64_t>::max();
+  for (uint64_t clock : header.shard_clocks()) {
+    *max_shard_clock = std::max(*max_shard_clock, clock);
+    *min_shard_clock = std::min(*min_shard_clock, clock);
+  }
   return ScatterSlices(header, &*reader, parts, dim, encoding, traffic);
 }
 

@@ -23,11 +23,13 @@ namespace ps {
 // the request (the parts before the mismatch are written and counted).
 // `server_time` and `parked_time` receive what the answer's header says the server spent
 // (PushResponse.server_micros of a PushPull's push; PullResponse.parked_micros);
-// `max_shard_clock` the largest of its PullResponse.shard_clocks (0 for none).
+// `max_shard_clock` and `min_shard_clock` the largest and smallest of its
+// PullResponse.shard_clocks (0 and UINT64_MAX for none).
 absl::Status ScatterPullResponse(const grpc::ByteBuffer& response,
                                  const std::vector<ShardPart*>& parts, size_t dim,
                                  v1::Encoding encoding, Traffic* traffic,
-                                 absl::Duration* parked_time, uint64_t* max_shard_clock);
+                                 absl::Duration* parked_time, uint64_t* max_shard_clock,
+                                 uint64_t* min_shard_clock);
 
 // The same for a PushPull's answer (header PushPullResponse; its pull part is read as above).
 absl::Status ScatterPushPullResponse(const grpc::ByteBuffer& response,
