@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdint>
 #include <fstream>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,11 @@ absl::Status ParseFeature(absl::string_view token, absl::flat_hash_set<uint64_t>
   if (!absl::SimpleAtoi(index_text, &index)) {
     return absl::InvalidArgumentError(absl::StrCat("feature '", token, "' has index '", index_text,
                                                    "', expected a non-negative integer"));
+  }
+  // key_space is the largest index + 1, which must fit (found by libsvm_fuzzer's seed corpus).
+  if (index == std::numeric_limits<uint64_t>::max()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "feature '", token, "' has index ", index, ", expected at most ", index - 1));
   }
   float value = 0;
   if (!absl::SimpleAtof(value_text, &value)) {

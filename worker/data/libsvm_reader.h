@@ -21,7 +21,7 @@ namespace ps {
 // The examples of the file at `path` in file order; key_space = largest index + 1; description
 // "LIBSVM (<path>)". Errors: NotFound (or the errno's code) when the file cannot be opened;
 // InvalidArgument naming "<path>:<line>" and the offending token for a bad label, a feature
-// without a colon, a non-numeric or negative index, a non-numeric, NaN or infinite value, or a
+// without a colon, a non-numeric or negative index, the index 2^64 - 1 (key_space would overflow), a non-numeric, NaN or infinite value, or a
 // repeated index; InvalidArgument when the file holds no examples.
 absl::StatusOr<SparseDataset> ReadLibsvm(const std::string& path);
 

@@ -74,6 +74,8 @@ TEST(LibsvmReaderTest, EachMalformedTokenIsReportedWithItsPosition) {
       {"1 3:inf", "value 'inf', expected a finite one"},
       {"1 3:-inf", "value '-inf', expected a finite one"},
       {"1 3:1 3:2", "repeats index 3"},
+      // key_space = largest index + 1 must fit in 64 bits.
+      {"1 18446744073709551615:1", "expected at most 18446744073709551614"},
   };
   for (const Case& c : cases) {
     const std::string path = WriteFile("bad.libsvm", absl::StrCat("1 1:1\n", c.line, "\n"));
