@@ -578,7 +578,8 @@ void ClusterState::TickMoves(absl::Time now) {
     if (now - seen >= options_.handoff_timeout) stalled.push_back(shard);
   }
   for (uint32_t shard : stalled) {
-    if (s_.sealed.count(shard) == 0) continue;  // Completed with an earlier one.
+    // Completed with an earlier one (sealed shards always have their move: StartMoves, Resume).
+    if (s_.sealed.count(shard) == 0 || s_.moves.count(shard) == 0) continue;
     spdlog::warn("shard {}: primary {} did not report the handoff ready within {}; switching "
                  "anyway (a replica that diverged will copy the shard afresh)",
                  shard, s_.moves.at(shard).from, absl::FormatDuration(options_.handoff_timeout));
@@ -785,8 +786,15 @@ absl::Status ClusterState::Resume(const v1::CoordinatorState& saved, absl::Time 
         PlannedMove{move.shard_id(), move.from_server(), move.to_server(), move.lead(),
                     move.reason(), move.handing_over()};
   }
-  for (const v1::ShardAssignment& shard : map.shards()) {
-    if (shard.sealed()) data.sealed.insert(shard.shard_id());
+  for (v1::ShardAssignment& shard : *data.map.mutable_shards()) {
+    // A seal is kept only with its handover move (a saved state is not trusted to pair them):
+    // a seal without one would stop pushes to the shard for good.
+    const auto move = data.moves.find(shard.shard_id());
+    if (shard.sealed() && move != data.moves.end() && move->second.handing_over) {
+      data.sealed.insert(shard.shard_id());
+    } else {
+      shard.set_sealed(false);
+    }
   }
   s_ = std::move(data);
   generation_ = saved.generation();

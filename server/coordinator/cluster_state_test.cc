@@ -566,6 +566,18 @@ TEST_F(HandoffTest, APrimaryThatDiesWhileHandingOverLiftsTheSeal) {
   EXPECT_EQ(state.ReportHandoffReady(ready).status().code(), absl::StatusCode::kNotFound);
 }
 
+TEST(MoveTest, ASavedSealWithoutItsMoveIsLiftedOnResume) {
+  ClusterState state(MoveOptions(), kStart);
+  AddServers(state, 3);
+  v1::CoordinatorState saved = state.Snapshot();
+  saved.mutable_map()->mutable_shards(2)->set_sealed(true);  // No move goes with it.
+  ClusterState resumed(MoveOptions(), kStart);
+  ASSERT_TRUE(resumed.Resume(saved, kStart).ok());
+  EXPECT_FALSE(resumed.Map().shards(2).sealed());
+  resumed.TickMoves(kStart + absl::Seconds(10));  // Nothing to hand over: no crash, no change.
+  EXPECT_EQ(resumed.Map().epoch(), saved.map().epoch());
+}
+
 TEST(MoveTest, MovesInFlightSurviveACoordinatorRestart) {
   ClusterOptions options = MoveOptions();
   ClusterState state(options, kStart);
