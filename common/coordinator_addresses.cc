@@ -20,7 +20,8 @@ std::vector<std::string> SplitCoordinatorAddresses(const std::string& list) {
 }
 
 absl::StatusOr<std::string> FindServingCoordinator(const std::string& list,
-                                                   absl::Duration timeout) {
+                                                   absl::Duration timeout,
+                                                   const TransportSecurity& security) {
   const std::vector<std::string> addresses = SplitCoordinatorAddresses(list);
   if (addresses.empty()) return absl::InvalidArgumentError("no coordinator address given");
   if (addresses.size() == 1) return addresses.front();  // Nothing to choose.
@@ -32,7 +33,7 @@ absl::StatusOr<std::string> FindServingCoordinator(const std::string& list,
       // A fresh channel per attempt: a channel whose connections were refused can keep failing
       // fast calls for seconds after the address starts listening (gRPC 1.51 reconnect state).
       std::unique_ptr<v1::Coordinator::Stub> stub =
-          v1::Coordinator::NewStub(OpenFreshChannel(addresses[i]));
+          v1::Coordinator::NewStub(OpenFreshChannel(addresses[i], security));
       grpc::ClientContext context;
       context.set_deadline(
           absl::ToChronoTime(std::min(give_up, absl::Now() + absl::Milliseconds(500))));

@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/transport_security.h"
 
 namespace ps {
 
@@ -18,8 +19,9 @@ std::vector<std::string> SplitCoordinatorAddresses(const std::string& list);
 // The first address in `list` whose coordinator answers (GetClusterStatus) within `timeout`,
 // trying them in turn. For one-shot tools; long-lived members use CoordinatorSession.
 // Errors: InvalidArgument for an empty list; Unavailable naming each address's last error.
-absl::StatusOr<std::string> FindServingCoordinator(const std::string& list,
-                                                   absl::Duration timeout);
+absl::StatusOr<std::string> FindServingCoordinator(
+    const std::string& list, absl::Duration timeout,
+    const TransportSecurity& security = *TransportSecurity::Plaintext());
 
 }  // namespace ps
 

@@ -73,7 +73,7 @@ CoordinatorSession::CoordinatorSession(const CoordinatorSessionOptions& options,
       on_map_(std::move(on_map)),
       on_expelled_(std::move(on_expelled)),
       addresses_(SplitCoordinatorAddresses(options.coordinator_address)),
-      stub_(v1::Coordinator::NewStub(OpenChannel(addresses_.front()))) {}
+      stub_(v1::Coordinator::NewStub(OpenChannel(addresses_.front(), *options.security))) {}
 
 CoordinatorSession::~CoordinatorSession() { StopThreads(); }
 
@@ -91,7 +91,7 @@ bool CoordinatorSession::Failed(const Target& target, const grpc::Status& status
   absl::MutexLock lock(&mu_);
   if (current_ != target.index) return false;  // Another thread moved already.
   current_ = (current_ + 1) % addresses_.size();
-  stub_ = v1::Coordinator::NewStub(OpenFreshChannel(addresses_[current_]));
+  stub_ = v1::Coordinator::NewStub(OpenFreshChannel(addresses_[current_], *options_.security));
   spdlog::debug("coordinator {} failed ({}); trying {}", addresses_[target.index],
                 status.error_message(), addresses_[current_]);
   if (watch_context_ != nullptr && watch_index_ != current_) watch_context_->TryCancel();

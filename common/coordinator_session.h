@@ -29,6 +29,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/connection_probe.h"
+#include "common/transport_security.h"
 #include "proto/coordinator.grpc.pb.h"
 
 namespace ps {
@@ -45,6 +46,8 @@ struct CoordinatorSessionOptions {
   std::string advertised_address;
   // How long to keep retrying registration while the coordinator is unreachable.
   absl::Duration register_timeout = absl::Seconds(30);
+  // How the channels to the coordinator are secured.
+  std::shared_ptr<const TransportSecurity> security = TransportSecurity::Plaintext();
 };
 
 class CoordinatorSession {

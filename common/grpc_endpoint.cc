@@ -21,12 +21,19 @@ absl::StatusOr<RunningEndpoint> StartEndpoint(const EndpointOptions& options,
         "listening on the wildcard address ", advertise_host,
         " needs --advertise_host: the address other members can reach this one at"));
   }
+  if (options.max_message_bytes <= 0) {
+    return absl::InvalidArgumentError("the maximum message size must be positive");
+  }
+  if (absl::Status allowed = options.security->CheckListenAddress(options.bind_host);
+      !allowed.ok()) {
+    return allowed;
+  }
   grpc::ServerBuilder builder;
   int selected_port = 0;
   builder.AddListeningPort(absl::StrCat(options.bind_host, ":", options.port),
-                           grpc::InsecureServerCredentials(), &selected_port);
-  builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
-  builder.SetMaxSendMessageSize(kMaxMessageBytes);
+                           options.security->ServerCredentials(), &selected_port);
+  builder.SetMaxReceiveMessageSize(options.max_message_bytes);
+  builder.SetMaxSendMessageSize(options.max_message_bytes);
   for (grpc::Service* service : services) builder.RegisterService(service);
   RunningEndpoint endpoint;
   endpoint.server = builder.BuildAndStart();
@@ -63,15 +70,16 @@ grpc::ChannelArguments DefaultChannelArguments() {
 
 }  // namespace
 
-std::shared_ptr<grpc::Channel> OpenChannel(const std::string& address) {
-  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(),
-                                   DefaultChannelArguments());
+std::shared_ptr<grpc::Channel> OpenChannel(const std::string& address,
+                                           const TransportSecurity& security) {
+  return security.OpenChannel(address, DefaultChannelArguments());
 }
 
-std::shared_ptr<grpc::Channel> OpenFreshChannel(const std::string& address) {
+std::shared_ptr<grpc::Channel> OpenFreshChannel(const std::string& address,
+                                                const TransportSecurity& security) {
   grpc::ChannelArguments arguments = DefaultChannelArguments();
   arguments.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), arguments);
+  return security.OpenChannel(address, arguments);
 }
 
 }  // namespace ps

@@ -12,6 +12,8 @@
 #include "grpcpp/channel.h"
 #include "grpcpp/impl/codegen/service_type.h"
 #include "grpcpp/server.h"
+#include "grpcpp/support/channel_arguments.h"
+#include "common/transport_security.h"
 
 namespace ps {
 
@@ -27,6 +29,10 @@ struct EndpointOptions {
   std::string advertise_host;
   // When non-empty, the advertised host:port is written here atomically once listening.
   std::string address_file;
+  // TLS or plaintext, and whether a non-loopback address may be plaintext.
+  std::shared_ptr<const TransportSecurity> security = TransportSecurity::Plaintext();
+  // Largest request the server accepts (RESOURCE_EXHAUSTED beyond) and response it sends.
+  int max_message_bytes = kMaxMessageBytes;
 };
 
 struct RunningEndpoint {
@@ -37,18 +43,23 @@ struct RunningEndpoint {
 
 // Starts serving `services` (borrowed; they must outlive the returned server).
 // Errors: InvalidArgument for a bad port or an advertise host that cannot be derived,
-// Unavailable when the port cannot be bound, Internal when the address file cannot be written.
+// FailedPrecondition for plaintext on a non-loopback address without `insecure`, Unavailable
+// when the port cannot be bound, Internal when the address file cannot be written.
 absl::StatusOr<RunningEndpoint> StartEndpoint(const EndpointOptions& options,
                                               const std::vector<grpc::Service*>& services);
 
-// An insecure channel to `address` with the shared message-size limits, reconnecting at most
-// 250 ms after a failed attempt.
-std::shared_ptr<grpc::Channel> OpenChannel(const std::string& address);
+// A channel to `address` secured as `security` says, with the shared message-size limits,
+// reconnecting at most 250 ms after a failed attempt.
+std::shared_ptr<grpc::Channel> OpenChannel(
+    const std::string& address,
+    const TransportSecurity& security = *TransportSecurity::Plaintext());
 
 // The same, on a connection of its own (a local subchannel pool): it connects at once instead
 // of inheriting the reconnect backoff of other channels to `address`, which gRPC shares; after
 // many refused attempts that backoff can delay a first successful call by seconds.
-std::shared_ptr<grpc::Channel> OpenFreshChannel(const std::string& address);
+std::shared_ptr<grpc::Channel> OpenFreshChannel(
+    const std::string& address,
+    const TransportSecurity& security = *TransportSecurity::Plaintext());
 
 }  // namespace ps
 

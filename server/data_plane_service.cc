@@ -313,9 +313,14 @@ struct DataPlaneService::PushStreamState {
 
 class DataPlaneService::PushStreamCall : public grpc::ServerReadReactor<grpc::ByteBuffer> {
  public:
+  // `allowed`: the caller's authorization; a refused stream is answered before any read.
   PushStreamCall(DataPlaneService* service, grpc::CallbackServerContext* context,
-                 grpc::ByteBuffer* response)
+                 grpc::ByteBuffer* response, const grpc::Status& allowed)
       : service_(service), context_(context), state_(std::make_shared<PushStreamState>()) {
+    if (!allowed.ok()) {
+      Finish(allowed);
+      return;
+    }
     state_->response = response;
     {
       absl::MutexLock lock(&state_->mu);
@@ -420,7 +425,9 @@ class DataPlaneService::SnapshotWriter : public grpc::ServerWriteReactor<grpc::B
 };
 
 DataPlaneService::DataPlaneService(DataPlaneOptions options)
-    : options_(std::move(options)), replicator_(options_.replication_timeout) {
+    : options_(std::move(options)),
+      authorizer_(v1::ParameterServer::service_full_name(), options_.security),
+      replicator_(options_.replication_timeout, options_.security) {
   learner_thread_ = std::thread([this] { LearnerLoop(); });
   handoff_thread_ = std::thread([this] { HandoffLoop(); });
 }
@@ -508,6 +515,10 @@ grpc::ServerUnaryReactor* DataPlaneService::Push(grpc::CallbackServerContext* co
   auto progress = std::make_shared<PushProgress>();
   progress->completion = call->completion();
   progress->response = response;
+  if (grpc::Status allowed = authorizer_.Check(*context, "Push"); !allowed.ok()) {
+    progress->completion->Finish(allowed);
+    return call;
+  }
   v1::PushRequest header;
   absl::StatusOr<FrameReader> reader = FrameReader::Open(*request, &header);
   if (!reader.ok()) {
@@ -562,6 +573,10 @@ grpc::ServerUnaryReactor* DataPlaneService::PushPull(grpc::CallbackServerContext
   auto* call = new PushPullCall(this, context, response);
   auto progress = std::make_shared<PushProgress>();
   progress->completion = call->completion();
+  if (grpc::Status allowed = authorizer_.Check(*context, "PushPull"); !allowed.ok()) {
+    progress->completion->Finish(allowed);
+    return call;
+  }
   v1::PushPullRequest header;
   absl::StatusOr<FrameReader> reader = FrameReader::Open(*request, &header);
   if (!reader.ok()) {
@@ -759,6 +774,10 @@ grpc::ServerUnaryReactor* DataPlaneService::Pull(grpc::CallbackServerContext* co
                                                  const grpc::ByteBuffer* request,
                                                  grpc::ByteBuffer* response) {
   auto* call = new PullCall(this, context, response);
+  if (grpc::Status allowed = authorizer_.Check(*context, "Pull"); !allowed.ok()) {
+    call->Finish(allowed);
+    return call;
+  }
   if (absl::Status prepared = PreparePull(context, *request, call); !prepared.ok()) {
     spdlog::debug("pull rejected: {}", prepared.ToString());
     call->Finish(ToGrpcStatus(prepared));
@@ -770,7 +789,7 @@ grpc::ServerUnaryReactor* DataPlaneService::Pull(grpc::CallbackServerContext* co
 
 grpc::ServerReadReactor<grpc::ByteBuffer>* DataPlaneService::PushStream(
     grpc::CallbackServerContext* context, grpc::ByteBuffer* response) {
-  return new PushStreamCall(this, context, response);
+  return new PushStreamCall(this, context, response, authorizer_.Check(*context, "PushStream"));
 }
 
 void DataPlaneService::HandlePushStreamMessage(grpc::CallbackServerContext* context,
@@ -911,10 +930,14 @@ void DataPlaneService::CancelWaiting(PullCall* call) {
                    " (slower workers have not pushed) when the client gave up")));
 }
 
-grpc::ServerUnaryReactor* DataPlaneService::Replicate(grpc::CallbackServerContext*,
+grpc::ServerUnaryReactor* DataPlaneService::Replicate(grpc::CallbackServerContext* context,
                                                       const grpc::ByteBuffer* request,
                                                       grpc::ByteBuffer* response) {
   auto* call = new CompletionReactor();
+  if (grpc::Status allowed = authorizer_.Check(*context, "Replicate"); !allowed.ok()) {
+    call->completion()->Finish(allowed);
+    return call;
+  }
   auto work = std::make_shared<ReplicateWork>();
   work->completion = call->completion();
   work->request = *request;
@@ -1006,7 +1029,10 @@ void DataPlaneService::HandleReplicate(const std::shared_ptr<ReplicateWork>& wor
 }
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* DataPlaneService::FetchShardSnapshot(
-    grpc::CallbackServerContext*, const grpc::ByteBuffer* raw_request) {
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* raw_request) {
+  if (grpc::Status allowed = authorizer_.Check(*context, "FetchShardSnapshot"); !allowed.ok()) {
+    return new SnapshotWriter(allowed);
+  }
   v1::FetchShardSnapshotRequest request;
   if (!ParseMessage(*raw_request, &request)) {
     return new SnapshotWriter(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
@@ -1026,8 +1052,12 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* DataPlaneService::FetchShardSnapshot
 grpc::ServerUnaryReactor* DataPlaneService::DescribeShards(grpc::CallbackServerContext* context,
                                                            const v1::DescribeShardsRequest*,
                                                            v1::DescribeShardsResponse* response) {
-  *response = replicas_.Describe();
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (grpc::Status allowed = authorizer_.Check(*context, "DescribeShards"); !allowed.ok()) {
+    reactor->Finish(allowed);
+    return reactor;
+  }
+  *response = replicas_.Describe();
   reactor->Finish(grpc::Status::OK);
   return reactor;
 }
@@ -1036,6 +1066,10 @@ grpc::ServerUnaryReactor* DataPlaneService::Checkpoint(grpc::CallbackServerConte
                                                        const v1::CheckpointRequest* request,
                                                        v1::CheckpointResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (grpc::Status allowed = authorizer_.Check(*context, "Checkpoint"); !allowed.ok()) {
+    reactor->Finish(allowed);
+    return reactor;
+  }
   absl::MutexLock lock(&checkpoint_mu_);
   if (checkpoint_running_) {
     reactor->Finish(grpc::Status(grpc::StatusCode::ABORTED,
@@ -1099,7 +1133,7 @@ void DataPlaneService::LearnerLoop() {
 absl::Status DataPlaneService::FetchAndInstall(const ReplicaSet::SnapshotToFetch& item) {
   const absl::Time start = absl::Now();
   std::unique_ptr<v1::ParameterServer::Stub> stub =
-      v1::ParameterServer::NewStub(OpenChannel(item.primary_address));
+      v1::ParameterServer::NewStub(OpenChannel(item.primary_address, *options_.security));
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(absl::Now() + options_.snapshot_timeout));
   v1::FetchShardSnapshotRequest request;

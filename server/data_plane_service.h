@@ -43,6 +43,8 @@
 #include "absl/synchronization/mutex.h"
 #include "proto/coordinator.pb.h"
 #include "proto/parameter_server.grpc.pb.h"
+#include "common/authorizer.h"
+#include "common/transport_security.h"
 #include "server/parked_pulls.h"
 #include "server/replica_set.h"
 #include "server/replicator.h"
@@ -72,6 +74,9 @@ struct DataPlaneOptions {
   // How long a checkpoint waits for a BSP shard to reach its cut clock (training goes on
   // meanwhile; only the checkpoint waits).
   absl::Duration checkpoint_cut_timeout = absl::Minutes(10);
+  // Who callers are (every rpc checks their roles against its allowed_roles in the proto) and
+  // how this server's channels to other servers are secured.
+  std::shared_ptr<const TransportSecurity> security = TransportSecurity::Plaintext();
 };
 
 class DataPlaneService final
@@ -220,6 +225,7 @@ class DataPlaneService final
 
   // Last, so that it is destroyed first: its destructor waits for the callbacks of the calls in
   // flight, which use the members above.
+  const Authorizer authorizer_;
   Replicator replicator_;
 };
 

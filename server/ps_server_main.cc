@@ -14,6 +14,7 @@
 #include "common/grpc_endpoint.h"
 #include "common/denormals.h"
 #include "common/logging.h"
+#include "common/security_flags.h"
 #include "common/termination_signal.h"
 #include "proto/parameter_server.grpc.pb.h"
 #include "server/data_plane_service.h"
@@ -38,6 +39,10 @@ ABSL_FLAG(int, lease_ms, 0,
 ABSL_FLAG(int, replication_timeout_ms, 5000,
           "Deadline of one replication call to a backup, in ms; a backup that misses it is "
           "reported to the coordinator.");
+ABSL_FLAG(int, max_message_mb, 256,
+          "Largest request the server accepts, in MiB (RESOURCE_EXHAUSTED beyond): a push or "
+          "pull frame carries at most the shards of a table this server leads, so the default "
+          "fits dense tables up to about 256 MiB per server.");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error, critical or off.");
 
 int main(int argc, char** argv) {
@@ -60,6 +65,19 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "ps_server: --lease_ms must be >= 0 and --replication_timeout_ms > 0\n");
     return 2;
   }
+  if (absl::GetFlag(FLAGS_max_message_mb) < 1 || absl::GetFlag(FLAGS_max_message_mb) > 1024) {
+    std::fprintf(stderr, "ps_server: --max_message_mb must be 1..1024\n");
+    return 2;
+  }
+  absl::StatusOr<std::shared_ptr<ps::TransportSecurity>> security =
+      ps::TransportSecurityFromFlags();
+  absl::Status secure = security.status();
+  if (secure.ok()) secure = (*security)->CheckListenAddress(absl::GetFlag(FLAGS_bind_host));
+  if (!secure.ok()) {
+    std::fprintf(stderr, "ps_server: %s\n", secure.ToString().c_str());
+    return 2;
+  }
+  spdlog::info("transport: {}", (*security)->Describe());
   // The session starts after the service (it needs the service's address), so the service reaches
   // it through this pointer, set once registration returns; the service's threads use it under a
   // reader lock, and main replaces it (after an expulsion) under the writer lock.
@@ -75,6 +93,7 @@ int main(int argc, char** argv) {
   ps::DataPlaneOptions data_plane_options;
   data_plane_options.replication_timeout =
       absl::Milliseconds(absl::GetFlag(FLAGS_replication_timeout_ms));
+  data_plane_options.security = *security;
   data_plane_options.lease_valid = [&] {
     absl::ReaderMutexLock lock(&for_service.mu);
     return for_service.session != nullptr &&
@@ -99,6 +118,8 @@ int main(int argc, char** argv) {
   endpoint_options.port = absl::GetFlag(FLAGS_port);
   endpoint_options.advertise_host = absl::GetFlag(FLAGS_advertise_host);
   endpoint_options.address_file = absl::GetFlag(FLAGS_address_file);
+  endpoint_options.security = *security;
+  endpoint_options.max_message_bytes = absl::GetFlag(FLAGS_max_message_mb) << 20;
   absl::StatusOr<ps::RunningEndpoint> endpoint =
       ps::StartEndpoint(endpoint_options, {&parameter_server});
   if (!endpoint.ok()) {
@@ -113,6 +134,7 @@ int main(int argc, char** argv) {
   session_options.role = ps::v1::MemberRef::ROLE_SERVER;
   session_options.advertised_address = endpoint->advertised_address;
   session_options.register_timeout = absl::Seconds(absl::GetFlag(FLAGS_register_timeout_s));
+  session_options.security = *security;
   // Shared by main and the session's watch thread, which calls the map callback.
   struct {
     absl::Mutex mu;
@@ -176,7 +198,7 @@ int main(int argc, char** argv) {
 
   int signal_number = 0;
   while (true) {
-    signal_number = ps::WaitForTerminationSignal();
+    signal_number = ps::WaitForTerminationSignal(ps::ReloadOnHangup(*security));
     if (!expelled.exchange(false)) break;
     spdlog::error(
         "the coordinator declared this server dead (it was unreachable or stalled for longer "

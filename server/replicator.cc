@@ -37,7 +37,7 @@ Replicator::~Replicator() {
 grpc::GenericStub& Replicator::StubFor(const std::string& address) {
   absl::MutexLock lock(&mu_);
   std::unique_ptr<grpc::GenericStub>& stub = stubs_[address];
-  if (stub == nullptr) stub = std::make_unique<grpc::GenericStub>(OpenChannel(address));
+  if (stub == nullptr) stub = std::make_unique<grpc::GenericStub>(OpenChannel(address, *security_));
   return *stub;
 }
 

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "common/transport_security.h"
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
@@ -43,7 +44,11 @@ struct ReplicationResult {
 
 class Replicator {
  public:
-  explicit Replicator(absl::Duration timeout) : timeout_(timeout) {}
+  // Calls time out after `timeout`; channels are secured as `security` says.
+  explicit Replicator(
+      absl::Duration timeout,
+      std::shared_ptr<const TransportSecurity> security = TransportSecurity::Plaintext())
+      : timeout_(timeout), security_(std::move(security)) {}
   // Cancels the calls in flight and waits for their callbacks (the stubs' channels must outlive
   // them).
   ~Replicator();
@@ -58,6 +63,7 @@ class Replicator {
   grpc::GenericStub& StubFor(const std::string& address);
 
   const absl::Duration timeout_;
+  const std::shared_ptr<const TransportSecurity> security_;
   absl::Mutex mu_;
   absl::flat_hash_map<std::string, std::unique_ptr<grpc::GenericStub>> stubs_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_set<grpc::ClientContext*> in_flight_ ABSL_GUARDED_BY(mu_);

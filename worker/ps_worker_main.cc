@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <functional>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -21,6 +22,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/denormals.h"
 #include "common/logging.h"
+#include "common/security_flags.h"
 #include "common/termination_signal.h"
 #include "spdlog/spdlog.h"
 #include "worker/client/ps_client.h"
@@ -150,7 +152,7 @@ int ExitCode(const absl::Status& status) {
 // the start (also while waiting for the other workers); the thread raises SIGTERM itself when it
 // is done, so one wait covers both. A signal before then is an orderly stop: the worker leaves
 // the cluster and exits 0. Returns the exit status.
-int TrainOnCluster(const WorkerJobOptions& options) {
+int TrainOnCluster(const WorkerJobOptions& options, const std::function<void()>& on_hangup) {
   absl::Mutex mu;
   std::unique_ptr<PsClient> client;  // Guarded by mu once the thread runs.
   std::atomic<bool> finished{false};
@@ -167,7 +169,7 @@ int TrainOnCluster(const WorkerJobOptions& options) {
     finished = true;
     kill(getpid(), SIGTERM);
   });
-  const int signal_number = WaitForTerminationSignal();
+  const int signal_number = WaitForTerminationSignal(on_hangup);
   if (!finished) {
     spdlog::info("received signal {} before training finished; leaving the cluster",
                  signal_number);
@@ -229,12 +231,18 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "ps_worker: %s\n", logging.ToString().c_str());
     return 2;
   }
-  const ps::WorkerJobOptions options = ps::OptionsFromFlags();
+  ps::WorkerJobOptions options = ps::OptionsFromFlags();
   // Before anything touches the network or a file: a mistyped flag fails at once.
-  if (absl::Status valid = ps::ValidateWorkerJobOptions(options); !valid.ok()) {
+  absl::Status valid = ps::ValidateWorkerJobOptions(options);
+  absl::StatusOr<std::shared_ptr<ps::TransportSecurity>> security =
+      ps::TransportSecurityFromFlags();
+  if (valid.ok()) valid = security.status();
+  if (!valid.ok()) {
     spdlog::critical("{}", valid.ToString());
     return 2;
   }
-  if (options.mode == "train") return ps::TrainOnCluster(options);
+  options.security = *security;
+  if (options.mode == "train") spdlog::info("transport: {}", (*security)->Describe());
+  if (options.mode == "train") return ps::TrainOnCluster(options, ps::ReloadOnHangup(*security));
   return ps::RunInProcess(options);
 }

@@ -25,9 +25,12 @@ constexpr uint64_t kFirstCutLead = 2;
 
 class GrpcServerCheckpointClient final : public ServerCheckpointClient {
  public:
+  explicit GrpcServerCheckpointClient(std::shared_ptr<const TransportSecurity> security)
+      : security_(std::move(security)) {}
+
   absl::StatusOr<v1::DescribeShardsResponse> DescribeShards(const std::string& address,
                                                             absl::Time deadline) override {
-    auto stub = v1::ParameterServer::NewStub(OpenChannel(address));
+    auto stub = v1::ParameterServer::NewStub(OpenChannel(address, *security_));
     grpc::ClientContext context;
     context.set_deadline(absl::ToChronoTime(deadline));
     v1::DescribeShardsResponse response;
@@ -39,7 +42,7 @@ class GrpcServerCheckpointClient final : public ServerCheckpointClient {
   absl::StatusOr<v1::CheckpointResponse> Checkpoint(const std::string& address,
                                                     const v1::CheckpointRequest& request,
                                                     absl::Time deadline) override {
-    auto stub = v1::ParameterServer::NewStub(OpenChannel(address));
+    auto stub = v1::ParameterServer::NewStub(OpenChannel(address, *security_));
     grpc::ClientContext context;
     context.set_deadline(absl::ToChronoTime(deadline));
     v1::CheckpointResponse response;
@@ -47,14 +50,18 @@ class GrpcServerCheckpointClient final : public ServerCheckpointClient {
     if (!status.ok()) return FromGrpcStatus(status);
     return response;
   }
+
+ private:
+  const std::shared_ptr<const TransportSecurity> security_;
 };
 
 int64_t UnixMillis(absl::Time time) { return absl::ToUnixMillis(time); }
 
 }  // namespace
 
-std::unique_ptr<ServerCheckpointClient> NewGrpcServerCheckpointClient() {
-  return std::make_unique<GrpcServerCheckpointClient>();
+std::unique_ptr<ServerCheckpointClient> NewGrpcServerCheckpointClient(
+    std::shared_ptr<const TransportSecurity> security) {
+  return std::make_unique<GrpcServerCheckpointClient>(std::move(security));
 }
 
 absl::Status ValidateCheckpointOptions(const CheckpointOptions& options) {

@@ -29,6 +29,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/transport_security.h"
 #include "proto/coordinator.pb.h"
 #include "proto/parameter_server.pb.h"
 #include "server/coordinator/cluster_state.h"
@@ -47,7 +48,9 @@ class ServerCheckpointClient {
 };
 
 // Over gRPC (ParameterServer stubs on fresh channels).
-std::unique_ptr<ServerCheckpointClient> NewGrpcServerCheckpointClient();
+// Over channels secured as `security` says.
+std::unique_ptr<ServerCheckpointClient> NewGrpcServerCheckpointClient(
+    std::shared_ptr<const TransportSecurity> security = TransportSecurity::Plaintext());
 
 struct CheckpointOptions {
   // Root of the checkpoints (common/checkpoint/checkpoint_store.h); "" turns checkpoints off.

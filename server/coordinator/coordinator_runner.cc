@@ -95,10 +95,11 @@ std::optional<int> CoordinatorRunner::LoadAndResume(
 int CoordinatorRunner::Serve(ClusterState& state, const std::function<bool()>& may_serve,
                              const std::function<int()>& wait) {
   std::unique_ptr<ServerCheckpointClient> checkpoint_client =
-      NewGrpcServerCheckpointClient();
+      NewGrpcServerCheckpointClient(options_.endpoint.security);
   CheckpointManager checkpoints(state, *checkpoint_client, options_.checkpoints,
                                     state.restored_from());
-  CoordinatorService service(state, CoordinatorService::DefaultProber(), &checkpoints);
+  CoordinatorService service(state, CoordinatorService::DefaultProber(), &checkpoints,
+                             options_.endpoint.security);
   if (may_serve) service.SetServingGate(may_serve);
   absl::StatusOr<RunningEndpoint> endpoint =
       StartEndpoint(options_.endpoint, {&service});

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
+#include "proto/auth.pb.h"
 
 namespace ps {
 namespace {
@@ -14,24 +15,52 @@ constexpr absl::Duration kProbeTimeout = absl::Milliseconds(200);
 }  // namespace
 
 CoordinatorService::CoordinatorService(ClusterState& state, ConnectionProber prober,
-                                       CheckpointManager* checkpoints)
-    : state_(state), checkpoints_(checkpoints), prober_(std::move(prober)) {}
+                                       CheckpointManager* checkpoints,
+                                       std::shared_ptr<const TransportSecurity> security)
+    : state_(state),
+      checkpoints_(checkpoints),
+      prober_(std::move(prober)),
+      authorizer_(v1::Coordinator::service_full_name(), std::move(security)) {}
 
-grpc::Status CoordinatorService::Admit() const {
+grpc::Status CoordinatorService::Serving() const {
   if (!may_serve_ || may_serve_()) return grpc::Status::OK;
   return grpc::Status(grpc::StatusCode::UNAVAILABLE,
                       "this coordinator is not serving: it does not lead, or its etcd lease may "
                       "have lapsed; try the next coordinator address");
 }
 
+grpc::Status CoordinatorService::Admit(const grpc::ServerContext& context, absl::string_view method,
+                                       RoleSet* caller) const {
+  if (grpc::Status serving = Serving(); !serving.ok()) return serving;
+  return authorizer_.Check(context, method, caller);
+}
+
+grpc::Status CoordinatorService::AdmitMember(const grpc::ServerContext& context,
+                                             absl::string_view method,
+                                             const v1::MemberRef& member) const {
+  RoleSet caller;
+  if (grpc::Status admitted = Admit(context, method, &caller); !admitted.ok()) return admitted;
+  // A worker must not keep a server alive, make it leave or report it as itself, nor the reverse.
+  const v1::PeerRole needed = member.role() == v1::MemberRef::ROLE_SERVER ? v1::PEER_ROLE_SERVER
+                                                                          : v1::PEER_ROLE_WORKER;
+  if (caller.Contains(needed)) return grpc::Status::OK;
+  return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                      absl::StrCat(method, " for a ", RoleName(needed),
+                                   " member needs that role; the caller's roles are ",
+                                   caller.ToString()));
+}
+
 ConnectionProber CoordinatorService::DefaultProber() {
   return [](const std::string& address) { return ProbeConnection(address, kProbeTimeout); };
 }
 
-grpc::Status CoordinatorService::ReportUnreachable(grpc::ServerContext*,
+grpc::Status CoordinatorService::ReportUnreachable(grpc::ServerContext* context,
                                                    const v1::ReportUnreachableRequest* request,
                                                    v1::ReportUnreachableResponse* response) {
-  if (grpc::Status admitted = Admit(); !admitted.ok()) return admitted;
+  if (grpc::Status admitted = AdmitMember(*context, "ReportUnreachable", request->reporter());
+      !admitted.ok()) {
+    return admitted;
+  }
   absl::StatusOr<ClusterState::Suspect> suspect =
       state_.SuspectUnreachable(request->reporter(), request->server_id());
   response->set_epoch(state_.Map().epoch());
@@ -66,10 +95,10 @@ grpc::Status CoordinatorService::ReportUnreachable(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status CoordinatorService::RegisterServer(grpc::ServerContext*,
+grpc::Status CoordinatorService::RegisterServer(grpc::ServerContext* context,
                                                 const v1::RegisterServerRequest* request,
                                                 v1::RegisterServerResponse* response) {
-  if (grpc::Status admitted = Admit(); !admitted.ok()) return admitted;
+  if (grpc::Status admitted = Admit(*context, "RegisterServer"); !admitted.ok()) return admitted;
   absl::StatusOr<Registration> registration = state_.RegisterServer(request->address(), absl::Now());
   if (!registration.ok()) return ToGrpcStatus(registration.status());
   response->set_server_id(registration->id);
@@ -81,10 +110,10 @@ grpc::Status CoordinatorService::RegisterServer(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status CoordinatorService::RegisterWorker(grpc::ServerContext*,
+grpc::Status CoordinatorService::RegisterWorker(grpc::ServerContext* context,
                                                 const v1::RegisterWorkerRequest* request,
                                                 v1::RegisterWorkerResponse* response) {
-  if (grpc::Status admitted = Admit(); !admitted.ok()) return admitted;
+  if (grpc::Status admitted = Admit(*context, "RegisterWorker"); !admitted.ok()) return admitted;
   absl::StatusOr<Registration> registration = state_.RegisterWorker(request->address(), absl::Now());
   if (!registration.ok()) return ToGrpcStatus(registration.status());
   response->set_worker_id(registration->id);
@@ -98,9 +127,12 @@ grpc::Status CoordinatorService::RegisterWorker(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status CoordinatorService::Heartbeat(grpc::ServerContext*, const v1::HeartbeatRequest* request,
+grpc::Status CoordinatorService::Heartbeat(grpc::ServerContext* context, const v1::HeartbeatRequest* request,
                                            v1::HeartbeatResponse* response) {
-  if (grpc::Status admitted = Admit(); !admitted.ok()) return admitted;
+  if (grpc::Status admitted = AdmitMember(*context, "Heartbeat", request->member());
+      !admitted.ok()) {
+    return admitted;
+  }
   absl::StatusOr<uint64_t> epoch =
       state_.Heartbeat(request->member(), request->known_epoch(), absl::Now(),
                        request->steps_done());
@@ -109,9 +141,12 @@ grpc::Status CoordinatorService::Heartbeat(grpc::ServerContext*, const v1::Heart
   return grpc::Status::OK;
 }
 
-grpc::Status CoordinatorService::Leave(grpc::ServerContext*, const v1::LeaveRequest* request,
+grpc::Status CoordinatorService::Leave(grpc::ServerContext* context, const v1::LeaveRequest* request,
                                        v1::LeaveResponse* response) {
-  if (grpc::Status admitted = Admit(); !admitted.ok()) return admitted;
+  if (grpc::Status admitted = AdmitMember(*context, "Leave", request->member());
+      !admitted.ok()) {
+    return admitted;
+  }
   absl::StatusOr<uint64_t> epoch = state_.Leave(request->member(), request->finished());
   if (!epoch.ok()) return ToGrpcStatus(epoch.status());
   response->set_epoch(*epoch);
@@ -121,7 +156,7 @@ grpc::Status CoordinatorService::Leave(grpc::ServerContext*, const v1::LeaveRequ
 grpc::Status CoordinatorService::WatchClusterMap(grpc::ServerContext* context,
                                                  const v1::WatchClusterMapRequest* request,
                                                  grpc::ServerWriter<v1::ClusterMap>* writer) {
-  if (grpc::Status admitted = Admit(); !admitted.ok()) return admitted;
+  if (grpc::Status admitted = Admit(*context, "WatchClusterMap"); !admitted.ok()) return admitted;
   uint64_t known_epoch = request->known_epoch();
   uint64_t known_catalog_version = request->known_catalog_version();
   uint64_t known_membership_version = request->known_membership_version();
@@ -133,7 +168,7 @@ grpc::Status CoordinatorService::WatchClusterMap(grpc::ServerContext* context,
       if (!state_.IsShutDown()) continue;
       return grpc::Status(grpc::StatusCode::UNAVAILABLE, "coordinator is shutting down");
     }
-    if (grpc::Status admitted = Admit(); !admitted.ok()) return admitted;
+    if (grpc::Status serving = Serving(); !serving.ok()) return serving;
     if (!writer->Write(*map)) break;  // The client went away.
     known_epoch = map->epoch();
     known_catalog_version = map->catalog_version();
@@ -142,10 +177,24 @@ grpc::Status CoordinatorService::WatchClusterMap(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-grpc::Status CoordinatorService::CreateTable(grpc::ServerContext*,
+grpc::Status CoordinatorService::CreateTable(grpc::ServerContext* context,
                                              const v1::CreateTableRequest* request,
                                              v1::CreateTableResponse* response) {
-  if (grpc::Status admitted = Admit(); !admitted.ok()) return admitted;
+  RoleSet caller;
+  if (grpc::Status admitted = Admit(*context, "CreateTable", &caller); !admitted.ok()) {
+    return admitted;
+  }
+  // Only admin creates; a worker joins a table that exists (the same spec again is answered as
+  // for admin, created = false; a different one ALREADY_EXISTS). Tables are never dropped, so
+  // one found here still exists below.
+  if (!caller.Contains(v1::PEER_ROLE_ADMIN) &&
+      absl::IsNotFound(state_.DescribeTable(request->spec().name()).status())) {
+    return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                        absl::StrCat("table '", request->spec().name(),
+                                     "' does not exist and only admin may create tables; a "
+                                     "worker joins it once an admin (psctl, or the job's chief "
+                                     "worker) has created it"));
+  }
   absl::StatusOr<std::pair<v1::TableInfo, bool>> created = state_.CreateTable(request->spec());
   if (!created.ok()) return ToGrpcStatus(created.status());
   *response->mutable_table() = std::move(created->first);
@@ -153,10 +202,10 @@ grpc::Status CoordinatorService::CreateTable(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status CoordinatorService::DescribeTable(grpc::ServerContext*,
+grpc::Status CoordinatorService::DescribeTable(grpc::ServerContext* context,
                                                const v1::DescribeTableRequest* request,
                                                v1::TableInfo* response) {
-  if (grpc::Status admitted = Admit(); !admitted.ok()) return admitted;
+  if (grpc::Status admitted = Admit(*context, "DescribeTable"); !admitted.ok()) return admitted;
   absl::StatusOr<v1::TableInfo> table = state_.DescribeTable(request->name());
   if (!table.ok()) return ToGrpcStatus(table.status());
   *response = *std::move(table);
@@ -164,9 +213,9 @@ grpc::Status CoordinatorService::DescribeTable(grpc::ServerContext*,
 }
 
 grpc::Status CoordinatorService::ReportReplicaFailure(
-    grpc::ServerContext*, const v1::ReportReplicaFailureRequest* request,
+    grpc::ServerContext* context, const v1::ReportReplicaFailureRequest* request,
     v1::ReportReplicaFailureResponse* response) {
-  if (grpc::Status admitted = Admit(); !admitted.ok()) return admitted;
+  if (grpc::Status admitted = Admit(*context, "ReportReplicaFailure"); !admitted.ok()) return admitted;
   absl::StatusOr<uint64_t> epoch = state_.ReportReplicaFailure(*request);
   if (!epoch.ok()) return ToGrpcStatus(epoch.status());
   response->set_epoch(*epoch);
@@ -174,27 +223,27 @@ grpc::Status CoordinatorService::ReportReplicaFailure(
 }
 
 grpc::Status CoordinatorService::ReportLearnerCaughtUp(
-    grpc::ServerContext*, const v1::ReportLearnerCaughtUpRequest* request,
+    grpc::ServerContext* context, const v1::ReportLearnerCaughtUpRequest* request,
     v1::ReportLearnerCaughtUpResponse* response) {
-  if (grpc::Status admitted = Admit(); !admitted.ok()) return admitted;
+  if (grpc::Status admitted = Admit(*context, "ReportLearnerCaughtUp"); !admitted.ok()) return admitted;
   absl::StatusOr<uint64_t> epoch = state_.ReportLearnerCaughtUp(*request);
   if (!epoch.ok()) return ToGrpcStatus(epoch.status());
   response->set_epoch(*epoch);
   return grpc::Status::OK;
 }
 
-grpc::Status CoordinatorService::GetClusterStatus(grpc::ServerContext*,
+grpc::Status CoordinatorService::GetClusterStatus(grpc::ServerContext* context,
                                                   const v1::GetClusterStatusRequest*,
                                                   v1::ClusterStatus* response) {
-  if (grpc::Status admitted = Admit(); !admitted.ok()) return admitted;
+  if (grpc::Status admitted = Admit(*context, "GetClusterStatus"); !admitted.ok()) return admitted;
   *response = state_.Status(absl::Now());
   if (checkpoints_ != nullptr) *response->mutable_checkpoints() = checkpoints_->Status();
   return grpc::Status::OK;
 }
 
-grpc::Status CoordinatorService::Checkpoint(grpc::ServerContext*, const v1::CheckpointNowRequest*,
+grpc::Status CoordinatorService::Checkpoint(grpc::ServerContext* context, const v1::CheckpointNowRequest*,
                                             v1::CheckpointNowResponse* response) {
-  if (grpc::Status admitted = Admit(); !admitted.ok()) return admitted;
+  if (grpc::Status admitted = Admit(*context, "Checkpoint"); !admitted.ok()) return admitted;
   if (checkpoints_ == nullptr) {
     return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
                         "checkpoints are off: start ps_coordinator with --checkpoint_dir");
@@ -218,22 +267,22 @@ grpc::Status AnswerDrain(const absl::StatusOr<ClusterState::DrainProgress>& prog
 
 }  // namespace
 
-grpc::Status CoordinatorService::Drain(grpc::ServerContext*, const v1::DrainRequest* request,
+grpc::Status CoordinatorService::Drain(grpc::ServerContext* context, const v1::DrainRequest* request,
                                        v1::DrainResponse* response) {
-  if (grpc::Status admitted = Admit(); !admitted.ok()) return admitted;
+  if (grpc::Status admitted = Admit(*context, "Drain"); !admitted.ok()) return admitted;
   return AnswerDrain(state_.Drain(request->server_id()), response);
 }
 
-grpc::Status CoordinatorService::Undrain(grpc::ServerContext*, const v1::DrainRequest* request,
+grpc::Status CoordinatorService::Undrain(grpc::ServerContext* context, const v1::DrainRequest* request,
                                          v1::DrainResponse* response) {
-  if (grpc::Status admitted = Admit(); !admitted.ok()) return admitted;
+  if (grpc::Status admitted = Admit(*context, "Undrain"); !admitted.ok()) return admitted;
   return AnswerDrain(state_.Undrain(request->server_id()), response);
 }
 
-grpc::Status CoordinatorService::ReportHandoffReady(grpc::ServerContext*,
+grpc::Status CoordinatorService::ReportHandoffReady(grpc::ServerContext* context,
                                                     const v1::ReportHandoffReadyRequest* request,
                                                     v1::ReportHandoffReadyResponse* response) {
-  if (grpc::Status admitted = Admit(); !admitted.ok()) return admitted;
+  if (grpc::Status admitted = Admit(*context, "ReportHandoffReady"); !admitted.ok()) return admitted;
   absl::StatusOr<uint64_t> epoch = state_.ReportHandoffReady(*request);
   if (!epoch.ok()) return ToGrpcStatus(epoch.status());
   response->set_epoch(*epoch);

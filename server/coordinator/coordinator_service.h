@@ -11,7 +11,9 @@
 #include "absl/synchronization/mutex.h"
 #include "server/coordinator/checkpoint_manager.h"
 #include "server/coordinator/cluster_state.h"
+#include "common/authorizer.h"
 #include "common/connection_probe.h"
+#include "common/transport_security.h"
 
 namespace ps {
 
@@ -19,9 +21,12 @@ class CoordinatorService final : public v1::Coordinator::Service {
  public:
   // `state` is borrowed and must outlive the service; `prober` checks suspects (tests fake it);
   // `checkpoints`, borrowed too, takes checkpoints (null: the Checkpoint rpc answers
-  // FAILED_PRECONDITION).
-  explicit CoordinatorService(ClusterState& state, ConnectionProber prober = DefaultProber(),
-                              CheckpointManager* checkpoints = nullptr);
+  // FAILED_PRECONDITION); `security` says who callers are (every rpc checks their roles against
+  // its allowed_roles in the proto).
+  explicit CoordinatorService(
+      ClusterState& state, ConnectionProber prober = DefaultProber(),
+      CheckpointManager* checkpoints = nullptr,
+      std::shared_ptr<const TransportSecurity> security = TransportSecurity::Plaintext());
 
   grpc::Status RegisterServer(grpc::ServerContext* context, const v1::RegisterServerRequest* request,
                               v1::RegisterServerResponse* response) override;
@@ -77,12 +82,20 @@ class CoordinatorService final : public v1::Coordinator::Service {
 
  private:
   // OK, or the UNAVAILABLE status every rpc answers while the serving gate is closed.
-  grpc::Status Admit() const;
+  grpc::Status Serving() const;
+  // Serving(), then the caller's roles against `method`'s (their set in `*caller`). Every rpc
+  // starts with it.
+  grpc::Status Admit(const grpc::ServerContext& context, absl::string_view method,
+                     RoleSet* caller = nullptr) const;
+  // Admit(), and the caller has the role of `member` (server or worker) it speaks for.
+  grpc::Status AdmitMember(const grpc::ServerContext& context, absl::string_view method,
+                           const v1::MemberRef& member) const;
 
   ClusterState& state_;
   CheckpointManager* const checkpoints_;
   const ConnectionProber prober_;
   std::function<bool()> may_serve_;  // Set before serving, then constant.
+  const Authorizer authorizer_;
   absl::Mutex probing_mu_;
   absl::flat_hash_set<uint32_t> probing_ ABSL_GUARDED_BY(probing_mu_);
 };

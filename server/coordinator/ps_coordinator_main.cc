@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/logging.h"
+#include "common/security_flags.h"
 #include "common/termination_signal.h"
 #include "server/coordinator/checkpoint_manager.h"
 #include "server/coordinator/cluster_state.h"
@@ -116,10 +117,15 @@ int main(int argc, char** argv) {
   if (valid.ok() && !restore.empty() && checkpoint_options.directory.empty()) {
     valid = absl::InvalidArgumentError("--restore needs --checkpoint_dir (where to look)");
   }
+  absl::StatusOr<std::shared_ptr<ps::TransportSecurity>> security =
+      ps::TransportSecurityFromFlags();
+  if (valid.ok()) valid = security.status();
+  if (valid.ok()) valid = (*security)->CheckListenAddress(absl::GetFlag(FLAGS_bind_host));
   if (!valid.ok()) {
     spdlog::critical("invalid options: {}", valid.ToString());
     return 2;
   }
+  spdlog::info("transport: {}", (*security)->Describe());
 
   const std::string state_dir = absl::GetFlag(FLAGS_state_dir);
   const std::string state_store = absl::GetFlag(FLAGS_state_store);
@@ -131,6 +137,7 @@ int main(int argc, char** argv) {
   run.endpoint.port = absl::GetFlag(FLAGS_port);
   run.endpoint.advertise_host = absl::GetFlag(FLAGS_advertise_host);
   run.endpoint.address_file = absl::GetFlag(FLAGS_address_file);
+  run.endpoint.security = *security;
 
   // Several coordinators on etcd: every flag is checked before the network is touched.
   std::vector<std::string> endpoints;
@@ -163,8 +170,8 @@ int main(int argc, char** argv) {
 
   ps::CoordinatorRunner runner(run);
   // SIGTERM/SIGINT stop the run in order (a leader resigns).
-  std::thread signals([&runner] {
-    const int signal_number = ps::WaitForTerminationSignal();
+  std::thread signals([&runner, &security] {
+    const int signal_number = ps::WaitForTerminationSignal(ps::ReloadOnHangup(*security));
     runner.Stop(absl::StrCat("received signal ", signal_number));
   });
   int status = 0;

@@ -12,6 +12,7 @@
 #include "absl/time/time.h"
 #include "common/coordinator_addresses.h"
 #include "common/grpc_endpoint.h"
+#include "common/security_flags.h"
 #include "proto/coordinator.grpc.pb.h"
 
 ABSL_FLAG(std::string, coordinator, "127.0.0.1:7070",
@@ -289,7 +290,8 @@ int main(int argc, char** argv) {
       "  checkpoint       take a checkpoint now (needs ps_coordinator --checkpoint_dir)\n"
       "  drain SERVER     move every replica off a server (its id or host:port) and wait until\n"
       "                   it can be stopped with nothing lost (--wait=false: do not wait)\n"
-      "  undrain SERVER   return a drained server to service");
+      "  undrain SERVER   return a drained server to service\n"
+      "With TLS give an admin certificate: --tls_cert, --tls_key, --tls_ca (README \"Security\").");
   std::vector<char*> commands = absl::ParseCommandLine(argc, argv);
   const std::string command = commands.size() >= 2 ? commands[1] : "";
   const bool takes_server = command == "drain" || command == "undrain";
@@ -299,14 +301,23 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", absl::ProgramUsageMessage().data());
     return 2;
   }
-  absl::StatusOr<std::string> leader = ps::FindServingCoordinator(
-      absl::GetFlag(FLAGS_coordinator), absl::Seconds(absl::GetFlag(FLAGS_timeout_s)));
+  // TLS: psctl presents an admin certificate (--tls_cert, --tls_key, --tls_ca); tokens: an
+  // admin token (--token_file).
+  absl::StatusOr<std::shared_ptr<ps::TransportSecurity>> security =
+      ps::TransportSecurityFromFlags();
+  if (!security.ok()) {
+    std::fprintf(stderr, "psctl: %s\n", security.status().ToString().c_str());
+    return 2;
+  }
+  absl::StatusOr<std::string> leader =
+      ps::FindServingCoordinator(absl::GetFlag(FLAGS_coordinator),
+                                 absl::Seconds(absl::GetFlag(FLAGS_timeout_s)), **security);
   if (!leader.ok()) {
     std::fprintf(stderr, "psctl: cannot reach the coordinator at %s: %s\n",
                  absl::GetFlag(FLAGS_coordinator).c_str(), leader.status().ToString().c_str());
     return 2;
   }
-  auto coordinator = ps::v1::Coordinator::NewStub(ps::OpenChannel(*leader));
+  auto coordinator = ps::v1::Coordinator::NewStub(ps::OpenChannel(*leader, **security));
   if (command == "checkpoint") return TakeCheckpoint(*coordinator);
   if (takes_server) return Drain(*coordinator, commands[2], command == "undrain");
   return PrintStatus(*coordinator);

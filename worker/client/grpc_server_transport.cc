@@ -106,7 +106,7 @@ void GrpcServerTransport::Call(const std::string& address, absl::string_view met
 grpc::GenericStub& GrpcServerTransport::StubFor(const std::string& address) {
   absl::MutexLock lock(&mu_);
   std::unique_ptr<grpc::GenericStub>& stub = stubs_[address];
-  if (stub == nullptr) stub = std::make_unique<grpc::GenericStub>(OpenChannel(address));
+  if (stub == nullptr) stub = std::make_unique<grpc::GenericStub>(OpenChannel(address, *security_));
   return *stub;
 }
 

@@ -12,6 +12,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
+#include "common/transport_security.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "worker/client/server_transport.h"
 
@@ -19,7 +20,10 @@ namespace ps {
 
 class GrpcServerTransport : public ServerTransport {
  public:
-  GrpcServerTransport() = default;
+  // Channels are secured as `security` says.
+  explicit GrpcServerTransport(
+      std::shared_ptr<const TransportSecurity> security = TransportSecurity::Plaintext())
+      : security_(std::move(security)) {}
   GrpcServerTransport(const GrpcServerTransport&) = delete;
   GrpcServerTransport& operator=(const GrpcServerTransport&) = delete;
 
@@ -32,6 +36,7 @@ class GrpcServerTransport : public ServerTransport {
  private:
   grpc::GenericStub& StubFor(const std::string& address);
 
+  const std::shared_ptr<const TransportSecurity> security_;
   absl::Mutex mu_;
   absl::flat_hash_map<std::string, std::unique_ptr<grpc::GenericStub>> stubs_ ABSL_GUARDED_BY(mu_);
 };

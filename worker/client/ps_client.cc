@@ -44,7 +44,7 @@ OperationExecutorOptions ExecutorOptions(const PsClientOptions& options,
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<PsClient>> PsClient::Connect(const PsClientOptions& options) {
-  return Connect(options, std::make_unique<GrpcServerTransport>());
+  return Connect(options, std::make_unique<GrpcServerTransport>(options.security));
 }
 
 absl::StatusOr<std::unique_ptr<PsClient>> PsClient::Connect(
@@ -54,6 +54,7 @@ absl::StatusOr<std::unique_ptr<PsClient>> PsClient::Connect(
   session_options.role = v1::MemberRef::ROLE_WORKER;
   session_options.observer = options.observer;
   session_options.register_timeout = options.connect_timeout;
+  session_options.security = options.security;
   absl::StatusOr<std::unique_ptr<CoordinatorSession>> session = CoordinatorSession::Start(
       session_options, nullptr, [](const absl::Status& status) {
         spdlog::error("the coordinator expelled this worker ({}); its pushes will be refused",
@@ -105,16 +106,40 @@ absl::StatusOr<v1::TableInfo> PsClient::CreateTable(const v1::TableSpec& spec) {
   v1::CreateTableResponse response;
   // Idempotent (an existing table with the same spec is returned), so safe to retry on another
   // coordinator after an unknown outcome.
-  const absl::Status status = session_->CallCoordinator(
-      [&](v1::Coordinator::Stub& coordinator, grpc::ClientContext& context) {
-        return coordinator.CreateTable(&context, request, &response);
-      },
-      absl::Now() + options_.request_timeout);
+  const auto create = [&] {
+    return session_->CallCoordinator(
+        [&](v1::Coordinator::Stub& coordinator, grpc::ClientContext& context) {
+          return coordinator.CreateTable(&context, request, &response);
+        },
+        absl::Now() + options_.request_timeout);
+  };
+  absl::Status status = create();
+  // Without the admin role a worker only joins a table an admin (the job's chief worker, psctl)
+  // creates: while it does not exist, wait for it as for the cluster at start.
+  const absl::Time give_up = absl::Now() + options_.connect_timeout;
+  bool waiting = false;
+  while (absl::IsPermissionDenied(status) && absl::Now() < give_up &&
+         absl::IsNotFound(LookupTableNow(spec.name()).status())) {
+    if (!waiting) {
+      spdlog::info("table '{}' does not exist yet and this worker may not create it (no admin "
+                   "role): waiting for an admin to create it",
+                   spec.name());
+      waiting = true;
+    }
+    absl::SleepFor(absl::Milliseconds(200));
+    status = create();
+  }
   if (!status.ok()) return status;
   return AwaitTable(response.table());
 }
 
 absl::StatusOr<v1::TableInfo> PsClient::LookupTable(const std::string& name) {
+  absl::StatusOr<v1::TableInfo> table = LookupTableNow(name);
+  if (!table.ok()) return table.status();
+  return AwaitTable(*table);
+}
+
+absl::StatusOr<v1::TableInfo> PsClient::LookupTableNow(const std::string& name) {
   v1::DescribeTableRequest request;
   request.set_name(name);
   v1::TableInfo table;
@@ -124,7 +149,7 @@ absl::StatusOr<v1::TableInfo> PsClient::LookupTable(const std::string& name) {
       },
       absl::Now() + options_.request_timeout);
   if (!status.ok()) return status;
-  return AwaitTable(table);
+  return table;
 }
 
 absl::StatusOr<v1::TableInfo> PsClient::AwaitTable(const v1::TableInfo& table) {

@@ -39,6 +39,7 @@
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "common/coordinator_session.h"
+#include "common/transport_security.h"
 #include "grpcpp/support/slice.h"
 #include "proto/coordinator.grpc.pb.h"
 #include "proto/types.pb.h"
@@ -73,6 +74,8 @@ struct PsClientOptions {
   // stream of one message per shard, which the server applies as they arrive (PushStream in
   // proto/parameter_server.proto). 0: never.
   uint64_t stream_push_bytes = uint64_t{8} << 20;
+  // How the channels to the coordinator and the servers are secured.
+  std::shared_ptr<const TransportSecurity> security = TransportSecurity::Plaintext();
 };
 
 // One shard's part of a gradient, encoded for the wire.
@@ -130,8 +133,10 @@ class PsClient {
   // Leaves the cluster.
   ~PsClient();
 
-  // Creates a table, or returns the existing one if an identical spec exists.
-  // Errors: AlreadyExists for a different spec under the same name; InvalidArgument for a bad spec.
+  // Creates a table, or returns the existing one if an identical spec exists. Without the admin
+  // role (TLS or tokens) it cannot create one: it waits up to connect_timeout for an admin to.
+  // Errors: AlreadyExists for a different spec under the same name; InvalidArgument for a bad
+  // spec; PermissionDenied when no admin created it in time.
   absl::StatusOr<v1::TableInfo> CreateTable(const v1::TableSpec& spec);
   // Errors: NotFound.
   absl::StatusOr<v1::TableInfo> LookupTable(const std::string& name);
@@ -238,6 +243,8 @@ class PsClient {
   absl::StatusOr<Operation> BeginOperation(const v1::TableInfo& table, v1::TableKind kind,
                                            bool push, size_t num_values,
                                            uint64_t expected_values) const;
+  // The coordinator's answer, without waiting for a map that lists the table.
+  absl::StatusOr<v1::TableInfo> LookupTableNow(const std::string& name);
   // Waits until the map lists `table` so that requests carry a catalog version that names it.
   absl::StatusOr<v1::TableInfo> AwaitTable(const v1::TableInfo& table);
   // Numbers `op` (a push gets the next seq), stamps the clock and has the executor send it to

@@ -266,6 +266,7 @@ absl::StatusOr<MlpModel> MlpFromCheckpoint(const WorkerJobOptions& options,
 PsClientOptions PsClientOptionsFor(const WorkerJobOptions& options) {
   PsClientOptions client;
   client.coordinator_address = options.coordinator;
+  client.security = options.security;
   client.wait_for_workers = options.workers;
   client.connect_timeout = absl::Seconds(options.register_timeout_s);
   client.pull_encoding =

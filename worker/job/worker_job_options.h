@@ -6,12 +6,14 @@
 #define PS_WORKER_JOB_WORKER_JOB_OPTIONS_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/transport_security.h"
 #include "proto/types.pb.h"
 
 namespace ps {
@@ -26,6 +28,8 @@ struct WorkerJobOptions {
   std::string mode = "train";
   // host:port of the coordinator (train).
   std::string coordinator = "127.0.0.1:7070";
+  // How the channels to the coordinator and servers are secured (train).
+  std::shared_ptr<const TransportSecurity> security = TransportSecurity::Plaintext();
   // auto (the GPU when usable, else the CPU), cuda or cpu.
   std::string device = "auto";
   // OpenBLAS threads on the CPU device; 0 = one per core.
