@@ -27,6 +27,7 @@
 #include "grpcpp/security/tls_certificate_verifier.h"
 #include "grpcpp/security/tls_credentials_options.h"
 #include "grpcpp/support/client_interceptor.h"
+#include "spdlog/spdlog.h"
 
 namespace ps {
 namespace {
@@ -447,7 +448,13 @@ std::string TransportSecurity::Describe() const {
 }
 
 absl::Status TransportSecurity::CheckListenAddress(const std::string& bind_host) const {
-  if (tls_ || options_.insecure || IsLoopback(bind_host)) return absl::OkStatus();
+  if (tls_ || IsLoopback(bind_host)) return absl::OkStatus();
+  if (options_.insecure) {
+    spdlog::warn("INSECURE: listening on {} in plaintext (--insecure): anyone who can reach this "
+                 "port can join the cluster, push into any table and read the model{}",
+                 bind_host, role_tokens_.empty() ? "" : " (tokens travel in the clear)");
+    return absl::OkStatus();
+  }
   return absl::FailedPreconditionError(absl::StrCat(
       "refusing to listen on ", bind_host,
       " in plaintext: anyone who can reach it could join the cluster, push into any table and "

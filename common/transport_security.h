@@ -106,7 +106,7 @@ class TransportSecurity {
   std::string Describe() const;
 
   // FailedPrecondition when this would listen in plaintext on an address other than loopback
-  // and `insecure` is not set.
+  // and `insecure` is not set; with `insecure`, OK and a loud warning in the log.
   absl::Status CheckListenAddress(const std::string& bind_host) const;
 
   std::shared_ptr<grpc::ServerCredentials> ServerCredentials() const;

@@ -78,7 +78,7 @@ absl::Status LocalCluster::StartCoordinator() {
   if (!address.ok()) return address.status();
   coordinator_address_ = *address;
   coordinator_addresses_ = {*address};
-  stub_ = v1::Coordinator::NewStub(OpenChannel(coordinator_address_));
+  stub_ = v1::Coordinator::NewStub(OpenChannel(coordinator_address_, *options_.security));
   stub_address_ = coordinator_address_;
   return absl::OkStatus();
 }
@@ -122,10 +122,10 @@ absl::Status LocalCluster::StartCoordinatorsOnEtcd() {
 v1::Coordinator::Stub& LocalCluster::coordinator() {
   if (coordinators_.size() > 1 || !options_.etcd_url.empty()) {
     absl::StatusOr<std::string> serving =
-        FindServingCoordinator(coordinator_address_, absl::Seconds(10));
+        FindServingCoordinator(coordinator_address_, absl::Seconds(10), *options_.security);
     const std::string address = serving.ok() ? *serving : coordinator_addresses_.front();
     if (stub_ == nullptr || address != stub_address_) {
-      stub_ = v1::Coordinator::NewStub(OpenFreshChannel(address));
+      stub_ = v1::Coordinator::NewStub(OpenFreshChannel(address, *options_.security));
       stub_address_ = address;
     }
   }
@@ -138,7 +138,7 @@ absl::StatusOr<int> LocalCluster::WaitForLeader(absl::Duration timeout, int not_
   while (absl::Now() < give_up) {
     for (size_t i = 0; i < coordinator_addresses_.size(); ++i) {
       if (static_cast<int>(i) == not_index) continue;
-      auto stub = v1::Coordinator::NewStub(OpenFreshChannel(coordinator_addresses_[i]));
+      auto stub = v1::Coordinator::NewStub(OpenFreshChannel(coordinator_addresses_[i], *options_.security));
       grpc::ClientContext context;
       context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Milliseconds(300)));
       v1::ClusterStatus status;
@@ -209,6 +209,10 @@ absl::StatusOr<std::unique_ptr<DaemonProcess>> LocalCluster::StartWorker(int ind
       generation == 0 ? absl::StrCat("worker-", index) : absl::StrCat("worker-", index, ".", generation);
   std::vector<std::string> args = {"--coordinator=" + coordinator_address_};
   args.insert(args.end(), options_.worker_args.begin(), options_.worker_args.end());
+  if (static_cast<size_t>(index) < options_.per_worker_args.size()) {
+    const std::vector<std::string>& own = options_.per_worker_args[index];
+    args.insert(args.end(), own.begin(), own.end());
+  }
   return DaemonProcess::Start(RunfilePath("worker/ps_worker"), args,
                               absl::StrCat(directory_, "/", name, ".log"));
 }

@@ -13,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/transport_security.h"
 #include "proto/coordinator.grpc.pb.h"
 #include "tests/harness/daemon_process.h"
 
@@ -27,6 +28,8 @@ struct LocalClusterOptions {
   uint32_t failure_timeout_ms = 1000;
   // Appended to every ps_worker command line.
   std::vector<std::string> worker_args;
+  // Then, for worker i < size(), these (e.g. its own certificate).
+  std::vector<std::vector<std::string>> per_worker_args;
   // Appended to every ps_server command line.
   std::vector<std::string> server_args;
   // Appended to the ps_coordinator command line.
@@ -36,6 +39,9 @@ struct LocalClusterOptions {
   // every address. Empty: one coordinator, as configured by coordinator_args.
   std::string etcd_url;
   int coordinators = 1;
+  // The test's own channels to the coordinator (an admin's certificate when the daemons run
+  // with TLS).
+  std::shared_ptr<const TransportSecurity> security = TransportSecurity::Plaintext();
 };
 
 class LocalCluster {

@@ -7,8 +7,9 @@
 namespace ps::testing {
 
 RawAnswer RawUnaryCall(const std::string& address, const std::string& method,
-                       const grpc::ByteBuffer& request, absl::Duration deadline) {
-  grpc::GenericStub stub(OpenChannel(address));
+                       const grpc::ByteBuffer& request, absl::Duration deadline,
+                       const TransportSecurity& security) {
+  grpc::GenericStub stub(OpenFreshChannel(address, security));
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(absl::Now() + deadline));
   grpc::ByteBuffer sent = request;

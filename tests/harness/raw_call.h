@@ -6,6 +6,7 @@
 #include <string>
 
 #include "absl/time/time.h"
+#include "common/transport_security.h"
 #include "grpcpp/support/byte_buffer.h"
 #include "grpcpp/support/status.h"
 
@@ -18,9 +19,11 @@ struct RawAnswer {
   std::string epoch_trailer;
 };
 
-// Calls `method` ("/ps.v1.ParameterServer/Push") at `address` with `request` and waits for it.
+// Calls `method` ("/ps.v1.ParameterServer/Push") at `address` with `request` and waits for it,
+// on a connection of its own secured as `security` says.
 RawAnswer RawUnaryCall(const std::string& address, const std::string& method,
-                       const grpc::ByteBuffer& request, absl::Duration deadline);
+                       const grpc::ByteBuffer& request, absl::Duration deadline,
+                       const TransportSecurity& security = *TransportSecurity::Plaintext());
 
 }  // namespace ps::testing
 
