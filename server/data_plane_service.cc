@@ -190,7 +190,11 @@ class DataPlaneService::PullCall : public grpc::ServerUnaryReactor, public Parke
 
   // When the pull was parked (PullResponse.parked_micros); written under the service's
   // waiting_mu_ before the call can be answered from another thread.
-  void MarkParked() { parked_at_ = absl::Now(); }
+  void MarkParked() {
+    parked_at_ = absl::Now();
+    client_ = context_->peer();
+  }
+  std::string client() const override { return client_; }
 
   // PushPull: the answer of the push, set once it was acknowledged; the response carries it.
   std::optional<v1::PushResponse> push_answer;
@@ -202,6 +206,7 @@ class DataPlaneService::PullCall : public grpc::ServerUnaryReactor, public Parke
  private:
   DataPlaneService* const service_;
   grpc::CallbackServerContext* const context_;
+  std::string client_;  // Set when parked.
   grpc::ByteBuffer* const response_;
   v1::PullResponse own_header_;
   absl::Time parked_at_ = absl::InfinitePast();
@@ -313,10 +318,15 @@ struct DataPlaneService::PushStreamState {
 
 class DataPlaneService::PushStreamCall : public grpc::ServerReadReactor<grpc::ByteBuffer> {
  public:
-  // `allowed`: the caller's authorization; a refused stream is answered before any read.
+  // `allowed`: the caller's authorization and stream cap; a refused stream is answered before
+  // any read. `client`: the peer whose open stream this is (CloseStream when done); empty when
+  // refused.
   PushStreamCall(DataPlaneService* service, grpc::CallbackServerContext* context,
-                 grpc::ByteBuffer* response, const grpc::Status& allowed)
-      : service_(service), context_(context), state_(std::make_shared<PushStreamState>()) {
+                 grpc::ByteBuffer* response, const grpc::Status& allowed, std::string client)
+      : service_(service),
+        context_(context),
+        state_(std::make_shared<PushStreamState>()),
+        client_(std::move(client)) {
     if (!allowed.ok()) {
       Finish(allowed);
       return;
@@ -344,12 +354,16 @@ class DataPlaneService::PushStreamCall : public grpc::ServerReadReactor<grpc::By
     StartRead(&incoming_);
   }
   void OnCancel() override { state_->Cancelled(); }
-  void OnDone() override { delete this; }
+  void OnDone() override {
+    if (!client_.empty()) service_->CloseStream(client_);
+    delete this;
+  }
 
  private:
   DataPlaneService* const service_;
   grpc::CallbackServerContext* const context_;
   const std::shared_ptr<PushStreamState> state_;
+  const std::string client_;
   grpc::ByteBuffer incoming_;
   size_t next_index_ = 0;
 };
@@ -426,6 +440,8 @@ class DataPlaneService::SnapshotWriter : public grpc::ServerWriteReactor<grpc::B
 
 DataPlaneService::DataPlaneService(DataPlaneOptions options)
     : options_(std::move(options)),
+      memory_quota_(options_.memory),
+      replicas_(&memory_quota_),
       authorizer_(v1::ParameterServer::service_full_name(), options_.security),
       replicator_(options_.replication_timeout, options_.security) {
   learner_thread_ = std::thread([this] { LearnerLoop(); });
@@ -789,7 +805,33 @@ grpc::ServerUnaryReactor* DataPlaneService::Pull(grpc::CallbackServerContext* co
 
 grpc::ServerReadReactor<grpc::ByteBuffer>* DataPlaneService::PushStream(
     grpc::CallbackServerContext* context, grpc::ByteBuffer* response) {
-  return new PushStreamCall(this, context, response, authorizer_.Check(*context, "PushStream"));
+  grpc::Status allowed = authorizer_.Check(*context, "PushStream");
+  std::string client;
+  if (allowed.ok()) {
+    client = context->peer();
+    allowed = OpenStream(client);
+    if (!allowed.ok()) client.clear();
+  }
+  return new PushStreamCall(this, context, response, allowed, std::move(client));
+}
+
+grpc::Status DataPlaneService::OpenStream(const std::string& client) {
+  absl::MutexLock lock(&streams_mu_);
+  int& open = streams_by_client_[client];
+  if (open >= options_.max_streams_per_client) {
+    if (open == 0) streams_by_client_.erase(client);
+    return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                        absl::StrCat(client, " has ", open, " push streams open here, its cap (",
+                                     "ps_server --max_streams_per_client); finish one first"));
+  }
+  ++open;
+  return grpc::Status::OK;
+}
+
+void DataPlaneService::CloseStream(const std::string& client) {
+  absl::MutexLock lock(&streams_mu_);
+  const auto found = streams_by_client_.find(client);
+  if (found != streams_by_client_.end() && --found->second == 0) streams_by_client_.erase(found);
 }
 
 void DataPlaneService::HandlePushStreamMessage(grpc::CallbackServerContext* context,
@@ -888,6 +930,18 @@ bool DataPlaneService::ParkUnlessReadable(PullCall* call) {
     return true;
   }
   call->MarkParked();
+  // Parked pulls hold memory until slower workers push: bounded per client and in all.
+  if (parked_.size() >= options_.max_parked_pulls ||
+      parked_.ParkedBy(call->client()) >= options_.max_parked_pulls_per_client) {
+    call->Finish(grpc::Status(
+        grpc::StatusCode::RESOURCE_EXHAUSTED,
+        absl::StrCat("this server holds ", parked_.size(), " waiting pulls, ",
+                     parked_.ParkedBy(call->client()), " of them from ", call->client(),
+                     " (caps: ", options_.max_parked_pulls, " in all, ",
+                     options_.max_parked_pulls_per_client,
+                     " per client; ps_server --max_parked_pulls); retry later")));
+    return true;
+  }
   parked_.Park(call);
   // A client that left before the call was parked will not be told again (OnCancel ran already).
   if (call->context()->IsCancelled()) {

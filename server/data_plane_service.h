@@ -74,6 +74,14 @@ struct DataPlaneOptions {
   // How long a checkpoint waits for a BSP shard to reach its cut clock (training goes on
   // meanwhile; only the checkpoint waits).
   absl::Duration checkpoint_cut_timeout = absl::Minutes(10);
+  // Memory quotas of the shards this server holds (unlimited by default).
+  MemoryLimits memory;
+  // Pulls waiting for slower workers (BSP, SSP), in all and per client connection; beyond,
+  // RESOURCE_EXHAUSTED.
+  size_t max_parked_pulls = 65536;
+  size_t max_parked_pulls_per_client = 1024;
+  // Push streams open at once per client connection; beyond, RESOURCE_EXHAUSTED.
+  int max_streams_per_client = 64;
   // Who callers are (every rpc checks their roles against its allowed_roles in the proto) and
   // how this server's channels to other servers are secured.
   std::shared_ptr<const TransportSecurity> security = TransportSecurity::Plaintext();
@@ -138,6 +146,9 @@ class DataPlaneService final
   struct PushProgress;
 
   // Validates and applies a push (Push and PushPull), replicates it, and settles `progress`.
+  // Counts an open push stream of `client`; RESOURCE_EXHAUSTED at its cap.
+  grpc::Status OpenStream(const std::string& client);
+  void CloseStream(const std::string& client);
   void StartPush(grpc::CallbackServerContext* context, const v1::PushRequest& header,
                  FrameReader& reader, const std::shared_ptr<PushProgress>& progress);
   void FailPush(grpc::CallbackServerContext* context, PushProgress& progress,
@@ -184,6 +195,9 @@ class DataPlaneService final
   absl::Status FetchAndInstall(const ReplicaSet::SnapshotToFetch& item);
 
   const DataPlaneOptions options_;
+  MemoryQuota memory_quota_;
+  absl::Mutex streams_mu_;
+  absl::flat_hash_map<std::string, int> streams_by_client_ ABSL_GUARDED_BY(streams_mu_);
   ReplicaSet replicas_;
 
   absl::Mutex mu_;

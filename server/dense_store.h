@@ -23,6 +23,9 @@ class DenseStore : public ShardStore {
   absl::StatusOr<std::vector<uint64_t>> ValidatePull(const v1::ShardSlice& slice,
                                                      FrameReader& reader) const override;
   void Apply(PushPayload& payload) override;
+  uint64_t MemoryBytes() const override {
+    return range_.size() * sizeof(float) * (1 + slots_.size());
+  }
   void Accumulate(uint64_t clock, PushPayload& payload) override;
   void ApplyAccumulated(uint64_t clock, uint32_t contributors) override;
   grpc::Slice Read(const std::vector<uint64_t>& keys, v1::Encoding encoding,

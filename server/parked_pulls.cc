@@ -4,10 +4,20 @@ namespace ps {
 
 void ParkedPulls::Park(ParkedPull* pull) {
   parked_.insert(pull);
+  ++by_client_[pull->client()];
   for (const TableShard* shard : pull->shards()) by_shard_[shard].insert(pull);
 }
 
+size_t ParkedPulls::ParkedBy(const std::string& client) const {
+  const auto found = by_client_.find(client);
+  return found == by_client_.end() ? 0 : found->second;
+}
+
 void ParkedPulls::Unindex(ParkedPull* pull) {
+  if (const auto found = by_client_.find(pull->client());
+      found != by_client_.end() && --found->second == 0) {
+    by_client_.erase(found);
+  }
   for (const TableShard* shard : pull->shards()) {
     const auto it = by_shard_.find(shard);
     if (it == by_shard_.end()) continue;
@@ -50,6 +60,7 @@ std::vector<ParkedPull*> ParkedPulls::TakeAll() {
   std::vector<ParkedPull*> all(parked_.begin(), parked_.end());
   parked_.clear();
   by_shard_.clear();
+  by_client_.clear();
   return all;
 }
 

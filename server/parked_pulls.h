@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <functional>
+#include <string>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -26,6 +27,8 @@ class ParkedPull {
   virtual std::vector<const TableShard*> shards() const = 0;
   // Whether every shard can answer it now.
   virtual bool Readable() const = 0;
+  // Who sent it (the connection's peer), for the per-client cap; empty: anonymous.
+  virtual std::string client() const { return {}; }
 };
 
 class ParkedPulls {
@@ -43,11 +46,14 @@ class ParkedPulls {
   std::vector<ParkedPull*> TakeAll();
 
   size_t size() const { return parked_.size(); }
+  // How many of them `client` sent.
+  size_t ParkedBy(const std::string& client) const;
 
  private:
   void Unindex(ParkedPull* pull);
 
   absl::flat_hash_set<ParkedPull*> parked_;
+  absl::flat_hash_map<std::string, size_t> by_client_;
   absl::flat_hash_map<const TableShard*, absl::flat_hash_set<ParkedPull*>> by_shard_;
 };
 

@@ -43,6 +43,21 @@ ABSL_FLAG(int, max_message_mb, 256,
           "Largest request the server accepts, in MiB (RESOURCE_EXHAUSTED beyond): a push or "
           "pull frame carries at most the shards of a table this server leads, so the default "
           "fits dense tables up to about 256 MiB per server.");
+ABSL_FLAG(int64_t, memory_mb, 0,
+          "Memory quota of the shards this server holds, in MiB (0: none). A push that would "
+          "create sparse rows beyond it is refused with RESOURCE_EXHAUSTED and nothing applied; "
+          "set it below what the machine can give the server so client traffic cannot get it "
+          "killed.");
+ABSL_FLAG(int64_t, table_memory_mb, 0,
+          "Memory quota of one table's shards on this server, in MiB (0: none), enforced like "
+          "--memory_mb, so that one table cannot take the memory of the others.");
+ABSL_FLAG(int, max_parked_pulls, 65536,
+          "Pulls that may wait here for slower workers (BSP, SSP) at once; beyond, "
+          "RESOURCE_EXHAUSTED.");
+ABSL_FLAG(int, max_parked_pulls_per_client, 1024,
+          "The same per client connection, so one client cannot take them all.");
+ABSL_FLAG(int, max_streams_per_client, 64,
+          "Push streams (PushStream) one client connection may hold open at once.");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error, critical or off.");
 
 int main(int argc, char** argv) {
@@ -63,6 +78,16 @@ int main(int argc, char** argv) {
 
   if (absl::GetFlag(FLAGS_lease_ms) < 0 || absl::GetFlag(FLAGS_replication_timeout_ms) <= 0) {
     std::fprintf(stderr, "ps_server: --lease_ms must be >= 0 and --replication_timeout_ms > 0\n");
+    return 2;
+  }
+  if (absl::GetFlag(FLAGS_max_parked_pulls) < 1 || absl::GetFlag(FLAGS_max_parked_pulls_per_client) < 1 ||
+      absl::GetFlag(FLAGS_max_streams_per_client) < 1) {
+    std::fprintf(stderr, "ps_server: --max_parked_pulls, --max_parked_pulls_per_client and "
+                         "--max_streams_per_client must be >= 1\n");
+    return 2;
+  }
+  if (absl::GetFlag(FLAGS_memory_mb) < 0 || absl::GetFlag(FLAGS_table_memory_mb) < 0) {
+    std::fprintf(stderr, "ps_server: --memory_mb and --table_memory_mb must be >= 0\n");
     return 2;
   }
   if (absl::GetFlag(FLAGS_max_message_mb) < 1 || absl::GetFlag(FLAGS_max_message_mb) > 1024) {
@@ -94,6 +119,13 @@ int main(int argc, char** argv) {
   data_plane_options.replication_timeout =
       absl::Milliseconds(absl::GetFlag(FLAGS_replication_timeout_ms));
   data_plane_options.security = *security;
+  data_plane_options.memory.server_bytes = static_cast<uint64_t>(absl::GetFlag(FLAGS_memory_mb))
+                                           << 20;
+  data_plane_options.max_parked_pulls = absl::GetFlag(FLAGS_max_parked_pulls);
+  data_plane_options.max_parked_pulls_per_client = absl::GetFlag(FLAGS_max_parked_pulls_per_client);
+  data_plane_options.max_streams_per_client = absl::GetFlag(FLAGS_max_streams_per_client);
+  data_plane_options.memory.table_bytes =
+      static_cast<uint64_t>(absl::GetFlag(FLAGS_table_memory_mb)) << 20;
   data_plane_options.lease_valid = [&] {
     absl::ReaderMutexLock lock(&for_service.mu);
     return for_service.session != nullptr &&

@@ -209,6 +209,7 @@ ReplicaSet::Adoption ReplicaSet::AdoptMap(const v1::ClusterMap& map, uint32_t se
                         store.status().ToString());
           break;
         }
+        if (quota_ != nullptr) (*store)->AttachMemoryQuota(quota_);
         auto created = std::make_shared<TableShard>(*std::move(store), *role, map.epoch(), live);
         if (*role != ReplicaRole::kLearner && IsRestored(map, table_id)) {
           absl::Status restored = RestoreFromCheckpoint(map, *created);
@@ -423,6 +424,12 @@ absl::StatusOr<ReplicaSet::PushOutcome> ReplicaSet::ApplyPush(const v1::PushRequ
       absl::StatusOr<bool> seen = shard.AdmitLocked(identity);
       if (!seen.ok()) return seen.status();
       duplicate[i] = *seen;
+      // New sparse rows must fit the memory quota (backups take what the primary admitted).
+      if (!*seen && quota_ != nullptr) {
+        const ShardStore& store = shard.store();
+        return quota_->Admit(store.table().table_id(), store.table().spec().name(),
+                             store.GrowthBytes(pushes[i].payload));
+      }
       return absl::OkStatus();
     }();
     if (!admitted.ok()) {

@@ -26,6 +26,7 @@
 #include "common/frame.h"
 #include "proto/parameter_server.pb.h"
 #include "proto/types.pb.h"
+#include "server/memory_quota.h"
 #include "server/replicator.h"
 #include "server/table_shard.h"
 
@@ -40,7 +41,9 @@ struct RoutedError {
 
 class ReplicaSet {
  public:
-  ReplicaSet() = default;
+  // `quota` (borrowed, may be null: unlimited) is charged with every store's memory and asked
+  // before a push creates sparse rows.
+  explicit ReplicaSet(MemoryQuota* quota = nullptr) : quota_(quota) {}
   ReplicaSet(const ReplicaSet&) = delete;
   ReplicaSet& operator=(const ReplicaSet&) = delete;
 
@@ -161,6 +164,7 @@ class ReplicaSet {
   v1::DescribeShardsResponse Describe() const;
 
  private:
+  MemoryQuota* const quota_;
   using ShardKey = std::pair<uint32_t, uint32_t>;  // (table id, shard id)
 
   // A request routed with a newer map than this server's waits for it (Unavailable); one routed

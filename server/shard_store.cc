@@ -36,6 +36,22 @@ ShardStore::ShardStore(const v1::TableInfo& table, uint32_t shard_id,
       optimizer_(std::move(optimizer)),
       initializer_(table.spec().initializer()) {}
 
+ShardStore::~ShardStore() {
+  if (quota_ != nullptr) quota_->Charge(table_.table_id(), -charged_);
+}
+
+void ShardStore::AttachMemoryQuota(MemoryQuota* quota) {
+  quota_ = quota;
+  SettleMemory();
+}
+
+void ShardStore::SettleMemory() {
+  if (quota_ == nullptr) return;
+  const int64_t now = static_cast<int64_t>(MemoryBytes());
+  quota_->Charge(table_.table_id(), now - charged_);
+  charged_ = now;
+}
+
 std::string ShardStore::Where() const {
   return absl::StrCat("table '", table_.spec().name(), "' shard ", shard_id_);
 }

@@ -18,6 +18,7 @@
 #include "proto/parameter_server.pb.h"
 #include "common/table/initializer.h"
 #include "common/table/optimizer.h"
+#include "server/memory_quota.h"
 
 namespace ps {
 
@@ -34,10 +35,18 @@ class ShardStore {
   // Errors: InvalidArgument for a table whose kind or optimizer cannot be served.
   static absl::StatusOr<std::unique_ptr<ShardStore>> Create(const v1::TableInfo& table,
                                                             uint32_t num_shards, uint32_t shard_id);
-  virtual ~ShardStore() = default;
+  // Releases what it charged to its quota.
+  virtual ~ShardStore();
 
   const v1::TableInfo& table() const { return table_; }
   uint32_t shard_id() const { return shard_id_; }
+
+  // Charges what the store holds, from now on, to `quota` (borrowed; it must outlive the store).
+  void AttachMemoryQuota(MemoryQuota* quota);
+  // Bytes the store holds: values, optimizer slots and per-row bookkeeping.
+  virtual uint64_t MemoryBytes() const = 0;
+  // Bytes applying `payload` would add (new sparse rows); 0 for dense tables.
+  virtual uint64_t GrowthBytes(const PushPayload& payload) const { return 0; }
 
   // Checks a push slice (encoding and payload, see ValidateEncoded; keys in this shard and
   // unique) and reads past its payload in `reader`. Changes nothing. Errors: InvalidArgument
@@ -87,6 +96,10 @@ class ShardStore {
  protected:
   ShardStore(const v1::TableInfo& table, uint32_t shard_id, std::unique_ptr<Optimizer> optimizer);
 
+  // Charges the change in MemoryBytes() since the last call to the quota (if attached). Stores
+  // call it after every change of size.
+  void SettleMemory();
+
   // "table 'name' shard 3" for error messages.
   std::string Where() const;
   // Validates the encoded `values` of `num_elements` elements (ValidateEncoded), reading past
@@ -117,6 +130,10 @@ class ShardStore {
   const uint32_t shard_id_;
   const std::unique_ptr<Optimizer> optimizer_;
   const Initializer initializer_;
+
+ private:
+  MemoryQuota* quota_ = nullptr;
+  int64_t charged_ = 0;
 };
 
 }  // namespace ps

@@ -67,6 +67,7 @@ void SparseStore::Apply(PushPayload& payload) {
     decoder.Next(absl::MakeSpan(gradient));
     ApplyRow(key, gradient);
   }
+  SettleMemory();
 }
 
 void SparseStore::Accumulate(uint64_t clock, PushPayload& payload) {
@@ -92,6 +93,7 @@ void SparseStore::ApplyAccumulated(uint64_t clock, uint32_t contributors) {
     ApplyRow(key, absl::MakeConstSpan(accumulator.sums.data() + offset, dim_));
   }
   accumulators_.erase(it);
+  SettleMemory();
 }
 
 grpc::Slice SparseStore::Read(const std::vector<uint64_t>& keys, v1::Encoding encoding,
@@ -234,7 +236,21 @@ absl::Status SparseStore::Install(const v1::ShardState& state, FrameReader& read
   values_.swap(chunked_values);
   slots_.swap(chunked_slots);
   accumulators_.swap(accumulators);
+  SettleMemory();
   return absl::OkStatus();
+}
+
+uint64_t SparseStore::RowBytes() const {
+  // Values and slots, the row's step count, and about 24 bytes of hash-index entry.
+  return dim_ * sizeof(float) * (1 + slots_.size()) + sizeof(uint64_t) + 24;
+}
+
+uint64_t SparseStore::MemoryBytes() const { return index_.size() * RowBytes(); }
+
+uint64_t SparseStore::GrowthBytes(const PushPayload& payload) const {
+  uint64_t new_rows = 0;
+  for (uint64_t key : payload.keys) new_rows += !index_.contains(key);
+  return new_rows * RowBytes();
 }
 
 }  // namespace ps

@@ -30,8 +30,11 @@ class SparseStore : public ShardStore {
   absl::Status Install(const v1::ShardState& state, FrameReader& reader) override;
 
   size_t num_rows() const { return index_.size(); }
+  uint64_t MemoryBytes() const override;
+  uint64_t GrowthBytes(const PushPayload& payload) const override;
 
  private:
+  uint64_t RowBytes() const;
   // The row index of `key`, created with the initialiser if new.
   size_t Row(uint64_t key);
   void ApplyRow(uint64_t key, absl::Span<const float> gradient);
