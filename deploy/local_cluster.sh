@@ -15,6 +15,10 @@ Usage: deploy/local_cluster.sh [options] [-- worker args...]
   --bin_dir=DIR           where the binaries are (default: <repo>/bazel-bin)
   --duration=SECONDS      stop after this long; 0 runs until Ctrl-C or until every worker is done
   --keep_going            a daemon that dies is reported, not fatal (for failure drills)
+  --tls_dir=DIR           mutual TLS with the certificates deploy/make_certs.sh made in DIR
+                          (made there first if DIR has no ca.pem): coordinator.pem for the
+                          coordinator, server.pem for servers, chief.pem for the first worker
+                          (it creates the tables), worker.pem for the others
   --help                  this text
 Arguments after -- go to every ps_worker. The coordinator's address is written to
 RUN_DIR/coordinator.addr; `psctl --coordinator=$(cat RUN_DIR/coordinator.addr) status` shows the map.
@@ -30,6 +34,7 @@ run_dir=""
 bin_dir="${repo_root}/bazel-bin"
 duration=0
 keep_going=0
+tls_dir=""
 worker_args=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -41,6 +46,7 @@ while [[ $# -gt 0 ]]; do
     --bin_dir=*) bin_dir="${1#*=}" ;;
     --duration=*) duration="${1#*=}" ;;
     --keep_going) keep_going=1 ;;
+    --tls_dir=*) tls_dir="${1#*=}" ;;
     --help|-h) usage; exit 0 ;;
     --) shift; worker_args=("$@"); break ;;
     *) echo "local_cluster: unknown option $1" >&2; usage >&2; exit 2 ;;
@@ -53,6 +59,15 @@ mkdir -p "${run_dir}/logs"
 for binary in server/coordinator/ps_coordinator server/ps_server worker/ps_worker; do
   [[ -x "${bin_dir}/${binary}" ]] || { echo "local_cluster: ${bin_dir}/${binary} missing; run: bazel build //server/... //worker/..." >&2; exit 1; }
 done
+
+# tls NAME: the flags that give a daemon certificate NAME of --tls_dir (nothing without TLS).
+tls() {
+  [[ -n "${tls_dir}" ]] || return 0
+  echo "--tls_cert=${tls_dir}/$1.pem" "--tls_key=${tls_dir}/$1.key" "--tls_ca=${tls_dir}/ca.pem"
+}
+if [[ -n "${tls_dir}" && ! -f "${tls_dir}/ca.pem" ]]; then
+  "${repo_root}/deploy/make_certs.sh" "${tls_dir}" >/dev/null
+fi
 
 # name -> pid of every process started, in start order.
 names=()
@@ -97,18 +112,19 @@ start() {  # start NAME BINARY ARGS...
 
 start coordinator server/coordinator/ps_coordinator --port=0 \
   --address_file="${run_dir}/coordinator.addr" --num_shards="${num_shards}" \
-  --replication_factor="${replication_factor}" --min_servers="${servers}"
+  --replication_factor="${replication_factor}" --min_servers="${servers}" $(tls coordinator)
 for _ in $(seq 300); do [[ -s "${run_dir}/coordinator.addr" ]] && break; sleep 0.1; done
 [[ -s "${run_dir}/coordinator.addr" ]] || { echo "local_cluster: the coordinator did not start; see ${run_dir}/logs/coordinator.log" >&2; exit 1; }
 coordinator=$(cat "${run_dir}/coordinator.addr")
 
 for i in $(seq "${servers}"); do
   start "server-${i}" server/ps_server --coordinator="${coordinator}" --port=0 \
-    --address_file="${run_dir}/server-${i}.addr"
+    --address_file="${run_dir}/server-${i}.addr" $(tls server)
 done
 first_worker=${#pids[@]}
 for i in $(seq "${workers}"); do
-  start "worker-${i}" worker/ps_worker --coordinator="${coordinator}" "${worker_args[@]}"
+  start "worker-${i}" worker/ps_worker --coordinator="${coordinator}" "${worker_args[@]}" \
+    $(tls "$([[ ${i} -eq 1 ]] && echo chief || echo worker)")
 done
 echo "local cluster: coordinator ${coordinator}, ${servers} servers, ${workers} workers"
 echo "run directory: ${run_dir} (logs in ${run_dir}/logs)"

@@ -11,6 +11,7 @@
 # --compression=none|fp16|int8|topk:RATIO|onebit (pushed gradients, default none),
 # --kill_after_epoch=N (default 4; 0: no kill), --servers=N (default 3), --seed=N (default 1),
 # --bin_dir=DIR (use the binaries built there instead of building; for repeated runs);
+# --tls (every channel mutual TLS, certificates made by deploy/make_certs.sh in the run dir);
 # anything else after -- goes to the workers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,6 +25,7 @@ kill_after_epoch=4
 servers=3
 seed=1
 bin_dir=""
+tls=0
 extra_args=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -35,6 +37,7 @@ while [[ $# -gt 0 ]]; do
     --servers=*) servers="${1#*=}" ;;
     --seed=*) seed="${1#*=}" ;;
     --bin_dir=*) bin_dir="${1#*=}" ;;
+    --tls) tls=1 ;;
     --) shift; extra_args=("$@"); break ;;
     *) echo "run_demo: unknown option $1 (see the comment at the top of $0)" >&2; exit 2 ;;
   esac
@@ -89,8 +92,10 @@ if [[ ${kill_after_epoch} -gt 0 ]]; then
 fi
 
 # One OpenBLAS thread per worker: two workers and the servers share the cores.
+tls_args=()
+if [[ ${tls} -eq 1 ]]; then tls_args=(--tls_dir="${run_dir}/certs"); fi
 deploy/local_cluster.sh --servers="${servers}" --workers=2 --num_shards=8 --run_dir="${run_dir}" \
-  --bin_dir="${bin_dir}" --keep_going -- \
+  --bin_dir="${bin_dir}" --keep_going "${tls_args[@]}" -- \
   --workers=2 --model=mlp --hidden=256,128 --dataset="${dataset}" --device="${device}" \
   --cpu_threads=1 --consistency="${consistency}" --epochs="${epochs}" --batch_size=64 --lr_decay=0.85 \
   --compression="${compression}" --seed="${seed}" \

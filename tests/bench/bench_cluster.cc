@@ -24,6 +24,7 @@ std::unique_ptr<LocalCluster> StartClusterOrExit(const LocalClusterOptions& opti
 std::unique_ptr<PsClient> ConnectWorkerOrExit(LocalCluster& cluster, const char* program) {
   PsClientOptions options;
   options.coordinator_address = cluster.coordinator_address();
+  options.security = cluster.options().security;
   absl::StatusOr<std::unique_ptr<PsClient>> client = PsClient::Connect(options);
   ExitUnlessOk(client.status(), program, "connecting");
   return *std::move(client);

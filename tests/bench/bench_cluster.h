@@ -15,7 +15,8 @@ namespace ps::testing {
 std::unique_ptr<LocalCluster> StartClusterOrExit(const LocalClusterOptions& options,
                                                  const char* program);
 
-// A PsClient registered as a worker of `cluster`.
+// A PsClient registered as a worker of `cluster`, with the cluster's own credentials
+// (LocalClusterOptions::security).
 std::unique_ptr<PsClient> ConnectWorkerOrExit(LocalCluster& cluster, const char* program);
 
 // A dense ASP table of `size` floats, zeros, plain SGD (learning rate 0.001): a push costs the
