@@ -46,7 +46,7 @@ class ShardStore {
   // Bytes the store holds: values, optimizer slots and per-row bookkeeping.
   virtual uint64_t MemoryBytes() const = 0;
   // Bytes applying `payload` would add (new sparse rows); 0 for dense tables.
-  virtual uint64_t GrowthBytes(const PushPayload& payload) const { return 0; }
+  virtual uint64_t GrowthBytes(const PushPayload& /*payload*/) const { return 0; }
 
   // Checks a push slice (encoding and payload, see ValidateEncoded; keys in this shard and
   // unique) and reads past its payload in `reader`. Changes nothing. Errors: InvalidArgument
