@@ -172,7 +172,8 @@ uint32_t ReplicaSet::self_id() const {
 }
 
 const v1::ShardAssignment* ReplicaSet::AssignmentLocked(uint32_t shard_id) const {
-  return static_cast<int>(shard_id) < map_.shards_size() ? &map_.shards(shard_id) : nullptr;
+  // Compared unsigned: a shard id of 2^31 or more must not turn into a negative index.
+  return shard_id < static_cast<uint32_t>(map_.shards_size()) ? &map_.shards(shard_id) : nullptr;
 }
 
 ReplicaSet::Adoption ReplicaSet::AdoptMap(const v1::ClusterMap& map, uint32_t self_id) {
