@@ -29,7 +29,7 @@ for corpus in tests/fuzz/corpus/*/; do
     tail -n 30 "${log}"
   fi
   # The final coverage line and libFuzzer's stats; the whole output stays in ${log}.
-  grep -E '^#[0-9]+ +DONE|^stat::(number_of_executed_units|average_exec_per_sec|peak_rss_mb)' \
+  grep -E '^#[0-9]+[[:space:]]+DONE|^stat::(number_of_executed_units|average_exec_per_sec|peak_rss_mb)' \
     "${log}" || true
   if ls "${scratch}/${target}"/crash-* >/dev/null 2>&1; then
     echo "${target}: CRASH, inputs in ${scratch}/${target}" >&2
