@@ -45,6 +45,11 @@ class ConsistencyClock {
   bool has_live_workers() const { return !live_.empty(); }
   // BSP: whether some clock has pushes accumulating.
   bool has_pending() const { return !pending_.empty(); }
+  // BSP: whether some worker pushed `clock` and it has not completed yet.
+  bool pushed_at(uint64_t clock) const {
+    const auto it = pending_.find(clock);
+    return it != pending_.end() && !it->second.empty();
+  }
 
   // Whether `worker` may push for `clock` now. BSP: FailedPrecondition for a clock the shard has
   // already completed, for a second push to the same clock, or for one too far ahead.

@@ -599,21 +599,12 @@ grpc::ServerUnaryReactor* DataPlaneService::PushPull(grpc::CallbackServerContext
     FailPush(context, *progress, reader.status(), 0);
     return call;
   }
-  // The pull's keys come first (see Frames in the proto); their length is bounded by the frame.
-  uint64_t key_bytes = 0;
-  for (const v1::ShardSlice& slice : header.pull().slices()) {
-    if (slice.num_keys() > (reader->remaining() - key_bytes) / sizeof(uint64_t)) {
-      FailPush(context, *progress,
-               absl::InvalidArgumentError(absl::StrCat(
-                   "the pull's slices name more keys than the frame's ", reader->remaining(),
-                   " payload bytes hold")),
-               0);
-      return call;
-    }
-    key_bytes += slice.num_keys() * sizeof(uint64_t);
+  // The pull's keys come first (see Frames in the proto).
+  absl::StatusOr<FrameReader> pull_keys = SplitPullKeys(header.pull(), *reader);
+  if (!pull_keys.ok()) {
+    FailPush(context, *progress, pull_keys.status(), 0);
+    return call;
   }
-  absl::StatusOr<FrameReader> pull_keys = reader->Split(key_bytes);
-  // Checked above: the bytes are there.
   // The pull is checked and bound before the push changes anything: a refused pull refuses both.
   if (absl::Status bound = BindPull(context, header.pull(), *pull_keys, call); !bound.ok()) {
     FailPush(context, *progress, bound, 0);
@@ -892,17 +883,9 @@ absl::Status DataPlaneService::PreparePull(grpc::CallbackServerContext* context,
 absl::Status DataPlaneService::BindPull(grpc::CallbackServerContext* context,
                                         const v1::PullRequest& header, FrameReader& reader,
                                         PullCall* call) {
-  switch (header.value_encoding()) {
-    case v1::ENCODING_UNSPECIFIED:
-    case v1::ENCODING_F32:
-      break;
-    case v1::ENCODING_F16:
-      call->encoding = v1::ENCODING_F16;
-      break;
-    default:
-      return absl::InvalidArgumentError(absl::StrCat("pulls return F32 or F16 values, not ",
-                                                     v1::Encoding_Name(header.value_encoding())));
-  }
+  absl::StatusOr<v1::Encoding> encoding = PullAnswerEncoding(header);
+  if (!encoding.ok()) return encoding.status();
+  call->encoding = *encoding;
   if (!options_.lease_valid()) {
     return absl::UnavailableError(
         "this server lost its lease with the coordinator and serves no reads until it renews "

@@ -128,9 +128,12 @@ absl::Status DenseStore::Install(const v1::ShardState& state, FrameReader& reade
   }
   const size_t bytes = range_.size() * sizeof(float);
   const size_t arrays = 1 + slots_.size() + state.accumulators_size();
-  if (bytes > 0 && reader.remaining() / bytes < arrays) {
+  // Exactly its arrays, as the in-place path (SnapshotSink) requires: a payload of another size
+  // was written for another table size or shard count.
+  if (bytes > 0 ? reader.remaining() % bytes != 0 || reader.remaining() / bytes != arrays
+                : reader.remaining() != 0) {
     return absl::InvalidArgumentError(
-        absl::StrCat(Where(), ": the state's arrays need ", arrays * bytes, " bytes; ",
+        absl::StrCat(Where(), ": the state's arrays take ", arrays * bytes, " bytes; ",
                      reader.remaining(), " remain"));
   }
   // Every read below now succeeds, so the arrays are overwritten in place (no fresh 64 MB

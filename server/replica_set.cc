@@ -134,6 +134,33 @@ const char* RoleName(ReplicaRole role) {
 
 }  // namespace
 
+absl::StatusOr<v1::Encoding> PullAnswerEncoding(const v1::PullRequest& header) {
+  switch (header.value_encoding()) {
+    case v1::ENCODING_UNSPECIFIED:
+    case v1::ENCODING_F32:
+      return v1::ENCODING_F32;
+    case v1::ENCODING_F16:
+      return v1::ENCODING_F16;
+    default:
+      return absl::InvalidArgumentError(absl::StrCat("pulls return F32 or F16 values, not ",
+                                                     v1::Encoding_Name(header.value_encoding())));
+  }
+}
+
+absl::StatusOr<FrameReader> SplitPullKeys(const v1::PullRequest& pull, FrameReader& reader) {
+  // Bounded by the frame at every step, so the sum cannot overflow.
+  uint64_t key_bytes = 0;
+  for (const v1::ShardSlice& slice : pull.slices()) {
+    if (slice.num_keys() > (reader.remaining() - key_bytes) / sizeof(uint64_t)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("the pull's slices name more keys than the frame's ", reader.remaining(),
+                       " payload bytes hold"));
+    }
+    key_bytes += slice.num_keys() * sizeof(uint64_t);
+  }
+  return reader.Split(key_bytes);  // The bytes are there: checked above.
+}
+
 uint64_t ReplicaSet::epoch() const {
   absl::ReaderMutexLock lock(&mu_);
   return map_.epoch();
@@ -145,7 +172,8 @@ uint32_t ReplicaSet::self_id() const {
 }
 
 const v1::ShardAssignment* ReplicaSet::AssignmentLocked(uint32_t shard_id) const {
-  return static_cast<int>(shard_id) < map_.shards_size() ? &map_.shards(shard_id) : nullptr;
+  // Compared unsigned: a shard id of 2^31 or more must not turn into a negative index.
+  return shard_id < static_cast<uint32_t>(map_.shards_size()) ? &map_.shards(shard_id) : nullptr;
 }
 
 ReplicaSet::Adoption ReplicaSet::AdoptMap(const v1::ClusterMap& map, uint32_t self_id) {

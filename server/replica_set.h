@@ -39,6 +39,16 @@ struct RoutedError {
   uint64_t refresh_epoch = 0;
 };
 
+// The encoding a pull is answered in: F32 (value_encoding unspecified or F32) or F16.
+// Errors: InvalidArgument for any other.
+absl::StatusOr<v1::Encoding> PullAnswerEncoding(const v1::PullRequest& header);
+
+// A PushPull frame's payload starts with its pull's keys (proto/parameter_server.proto, Frames):
+// consumes them from `reader` and returns a reader over just them, leaving `reader` at the push's
+// payload; the split trusts nothing of the push. Errors: InvalidArgument when the pull's slices
+// name more keys than the payload holds (nothing is consumed).
+absl::StatusOr<FrameReader> SplitPullKeys(const v1::PullRequest& pull, FrameReader& reader);
+
 class ReplicaSet {
  public:
   // `quota` (borrowed, may be null: unlimited) is charged with every store's memory and asked

@@ -184,6 +184,36 @@ TEST(ReplicaSetTest, APushWithOneBadSliceChangesNoShard) {
   EXPECT_TRUE(sent.empty()) << "R = 1: nothing to replicate";
 }
 
+// Found by replicate_fuzzer: a shard id of 2^31 or more became a negative index into the map's
+// shards (a read out of bounds, and a crash) on a backup taking a Replicate entry and on a
+// primary asked for a snapshot.
+TEST(ReplicaSetTest, HugeShardIdsAreRefusedNotIndexed) {
+  const v1::TableInfo table = DenseTable(v1::ConsistencySpec::MODEL_ASP);
+  const v1::ClusterMap map = Map(3, {{1, 2}}, {}, table);
+  ReplicaSet backup;
+  ASSERT_TRUE(backup.AdoptMap(map, 2).adopted);
+  for (const uint32_t shard : {uint32_t{1} << 31, ~uint32_t{0}}) {
+    v1::ReplicateRequest header;
+    header.set_epoch(3);
+    header.set_primary_id(1);
+    header.set_catalog_version(1);
+    v1::LogEntry* entry = header.add_entries();
+    entry->set_table_id(1);
+    entry->set_shard_id(shard);
+    entry->set_log_index(1);
+    entry->add_completions()->set_clock(0);
+    v1::ReplicateRequest parsed;
+    absl::StatusOr<FrameReader> reader = FrameReader::Open(MakeFrame(header, {}), &parsed);
+    ASSERT_TRUE(reader.ok());
+    EXPECT_EQ(backup.TakeReplicate(parsed, *reader).status().code(), absl::StatusCode::kAborted)
+        << shard;
+    v1::FetchShardSnapshotRequest fetch;
+    fetch.set_table_id(1);
+    fetch.set_shard_id(shard);
+    EXPECT_EQ(backup.TakeSnapshot(fetch).status().code(), absl::StatusCode::kNotFound) << shard;
+  }
+}
+
 TEST(ReplicaSetTest, RoutingErrorsNameTheEpochToRefreshTo) {
   const v1::TableInfo table = DenseTable(v1::ConsistencySpec::MODEL_ASP);
   // Epoch 5 made server 2 the primary: a push routed to server 1 with epoch 4 goes back.

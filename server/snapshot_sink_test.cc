@@ -173,5 +173,37 @@ TEST(SnapshotSinkTest, ShortLongAndForeignSnapshotsAreRefusedAndLeaveTheLearnerW
   EXPECT_EQ(Feed(again, frame, {999}).code(), absl::StatusCode::kFailedPrecondition);
 }
 
+// Found by snapshot_fuzzer: the whole-frame install (a sparse learner's staged snapshot, a restore
+// from a checkpoint file) took bytes beyond the state's arrays that the in-place path refuses.
+TEST(SnapshotSinkTest, BytesBeyondTheArraysAreRefusedWholeAndStagedAlike) {
+  for (const v1::TableKind kind : {v1::TABLE_KIND_DENSE, v1::TABLE_KIND_SPARSE}) {
+    const v1::TableInfo table = Table(kind);
+    auto primary = Shard(table, ReplicaRole::kPrimary);
+    PushTo(*primary, 1, 1, 0, 0.5f, kind == v1::TABLE_KIND_SPARSE ? KeysOfShard1() : std::vector<uint64_t>{});
+    const std::string frame = Frame(*primary);
+    const std::string longer = frame + "x";
+
+    auto learner = Shard(table, ReplicaRole::kLearner);
+    grpc::Slice slice(longer.data(), longer.size());
+    v1::ShardState state;
+    absl::StatusOr<FrameReader> reader = FrameReader::Open(grpc::ByteBuffer(&slice, 1), &state);
+    ASSERT_TRUE(reader.ok());
+    FinishedCallbacks finished;
+    {
+      absl::MutexLock lock(&learner->mu());
+      EXPECT_EQ(learner->InstallLocked(state, *reader, &finished).code(),
+                absl::StatusCode::kInvalidArgument)
+          << v1::TableKind_Name(kind);
+      EXPECT_FALSE(learner->InstalledLocked());
+    }
+    SnapshotSink sink(learner);
+    EXPECT_EQ(Feed(sink, longer, {7}).code(), absl::StatusCode::kInvalidArgument)
+        << v1::TableKind_Name(kind);
+    SnapshotSink good(learner);
+    ASSERT_TRUE(Feed(good, frame, {7}).ok());
+    EXPECT_EQ(Frame(*learner), frame);
+  }
+}
+
 }  // namespace
 }  // namespace ps

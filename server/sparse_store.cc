@@ -231,6 +231,10 @@ absl::Status SparseStore::Install(const v1::ShardState& state, FrameReader& read
     for (size_t i = 0; i < sum_keys.size(); ++i) accumulator.offsets[sum_keys[i]] = i * dim_;
     accumulator.sums = std::move(sums);
   }
+  if (reader.remaining() != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        Where(), ": the state carries ", reader.remaining(), " bytes beyond its arrays"));
+  }
   index_.swap(index);
   steps_.swap(chunked_steps);
   values_.swap(chunked_values);

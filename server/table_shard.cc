@@ -134,11 +134,15 @@ absl::Status TableShard::CheckTermLocked(const v1::LogEntry& entry) {
 
 absl::Status TableShard::ApplyEntryLocked(OfferedEntry& offered) {
   const v1::LogEntry& entry = offered.entry;
-  // Check the clock completions before changing anything.
+  // Check the clock completions before changing anything. A clock completes without
+  // contributors only where nobody pushed it (ConsistencyClock: the clocks before a worker's
+  // join clock), as on the primary.
   uint64_t expected = clock_.completed();
   for (const v1::ClockCompletion& completion : entry.completions()) {
+    const bool pushed = clock_.pushed_at(completion.clock()) ||
+                        (entry.has_push() && entry.clock() == completion.clock());
     if (!clock_.accumulates() || completion.clock() != expected++ ||
-        completion.contributors() == 0) {
+        (completion.contributors() == 0 && pushed)) {
       return absl::FailedPreconditionError(absl::StrCat(
           "log entry ", entry.log_index(), " completes BSP clock ", completion.clock(),
           " with ", completion.contributors(), " contributors; this replica's next clock is ",

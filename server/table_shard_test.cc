@@ -467,6 +467,41 @@ TEST(TableShardReplicationTest, BspClocksCompleteOnBackupsOnlyThroughThePrimarys
   EXPECT_TRUE(backup->Readable(1));
 }
 
+// Found by push_request_fuzzer: a worker whose first push is ahead of the shard's clock completes
+// the clocks before it on the primary with no contributors, and the backup refused such an entry
+// (the primary would report it failed on every such push).
+TEST(TableShardReplicationTest, ABackupFollowsClocksThePrimaryCompletedWithoutContributors) {
+  const v1::TableInfo table = AdamTable(v1::TABLE_KIND_DENSE, v1::ConsistencySpec::MODEL_BSP);
+  auto primary = Shard(table, 1, {1});
+  auto backup = Shard(table, 1, {1}, ReplicaRole::kBackup);
+  const std::vector<float> gradient(DenseShardRange(40, kShards, 1).size(), 0.5f);
+  std::vector<std::string> log;
+  OfferedEntry joined = PrimaryPush(*primary, *backup, MakeFrame1(1, {}, gradient), {1, 1, 1, 3},
+                                    &log, "w1@3");
+  ASSERT_EQ(joined.entry.completions_size(), 4) << "clocks 0, 1 and 2 without it, then 3";
+  EXPECT_EQ(joined.entry.completions(0).contributors(), 0u);
+  EXPECT_EQ(joined.entry.completions(3).contributors(), 1u);
+  Offer(*backup, std::move(joined));
+  EXPECT_EQ(log, (std::vector<std::string>{"w1@3"}));
+  EXPECT_EQ(StateBytes(*primary), StateBytes(*backup));
+
+  // A completion without contributors of a clock the backup holds a push for is still refused.
+  auto other = Shard(table, 1, {1, 2}, ReplicaRole::kBackup);
+  auto other_primary = Shard(table, 1, {1, 2});
+  Offer(*other, PrimaryPush(*other_primary, *other, MakeFrame1(1, {}, gradient), {1, 1, 1, 0},
+                            &log, "w1@0"));
+  v1::LogEntry forged;
+  forged.set_table_id(table.table_id());
+  forged.set_shard_id(1);
+  forged.set_log_index(2);
+  forged.set_term_epoch(5);
+  forged.add_completions()->set_clock(0);
+  Offer(*other, OfferedEntry{forged, std::nullopt, [&](const absl::Status& status) {
+                               log.push_back(status.ok() ? "forged" : "refused");
+                             }});
+  EXPECT_EQ(log, (std::vector<std::string>{"w1@3", "w1@0", "refused"}));
+}
+
 TEST(TableShardReplicationTest, ANewPrimaryIsFollowedOnlyFromExactlyItsBaseIndex) {
   const v1::TableInfo table = Table(v1::TABLE_KIND_DENSE, v1::ConsistencySpec::MODEL_ASP);
   const size_t size = DenseShardRange(40, kShards, 1).size();

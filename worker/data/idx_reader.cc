@@ -46,16 +46,25 @@ class IdxFile {
 
   // Reads exactly `size` bytes; `what` names them in the error when the file ends early.
   absl::Status ReadExactly(uint8_t* data, uint64_t size, absl::string_view what) {
-    uint64_t done = 0;
-    while (done < size) {
-      const unsigned chunk = static_cast<unsigned>(std::min<uint64_t>(size - done, INT_MAX));
-      const int n = gzread(file_.get(), data + done, chunk);
-      if (n < 0) return StreamError();
-      if (n == 0) {
-        return absl::DataLossError(absl::StrCat(path_, " is truncated: expected ", size,
-                                                " bytes of ", what, ", got ", done));
-      }
-      done += static_cast<uint64_t>(n);
+    absl::StatusOr<uint64_t> done = ReadUpTo(data, size);
+    if (!done.ok()) return done.status();
+    if (*done < size) return Truncated(size, *done, what);
+    return absl::OkStatus();
+  }
+
+  // Reads exactly `size` bytes into `out`, growing it a chunk at a time as the data arrives: a
+  // header that claims more data than the file holds costs no more memory than the file (the
+  // header's claim alone could be 4 GiB).
+  absl::Status ReadGrowing(uint64_t size, absl::string_view what, std::vector<uint8_t>* out) {
+    constexpr uint64_t kChunk = uint64_t{16} << 20;
+    out->clear();
+    while (out->size() < size) {
+      const uint64_t done = out->size();
+      const uint64_t want = std::min(size - done, kChunk);
+      out->resize(done + want);
+      absl::StatusOr<uint64_t> got = ReadUpTo(out->data() + done, want);
+      if (!got.ok()) return got.status();
+      if (*got < want) return Truncated(size, done + *got, what);
     }
     return absl::OkStatus();
   }
@@ -112,6 +121,24 @@ class IdxFile {
  private:
   IdxFile(const std::string& path, gzFile file) : path_(path), file_(file) {}
 
+  // Reads until `size` bytes or the end of the file; returns how many.
+  absl::StatusOr<uint64_t> ReadUpTo(uint8_t* data, uint64_t size) {
+    uint64_t done = 0;
+    while (done < size) {
+      const unsigned chunk = static_cast<unsigned>(std::min<uint64_t>(size - done, INT_MAX));
+      const int n = gzread(file_.get(), data + done, chunk);
+      if (n < 0) return StreamError();
+      if (n == 0) break;
+      done += static_cast<uint64_t>(n);
+    }
+    return done;
+  }
+
+  absl::Status Truncated(uint64_t expected, uint64_t got, absl::string_view what) const {
+    return absl::DataLossError(absl::StrCat(path_, " is truncated: expected ", expected,
+                                            " bytes of ", what, ", got ", got));
+  }
+
   absl::Status StreamError() {
     int code = Z_OK;
     const char* message = gzerror(file_.get(), &code);
@@ -155,10 +182,8 @@ absl::StatusOr<DenseDataset> ReadIdxDataset(const std::string& images_path,
                                                    " labels; expected the same count"));
   }
 
-  std::vector<uint8_t> buffer(num_pixels);
-  if (absl::Status s = images->ReadExactly(buffer.data(), num_pixels, "pixel data"); !s.ok()) {
-    return s;
-  }
+  std::vector<uint8_t> buffer;
+  if (absl::Status s = images->ReadGrowing(num_pixels, "pixel data", &buffer); !s.ok()) return s;
   if (absl::Status s = images->ExpectEnd(); !s.ok()) return s;
   DenseDataset dataset;
   dataset.num_examples = *count;
@@ -167,8 +192,7 @@ absl::StatusOr<DenseDataset> ReadIdxDataset(const std::string& images_path,
   dataset.features.resize(num_pixels);
   for (uint64_t i = 0; i < num_pixels; ++i) dataset.features[i] = buffer[i] / 255.0f;
 
-  buffer.resize(*count);
-  if (absl::Status s = labels->ReadExactly(buffer.data(), *count, "labels"); !s.ok()) return s;
+  if (absl::Status s = labels->ReadGrowing(*count, "labels", &buffer); !s.ok()) return s;
   if (absl::Status s = labels->ExpectEnd(); !s.ok()) return s;
   dataset.labels.resize(*count);
   for (uint32_t i = 0; i < *count; ++i) {

@@ -2,6 +2,7 @@
 // Fashion-MNIST files where they are installed.
 #include "worker/data/idx_reader.h"
 
+#include <sys/resource.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -181,6 +182,24 @@ TEST(IdxReaderTest, AbsurdDimensionsAreRejectedBeforeAllocating) {
     EXPECT_EQ(dataset.status().code(), absl::StatusCode::kInvalidArgument)
         << count << " x " << rows << " x " << columns << ": " << dataset.status();
   }
+}
+
+// Found by idx_fuzzer: a 26-byte file whose header claimed 1.5 GB of pixels made the reader
+// allocate (and zero) them all before finding the file truncated.
+TEST(IdxReaderTest, AHeaderClaimingMoreThanTheFileHoldsAllocatesNoMoreThanTheFile) {
+  // Two 32768 x 32768 images: 2 GiB of pixels claimed, 18 present.
+  const std::string images = WriteFile("images", ImagesFile(0x00000803, 2, 32768, 32768, kPixels));
+  const std::string labels = WriteFile("labels", LabelsFile(2, {0, 1}));
+  struct rusage before;
+  getrusage(RUSAGE_SELF, &before);
+  absl::StatusOr<DenseDataset> dataset = ReadIdxDataset(images, labels);
+  struct rusage after;
+  getrusage(RUSAGE_SELF, &after);
+  EXPECT_EQ(dataset.status().code(), absl::StatusCode::kDataLoss) << dataset.status();
+  EXPECT_NE(dataset.status().message().find("expected 2147483648 bytes of pixel data, got 18"),
+            std::string::npos)
+      << dataset.status();
+  EXPECT_LT(after.ru_maxrss - before.ru_maxrss, 256 * 1024) << "peak RSS grew (KiB)";
 }
 
 TEST(IdxReaderTest, CorruptGzipStreamIsDataLoss) {
