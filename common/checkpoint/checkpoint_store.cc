@@ -88,6 +88,20 @@ absl::StatusOr<std::vector<uint64_t>> ListCheckpoints(const std::string& root) {
 
 absl::Status VerifyCheckpoint(const std::string& checkpoint_dir,
                               const v1::CheckpointManifest& manifest) {
+  // Checked before anything is sized by them: a manifest naming 2^32 shards or millions of
+  // tables must not make the expected set below take gigabytes.
+  if (manifest.num_shards() == 0 || manifest.num_shards() > 65536) {
+    return absl::DataLossError(absl::StrCat(checkpoint_dir, ": the manifest names ",
+                                            manifest.num_shards(),
+                                            " shards per table (a cluster has 1..65536)"));
+  }
+  // The set below then holds at most about a million more entries than the manifest lists.
+  if (static_cast<uint64_t>(manifest.tables_size()) * manifest.num_shards() >
+      static_cast<uint64_t>(manifest.shards_size()) + (uint64_t{1} << 20)) {
+    return absl::DataLossError(absl::StrCat(
+        checkpoint_dir, ": the manifest lists ", manifest.shards_size(), " shard files for ",
+        manifest.tables_size(), " tables of ", manifest.num_shards(), " shards"));
+  }
   std::set<std::pair<uint32_t, uint32_t>> expected;
   for (const v1::TableInfo& table : manifest.tables()) {
     for (uint32_t shard = 0; shard < manifest.num_shards(); ++shard) {

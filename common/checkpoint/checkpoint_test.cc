@@ -187,6 +187,23 @@ TEST(CheckpointStoreTest, ManifestMissingAShardIsIncomplete) {
   EXPECT_NE(status.message().find("no file for table 1 shard 3"), std::string::npos) << status;
 }
 
+TEST(CheckpointStoreTest, AManifestNamingAbsurdShardCountsIsRefusedAtOnce) {
+  const std::string root = FreshDir("absurd");
+  v1::CheckpointManifest manifest = WriteCheckpoint(root, 1, 1, 4);
+  manifest.set_num_shards(0);
+  EXPECT_EQ(VerifyCheckpoint(CheckpointDirectory(root, 1), manifest).code(),
+            absl::StatusCode::kDataLoss);
+  manifest.set_num_shards(4000000000u);
+  absl::Status status = VerifyCheckpoint(CheckpointDirectory(root, 1), manifest);
+  EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(status.message().find("1..65536"), std::string::npos) << status;
+  manifest.set_num_shards(65536);
+  for (int i = 0; i < 100; ++i) *manifest.add_tables() = manifest.tables(0);
+  status = VerifyCheckpoint(CheckpointDirectory(root, 1), manifest);
+  EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(status.message().find("shard files for 101 tables"), std::string::npos) << status;
+}
+
 TEST(CheckpointStoreTest, PruneKeepsTheNewestCompleteOnes) {
   const std::string root = FreshDir("prune");
   for (uint64_t id = 1; id <= 5; ++id) WriteCheckpoint(root, id, 1, 2);
