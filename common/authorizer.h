@@ -7,8 +7,8 @@
 #include <map>
 #include <memory>
 #include <string>
-#include "absl/strings/string_view.h"
 
+#include "absl/strings/string_view.h"
 #include "common/transport_security.h"
 #include "google/protobuf/descriptor.h"
 #include "grpcpp/server_context.h"

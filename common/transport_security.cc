@@ -107,7 +107,7 @@ CertificateFacts FactsOf(X509* certificate) {
       if (name->type != GEN_URI) continue;
       const ASN1_STRING* uri = name->d.uniformResourceIdentifier;
       absl::string_view text(reinterpret_cast<const char*>(ASN1_STRING_get0_data(uri)),
-                            static_cast<size_t>(ASN1_STRING_length(uri)));
+                             static_cast<size_t>(ASN1_STRING_length(uri)));
       if (!absl::ConsumePrefix(&text, kRoleUriPrefix)) continue;
       if (absl::StatusOr<v1::PeerRole> role = ParseRole(text); role.ok()) facts.roles.Add(*role);
     }
@@ -172,9 +172,9 @@ absl::StatusOr<CertificateFacts> CheckTlsFiles(const SecurityOptions& options,
     } else if (error == X509_V_ERR_CERT_NOT_YET_VALID) {
       absl::StrAppend(&detail, " (valid from ", FormatUtc(facts.not_before), ")");
     }
-    return absl::FailedPreconditionError(absl::StrCat(
-        "the certificate in ", options.cert_file, " (", facts.subject,
-        ") does not verify against the CA in ", options.ca_file, ": ", detail));
+    return absl::FailedPreconditionError(
+        absl::StrCat("the certificate in ", options.cert_file, " (", facts.subject,
+                     ") does not verify against the CA in ", options.ca_file, ": ", detail));
   }
   return facts;
 }
@@ -219,9 +219,9 @@ class PeerVerifier : public grpc::experimental::ExternalCertificateVerifier {
       host_named = host_named || DnsNameMatches(absl::string_view(dns.data(), dns.size()), host);
     }
     if (!host_named) {
-      return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
-                          absl::StrCat("the certificate of ", host,
-                                       " names neither that host nor that address"));
+      return grpc::Status(
+          grpc::StatusCode::UNAUTHENTICATED,
+          absl::StrCat("the certificate of ", host, " names neither that host nor that address"));
     }
     RoleSet roles;
     for (const grpc::string_ref& uri : request.uri_names()) {
@@ -231,8 +231,8 @@ class PeerVerifier : public grpc::experimental::ExternalCertificateVerifier {
     }
     if (!roles.Contains(v1::PEER_ROLE_SERVER) && !roles.Contains(v1::PEER_ROLE_COORDINATOR)) {
       return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
-                          absl::StrCat("the certificate of ", host, " has roles ",
-                                       roles.ToString(), ", not server or coordinator"));
+                          absl::StrCat("the certificate of ", host, " has roles ", roles.ToString(),
+                                       ", not server or coordinator"));
     }
     return grpc::Status::OK;
   }
@@ -267,8 +267,7 @@ class TokenInterceptorFactory : public grpc::experimental::ClientInterceptorFact
 };
 
 bool IsLoopback(const std::string& host) {
-  return host == "localhost" || absl::StartsWith(host, "127.") || host == "::1" ||
-         host == "[::1]";
+  return host == "localhost" || absl::StartsWith(host, "127.") || host == "::1" || host == "[::1]";
 }
 
 absl::StatusOr<std::map<std::string, RoleSet>> ReadRoleTokens(const std::string& path) {
@@ -292,8 +291,9 @@ absl::StatusOr<std::map<std::string, RoleSet>> ReadRoleTokens(const std::string&
           absl::StrCat(path, ":", line_number, ": ", role.status().message()));
     }
     if (fields[1].size() < 16) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          path, ":", line_number, ": a token needs at least 16 characters (e.g. openssl rand -hex 16)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ":", line_number,
+                       ": a token needs at least 16 characters (e.g. openssl rand -hex 16)"));
     }
     // One token may carry several roles (listed on several lines).
     tokens[std::string(fields[1])].Add(*role);
@@ -342,8 +342,8 @@ absl::StatusOr<v1::PeerRole> ParseRole(absl::string_view name) {
                             v1::PEER_ROLE_ADMIN}) {
     if (name == RoleName(role)) return role;
   }
-  return absl::InvalidArgumentError(absl::StrCat(
-      "unknown role '", name, "' (roles: coordinator, server, worker, admin)"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown role '", name, "' (roles: coordinator, server, worker, admin)"));
 }
 
 std::string RoleUri(v1::PeerRole role) { return absl::StrCat(kRoleUriPrefix, RoleName(role)); }
@@ -418,9 +418,8 @@ absl::Status TransportSecurity::InstallFiles() {
   if (!facts.ok()) return facts.status();
   // The key first: the watcher pairs key and certificate and skips a pair that does not match,
   // so a read between the two renames keeps the old pair for one more interval.
-  for (const auto& [name, index] : {std::pair<const char*, int>{"key.pem", 1},
-                                    {"cert.pem", 0},
-                                    {"ca.pem", 2}}) {
+  for (const auto& [name, index] :
+       {std::pair<const char*, int>{"key.pem", 1}, {"cert.pem", 0}, {"ca.pem", 2}}) {
     if (absl::Status written =
             WriteFileAtomically(absl::StrCat(watched_dir_, "/", name), contents[index]);
         !written.ok()) {
@@ -450,9 +449,10 @@ std::string TransportSecurity::Describe() const {
 absl::Status TransportSecurity::CheckListenAddress(const std::string& bind_host) const {
   if (tls_ || IsLoopback(bind_host)) return absl::OkStatus();
   if (options_.insecure) {
-    spdlog::warn("INSECURE: listening on {} in plaintext (--insecure): anyone who can reach this "
-                 "port can join the cluster, push into any table and read the model{}",
-                 bind_host, role_tokens_.empty() ? "" : " (tokens travel in the clear)");
+    spdlog::warn(
+        "INSECURE: listening on {} in plaintext (--insecure): anyone who can reach this "
+        "port can join the cluster, push into any table and read the model{}",
+        bind_host, role_tokens_.empty() ? "" : " (tokens travel in the clear)");
     return absl::OkStatus();
   }
   return absl::FailedPreconditionError(absl::StrCat(
@@ -494,8 +494,7 @@ std::shared_ptr<grpc::Channel> TransportSecurity::OpenChannel(
                                    arguments);
 }
 
-absl::StatusOr<RoleSet> TransportSecurity::PeerRoles(
-    const grpc::ServerContextBase& context) const {
+absl::StatusOr<RoleSet> TransportSecurity::PeerRoles(const grpc::ServerContextBase& context) const {
   if (tls_) {
     std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
     if (auth == nullptr || !auth->IsPeerAuthenticated()) {
@@ -517,8 +516,9 @@ absl::StatusOr<RoleSet> TransportSecurity::PeerRoles(
   const auto& metadata = context.client_metadata();
   const auto found = metadata.find(kTokenMetadata);
   if (found == metadata.end()) {
-    return absl::UnauthenticatedError("this cluster needs a token (ps-token metadata; "
-                                      "--token_file) and the call carried none");
+    return absl::UnauthenticatedError(
+        "this cluster needs a token (ps-token metadata; "
+        "--token_file) and the call carried none");
   }
   const absl::string_view presented(found->second.data(), found->second.size());
   // Compared in constant time, against every token, so that timing says nothing about them.

@@ -114,18 +114,17 @@ TEST_F(TransportSecurityTest, ReloadKeepsTheOldFilesWhenTheNewOnesAreBad) {
 
 TEST(TransportSecurityTokensTest, ReadsRoleTokensAndRefusesBadOnes) {
   const std::string dir = MakeTempDir("tokens");
-  ASSERT_TRUE(WriteFileAtomically(dir + "/good", "# roles\nworker 0123456789abcdef0123\n"
-                                                 "admin  fedcba9876543210fedc\n"
-                                                 "worker fedcba9876543210fedc\n")
+  ASSERT_TRUE(WriteFileAtomically(dir + "/good",
+                                  "# roles\nworker 0123456789abcdef0123\n"
+                                  "admin  fedcba9876543210fedc\n"
+                                  "worker fedcba9876543210fedc\n")
                   .ok());
   SecurityOptions options;
   options.role_tokens_file = dir + "/good";
-  absl::StatusOr<std::shared_ptr<TransportSecurity>> security =
-      TransportSecurity::Create(options);
+  absl::StatusOr<std::shared_ptr<TransportSecurity>> security = TransportSecurity::Create(options);
   ASSERT_TRUE(security.ok()) << security.status();
   EXPECT_FALSE((*security)->tls());
-  EXPECT_NE((*security)->Describe().find("2 tokens"), std::string::npos)
-      << (*security)->Describe();
+  EXPECT_NE((*security)->Describe().find("2 tokens"), std::string::npos) << (*security)->Describe();
   for (const auto& [text, words] :
        {std::pair<std::string, std::string>{"wizard 0123456789abcdef0123\n", "unknown role"},
         {"worker short\n", "at least 16"},

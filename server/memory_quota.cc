@@ -5,9 +5,7 @@
 namespace ps {
 namespace {
 
-std::string Mib(uint64_t bytes) {
-  return absl::StrCat(bytes >> 20, " MiB");
-}
+std::string Mib(uint64_t bytes) { return absl::StrCat(bytes >> 20, " MiB"); }
 
 }  // namespace
 
@@ -18,17 +16,19 @@ absl::Status MemoryQuota::Admit(uint32_t table_id, const std::string& table_name
   const auto found = by_table_.find(table_id);
   const uint64_t table_used = found == by_table_.end() ? 0 : static_cast<uint64_t>(found->second);
   if (limits_.table_bytes != 0 && table_used + more > limits_.table_bytes) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "table '", table_name, "' holds ", Mib(table_used), " on this server and the push would "
-        "add ", more, " bytes of new rows, beyond its quota of ", Mib(limits_.table_bytes),
-        " (ps_server --table_memory_mb); nothing was applied"));
+    return absl::ResourceExhaustedError(
+        absl::StrCat("table '", table_name, "' holds ", Mib(table_used),
+                     " on this server and the push would "
+                     "add ",
+                     more, " bytes of new rows, beyond its quota of ", Mib(limits_.table_bytes),
+                     " (ps_server --table_memory_mb); nothing was applied"));
   }
   const uint64_t server_used = static_cast<uint64_t>(used_);
   if (limits_.server_bytes != 0 && server_used + more > limits_.server_bytes) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "this server holds ", Mib(server_used), " and the push would add ", more,
-        " bytes of new rows of table '", table_name, "', beyond its quota of ",
-        Mib(limits_.server_bytes), " (ps_server --memory_mb); nothing was applied"));
+    return absl::ResourceExhaustedError(
+        absl::StrCat("this server holds ", Mib(server_used), " and the push would add ", more,
+                     " bytes of new rows of table '", table_name, "', beyond its quota of ",
+                     Mib(limits_.server_bytes), " (ps_server --memory_mb); nothing was applied"));
   }
   return absl::OkStatus();
 }

@@ -29,8 +29,8 @@ grpc::Status CoordinatorService::Serving() const {
                       "have lapsed; try the next coordinator address");
 }
 
-grpc::Status CoordinatorService::Admit(const grpc::ServerContext& context, absl::string_view method,
-                                       RoleSet* caller) const {
+grpc::Status CoordinatorService::Admit(const grpc::ServerContext& context,
+                                       absl::string_view method, RoleSet* caller) const {
   if (grpc::Status serving = Serving(); !serving.ok()) return serving;
   return authorizer_.Check(context, method, caller);
 }
@@ -215,7 +215,9 @@ grpc::Status CoordinatorService::DescribeTable(grpc::ServerContext* context,
 grpc::Status CoordinatorService::ReportReplicaFailure(
     grpc::ServerContext* context, const v1::ReportReplicaFailureRequest* request,
     v1::ReportReplicaFailureResponse* response) {
-  if (grpc::Status admitted = Admit(*context, "ReportReplicaFailure"); !admitted.ok()) return admitted;
+  if (grpc::Status admitted = Admit(*context, "ReportReplicaFailure"); !admitted.ok()) {
+    return admitted;
+  }
   absl::StatusOr<uint64_t> epoch = state_.ReportReplicaFailure(*request);
   if (!epoch.ok()) return ToGrpcStatus(epoch.status());
   response->set_epoch(*epoch);
@@ -225,7 +227,9 @@ grpc::Status CoordinatorService::ReportReplicaFailure(
 grpc::Status CoordinatorService::ReportLearnerCaughtUp(
     grpc::ServerContext* context, const v1::ReportLearnerCaughtUpRequest* request,
     v1::ReportLearnerCaughtUpResponse* response) {
-  if (grpc::Status admitted = Admit(*context, "ReportLearnerCaughtUp"); !admitted.ok()) return admitted;
+  if (grpc::Status admitted = Admit(*context, "ReportLearnerCaughtUp"); !admitted.ok()) {
+    return admitted;
+  }
   absl::StatusOr<uint64_t> epoch = state_.ReportLearnerCaughtUp(*request);
   if (!epoch.ok()) return ToGrpcStatus(epoch.status());
   response->set_epoch(*epoch);
@@ -282,7 +286,9 @@ grpc::Status CoordinatorService::Undrain(grpc::ServerContext* context, const v1:
 grpc::Status CoordinatorService::ReportHandoffReady(grpc::ServerContext* context,
                                                     const v1::ReportHandoffReadyRequest* request,
                                                     v1::ReportHandoffReadyResponse* response) {
-  if (grpc::Status admitted = Admit(*context, "ReportHandoffReady"); !admitted.ok()) return admitted;
+  if (grpc::Status admitted = Admit(*context, "ReportHandoffReady"); !admitted.ok()) {
+    return admitted;
+  }
   absl::StatusOr<uint64_t> epoch = state_.ReportHandoffReady(*request);
   if (!epoch.ok()) return ToGrpcStatus(epoch.status());
   response->set_epoch(*epoch);

@@ -36,10 +36,10 @@ struct Mode {
 };
 
 std::string Cipher(const std::string& address, const std::string& certs) {
-  const std::string command = absl::StrCat(
-      "openssl s_client -connect ", address, " -alpn h2 -brief -cert ", certs,
-      "/admin.pem -key ", certs, "/admin.key -CAfile ", certs,
-      "/ca.pem </dev/null 2>&1 | grep -aE 'Protocol version|Ciphersuite'");
+  const std::string command =
+      absl::StrCat("openssl s_client -connect ", address, " -alpn h2 -brief -cert ", certs,
+                   "/admin.pem -key ", certs, "/admin.key -CAfile ", certs,
+                   "/ca.pem </dev/null 2>&1 | grep -aE 'Protocol version|Ciphersuite'");
   FILE* pipe = popen(command.c_str(), "r");
   if (pipe == nullptr) return "unknown (popen failed)";
   std::string out;
@@ -110,8 +110,8 @@ int Run() {
       mode.pull_time += absl::Now() - start;
     }
   }
-  const double bytes = static_cast<double>(floats) * sizeof(float) * calls *
-                       absl::GetFlag(FLAGS_rounds);
+  const double bytes =
+      static_cast<double>(floats) * sizeof(float) * calls * absl::GetFlag(FLAGS_rounds);
   const auto gbps = [&](absl::Duration time) { return bytes / absl::ToDoubleSeconds(time) / 1e9; };
   std::printf("dense f32 %d MB, 1 server on loopback, %d rounds x %d calls per mode\n",
               absl::GetFlag(FLAGS_megabytes), absl::GetFlag(FLAGS_rounds), calls);
@@ -120,9 +120,10 @@ int Run() {
     std::printf("  %-11s  %9.2f  %9.2f\n", mode.name.c_str(), gbps(mode.push_time),
                 gbps(mode.pull_time));
   }
-  std::printf("  TLS/plaintext: push %.2fx, pull %.2fx\n",
-              absl::ToDoubleSeconds(modes[0].push_time) / absl::ToDoubleSeconds(modes[1].push_time),
-              absl::ToDoubleSeconds(modes[0].pull_time) / absl::ToDoubleSeconds(modes[1].pull_time));
+  std::printf(
+      "  TLS/plaintext: push %.2fx, pull %.2fx\n",
+      absl::ToDoubleSeconds(modes[0].push_time) / absl::ToDoubleSeconds(modes[1].push_time),
+      absl::ToDoubleSeconds(modes[0].pull_time) / absl::ToDoubleSeconds(modes[1].pull_time));
   std::printf("negotiated with the TLS server:\n%s",
               Cipher(modes[1].cluster->server_address(0), certs).c_str());
   return 0;

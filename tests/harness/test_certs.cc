@@ -9,8 +9,8 @@
 namespace ps::testing {
 
 absl::Status MakeCertificates(const std::string& dir, const std::vector<std::string>& args) {
-  std::string command = absl::StrCat("bash '", RunfilePath("deploy/make_certs.sh"), "' '", dir,
-                                     "'");
+  std::string command =
+      absl::StrCat("bash '", RunfilePath("deploy/make_certs.sh"), "' '", dir, "'");
   for (const std::string& arg : args) absl::StrAppend(&command, " '", arg, "'");
   absl::StrAppend(&command, " 2>&1");
   FILE* pipe = popen(command.c_str(), "r");
@@ -20,8 +20,8 @@ absl::Status MakeCertificates(const std::string& dir, const std::vector<std::str
   while (fgets(buffer, sizeof(buffer), pipe) != nullptr) output += buffer;
   const int status = pclose(pipe);
   if (status != 0) {
-    return absl::InternalError(absl::StrCat("make_certs.sh ", absl::StrJoin(args, " "),
-                                            " failed (", status, "): ", output));
+    return absl::InternalError(absl::StrCat("make_certs.sh ", absl::StrJoin(args, " "), " failed (",
+                                            status, "): ", output));
   }
   return absl::OkStatus();
 }

@@ -68,8 +68,8 @@ class LimitsTest : public ::testing::Test {
 
   // The address of the server leading `shard` now.
   std::string PrimaryOf(uint32_t shard) {
-    absl::StatusOr<v1::ClusterMap> map = cluster_->WaitForMap(
-        [](const v1::ClusterMap&) { return true; }, absl::Seconds(5));
+    absl::StatusOr<v1::ClusterMap> map =
+        cluster_->WaitForMap([](const v1::ClusterMap&) { return true; }, absl::Seconds(5));
     EXPECT_TRUE(map.ok());
     const uint32_t id = map->shards(shard).replicas(0);
     return cluster_->server_address(cluster_->ServerIndex(*map, id));

@@ -32,10 +32,15 @@
 namespace ps::testing {
 namespace {
 
-const std::vector<std::string> kShortTraining = {
-    "--workers=2",          "--device=cpu",      "--cpu_threads=1",
-    "--model=mlp",          "--dataset=synthetic-images", "--train_limit=2000",
-    "--hidden=32",          "--epochs=1",        "--batch_size=32"};
+const std::vector<std::string> kShortTraining = {"--workers=2",
+                                                 "--device=cpu",
+                                                 "--cpu_threads=1",
+                                                 "--model=mlp",
+                                                 "--dataset=synthetic-images",
+                                                 "--train_limit=2000",
+                                                 "--hidden=32",
+                                                 "--epochs=1",
+                                                 "--batch_size=32"};
 
 std::string Read(const std::string& path) {
   absl::StatusOr<std::string> text = ReadFileToString(path);
@@ -55,8 +60,7 @@ std::shared_ptr<grpc::Channel> RawTlsChannel(const std::string& address, const s
   options.watch_identity_key_cert_pairs();
   grpc::ChannelArguments arguments;
   arguments.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  return grpc::CreateCustomChannel(address, grpc::experimental::TlsCredentials(options),
-                                   arguments);
+  return grpc::CreateCustomChannel(address, grpc::experimental::TlsCredentials(options), arguments);
 }
 
 // GetClusterStatus over `channel`; `common_name` receives the coordinator certificate's CN.
@@ -69,7 +73,8 @@ grpc::Status AskStatus(const std::shared_ptr<grpc::Channel>& channel,
   grpc::Status result = stub->GetClusterStatus(&context, {}, &answer);
   if (status != nullptr) *status = answer;
   if (common_name != nullptr && context.auth_context() != nullptr) {
-    for (const grpc::string_ref& cn : context.auth_context()->FindPropertyValues("x509_common_name")) {
+    for (const grpc::string_ref& cn :
+         context.auth_context()->FindPropertyValues("x509_common_name")) {
       *common_name = std::string(cn.data(), cn.size());
     }
   }
@@ -180,8 +185,8 @@ TEST_F(SecurityTest, ATlsClusterTrainsAndRefusesEveryoneOutsideTheirRole) {
   // Strangers are refused at the handshake; the same call with a good certificate works.
   EXPECT_EQ(AskStatus(OpenFreshChannel(coordinator)).error_code(), grpc::StatusCode::UNAVAILABLE)
       << "plaintext";
-  EXPECT_FALSE(RawUnaryCall(server, "/ps.v1.ParameterServer/Pull", Empty(), absl::Seconds(5))
-                   .status.ok())
+  EXPECT_FALSE(
+      RawUnaryCall(server, "/ps.v1.ParameterServer/Pull", Empty(), absl::Seconds(5)).status.ok())
       << "plaintext to a server";
   EXPECT_EQ(AskStatus(RawTlsChannel(coordinator, *other_, "admin", dir + "/ca.pem")).error_code(),
             grpc::StatusCode::UNAVAILABLE)
@@ -236,10 +241,10 @@ TEST_F(SecurityTest, ATlsClusterTrainsAndRefusesEveryoneOutsideTheirRole) {
               return as_worker->Heartbeat(&context, heartbeat, &beat);
             }),
             grpc::StatusCode::PERMISSION_DENIED);
-  EXPECT_EQ(RawUnaryCall(server, "/ps.v1.ParameterServer/Replicate", Empty(), absl::Seconds(5),
-                         **worker)
-                .status.error_code(),
-            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(
+      RawUnaryCall(server, "/ps.v1.ParameterServer/Replicate", Empty(), absl::Seconds(5), **worker)
+          .status.error_code(),
+      grpc::StatusCode::PERMISSION_DENIED);
   v1::ClusterStatus after;
   ASSERT_TRUE(AskStatus(OpenFreshChannel(coordinator, **admin), &after).ok());
   EXPECT_EQ(after.map().epoch(), before.map().epoch());
@@ -249,8 +254,7 @@ TEST_F(SecurityTest, ATlsClusterTrainsAndRefusesEveryoneOutsideTheirRole) {
   // A certificate naming no role is refused by every rpc: each handler checks.
   absl::StatusOr<std::shared_ptr<TransportSecurity>> nobody = TlsAs(dir, "nobody");
   ASSERT_TRUE(nobody.ok()) << nobody.status();
-  const std::map<std::string, grpc::StatusCode> codes =
-      CallEveryRpc(coordinator, server, **nobody);
+  const std::map<std::string, grpc::StatusCode> codes = CallEveryRpc(coordinator, server, **nobody);
   EXPECT_EQ(codes.size(), 23u);
   for (const auto& [method, method_code] : codes) {
     EXPECT_EQ(method_code, grpc::StatusCode::UNAUTHENTICATED) << method;
@@ -294,10 +298,11 @@ TEST_F(SecurityTest, ATlsClusterTrainsAndRefusesEveryoneOutsideTheirRole) {
 
 TEST_F(SecurityTest, TokensIdentifyCallersOnPlaintext) {
   const std::string dir = MakeTempDir("tokens");
-  const std::map<std::string, std::string> tokens = {
-      {"coordinator", "c0c0c0c0c0c0c0c0c0c0"}, {"server", "5e5e5e5e5e5e5e5e5e5e"},
-      {"worker", "0a0a0a0a0a0a0a0a0a0a"},      {"admin", "adadadadadadadadadad"},
-      {"chief", "cfcfcfcfcfcfcfcfcfcf"}};
+  const std::map<std::string, std::string> tokens = {{"coordinator", "c0c0c0c0c0c0c0c0c0c0"},
+                                                     {"server", "5e5e5e5e5e5e5e5e5e5e"},
+                                                     {"worker", "0a0a0a0a0a0a0a0a0a0a"},
+                                                     {"admin", "adadadadadadadadadad"},
+                                                     {"chief", "cfcfcfcfcfcfcfcfcfcf"}};
   std::string role_tokens;
   for (const auto& [name, token] : tokens) {
     if (name == "chief") {
@@ -348,17 +353,16 @@ TEST_F(SecurityTest, TokensIdentifyCallersOnPlaintext) {
     EXPECT_EQ(AskStatus(OpenFreshChannel(coordinator, *security)).error_code(),
               grpc::StatusCode::UNAUTHENTICATED)
         << label;
-    EXPECT_EQ(RawUnaryCall(server, "/ps.v1.ParameterServer/Pull", Empty(), absl::Seconds(5),
-                           *security)
-                  .status.error_code(),
-              grpc::StatusCode::UNAUTHENTICATED)
+    EXPECT_EQ(
+        RawUnaryCall(server, "/ps.v1.ParameterServer/Pull", Empty(), absl::Seconds(5), *security)
+            .status.error_code(),
+        grpc::StatusCode::UNAUTHENTICATED)
         << label;
   }
   // Each role's token: allowed what its role may, refused the rest.
   const auto raw = [&](const std::string& name, const std::string& address,
                        const std::string& method) {
-    return RawUnaryCall(address, method, Empty(), absl::Seconds(5), *as(name))
-        .status.error_code();
+    return RawUnaryCall(address, method, Empty(), absl::Seconds(5), *as(name)).status.error_code();
   };
   EXPECT_EQ(raw("worker", coordinator, "/ps.v1.Coordinator/RegisterServer"),
             grpc::StatusCode::PERMISSION_DENIED);
