@@ -10,7 +10,7 @@ required=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libspdlog-dev libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev
   libopenblas-dev libgoogle-perftools-dev zlib1g-dev pkg-config systemd python3 procps
-  clang-14
+  clang-14 libclang-rt-14-dev
   # etcd for coordinator high availability (--state_store=etcd://...) and its tests. On a host
   # with systemd, Debian starts a system etcd on localhost:2379/2380; the tests never use those
   # ports (each starts its own etcd on free ports).

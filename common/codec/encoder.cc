@@ -168,7 +168,8 @@ absl::Status EncodeTensor(const Compression& compression, absl::Span<const float
   if (absl::Status finite = CheckFiniteGradient(values); !finite.ok()) return finite;
   switch (compression.encoding) {
     case v1::ENCODING_F32:
-      std::memcpy(out, values.data(), values.size() * sizeof(float));
+      // An empty span's data() may be null, and memcpy from null is undefined even for 0 bytes.
+      if (!values.empty()) std::memcpy(out, values.data(), values.size() * sizeof(float));
       return absl::OkStatus();
     case v1::ENCODING_F16:
       EncodeHalf(values, out);

@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
 
 namespace ps::testing {
 namespace {
@@ -64,10 +65,14 @@ absl::StatusOr<std::unique_ptr<DaemonProcess>> DaemonProcess::Start(
 }
 
 DaemonProcess::~DaemonProcess() {
-  if (exit_code_.has_value()) return;
-  kill(pid_, SIGKILL);
-  int status = 0;
-  while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+  if (!exit_code_.has_value()) {
+    kill(pid_, SIGKILL);
+    int status = 0;
+    while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+    }
+  }
+  if (std::optional<std::string> report = SanitizerReport()) {
+    ADD_FAILURE() << "sanitizer report in " << log_path_ << ": " << *report << "\n" << ReadLog();
   }
 }
 
@@ -96,6 +101,23 @@ std::string DaemonProcess::ReadLog() const {
   std::stringstream contents;
   contents << in.rdbuf();
   return contents.str();
+}
+
+std::optional<std::string> DaemonProcess::SanitizerReport() const {
+  // Every sanitizer ends its report with "SUMMARY: <Name>Sanitizer: ..." (LeakSanitizer's says
+  // AddressSanitizer when it runs inside ASan).
+  static constexpr const char* kSummaries[] = {
+      "SUMMARY: AddressSanitizer", "SUMMARY: LeakSanitizer", "SUMMARY: UndefinedBehaviorSanitizer",
+      "SUMMARY: ThreadSanitizer"};
+  const std::string log = ReadLog();
+  std::optional<size_t> first;
+  for (const char* summary : kSummaries) {
+    const size_t at = log.find(summary);
+    if (at != std::string::npos && (!first.has_value() || at < *first)) first = at;
+  }
+  if (!first.has_value()) return std::nullopt;
+  const size_t end = log.find('\n', *first);
+  return log.substr(*first, end == std::string::npos ? std::string::npos : end - *first);
 }
 
 std::string RunfilePath(const std::string& workspace_relative) {

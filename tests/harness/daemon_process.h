@@ -2,6 +2,8 @@
 //
 // Reaping is guaranteed: the destructor SIGKILLs and reaps a child still running, and every child
 // is started with PR_SET_PDEATHSIG so it dies with the test process even if the test crashes.
+// Sanitizer reports in a child fail the running test: the destructor looks for one in the log
+// (ADD_FAILURE), since a test that SIGKILLs its daemons never sees the exit code a report gives.
 // One thread only.
 #ifndef PS_TESTS_HARNESS_DAEMON_PROCESS_H_
 #define PS_TESTS_HARNESS_DAEMON_PROCESS_H_
@@ -43,6 +45,11 @@ class DaemonProcess {
 
   // The log so far (for failure messages).
   std::string ReadLog() const;
+
+  // The summary line of the first sanitizer report (AddressSanitizer, LeakSanitizer,
+  // UndefinedBehaviorSanitizer, ThreadSanitizer) in the log so far, or nullopt if there is none.
+  // Under --config=asan a report also ends the child with exit code 1.
+  std::optional<std::string> SanitizerReport() const;
 
  private:
   DaemonProcess(pid_t pid, std::string log_path) : pid_(pid), log_path_(std::move(log_path)) {}
