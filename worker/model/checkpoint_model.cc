@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "common/checkpoint/checkpoint_store.h"
 #include "common/checkpoint/shard_file.h"
+#include "common/file_util.h"
 #include "common/frame.h"
 #include "common/partition.h"
 #include "common/status_macros.h"
@@ -162,6 +163,21 @@ absl::StatusOr<CheckpointedDenseTable> ReadDenseTableFromCheckpoint(
   }
   PS_ASSIGN_OR_RETURN(const std::vector<const v1::ShardCheckpoint*> shards,
                       ShardsOf(checkpoint_dir, manifest, table->table_id()));
+  // The values are allocated only once the table's files on disk can hold them: a manifest that
+  // names billions of values over small files must not take gigabytes first.
+  uint64_t file_bytes = 0;
+  for (const v1::ShardCheckpoint* shard : shards) {
+    const std::string path = absl::StrCat(checkpoint_dir, "/", shard->path());
+    std::error_code error;
+    const uintmax_t size = fs::file_size(path, error);
+    if (error) return ErrnoToStatus("cannot read the shard file", path, error.value());
+    file_bytes += size;
+  }
+  if (spec.dense_size() > file_bytes / sizeof(float)) {
+    return absl::DataLossError(absl::StrCat(
+        checkpoint_dir, ": the manifest gives table '", table_name, "' ", spec.dense_size(),
+        " values; its shard files hold ", file_bytes, " bytes"));
+  }
   CheckpointedDenseTable result;
   result.checkpoint_id = manifest.checkpoint_id();
   result.table = *table;

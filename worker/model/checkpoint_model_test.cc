@@ -137,6 +137,22 @@ TEST(ReadDenseTableFromCheckpointTest, AMissingShardFileIsNotFoundNamingTheFile)
   EXPECT_NE(status.message().find(ShardFileName(2, 3)), std::string::npos) << status;
 }
 
+TEST(ReadDenseTableFromCheckpointTest, AManifestClaimingMoreValuesThanItsFilesHoldIsDataLoss) {
+  const std::string root = FreshDir("too_many_values");
+  WriteSynthetic(root);
+  const std::string dir = CheckpointDirectory(root, 7);
+  absl::StatusOr<v1::CheckpointManifest> manifest = ReadManifest(dir);
+  ASSERT_TRUE(manifest.ok()) << manifest.status();
+  // A billion values (4 GB) over files of a few hundred bytes: refused before allocating them.
+  for (v1::TableInfo& table : *manifest->mutable_tables()) {
+    if (table.spec().name() == "mlp") table.mutable_spec()->set_dense_size(1000000000);
+  }
+  ASSERT_TRUE(WriteManifest(dir, *manifest).ok());
+  const absl::Status status = ReadDenseTableFromCheckpoint(dir, "mlp").status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss) << status;
+  EXPECT_NE(status.message().find("its shard files hold"), std::string::npos) << status;
+}
+
 TEST(ReadDenseTableFromCheckpointTest, AShardMissingFromTheManifestIsDataLoss) {
   const std::string root = FreshDir("unlisted");
   v1::CheckpointManifest manifest = WriteSynthetic(root);
