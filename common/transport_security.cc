@@ -8,9 +8,10 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
-#include <filesystem>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -36,6 +37,10 @@ constexpr absl::string_view kRoleUriPrefix = "urn:paramserver:role:";
 constexpr char kTokenMetadata[] = "ps-token";
 // How often gRPC's file watcher looks at the installed copies; Reload() takes effect within it.
 constexpr unsigned kWatchIntervalSeconds = 1;
+// Positions of the three files in CheckTlsFiles' contents and in watched_fds_.
+constexpr int kCert = 0;
+constexpr int kKey = 1;
+constexpr int kCa = 2;
 
 struct X509Deleter {
   void operator()(X509* x) const { X509_free(x); }
@@ -385,15 +390,12 @@ absl::StatusOr<std::shared_ptr<TransportSecurity>> TransportSecurity::Create(
     security->role_tokens_ = *std::move(tokens);
   }
   if (security->tls_) {
-    char pattern[] = "/tmp/ps-tls.XXXXXX";
-    if (mkdtemp(pattern) == nullptr) {
-      return ErrnoToStatus("cannot make a private directory for the TLS files", pattern, errno);
-    }
-    security->watched_dir_ = pattern;
     if (absl::Status installed = security->InstallFiles(); !installed.ok()) return installed;
-    const std::string& dir = security->watched_dir_;
+    const auto path = [&](int index) {
+      return absl::StrCat("/proc/self/fd/", security->watched_fds_[index]);
+    };
     security->provider_ = std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
-        dir + "/key.pem", dir + "/cert.pem", dir + "/ca.pem", kWatchIntervalSeconds);
+        path(kKey), path(kCert), path(kCa), kWatchIntervalSeconds);
     security->verifier_ = grpc::experimental::ExternalCertificateVerifier::Create<PeerVerifier>();
   }
   return security;
@@ -405,25 +407,38 @@ std::shared_ptr<const TransportSecurity> TransportSecurity::Plaintext() {
   return *plaintext;
 }
 
-TransportSecurity::~TransportSecurity() {
-  if (!watched_dir_.empty()) {
-    std::error_code ignored;
-    std::filesystem::remove_all(watched_dir_, ignored);
-  }
-}
+// The watched descriptors stay open until the process exits: gRPC's watcher thread, held by
+// channels and ports, may outlive this object.
+TransportSecurity::~TransportSecurity() = default;
 
 absl::Status TransportSecurity::InstallFiles() {
   std::vector<std::string> contents;
   absl::StatusOr<CertificateFacts> facts = CheckTlsFiles(options_, &contents);
   if (!facts.ok()) return facts.status();
+  // Each file's bytes go into a fresh memory file, which then takes the watched descriptor's
+  // number (dup3 replaces it atomically), so the watcher reads either the old or the new bytes.
   // The key first: the watcher pairs key and certificate and skips a pair that does not match,
-  // so a read between the two renames keeps the old pair for one more interval.
-  for (const auto& [name, index] :
-       {std::pair<const char*, int>{"key.pem", 1}, {"cert.pem", 0}, {"ca.pem", 2}}) {
-    if (absl::Status written =
-            WriteFileAtomically(absl::StrCat(watched_dir_, "/", name), contents[index]);
-        !written.ok()) {
-      return written;
+  // so a read between two replacements keeps the old pair for one more interval.
+  for (int index : {kKey, kCert, kCa}) {
+    const int fd = memfd_create("ps-tls", MFD_CLOEXEC);
+    if (fd < 0) return ErrnoToStatus("cannot make a memory file for", "the TLS files", errno);
+    const std::string& bytes = contents[index];
+    size_t written = 0;
+    while (written < bytes.size()) {
+      const ssize_t n = write(fd, bytes.data() + written, bytes.size() - written);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        const int error = errno;
+        close(fd);
+        return ErrnoToStatus("cannot write a memory file for", "the TLS files", error);
+      }
+      written += static_cast<size_t>(n);
+    }
+    if (watched_fds_[index] < 0) {
+      watched_fds_[index] = fd;
+    } else {
+      dup3(fd, watched_fds_[index], O_CLOEXEC);
+      close(fd);
     }
   }
   absl::MutexLock lock(&mu_);

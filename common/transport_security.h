@@ -133,9 +133,10 @@ class TransportSecurity {
   bool tls_ = false;
   std::string token_;
   std::map<std::string, RoleSet> role_tokens_;
-  // A private directory (0700) holding the files gRPC watches: the configured files are copied
-  // there only once checked, so an operator's half-written certificate is never loaded.
-  std::string watched_dir_;
+  // Memory files (memfd) holding the certificate, key and CA gRPC watches, read through
+  // /proc/self/fd: the configured files are copied there only once checked, so an operator's
+  // half-written certificate is never loaded, and nothing is left on disk. -1 until installed.
+  int watched_fds_[3] = {-1, -1, -1};
   // One file watcher and one verifier for every channel and port of the process.
   std::shared_ptr<grpc::experimental::CertificateProviderInterface> provider_;
   std::shared_ptr<grpc::experimental::CertificateVerifier> verifier_;
