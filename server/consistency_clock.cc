@@ -1,5 +1,7 @@
 #include "server/consistency_clock.h"
 
+#include "absl/strings/str_join.h"
+
 #include <algorithm>
 #include <limits>
 #include <utility>
@@ -58,6 +60,33 @@ std::optional<uint32_t> ConsistencyClock::CompletableContributors() const {
   // clocks between a dead job's last push and a restarted worker's join clock.
   if (!pushed) return awaited_later ? std::optional<uint32_t>(0) : std::nullopt;
   return static_cast<uint32_t>(bucket->second.size());
+}
+
+std::string ConsistencyClock::DescribeWait(uint64_t reader_clock) const {
+  if (Readable(reader_clock)) return absl::StrCat("readable at clock ", reader_clock);
+  if (!accumulates()) {
+    return absl::StrCat("the slowest live worker is at clock ", SlowestLiveWorkerClock(),
+                        "; a reader at ", reader_clock, " with staleness ", spec_.staleness(),
+                        " waits for it");
+  }
+  std::vector<uint32_t> pushed;
+  std::vector<std::string> missing;
+  const auto bucket = pending_.find(completed_);
+  std::vector<uint32_t> live(live_.begin(), live_.end());
+  std::sort(live.begin(), live.end());
+  for (uint32_t worker : live) {
+    if (bucket != pending_.end() && bucket->second.contains(worker)) {
+      pushed.push_back(worker);
+      continue;
+    }
+    const auto joined = worker_clocks_.find(worker);
+    missing.push_back(joined == worker_clocks_.end()
+                          ? absl::StrCat(worker)
+                          : absl::StrCat(worker, " (joined at ", joined->second, ")"));
+  }
+  return absl::StrCat(completed_, " clocks completed; clock ", completed_, " pushed by workers [",
+                      absl::StrJoin(pushed, ", "), "], not yet by [", absl::StrJoin(missing, ", "),
+                      "]; ", pending_.size(), " clocks pending");
 }
 
 void ConsistencyClock::CompleteClock() {

@@ -20,6 +20,7 @@
 #define PS_SERVER_CONSISTENCY_CLOCK_H_
 
 #include <cstdint>
+#include <string>
 #include <map>
 #include <optional>
 
@@ -69,6 +70,9 @@ class ConsistencyClock {
   uint64_t clock() const;
   // BSP: clocks completed so far (the next clock to complete).
   uint64_t completed() const { return completed_; }
+  // What a reader at `reader_clock` waits for, for logs and errors: "clock 10 of 11 completed" or,
+  // BSP, "waits for clock 10: pushed by workers [1, 2], not by [3] (joined at 0)".
+  std::string DescribeWait(uint64_t reader_clock) const;
 
   // Writes the canonical state (completed clocks, pending clocks with their workers, worker
   // clocks or, BSP, join clocks; not the live workers, which come from the map) into `state`,

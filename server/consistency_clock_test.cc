@@ -38,6 +38,16 @@ TEST(ConsistencyClockTest, BspClockCompletesOnlyWhenEveryLiveWorkerPushed) {
   EXPECT_FALSE(clock.Readable(2));
 }
 
+TEST(ConsistencyClockTest, DescribeWaitNamesTheWorkersAClockWaitsFor) {
+  ConsistencyClock clock = Make(v1::ConsistencySpec::MODEL_BSP, 0, 3);
+  Push(clock, 1, 0);
+  Push(clock, 3, 0);
+  EXPECT_EQ(clock.DescribeWait(1),
+            "0 clocks completed; clock 0 pushed by workers [1, 3], not yet by [2]; 1 clocks "
+            "pending");
+  EXPECT_EQ(clock.DescribeWait(0), "readable at clock 0");
+}
+
 TEST(ConsistencyClockTest, BspPendingClockCompletesWithoutADeadWorker) {
   ConsistencyClock clock = Make(v1::ConsistencySpec::MODEL_BSP, 0, 2);
   Push(clock, 1, 0);

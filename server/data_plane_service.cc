@@ -194,6 +194,7 @@ class DataPlaneService::PullCall : public grpc::ServerUnaryReactor, public Parke
     parked_at_ = absl::Now();
     client_ = context_->peer();
   }
+  absl::Duration waited() const { return absl::Now() - parked_at_; }
   std::string client() const override { return client_; }
 
   // PushPull: the answer of the push, set once it was acknowledged; the response carries it.
@@ -961,10 +962,17 @@ void DataPlaneService::AnswerUnparked(const std::vector<ParkedPull*>& pulls) {
 void DataPlaneService::CancelWaiting(PullCall* call) {
   absl::MutexLock lock(&waiting_mu_);
   if (!parked_.Remove(call)) return;  // Being answered, or never parked.
-  call->Finish(grpc::Status(
-      grpc::StatusCode::DEADLINE_EXCEEDED,
-      absl::StrCat("the pull was still waiting for clock ", call->clock,
-                   " (slower workers have not pushed) when the client gave up")));
+  // What it waited for, shard by shard: the operator's (and the client's) first question.
+  std::vector<std::string> waits;
+  for (const auto& part : call->parts) waits.push_back(part.shard->DescribeWait(call->clock));
+  const std::string waited = absl::StrJoin(waits, "; ");
+  spdlog::warn("a pull at clock {} from {} gave up after {:.1f} s waiting: {}", call->clock,
+               call->context()->peer(), absl::ToDoubleSeconds(call->waited()), waited);
+  call->Finish(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                            absl::StrCat("the pull was still waiting for clock ", call->clock,
+                                         " (slower workers have not pushed) when the client "
+                                         "gave up: ",
+                                         waited)));
 }
 
 grpc::ServerUnaryReactor* DataPlaneService::Replicate(grpc::CallbackServerContext* context,

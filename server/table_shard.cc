@@ -424,6 +424,12 @@ bool TableShard::Readable(uint64_t reader_clock) {
   return clock_.Readable(reader_clock);
 }
 
+std::string TableShard::DescribeWait(uint64_t reader_clock) {
+  absl::MutexLock lock(&mu_);
+  return absl::StrCat("table '", store_->table().spec().name(), "' shard ", store_->shard_id(),
+                      ": ", clock_.DescribeWait(reader_clock));
+}
+
 grpc::Slice TableShard::Read(const std::vector<uint64_t>& keys, v1::Encoding encoding,
                              v1::TensorHeader* header, uint64_t* clock) {
   absl::MutexLock lock(&mu_);

@@ -176,6 +176,8 @@ class TableShard {
   }
 
   bool Readable(uint64_t reader_clock);
+  // ConsistencyClock::DescribeWait, naming the table and shard.
+  std::string DescribeWait(uint64_t reader_clock);
   // The current values of `keys` (see ShardStore::Read) and the shard's clock.
   grpc::Slice Read(const std::vector<uint64_t>& keys, v1::Encoding encoding,
                    v1::TensorHeader* header, uint64_t* clock);
