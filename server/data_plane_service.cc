@@ -151,11 +151,13 @@ class DataPlaneService::PullCall : public grpc::ServerUnaryReactor, public Parke
     }
     return true;
   }
-  // Whether every part's shard is still led here.
+  // Whether every part's shard is still led here (not demoted, not dropped by a move).
   bool StillPrimary() const {
     for (const Part& part : parts) {
       absl::MutexLock lock(&part.shard->mu());
-      if (part.shard->RoleLocked() != ReplicaRole::kPrimary) return false;
+      if (part.shard->RoleLocked() != ReplicaRole::kPrimary || part.shard->DroppedLocked()) {
+        return false;
+      }
     }
     return true;
   }
@@ -911,6 +913,15 @@ bool DataPlaneService::ParkUnlessReadable(PullCall* call) {
   if (call->Readable()) return false;
   if (pulls_stopping_) {
     call->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the server is shutting down"));
+    return true;
+  }
+  // A map that moved one of its shards away may have been adopted since the pull was bound, after
+  // OnClusterMap re-routed the parked pulls: parked now, nothing would ever wake it.
+  if (!call->StillPrimary()) {
+    const uint64_t epoch = replicas_.epoch();
+    call->context()->AddTrailingMetadata(kEpochTrailer, std::to_string(epoch));
+    call->Finish(grpc::Status(grpc::StatusCode::ABORTED,
+                              absl::StrCat("the pull's shard moved at epoch ", epoch, "; re-route")));
     return true;
   }
   call->MarkParked();

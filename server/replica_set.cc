@@ -209,6 +209,10 @@ ReplicaSet::Adoption ReplicaSet::AdoptMap(const v1::ClusterMap& map, uint32_t se
         if (it != shards_.end()) {
           spdlog::info("table '{}' shard {}: no longer held here at epoch {}",
                        table.spec().name(), shard, map.epoch());
+          {
+            absl::MutexLock shard_lock(&it->second->mu());
+            it->second->MarkDroppedLocked();
+          }
           shards_.erase(it);
           learner_since_.erase({table_id, shard});
         }

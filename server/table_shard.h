@@ -77,6 +77,10 @@ class TableShard {
   absl::Mutex& mu() ABSL_LOCK_RETURNED(mu_) { return mu_; }
 
   ReplicaRole RoleLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return role_; }
+  // The replica set no longer holds this shard (a map moved it away). Whoever still holds the
+  // object (a parked pull, a push in flight) must not take it for the shard's current copy.
+  void MarkDroppedLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { dropped_ = true; }
+  bool DroppedLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return dropped_; }
   uint64_t LogIndexLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return log_index_; }
   bool InstalledLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return installed_; }
   // Map adoption. A backup promoted to primary starts a term at `epoch` with its log position;
@@ -217,6 +221,7 @@ class TableShard {
   ConsistencyClock clock_ ABSL_GUARDED_BY(mu_);
   DedupeTable dedupe_ ABSL_GUARDED_BY(mu_);
   ReplicaRole role_ ABSL_GUARDED_BY(mu_);
+  bool dropped_ ABSL_GUARDED_BY(mu_) = false;
   // False for a learner until its snapshot is installed.
   bool installed_ ABSL_GUARDED_BY(mu_);
   uint64_t log_index_ ABSL_GUARDED_BY(mu_) = 0;
