@@ -205,5 +205,41 @@ TEST(SnapshotSinkTest, BytesBeyondTheArraysAreRefusedWholeAndStagedAlike) {
   }
 }
 
+TEST(SnapshotSinkTest, ASparseAccumulatorListedTwiceIsRefused) {
+  const v1::TableInfo table = Table(v1::TABLE_KIND_SPARSE);
+  auto primary = Shard(table, ReplicaRole::kPrimary);
+  const std::vector<uint64_t> keys = KeysOfShard1();
+  PushTo(*primary, 1, 1, 0, 0.5f, keys);  // Worker 2 has not pushed: clock 0 accumulates.
+  const std::string frame = Frame(*primary);
+  grpc::Slice slice(frame.data(), frame.size());
+  v1::ShardState state;
+  absl::StatusOr<FrameReader> reader = FrameReader::Open(grpc::ByteBuffer(&slice, 1), &state);
+  ASSERT_TRUE(reader.ok());
+  ASSERT_EQ(state.accumulators_size(), 1);
+  // The same accumulator again, its keys and sums appended: found by snapshot_fuzzer, whose
+  // input made Serialize read past the sums kept.
+  const size_t accumulator_bytes = keys.size() * (sizeof(uint64_t) + 3 * sizeof(float));
+  const std::string payload = frame.substr(frame.size() - reader->remaining());
+  *state.add_accumulators() = state.accumulators(0);
+  const std::string doubled_payload =
+      payload + payload.substr(payload.size() - accumulator_bytes);
+  std::vector<grpc::Slice> slices;
+  ASSERT_TRUE(MakeFrame(state, {grpc::Slice(doubled_payload.data(), doubled_payload.size())})
+                  .Dump(&slices)
+                  .ok());
+  std::string doubled;
+  for (const grpc::Slice& part : slices) {
+    doubled.append(reinterpret_cast<const char*>(part.begin()), part.size());
+  }
+  auto learner = Shard(table, ReplicaRole::kLearner);
+  SnapshotSink sink(learner);
+  const absl::Status refused = Feed(sink, doubled, {7});
+  EXPECT_EQ(refused.code(), absl::StatusCode::kInvalidArgument) << refused;
+  EXPECT_NE(refused.message().find("twice"), absl::string_view::npos) << refused;
+  SnapshotSink good(learner);
+  ASSERT_TRUE(Feed(good, frame, {7}).ok());
+  EXPECT_EQ(Frame(*learner), frame);
+}
+
 }  // namespace
 }  // namespace ps

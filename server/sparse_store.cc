@@ -227,8 +227,22 @@ absl::Status SparseStore::Install(const v1::ShardState& state, FrameReader& read
         !read.ok()) {
       return read;
     }
-    Accumulator& accumulator = accumulators[entry.clock()];
-    for (size_t i = 0; i < sum_keys.size(); ++i) accumulator.offsets[sum_keys[i]] = i * dim_;
+    // One accumulator per clock and one sum per key in it: a repeated clock or key would leave
+    // offsets past the sums kept (read out of bounds by Serialize and ApplyAccumulated).
+    const auto [slot, inserted] = accumulators.try_emplace(entry.clock());
+    if (!inserted) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(Where(), ": the state lists accumulator clock ", entry.clock(), " twice"));
+    }
+    Accumulator& accumulator = slot->second;
+    for (size_t i = 0; i < sum_keys.size(); ++i) {
+      if (SparseShardOf(sum_keys[i], num_shards_) != shard_id_ ||
+          !accumulator.offsets.emplace(sum_keys[i], i * dim_).second) {
+        return absl::InvalidArgumentError(absl::StrCat(Where(), ": accumulator clock ",
+                                                       entry.clock(), " repeats key ", sum_keys[i],
+                                                       " or holds a key of another shard"));
+      }
+    }
     accumulator.sums = std::move(sums);
   }
   if (reader.remaining() != 0) {

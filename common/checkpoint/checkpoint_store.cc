@@ -65,6 +65,11 @@ absl::StatusOr<v1::CheckpointManifest> ReadManifest(const std::string& checkpoin
     return absl::NotFoundError(absl::StrCat(path, " is missing: the checkpoint is incomplete"));
   }
   if (!read.ok()) return read;
+  // Readers size arrays by it: a checksum-valid manifest naming billions must go no further.
+  if (manifest.num_shards() == 0 || manifest.num_shards() > 65536) {
+    return absl::DataLossError(absl::StrCat(path, " names ", manifest.num_shards(),
+                                            " shards per table (a cluster has 1..65536)"));
+  }
   return manifest;
 }
 

@@ -197,6 +197,10 @@ TEST(CheckpointStoreTest, AManifestNamingAbsurdShardCountsIsRefusedAtOnce) {
   absl::Status status = VerifyCheckpoint(CheckpointDirectory(root, 1), manifest);
   EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss);
   EXPECT_NE(status.message().find("1..65536"), std::string::npos) << status;
+  // Read back from disk it goes no further than ReadManifest.
+  ASSERT_TRUE(WriteManifest(CheckpointDirectory(root, 1), manifest).ok());
+  EXPECT_EQ(ReadManifest(CheckpointDirectory(root, 1)).status().code(),
+            absl::StatusCode::kDataLoss);
   manifest.set_num_shards(65536);
   for (int i = 0; i < 100; ++i) *manifest.add_tables() = manifest.tables(0);
   status = VerifyCheckpoint(CheckpointDirectory(root, 1), manifest);

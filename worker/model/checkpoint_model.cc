@@ -40,6 +40,12 @@ std::string ListTables(const v1::CheckpointManifest& manifest) {
 // The manifest's entry for each shard of `table_id`, indexed by shard id.
 absl::StatusOr<std::vector<const v1::ShardCheckpoint*>> ShardsOf(
     const std::string& checkpoint_dir, const v1::CheckpointManifest& manifest, uint32_t table_id) {
+  // Sized only once the manifest lists a file for each (a manifest is any caller's input).
+  if (manifest.num_shards() > static_cast<uint64_t>(manifest.shards_size())) {
+    return absl::DataLossError(absl::StrCat(checkpoint_dir, ": the manifest names ",
+                                            manifest.num_shards(), " shards and lists ",
+                                            manifest.shards_size(), " shard files"));
+  }
   std::vector<const v1::ShardCheckpoint*> shards(manifest.num_shards(), nullptr);
   for (const v1::ShardCheckpoint& shard : manifest.shards()) {
     if (shard.table_id() != table_id) continue;
