@@ -1,15 +1,15 @@
 #include "common/transport_security.h"
 
+#include <fcntl.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
-#include <fcntl.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include <utility>
@@ -437,8 +437,11 @@ absl::Status TransportSecurity::InstallFiles() {
     if (watched_fds_[index] < 0) {
       watched_fds_[index] = fd;
     } else {
-      dup3(fd, watched_fds_[index], O_CLOEXEC);
+      const int replaced = dup3(fd, watched_fds_[index], O_CLOEXEC);
+      const int error = errno;
       close(fd);
+      if (replaced < 0)
+        return ErrnoToStatus("cannot replace a memory file for", "the TLS files", error);
     }
   }
   absl::MutexLock lock(&mu_);
