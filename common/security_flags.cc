@@ -3,6 +3,8 @@
 #include <string>
 
 #include "absl/flags/flag.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
 #include "spdlog/spdlog.h"
 
 ABSL_FLAG(std::string, tls_cert, "",
@@ -23,6 +25,14 @@ ABSL_FLAG(bool, insecure, false,
           "the port can then join the cluster and read or change the model).");
 
 namespace ps {
+
+void ShowSecurityFlagsInHelp() {
+  absl::FlagsUsageConfig config;
+  config.contains_help_flags = [](absl::string_view file) {
+    return absl::StrContains(file, "_main.") || absl::EndsWith(file, "security_flags.cc");
+  };
+  absl::SetFlagsUsageConfig(config);
+}
 
 SecurityOptions SecurityOptionsFromFlags() {
   SecurityOptions options;

@@ -64,6 +64,7 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "Parameter-server daemon: hosts shard replicas of the cluster's tables and serves pushes\n"
       "and pulls. Usage: ps_server --coordinator=HOST:PORT [--port=0] [--address_file=PATH]");
+  ps::ShowSecurityFlagsInHelp();
   absl::ParseCommandLine(argc, argv);
   ps::FlushDenormalsToZero();
   ps::BlockTerminationSignals();

@@ -223,6 +223,7 @@ int main(int argc, char** argv) {
       "  ps_worker --mode=evaluate --model_in=FILE       test accuracy of an exported model\n"
       "  ps_worker --mode=evaluate --checkpoint_in=DIR [--table=NAME] [--hidden=...]\n"
       "      test accuracy of the mlp in a checkpoint (DIR: ckpt-<id>, or a root: the newest)");
+  ps::ShowSecurityFlagsInHelp();
   absl::ParseCommandLine(argc, argv);
   ps::FlushDenormalsToZero();
   ps::BlockTerminationSignals();

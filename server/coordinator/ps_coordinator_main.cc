@@ -89,6 +89,7 @@ int main(int argc, char** argv) {
   for (char*& arg : args) {
     if (std::string(arg) == "--restore" || std::string(arg) == "-restore") arg = kRestoreLatest;
   }
+  ps::ShowSecurityFlagsInHelp();
   absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
   ps::BlockTerminationSignals();
   if (absl::Status logging = ps::InitLogging("coordinator", absl::GetFlag(FLAGS_log_level));

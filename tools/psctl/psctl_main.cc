@@ -292,6 +292,7 @@ int main(int argc, char** argv) {
       "                   it can be stopped with nothing lost (--wait=false: do not wait)\n"
       "  undrain SERVER   return a drained server to service\n"
       "With TLS give an admin certificate: --tls_cert, --tls_key, --tls_ca (README \"Security\").");
+  ps::ShowSecurityFlagsInHelp();
   std::vector<char*> commands = absl::ParseCommandLine(argc, argv);
   const std::string command = commands.size() >= 2 ? commands[1] : "";
   const bool takes_server = command == "drain" || command == "undrain";
