@@ -22,6 +22,10 @@
 ABSL_FLAG(int, megabytes, 16, "Size of each dense push and pull.");
 ABSL_FLAG(int, rounds, 5, "Alternating rounds (plaintext, then TLS).");
 ABSL_FLAG(int, calls, 8, "Pushes and pulls per mode per round.");
+ABSL_FLAG(int, plaintext_connections, 0,
+          "PsClientOptions.connections_per_server in plaintext (0: the client's default).");
+ABSL_FLAG(int, tls_connections, 0,
+          "PsClientOptions.connections_per_server with mutual TLS (0: the client's default).");
 
 namespace ps::testing {
 namespace {
@@ -76,7 +80,17 @@ int Run() {
       options.security = *chief;
     }
     modes[i].cluster = StartClusterOrExit(options, "tls_bench");
-    modes[i].client = ConnectWorkerOrExit(*modes[i].cluster, "tls_bench");
+    PsClientOptions client_options;
+    client_options.coordinator_address = modes[i].cluster->coordinator_address();
+    client_options.security = options.security;
+    client_options.connections_per_server =
+        absl::GetFlag(i == 0 ? FLAGS_plaintext_connections : FLAGS_tls_connections);
+    absl::StatusOr<std::unique_ptr<PsClient>> client = PsClient::Connect(client_options);
+    if (!client.ok()) {
+      std::fprintf(stderr, "tls_bench: %s\n", client.status().ToString().c_str());
+      return 1;
+    }
+    modes[i].client = *std::move(client);
     absl::StatusOr<v1::TableInfo> table =
         modes[i].client->CreateTable(ZeroAspDenseSpec("dense", floats));
     if (!table.ok()) {

@@ -140,17 +140,27 @@ std::string MakeTempDir(const std::string& prefix) {
   return pattern;
 }
 
-absl::StatusOr<std::string> WaitForAddressFile(const std::string& path, absl::Duration timeout) {
+absl::StatusOr<std::string> WaitForAddressFile(const std::string& path, absl::Duration timeout,
+                                               DaemonProcess* writer) {
   const absl::Time deadline = absl::Now() + timeout;
   while (absl::Now() < deadline) {
     std::ifstream in(path);
     std::string line;
     if (in && std::getline(in, line) && !line.empty()) return line;
+    if (writer != nullptr) {
+      if (const std::optional<int> code = writer->Wait(absl::ZeroDuration())) {
+        std::string log = writer->ReadLog();
+        while (!log.empty() && log.back() == '\n') log.pop_back();
+        return absl::FailedPreconditionError(absl::StrCat(writer->log_path(), ": exited with code ",
+                                                          *code, " before writing ", path, ": ",
+                                                          log.substr(log.rfind('\n') + 1)));
+      }
+    }
     // The daemon signals readiness only through the file; poll for it.
     absl::SleepFor(absl::Milliseconds(10));
   }
-  return absl::DeadlineExceededError(absl::StrCat("no address in ", path, " after ",
-                                                  absl::FormatDuration(timeout)));
+  return absl::DeadlineExceededError(
+      absl::StrCat("no address in ", path, " after ", absl::FormatDuration(timeout)));
 }
 
 }  // namespace ps::testing

@@ -67,8 +67,12 @@ std::string RunfilePath(const std::string& workspace_relative);
 std::string MakeTempDir(const std::string& prefix);
 
 // Polls until `path` holds a complete line (daemons write address files atomically) and returns
-// it without the newline. Errors: DeadlineExceeded.
-absl::StatusOr<std::string> WaitForAddressFile(const std::string& path, absl::Duration timeout);
+// it without the newline. With `writer`, the daemon that is to write it, stops waiting as soon as
+// that daemon has exited (a daemon that refuses its flags says why in its log and exits 2).
+// Errors: DeadlineExceeded; FailedPrecondition naming the writer's exit code and the last line
+// of its log.
+absl::StatusOr<std::string> WaitForAddressFile(const std::string& path, absl::Duration timeout,
+                                               DaemonProcess* writer = nullptr);
 
 }  // namespace ps::testing
 

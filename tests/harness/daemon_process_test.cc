@@ -37,6 +37,23 @@ constexpr char kAsanReport[] =
 
 TEST(DaemonProcessTest, CleanChildPasses) { RunToCompletion("echo fine; exit 0"); }
 
+TEST(DaemonProcessTest, WaitingForAnAddressEndsWhenItsWriterExits) {
+  const std::string dir = MakeTempDir("daemon");
+  absl::StatusOr<std::unique_ptr<DaemonProcess>> child = DaemonProcess::Start(
+      "/bin/sh", {"-c", "echo starting; echo 'invalid options: no such flag'; exit 2"},
+      dir + "/child.log");
+  ASSERT_TRUE(child.ok()) << child.status();
+  const absl::Time start = absl::Now();
+  const absl::StatusOr<std::string> address =
+      WaitForAddressFile(dir + "/never.addr", absl::Seconds(60), child->get());
+  EXPECT_LT(absl::Now() - start, absl::Seconds(30));
+  ASSERT_EQ(address.status().code(), absl::StatusCode::kFailedPrecondition) << address.status();
+  EXPECT_NE(address.status().message().find("exited with code 2"), absl::string_view::npos);
+  EXPECT_NE(address.status().message().find("invalid options: no such flag"),
+            absl::string_view::npos)
+      << address.status();
+}
+
 TEST(DaemonProcessTest, ReportsExitCode) {
   const std::string log = MakeTempDir("daemon") + "/child.log";
   absl::StatusOr<std::unique_ptr<DaemonProcess>> child =
@@ -49,9 +66,10 @@ TEST(DaemonProcessTest, FindsTheSummaryLineOfTheFirstReport) {
   const std::string log = MakeTempDir("daemon") + "/child.log";
   absl::StatusOr<std::unique_ptr<DaemonProcess>> child = DaemonProcess::Start(
       "/bin/sh",
-      {"-c", "echo 'x.cc:7:3: runtime error: signed integer overflow'; "
-             "echo 'SUMMARY: UndefinedBehaviorSanitizer: undefined-behavior x.cc:7:3 in'; "
-             "echo 'SUMMARY: AddressSanitizer: 8 byte(s) leaked in 1 allocation(s).'; exit 1"},
+      {"-c",
+       "echo 'x.cc:7:3: runtime error: signed integer overflow'; "
+       "echo 'SUMMARY: UndefinedBehaviorSanitizer: undefined-behavior x.cc:7:3 in'; "
+       "echo 'SUMMARY: AddressSanitizer: 8 byte(s) leaked in 1 allocation(s).'; exit 1"},
       log);
   ASSERT_TRUE(child.ok()) << child.status();
   ASSERT_EQ((*child)->Wait(absl::Seconds(30)), std::optional<int>(1));

@@ -53,10 +53,10 @@ absl::Status LocalCluster::StartAll() {
 
 std::vector<std::string> LocalCluster::CoordinatorArgs() const {
   return {absl::StrCat("--num_shards=", options_.num_shards),
-      absl::StrCat("--replication_factor=", options_.replication_factor),
-      absl::StrCat("--min_servers=", options_.servers),
-      absl::StrCat("--heartbeat_interval_ms=", options_.heartbeat_interval_ms),
-      absl::StrCat("--failure_timeout_ms=", options_.failure_timeout_ms)};
+          absl::StrCat("--replication_factor=", options_.replication_factor),
+          absl::StrCat("--min_servers=", options_.servers),
+          absl::StrCat("--heartbeat_interval_ms=", options_.heartbeat_interval_ms),
+          absl::StrCat("--failure_timeout_ms=", options_.failure_timeout_ms)};
 }
 
 absl::Status LocalCluster::StartCoordinator() {
@@ -74,7 +74,8 @@ absl::Status LocalCluster::StartCoordinator() {
                            directory_ + "/coordinator.log");
   if (!coordinator.ok()) return coordinator.status();
   coordinators_.push_back(*std::move(coordinator));
-  absl::StatusOr<std::string> address = WaitForAddressFile(coordinator_file, kStartTimeout);
+  absl::StatusOr<std::string> address =
+      WaitForAddressFile(coordinator_file, kStartTimeout, coordinators_.back().get());
   if (!address.ok()) return address.status();
   coordinator_address_ = *address;
   coordinator_addresses_ = {*address};
@@ -86,17 +87,16 @@ absl::Status LocalCluster::StartCoordinator() {
 absl::Status LocalCluster::StartCoordinatorsOnEtcd() {
   // Fixed ports (members find the leader among fixed addresses), a cluster name of this run's
   // own so that runs sharing one etcd never meet.
-  const std::string cluster_name = absl::StrCat(
-      "test-", getpid(), "-", absl::ToUnixMicros(absl::Now()));
+  const std::string cluster_name =
+      absl::StrCat("test-", getpid(), "-", absl::ToUnixMicros(absl::Now()));
   for (int i = 0; i < options_.coordinators; ++i) {
     const int port = PickFreePort();
     if (port == 0) return absl::InternalError("no free port");
     coordinator_addresses_.push_back(absl::StrCat("127.0.0.1:", port));
-    std::vector<std::string> args = {absl::StrCat("--port=", port),
-                                     absl::StrCat("--address_file=", directory_, "/coordinator-",
-                                                  i, ".addr"),
-                                     "--state_store=" + options_.etcd_url,
-                                     "--cluster_name=" + cluster_name};
+    std::vector<std::string> args = {
+        absl::StrCat("--port=", port),
+        absl::StrCat("--address_file=", directory_, "/coordinator-", i, ".addr"),
+        "--state_store=" + options_.etcd_url, "--cluster_name=" + cluster_name};
     const std::vector<std::string> common = CoordinatorArgs();
     args.insert(args.end(), common.begin(), common.end());
     args.insert(args.end(), options_.coordinator_args.begin(), options_.coordinator_args.end());
@@ -110,7 +110,8 @@ absl::Status LocalCluster::StartCoordinatorsOnEtcd() {
     if (i == 0) {
       // The first leads: wait until it listens, so that the order of leadership is known.
       absl::StatusOr<std::string> address =
-          WaitForAddressFile(absl::StrCat(directory_, "/coordinator-0.addr"), kStartTimeout);
+          WaitForAddressFile(absl::StrCat(directory_, "/coordinator-0.addr"), kStartTimeout,
+                             coordinators_.back().get());
       if (!address.ok()) return address.status();
     }
   }
@@ -138,7 +139,8 @@ absl::StatusOr<int> LocalCluster::WaitForLeader(absl::Duration timeout, int not_
   while (absl::Now() < give_up) {
     for (size_t i = 0; i < coordinator_addresses_.size(); ++i) {
       if (static_cast<int>(i) == not_index) continue;
-      auto stub = v1::Coordinator::NewStub(OpenFreshChannel(coordinator_addresses_[i], *options_.security));
+      auto stub =
+          v1::Coordinator::NewStub(OpenFreshChannel(coordinator_addresses_[i], *options_.security));
       grpc::ClientContext context;
       context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Milliseconds(300)));
       v1::ClusterStatus status;
@@ -171,8 +173,8 @@ absl::Status LocalCluster::StartMembers() {
     server_generations_.push_back(0);
   }
   for (int i = 0; i < options_.servers; ++i) {
-    absl::StatusOr<std::string> server_address =
-        WaitForAddressFile(absl::StrCat(directory_, "/server-", i, ".addr"), kStartTimeout);
+    absl::StatusOr<std::string> server_address = WaitForAddressFile(
+        absl::StrCat(directory_, "/server-", i, ".addr"), kStartTimeout, servers_[i].get());
     if (!server_address.ok()) return server_address.status();
     server_addresses_.push_back(*server_address);
   }
@@ -193,9 +195,9 @@ absl::Status LocalCluster::StartMembers() {
 }
 
 absl::StatusOr<std::unique_ptr<DaemonProcess>> LocalCluster::StartServer(int index,
-                                                                        int generation) {
-  const std::string name =
-      generation == 0 ? absl::StrCat("server-", index) : absl::StrCat("server-", index, ".", generation);
+                                                                         int generation) {
+  const std::string name = generation == 0 ? absl::StrCat("server-", index)
+                                           : absl::StrCat("server-", index, ".", generation);
   std::vector<std::string> args = {"--coordinator=" + coordinator_address_, "--port=0",
                                    absl::StrCat("--address_file=", directory_, "/", name, ".addr")};
   args.insert(args.end(), options_.server_args.begin(), options_.server_args.end());
@@ -204,9 +206,9 @@ absl::StatusOr<std::unique_ptr<DaemonProcess>> LocalCluster::StartServer(int ind
 }
 
 absl::StatusOr<std::unique_ptr<DaemonProcess>> LocalCluster::StartWorker(int index,
-                                                                        int generation) {
-  const std::string name =
-      generation == 0 ? absl::StrCat("worker-", index) : absl::StrCat("worker-", index, ".", generation);
+                                                                         int generation) {
+  const std::string name = generation == 0 ? absl::StrCat("worker-", index)
+                                           : absl::StrCat("worker-", index, ".", generation);
   std::vector<std::string> args = {"--coordinator=" + coordinator_address_};
   args.insert(args.end(), options_.worker_args.begin(), options_.worker_args.end());
   if (static_cast<size_t>(index) < options_.per_worker_args.size()) {
@@ -233,11 +235,11 @@ absl::Status LocalCluster::RestartCoordinator(int signal, absl::Duration down_fo
   coordinator_process->Wait(absl::Seconds(10));
   absl::SleepFor(down_for);  // The outage being simulated.
   const int generation = ++coordinator_generations_[0];
-  const std::string address_file =
-      absl::StrCat(directory_, "/coordinator.", generation, ".addr");
+  const std::string address_file = absl::StrCat(directory_, "/coordinator.", generation, ".addr");
   std::vector<std::string> args = coordinator_args_[0];
   // Later flags win: the same port, so members find it where it was.
-  args.push_back(absl::StrCat("--port=", coordinator_address_.substr(coordinator_address_.rfind(':') + 1)));
+  args.push_back(
+      absl::StrCat("--port=", coordinator_address_.substr(coordinator_address_.rfind(':') + 1)));
   args.push_back("--address_file=" + address_file);
   coordinator_started_ = absl::Now();
   absl::StatusOr<std::unique_ptr<DaemonProcess>> coordinator =
@@ -245,7 +247,7 @@ absl::Status LocalCluster::RestartCoordinator(int signal, absl::Duration down_fo
                            absl::StrCat(directory_, "/coordinator.", generation, ".log"));
   if (!coordinator.ok()) return coordinator.status();
   coordinator_process = *std::move(coordinator);
-  return WaitForAddressFile(address_file, kStartTimeout).status();
+  return WaitForAddressFile(address_file, kStartTimeout, coordinator_process.get()).status();
 }
 
 int LocalCluster::ServerIndex(const v1::ClusterMap& map, uint32_t server_id) const {
@@ -266,8 +268,9 @@ absl::Status LocalCluster::RestartServer(int index) {
   if (!server.ok()) return server.status();
   // The old process's log stays in the run directory; AllLogs() shows the newest.
   servers_[index] = *std::move(server);
-  absl::StatusOr<std::string> address = WaitForAddressFile(
-      absl::StrCat(directory_, "/server-", index, ".", generation, ".addr"), kStartTimeout);
+  absl::StatusOr<std::string> address =
+      WaitForAddressFile(absl::StrCat(directory_, "/server-", index, ".", generation, ".addr"),
+                         kStartTimeout, servers_[index].get());
   if (!address.ok()) return address.status();
   server_addresses_[index] = *address;
   return absl::OkStatus();
@@ -279,8 +282,8 @@ absl::StatusOr<int> LocalCluster::AddServer() {
   if (!server.ok()) return server.status();
   servers_.push_back(*std::move(server));
   server_generations_.push_back(0);
-  absl::StatusOr<std::string> address =
-      WaitForAddressFile(absl::StrCat(directory_, "/server-", index, ".addr"), kStartTimeout);
+  absl::StatusOr<std::string> address = WaitForAddressFile(
+      absl::StrCat(directory_, "/server-", index, ".addr"), kStartTimeout, servers_[index].get());
   if (!address.ok()) return address.status();
   server_addresses_.push_back(*address);
   return index;
@@ -321,8 +324,10 @@ std::string LocalCluster::AllLogs() const {
     append(coordinators_.size() == 1 ? std::string("coordinator") : absl::StrCat("coordinator-", i),
            coordinators_[i].get());
   }
-  for (size_t i = 0; i < servers_.size(); ++i) append(absl::StrCat("server-", i), servers_[i].get());
-  for (size_t i = 0; i < workers_.size(); ++i) append(absl::StrCat("worker-", i), workers_[i].get());
+  for (size_t i = 0; i < servers_.size(); ++i)
+    append(absl::StrCat("server-", i), servers_[i].get());
+  for (size_t i = 0; i < workers_.size(); ++i)
+    append(absl::StrCat("worker-", i), workers_[i].get());
   return logs;
 }
 

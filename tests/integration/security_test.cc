@@ -28,6 +28,7 @@
 #include "tests/harness/local_cluster.h"
 #include "tests/harness/raw_call.h"
 #include "tests/harness/test_certs.h"
+#include "worker/client/ps_client.h"
 
 namespace ps::testing {
 namespace {
@@ -294,6 +295,55 @@ TEST_F(SecurityTest, ATlsClusterTrainsAndRefusesEveryoneOutsideTheirRole) {
   }
   EXPECT_EQ(alive, 2) << "no server was dropped by the reloads";
   EXPECT_EQ(reloaded.map().epoch(), before.map().epoch());
+}
+
+TEST(SecuritySpreadTest, LargeRequestsOverTlsAreSpreadOverConnectionsAndStayExact) {
+  // Certificates of its own: SecurityTest replaces the coordinator's to test reloads.
+  const std::string dir = MakeTempDir("spread-certs");
+  ASSERT_TRUE(MakeCertificates(dir).ok());
+  absl::StatusOr<std::shared_ptr<TransportSecurity>> chief = TlsAs(dir, "chief");
+  ASSERT_TRUE(chief.ok()) << chief.status();
+  LocalClusterOptions options;
+  options.servers = 1;
+  options.workers = 0;
+  options.num_shards = 8;
+  options.replication_factor = 1;
+  options.coordinator_args = TlsFlags(dir, "coordinator");
+  options.server_args = TlsFlags(dir, "server");
+  options.security = *chief;
+  absl::StatusOr<std::unique_ptr<LocalCluster>> cluster = LocalCluster::Start(options);
+  ASSERT_TRUE(cluster.ok()) << cluster.status();
+  PsClientOptions client_options;
+  client_options.coordinator_address = (*cluster)->coordinator_address();
+  client_options.security = *chief;
+  client_options.spread_bytes = 1 << 20;
+  client_options.stream_push_bytes = 0;  // Spread pushes go as unary requests too.
+  absl::StatusOr<std::unique_ptr<PsClient>> client = PsClient::Connect(client_options);
+  ASSERT_TRUE(client.ok()) << client.status();
+  // 2 Mi floats (8 MiB) on 8 shards of one server: each push and pull goes as four requests on
+  // four TLS connections (kTlsConnectionsPerServer).
+  constexpr size_t kFloats = size_t{1} << 21;
+  v1::TableSpec spec;
+  spec.set_name("big");
+  spec.set_kind(v1::TABLE_KIND_DENSE);
+  spec.set_dense_size(kFloats);
+  spec.mutable_optimizer()->set_kind(v1::OptimizerSpec::KIND_SGD);
+  spec.mutable_optimizer()->set_learning_rate(1.0f);
+  spec.mutable_consistency()->set_model(v1::ConsistencySpec::MODEL_ASP);
+  absl::StatusOr<v1::TableInfo> table = (*client)->CreateTable(spec);
+  ASSERT_TRUE(table.ok()) << table.status();
+  std::vector<float> gradient(kFloats);
+  for (size_t i = 0; i < kFloats; ++i) gradient[i] = static_cast<float>(i % 1000) * 0.25f;
+  std::vector<float> expected(kFloats);
+  for (int push = 1; push <= 3; ++push) {
+    ASSERT_TRUE((*client)->Push(*table, gradient).ok()) << "push " << push;
+  }
+  for (size_t i = 0; i < kFloats; ++i)
+    expected[i] = -3.0f * gradient[i];  // Exact: multiples of 1/4.
+  std::vector<float> values(kFloats, 1.0f);
+  ASSERT_TRUE((*client)->Pull(*table, absl::MakeSpan(values)).ok());
+  EXPECT_TRUE(values == expected) << "the pulled table differs from three pushes";
+  EXPECT_EQ((*client)->stats().bytes_pulled, kFloats * sizeof(float));
 }
 
 TEST_F(SecurityTest, TokensIdentifyCallersOnPlaintext) {

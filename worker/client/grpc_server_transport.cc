@@ -74,39 +74,45 @@ class StreamingCall : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::Byt
 
 }  // namespace
 
-void GrpcServerTransport::StreamCall(const std::string& address, absl::string_view method,
+void GrpcServerTransport::StreamCall(const std::string& address, uint32_t connection,
+                                     absl::string_view method,
                                      std::vector<grpc::ByteBuffer> requests, absl::Time deadline,
                                      DoneCallback done) {
   auto* call = new StreamingCall(std::move(requests), deadline, std::move(done));
-  StubFor(address).PrepareBidiStreamingCall(call->context(), std::string(method),
-                                            grpc::StubOptions(), call);
+  StubFor(address, connection)
+      .PrepareBidiStreamingCall(call->context(), std::string(method), grpc::StubOptions(), call);
   call->Start();
 }
 
-void GrpcServerTransport::Call(const std::string& address, absl::string_view method,
-                               grpc::ByteBuffer request, absl::Time deadline,
-                               DoneCallback done) {
+void GrpcServerTransport::Call(const std::string& address, uint32_t connection,
+                               absl::string_view method, grpc::ByteBuffer request,
+                               absl::Time deadline, DoneCallback done) {
   auto* call = new PendingCall;
   call->context.set_deadline(absl::ToChronoTime(deadline));
   call->request.Swap(&request);
   call->done = std::move(done);
-  StubFor(address).UnaryCall(
-      &call->context, std::string(method), grpc::StubOptions(), &call->request, &call->response,
-      [call](grpc::Status status) {
-        ServerReply reply;
-        reply.status = std::move(status);
-        reply.response.Swap(&call->response);
-        CopyTrailers(call->context, &reply);
-        DoneCallback done = std::move(call->done);
-        delete call;
-        std::move(done)(std::move(reply));
-      });
+  StubFor(address, connection)
+      .UnaryCall(&call->context, std::string(method), grpc::StubOptions(), &call->request,
+                 &call->response, [call](grpc::Status status) {
+                   ServerReply reply;
+                   reply.status = std::move(status);
+                   reply.response.Swap(&call->response);
+                   CopyTrailers(call->context, &reply);
+                   DoneCallback done = std::move(call->done);
+                   delete call;
+                   std::move(done)(std::move(reply));
+                 });
 }
 
-grpc::GenericStub& GrpcServerTransport::StubFor(const std::string& address) {
+grpc::GenericStub& GrpcServerTransport::StubFor(const std::string& address, uint32_t connection) {
   absl::MutexLock lock(&mu_);
-  std::unique_ptr<grpc::GenericStub>& stub = stubs_[address];
-  if (stub == nullptr) stub = std::make_unique<grpc::GenericStub>(OpenChannel(address, *security_));
+  std::unique_ptr<grpc::GenericStub>& stub = stubs_[{address, connection}];
+  if (stub == nullptr) {
+    // Channels to one address share their TCP connection unless they have a subchannel pool
+    // of their own.
+    stub = std::make_unique<grpc::GenericStub>(
+        connection == 0 ? OpenChannel(address, *security_) : OpenFreshChannel(address, *security_));
+  }
   return *stub;
 }
 

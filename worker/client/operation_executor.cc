@@ -48,8 +48,7 @@ OperationExecutor::OperationExecutor(const OperationExecutorOptions& options,
     : options_(options), maps_(maps), transport_(transport) {}
 
 bool OperationExecutor::StreamsPush(const Operation& op, const ServerBatch& batch) const {
-  if (!op.push || op.pull_after_push || options_.stream_push_bytes == 0 ||
-      batch.parts.size() < 2) {
+  if (!op.push || op.pull_after_push || options_.stream_push_bytes == 0 || batch.parts.size() < 2) {
     return false;
   }
   uint64_t bytes = 0;
@@ -74,18 +73,18 @@ std::vector<ServerReply> OperationExecutor::SendAll(const Operation& op, const v
       for (ShardPart* part : batch.parts) {
         messages.push_back(BuildPushRequest(op, {part}, map, options_.sender));
       }
-      transport_.StreamCall(batch.address, kPushStreamMethod, std::move(messages), deadline,
-                            std::move(done));
+      transport_.StreamCall(batch.address, batch.connection, kPushStreamMethod, std::move(messages),
+                            deadline, std::move(done));
       continue;
     }
     grpc::ByteBuffer request =
         op.pull_after_push
             ? BuildPushPullRequest(op, batch.parts, map, options_.sender, options_.pull_encoding)
-        : op.push
-            ? BuildPushRequest(op, batch.parts, map, options_.sender)
-            : BuildPullRequest(op, batch.parts, map, options_.sender, options_.pull_encoding);
+        : op.push ? BuildPushRequest(op, batch.parts, map, options_.sender)
+                  : BuildPullRequest(op, batch.parts, map, options_.sender, options_.pull_encoding);
     const char* method = op.pull_after_push ? kPushPullMethod : op.push ? kPushMethod : kPullMethod;
-    transport_.Call(batch.address, method, std::move(request), deadline, std::move(done));
+    transport_.Call(batch.address, batch.connection, method, std::move(request), deadline,
+                    std::move(done));
   }
   pending.Wait();
   return replies;
@@ -100,15 +99,16 @@ ExecutionResult OperationExecutor::Execute(Operation& op) {
   while (true) {
     const std::shared_ptr<const v1::ClusterMap> snapshot = maps_.Map();
     const v1::ClusterMap& map = *snapshot;
-    const Routing routing = RoutePendingParts(map, op.parts);
+    Routing routing = RoutePendingParts(map, op.parts);
+    SpreadOverConnections(routing, op.push, options_.spread_bytes, options_.connections_per_server);
     const std::vector<ServerReply> replies = SendAll(op, map, routing.batches, deadline);
 
     uint64_t wanted_epoch = 0;
     absl::Duration slowest_server, longest_parked;
     bool retry = routing.unroutable;
-    absl::Status retry_reason = routing.unroutable
-                                    ? absl::UnavailableError("a shard has no live primary in the map")
-                                    : absl::OkStatus();
+    absl::Status retry_reason =
+        routing.unroutable ? absl::UnavailableError("a shard has no live primary in the map")
+                           : absl::OkStatus();
     for (size_t i = 0; i < replies.size(); ++i) {
       const ServerBatch& batch = routing.batches[i];
       const ReplyOutcome outcome = ClassifyReply(op, batch, replies[i], options_.request_timeout);
@@ -121,8 +121,8 @@ ExecutionResult OperationExecutor::Execute(Operation& op) {
             uint64_t min_shard_clock = std::numeric_limits<uint64_t>::max();
             absl::Status scattered =
                 op.push ? ScatterPushPullResponse(replies[i].response, batch.parts, dim,
-                                                  options_.pull_encoding,
-                                                  &result.pulled_after_push, &server, &parked)
+                                                  options_.pull_encoding, &result.pulled_after_push,
+                                                  &server, &parked)
                         : ScatterPullResponse(replies[i].response, batch.parts, dim,
                                               options_.pull_encoding, &result.traffic, &parked,
                                               &shard_clock, &min_shard_clock);
@@ -132,8 +132,8 @@ ExecutionResult OperationExecutor::Execute(Operation& op) {
             longest_parked = std::max(longest_parked, parked);
             if (!scattered.ok()) {
               result.status = absl::Status(
-                  scattered.code(),
-                  absl::StrCat(op.what, " from server ", batch.server_id, ": ", scattered.message()));
+                  scattered.code(), absl::StrCat(op.what, " from server ", batch.server_id, ": ",
+                                                 scattered.message()));
             }
           }
           if (op.push && !op.pull_after_push) {

@@ -45,6 +45,11 @@ struct OperationExecutorOptions {
   // PushStream with one message per shard: the server applies each shard while the next is
   // still arriving. 0: never.
   uint64_t stream_push_bytes = uint64_t{8} << 20;
+  // A request of at least this many payload bytes to one server, over several shards, is split
+  // over up to `connections_per_server` connections (routing.h, SpreadOverConnections).
+  // 0: never.
+  uint64_t spread_bytes = uint64_t{4} << 20;
+  uint32_t connections_per_server = 1;
 };
 
 struct ExecutionResult {

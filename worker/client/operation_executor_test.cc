@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -31,6 +32,7 @@ constexpr uint32_t kTableId = 4;
 // One call the executor made.
 struct SentCall {
   std::string address;
+  uint32_t connection = 0;
   std::string method;
   grpc::ByteBuffer request;
   absl::Time deadline;
@@ -45,9 +47,9 @@ class FakeTransport : public ServerTransport {
   FakeTransport() = default;
   explicit FakeTransport(Responder responder) : responder_(std::move(responder)) {}
 
-  void Call(const std::string& address, absl::string_view method, grpc::ByteBuffer request,
-            absl::Time deadline, DoneCallback done) override {
-    SentCall call{address, std::string(method), std::move(request), deadline};
+  void Call(const std::string& address, uint32_t connection, absl::string_view method,
+            grpc::ByteBuffer request, absl::Time deadline, DoneCallback done) override {
+    SentCall call{address, connection, std::string(method), std::move(request), deadline};
     if (!responder_) {
       absl::MutexLock lock(&mu_);
       sent_.push_back(std::move(call));
@@ -63,12 +65,13 @@ class FakeTransport : public ServerTransport {
   }
 
   // Recorded as one call per message, the stream's answer from the responder of its first.
-  void StreamCall(const std::string& address, absl::string_view method,
+  void StreamCall(const std::string& address, uint32_t connection, absl::string_view method,
                   std::vector<grpc::ByteBuffer> requests, absl::Time deadline,
                   DoneCallback done) override {
     std::vector<SentCall> calls;
     for (grpc::ByteBuffer& request : requests) {
-      calls.push_back(SentCall{address, std::string(method), std::move(request), deadline});
+      calls.push_back(
+          SentCall{address, connection, std::string(method), std::move(request), deadline});
     }
     ServerReply reply = responder_ ? responder_(calls.front()) : ServerReply();
     {
@@ -82,9 +85,8 @@ class FakeTransport : public ServerTransport {
   // calls are pending at once.
   bool AwaitPending(size_t n) {
     absl::MutexLock lock(&mu_);
-    const auto enough = [this, n]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-      return pending_.size() >= n;
-    };
+    const auto enough = [this, n]()
+                            ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return pending_.size() >= n; };
     return mu_.AwaitWithTimeout(absl::Condition(&enough), absl::Seconds(30));
   }
 
@@ -455,7 +457,8 @@ TEST(OperationExecutorTest, PushSendsOneRequestPerServerAllInFlightTogether) {
   }
 }
 
-TEST(OperationExecutorTest, AbortedWithEpochWaitsForThatEpochAndResendsToTheNewPrimaryWithTheSameSeq) {
+TEST(OperationExecutorTest,
+     AbortedWithEpochWaitsForThatEpochAndResendsToTheNewPrimaryWithTheSameSeq) {
   FakeMapSource maps(MakeMap(5, {1, 2}, {1, 2}));
   maps.QueueMap(MakeMap(6, {1, 2}, {1, 2}));     // Not yet what server 1 knows.
   maps.QueueMap(MakeMap(7, {1, 2, 3}, {3, 2}));  // Shard 0 moved to server 3.
@@ -544,15 +547,14 @@ TEST(OperationExecutorTest, UnavailableIsReportedOncePerServerAndEpochAndRetried
 
   ASSERT_TRUE(result.status.ok()) << result.status;
   EXPECT_EQ(result.retries, 3u);
-  EXPECT_EQ(transport.addresses(),
-            (std::vector<std::string>{"a:1", "b:2", "b:2", "b:2", "b:2"}));
+  EXPECT_EQ(transport.addresses(), (std::vector<std::string>{"a:1", "b:2", "b:2", "b:2", "b:2"}));
   // Once at epoch 5 (not again on the second refusal at epoch 5), once at epoch 6.
   const std::vector<std::pair<uint32_t, std::string>> expected_reports = {
       {2, "connection refused"}, {2, "connection refused"}};
   EXPECT_EQ(maps.reports(), expected_reports);
-  EXPECT_EQ(maps.waits(), (std::vector<absl::Duration>{
-                              absl::Milliseconds(5), absl::Milliseconds(10),
-                              absl::Milliseconds(20)}));
+  EXPECT_EQ(maps.waits(),
+            (std::vector<absl::Duration>{absl::Milliseconds(5), absl::Milliseconds(10),
+                                         absl::Milliseconds(20)}));
 }
 
 TEST(OperationExecutorTest, BackoffDoublesUpToHalfASecond) {
@@ -653,9 +655,9 @@ TEST(OperationExecutorTest, DeadlinePassedWhileRefusedNamesTheRetriesAndTheLastR
 
   const ExecutionResult result = executor.Execute(op);
 
-  EXPECT_EQ(result.status, absl::DeadlineExceededError(
-                               "push to table 'w' still failed after 1 retries within 0: "
-                               "ABORTED: epoch mismatch"));
+  EXPECT_EQ(result.status,
+            absl::DeadlineExceededError("push to table 'w' still failed after 1 retries within 0: "
+                                        "ABORTED: epoch mismatch"));
   EXPECT_EQ(result.retries, 1u);
   EXPECT_EQ(transport.sent().size(), 2u);
   EXPECT_TRUE(maps.waits().empty());
@@ -673,9 +675,9 @@ TEST(OperationExecutorTest, ShardWithoutLivePrimaryWaitsForAMapUntilTheDeadline)
 
   const ExecutionResult result = executor.Execute(op);
 
-  EXPECT_EQ(result.status, absl::DeadlineExceededError(
-                               "push to table 'w' still failed after 1 retries within 0: "
-                               "UNAVAILABLE: a shard has no live primary in the map"));
+  EXPECT_EQ(result.status,
+            absl::DeadlineExceededError("push to table 'w' still failed after 1 retries within 0: "
+                                        "UNAVAILABLE: a shard has no live primary in the map"));
   EXPECT_EQ(transport.addresses(), std::vector<std::string>{"a:1"});
   EXPECT_TRUE(op.parts[0].done);
   EXPECT_FALSE(op.parts[1].done);
@@ -718,6 +720,83 @@ TEST(OperationExecutorTest, DensePullScattersEachServersAnswerIntoItsRanges) {
   EXPECT_EQ(request.clock(), kClock);
   EXPECT_EQ(request.value_encoding(), v1::ENCODING_F32);
   EXPECT_EQ(ShardsOf(request.slices()), (std::vector<uint32_t>{1, 3}));
+}
+
+TEST(OperationExecutorTest, LargePullToOneServerIsSpreadOverItsConnections) {
+  // Shards 0, 2, 4, 5 on server 1; 1 and 3 on server 2.
+  FakeMapSource maps(MakeMap(5, {1, 2}, {1, 2, 1, 2, 1, 1}));
+  FakeTransport transport([](const SentCall& call) {
+    v1::PullRequest request;
+    ReadFrame(call.request, &request);
+    std::vector<std::pair<uint32_t, std::vector<float>>> answer;
+    for (const v1::ShardSlice& slice : request.slices()) {
+      const float base = 10.0f * static_cast<float>(slice.shard_id());
+      answer.push_back({slice.shard_id(), {base, base + 1}});
+    }
+    return Ok(PullAnswer(answer));
+  });
+  OperationExecutorOptions options = Options();
+  options.spread_bytes = 3 * 2 * sizeof(float);  // Server 1's share; server 2's is smaller.
+  options.connections_per_server = 2;
+  OperationExecutor executor(options, maps, transport);
+  const v1::TableInfo table = DenseTable(12);
+  std::vector<float> values(12, -1);
+  Operation op = DensePull(table, values, 6);
+
+  const ExecutionResult result = executor.Execute(op);
+
+  ASSERT_TRUE(result.status.ok()) << result.status;
+  EXPECT_EQ(values, (std::vector<float>{0, 1, 10, 11, 20, 21, 30, 31, 40, 41, 50, 51}));
+  EXPECT_EQ(result.traffic.bytes, 12 * sizeof(float));
+  std::vector<std::tuple<std::string, uint32_t, std::vector<uint32_t>>> calls;
+  for (const SentCall& call : transport.sent()) {
+    v1::PullRequest request;
+    ReadFrame(call.request, &request);
+    calls.emplace_back(call.address, call.connection, ShardsOf(request.slices()));
+  }
+  std::sort(calls.begin(), calls.end());
+  using Call = std::tuple<std::string, uint32_t, std::vector<uint32_t>>;
+  EXPECT_EQ(calls, (std::vector<Call>{Call{"a:1", 0, {0, 2}}, Call{"a:1", 1, {4, 5}},
+                                      Call{"b:2", 0, {1, 3}}}));
+}
+
+TEST(OperationExecutorTest, SpreadPushRetriesOnlyTheRefusedConnectionsPartsWithTheSameSeq) {
+  FakeMapSource maps(MakeMap(5, {1}, {1, 1, 1, 1}));
+  maps.QueueMap(MakeMap(6, {1}, {1, 1, 1, 1}));
+  int refused = 0;
+  FakeTransport transport([&](const SentCall& call) {
+    if (call.connection == 1 && refused++ == 0) {
+      return Refused(grpc::StatusCode::ABORTED, "map epoch changed", 6);
+    }
+    return Ok();
+  });
+  OperationExecutorOptions options = Options();
+  options.spread_bytes = 1;
+  options.connections_per_server = 2;
+  options.stream_push_bytes = 0;
+  OperationExecutor executor(options, maps, transport);
+  const v1::TableInfo table = DenseTable(8);
+  const std::vector<float> gradient = {1, 2, 3, 4, 5, 6, 7, 8};
+  Operation op = DensePush(table, gradient, 4);
+
+  const ExecutionResult result = executor.Execute(op);
+
+  ASSERT_TRUE(result.status.ok()) << result.status;
+  EXPECT_TRUE(AllDone(op));
+  EXPECT_EQ(result.retries, 1u);
+  const std::vector<SentCall> sent = transport.sent();
+  ASSERT_EQ(sent.size(), 4u);
+  std::vector<std::pair<uint64_t, std::vector<uint32_t>>> resent;
+  for (const SentCall& call : sent) {
+    v1::PushRequest request;
+    ReadFrame(call.request, &request);
+    EXPECT_EQ(request.seq(), kSeq);
+    if (request.epoch() == 6) resent.emplace_back(call.connection, ShardsOf(request.slices()));
+  }
+  // Connection 0 ({0, 1}) went through; the second attempt resends only shards 2 and 3, spread
+  // again by the same rule.
+  std::sort(resent.begin(), resent.end());
+  EXPECT_EQ(resent, (std::vector<std::pair<uint64_t, std::vector<uint32_t>>>{{0, {2}}, {1, {3}}}));
 }
 
 TEST(OperationExecutorTest, SparsePullScattersRowsToTheirKeysPositions) {

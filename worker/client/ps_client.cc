@@ -18,10 +18,9 @@ namespace ps {
 namespace {
 
 int AliveWorkerCount(const v1::ClusterMap& map) {
-  return static_cast<int>(std::count_if(map.workers().begin(), map.workers().end(),
-                                        [](const v1::WorkerInfo& worker) {
-                                          return worker.state() == v1::MEMBER_STATE_ALIVE;
-                                        }));
+  return static_cast<int>(std::count_if(
+      map.workers().begin(), map.workers().end(),
+      [](const v1::WorkerInfo& worker) { return worker.state() == v1::MEMBER_STATE_ALIVE; }));
 }
 
 bool ListsTable(const v1::ClusterMap& map, uint32_t table_id) {
@@ -38,6 +37,11 @@ OperationExecutorOptions ExecutorOptions(const PsClientOptions& options,
   executor.request_timeout = options.request_timeout;
   executor.pull_encoding = options.pull_encoding;
   executor.stream_push_bytes = options.stream_push_bytes;
+  executor.spread_bytes = options.spread_bytes;
+  executor.connections_per_server = options.connections_per_server != 0
+                                        ? options.connections_per_server
+                                    : options.security->tls() ? kTlsConnectionsPerServer
+                                                              : 1;
   return executor;
 }
 
@@ -55,8 +59,8 @@ absl::StatusOr<std::unique_ptr<PsClient>> PsClient::Connect(
   session_options.observer = options.observer;
   session_options.register_timeout = options.connect_timeout;
   session_options.security = options.security;
-  absl::StatusOr<std::unique_ptr<CoordinatorSession>> session = CoordinatorSession::Start(
-      session_options, nullptr, [](const absl::Status& status) {
+  absl::StatusOr<std::unique_ptr<CoordinatorSession>> session =
+      CoordinatorSession::Start(session_options, nullptr, [](const absl::Status& status) {
         spdlog::error("the coordinator expelled this worker ({}); its pushes will be refused",
                       status.ToString());
       });
@@ -71,10 +75,10 @@ absl::StatusOr<std::unique_ptr<PsClient>> PsClient::Connect(
               return AliveWorkerCount(map) >= options.wait_for_workers;
             },
             options.connect_timeout)) {
-      return absl::DeadlineExceededError(absl::StrCat(
-          "fewer than ", options.wait_for_workers, " workers joined within ",
-          absl::FormatDuration(options.connect_timeout), " (alive now: ",
-          AliveWorkerCount((*session)->CurrentMap()), ")"));
+      return absl::DeadlineExceededError(
+          absl::StrCat("fewer than ", options.wait_for_workers, " workers joined within ",
+                       absl::FormatDuration(options.connect_timeout),
+                       " (alive now: ", AliveWorkerCount((*session)->CurrentMap()), ")"));
     }
   }
   return std::unique_ptr<PsClient>(
@@ -121,9 +125,10 @@ absl::StatusOr<v1::TableInfo> PsClient::CreateTable(const v1::TableSpec& spec) {
   while (absl::IsPermissionDenied(status) && absl::Now() < give_up &&
          absl::IsNotFound(LookupTableNow(spec.name()).status())) {
     if (!waiting) {
-      spdlog::info("table '{}' does not exist yet and this worker may not create it (no admin "
-                   "role): waiting for an admin to create it",
-                   spec.name());
+      spdlog::info(
+          "table '{}' does not exist yet and this worker may not create it (no admin "
+          "role): waiting for an admin to create it",
+          spec.name());
       waiting = true;
     }
     absl::SleepFor(absl::Milliseconds(200));
@@ -156,22 +161,20 @@ absl::StatusOr<v1::TableInfo> PsClient::AwaitTable(const v1::TableInfo& table) {
   if (!session_->AwaitMap(
           [&](const v1::ClusterMap& map) { return ListsTable(map, table.table_id()); },
           options_.request_timeout)) {
-    return absl::DeadlineExceededError(
-        absl::StrCat("table '", table.spec().name(), "' exists but the cluster map did not list it within ",
-                     absl::FormatDuration(options_.request_timeout)));
+    return absl::DeadlineExceededError(absl::StrCat(
+        "table '", table.spec().name(), "' exists but the cluster map did not list it within ",
+        absl::FormatDuration(options_.request_timeout)));
   }
   return table;
 }
 
-absl::StatusOr<Operation> PsClient::BeginOperation(const v1::TableInfo& table,
-                                                             v1::TableKind kind, bool push,
-                                                             size_t num_values,
-                                                             uint64_t expected_values) const {
+absl::StatusOr<Operation> PsClient::BeginOperation(const v1::TableInfo& table, v1::TableKind kind,
+                                                   bool push, size_t num_values,
+                                                   uint64_t expected_values) const {
   if (table.spec().kind() != kind) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("table '", table.spec().name(), "' is ",
-                     v1::TableKind_Name(table.spec().kind()), "; this call needs ",
-                     v1::TableKind_Name(kind)));
+    return absl::InvalidArgumentError(absl::StrCat("table '", table.spec().name(), "' is ",
+                                                   v1::TableKind_Name(table.spec().kind()),
+                                                   "; this call needs ", v1::TableKind_Name(kind)));
   }
   if (num_values != expected_values) {
     return absl::InvalidArgumentError(
@@ -229,7 +232,7 @@ std::function<absl::StatusOr<EncodedValues>(uint64_t, uint64_t)> EncodedBy(
 
 absl::Status PsClient::Push(const v1::TableInfo& table, absl::Span<const float> gradient) {
   absl::StatusOr<Operation> begun = BeginOperation(table, v1::TABLE_KIND_DENSE, /*push=*/true,
-                                                  gradient.size(), table.spec().dense_size());
+                                                   gradient.size(), table.spec().dense_size());
   if (!begun.ok()) return begun.status();
   PS_RETURN_IF_ERROR(AddDensePushParts(table, *begun, Unencoded(gradient), 0, num_shards()));
   return Execute(*begun);
@@ -246,7 +249,7 @@ absl::Status PsClient::Push(const v1::TableInfo& table, GradientEncoder& gradien
 
 absl::Status PsClient::Pull(const v1::TableInfo& table, absl::Span<float> values) {
   absl::StatusOr<Operation> begun = BeginOperation(table, v1::TABLE_KIND_DENSE, /*push=*/false,
-                                                  values.size(), table.spec().dense_size());
+                                                   values.size(), table.spec().dense_size());
   if (!begun.ok()) return begun.status();
   Operation& op = *begun;
   const uint32_t num_shards = session_->Map()->num_shards();
@@ -264,7 +267,7 @@ absl::Status PsClient::PushSparse(const v1::TableInfo& table, absl::Span<const u
                                   absl::Span<const float> gradients) {
   const size_t dim = table.spec().sparse_dim();
   absl::StatusOr<Operation> begun = BeginOperation(table, v1::TABLE_KIND_SPARSE, /*push=*/true,
-                                                  gradients.size(), keys.size() * dim);
+                                                   gradients.size(), keys.size() * dim);
   if (!begun.ok()) return begun.status();
   Operation& op = *begun;
   // Sum the rows of repeated keys, grouped by shard; every shard gets a slice (empty if need be)
@@ -290,7 +293,7 @@ absl::Status PsClient::PullSparse(const v1::TableInfo& table, absl::Span<const u
                                   absl::Span<float> values) {
   const size_t dim = table.spec().sparse_dim();
   absl::StatusOr<Operation> begun = BeginOperation(table, v1::TABLE_KIND_SPARSE, /*push=*/false,
-                                                  values.size(), keys.size() * dim);
+                                                   values.size(), keys.size() * dim);
   if (!begun.ok()) return begun.status();
   Operation& op = *begun;
   const uint32_t num_shards = session_->Map()->num_shards();
@@ -312,7 +315,7 @@ absl::Status PsClient::PullSparse(const v1::TableInfo& table, absl::Span<const u
 absl::Status PsClient::PushPull(const v1::TableInfo& table, absl::Span<const float> gradient,
                                 absl::Span<float> values, uint64_t read_ahead) {
   absl::StatusOr<Operation> begun = BeginOperation(table, v1::TABLE_KIND_DENSE, /*push=*/true,
-                                                  gradient.size(), table.spec().dense_size());
+                                                   gradient.size(), table.spec().dense_size());
   if (!begun.ok()) return begun.status();
   PS_RETURN_IF_ERROR(AddDensePushParts(table, *begun, Unencoded(gradient), 0, num_shards()));
   PS_RETURN_IF_ERROR(ExecutePushPull(table, *begun, values, read_ahead));
@@ -332,21 +335,19 @@ absl::Status PsClient::PushPull(const v1::TableInfo& table, GradientEncoder& gra
   return absl::OkStatus();
 }
 
-absl::Status PsClient::PushPullShards(const v1::TableInfo& table,
-                                      absl::Span<const float> gradient, absl::Span<float> values,
-                                      uint32_t first_shard, uint32_t end_shard) {
+absl::Status PsClient::PushPullShards(const v1::TableInfo& table, absl::Span<const float> gradient,
+                                      absl::Span<float> values, uint32_t first_shard,
+                                      uint32_t end_shard) {
   absl::StatusOr<Operation> begun = BeginOperation(table, v1::TABLE_KIND_DENSE, /*push=*/true,
-                                                  gradient.size(), table.spec().dense_size());
+                                                   gradient.size(), table.spec().dense_size());
   if (!begun.ok()) return begun.status();
   const uint32_t shards = num_shards();
   if (first_shard >= end_shard || end_shard > shards) {
-    return absl::InvalidArgumentError(absl::StrCat("shards [", first_shard, ", ", end_shard,
-                                                   ") of table '", table.spec().name(),
-                                                   "': expected a non-empty interval within [0, ",
-                                                   shards, ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("shards [", first_shard, ", ", end_shard, ") of table '", table.spec().name(),
+                     "': expected a non-empty interval within [0, ", shards, ")"));
   }
-  PS_RETURN_IF_ERROR(
-      AddDensePushParts(table, *begun, Unencoded(gradient), first_shard, end_shard));
+  PS_RETURN_IF_ERROR(AddDensePushParts(table, *begun, Unencoded(gradient), first_shard, end_shard));
   // Read at the clock after this one, as PushPull does, though the clock itself stays.
   return ExecutePushPull(table, *begun, values, /*read_ahead=*/0);
 }
@@ -363,9 +364,10 @@ absl::Status PsClient::ExecutePushPull(const v1::TableInfo& table, Operation& op
   if (!allowed) {
     // The read would wait for this worker's own next push, which cannot come before it returns.
     return absl::InvalidArgumentError(absl::StrCat(
-        "reading ", read_ahead, " clock(s) ahead of table '", table.spec().name(), "' needs ASP, "
-        "or SSP with staleness >= ", read_ahead, "; the table is ",
-        v1::ConsistencySpec::Model_Name(consistency.model()),
+        "reading ", read_ahead, " clock(s) ahead of table '", table.spec().name(),
+        "' needs ASP, "
+        "or SSP with staleness >= ",
+        read_ahead, "; the table is ", v1::ConsistencySpec::Model_Name(consistency.model()),
         consistency.model() == v1::ConsistencySpec::MODEL_SSP
             ? absl::StrCat(" with staleness ", consistency.staleness())
             : ""));
@@ -377,8 +379,8 @@ absl::Status PsClient::ExecutePushPull(const v1::TableInfo& table, Operation& op
   }
   const uint32_t num_shards = session_->Map()->num_shards();
   for (ShardPart& part : op.parts) {
-    part.out = values.data() +
-               DenseShardRange(table.spec().dense_size(), num_shards, part.shard_id).begin;
+    part.out =
+        values.data() + DenseShardRange(table.spec().dense_size(), num_shards, part.shard_id).begin;
   }
   op.pull_after_push = true;
   op.pull_clock = clock() + 1 + read_ahead;
@@ -392,14 +394,13 @@ absl::StatusOr<uint64_t> PsClient::JoinBspClock(const v1::TableInfo& table) {
         absl::StrCat("table '", table.spec().name(), "' is not BSP: only BSP clocks are joined"));
   }
   if (options_.observer || seq_ > 0) {
-    return absl::FailedPreconditionError(
-        "only a worker that has not pushed yet joins a BSP clock");
+    return absl::FailedPreconditionError("only a worker that has not pushed yet joins a BSP clock");
   }
   // A read at clock 0 never waits. Dense: the whole table (once per join); sparse: no keys.
   const bool dense = table.spec().kind() == v1::TABLE_KIND_DENSE;
   std::vector<float> scratch(dense ? table.spec().dense_size() : 0);
-  absl::StatusOr<Operation> begun = BeginOperation(table, table.spec().kind(), /*push=*/false,
-                                                   scratch.size(), scratch.size());
+  absl::StatusOr<Operation> begun =
+      BeginOperation(table, table.spec().kind(), /*push=*/false, scratch.size(), scratch.size());
   if (!begun.ok()) return begun.status();
   Operation& op = *begun;
   const uint32_t num_shards = session_->Map()->num_shards();
@@ -446,7 +447,8 @@ absl::Status PsClient::Execute(Operation& op, uint64_t* max_shard_clock,
   stats_.parked_time += result.parked_time;
   stats_.dense_equivalent_bytes_pulled += result.pulled_after_push.dense_equivalent_bytes;
   (op.pull_after_push ? stats_.push_pull_time
-                      : op.push ? stats_.push_time : stats_.pull_time) += absl::Now() - start;
+   : op.push          ? stats_.push_time
+                      : stats_.pull_time) += absl::Now() - start;
   stats_.retries += result.retries;
   return result.status;
 }

@@ -1,5 +1,8 @@
 #include "worker/client/routing.h"
 
+#include <algorithm>
+#include <utility>
+
 #include "absl/container/flat_hash_map.h"
 
 namespace ps {
@@ -31,6 +34,40 @@ Routing RoutePendingParts(const v1::ClusterMap& map, std::vector<ShardPart>& par
     routing.batches[batch->second].parts.push_back(&part);
   }
   return routing;
+}
+
+uint64_t PartBytes(const ShardPart& part, bool push) {
+  return part.keys.size() + (push ? part.values.size() : part.num_values * sizeof(float));
+}
+
+void SpreadOverConnections(Routing& routing, bool push, uint64_t min_bytes, uint32_t connections) {
+  if (connections <= 1 || min_bytes == 0) return;
+  std::vector<ServerBatch> spread;
+  spread.reserve(routing.batches.size());
+  for (ServerBatch& batch : routing.batches) {
+    uint64_t total = 0;
+    for (const ShardPart* part : batch.parts) total += PartBytes(*part, push);
+    const uint64_t ways = std::min<uint64_t>(connections, batch.parts.size());
+    if (total < min_bytes || ways < 2) {
+      spread.push_back(std::move(batch));
+      continue;
+    }
+    // Part i goes to the batch its first byte falls in when the bytes are cut in `ways` equal runs.
+    uint64_t before = 0;
+    for (ShardPart* part : batch.parts) {
+      const uint32_t connection = static_cast<uint32_t>(before * ways / total);
+      before += PartBytes(*part, push);
+      if (spread.empty() || spread.back().server_id != batch.server_id ||
+          spread.back().connection != connection) {
+        ServerBatch& next = spread.emplace_back();
+        next.server_id = batch.server_id;
+        next.address = batch.address;
+        next.connection = connection;
+      }
+      spread.back().parts.push_back(part);
+    }
+  }
+  routing.batches = std::move(spread);
 }
 
 }  // namespace ps

@@ -18,6 +18,9 @@ namespace ps {
 struct ServerBatch {
   uint32_t server_id = 0;
   std::string address;
+  // Which of the client's connections to the server carries the request (0 unless
+  // SpreadOverConnections split the server's parts).
+  uint32_t connection = 0;
   // Borrowed from the operation, in the operation's order.
   std::vector<ShardPart*> parts;
 };
@@ -32,6 +35,17 @@ struct Routing {
 
 // Groups the parts of `parts` that are not done by the primary of their shard in `map`.
 Routing RoutePendingParts(const v1::ClusterMap& map, std::vector<ShardPart>& parts);
+
+// Payload bytes a part moves: its keys, and its values as sent (push) or as float32 answers (pull).
+uint64_t PartBytes(const ShardPart& part, bool push);
+
+// Splits every batch of at least `min_bytes` (PartBytes) and two or more parts into up to
+// `connections` batches to the same server, of consecutive parts with about equal bytes, on
+// connections 0, 1, ...: each connection is decrypted, copied and applied by its own thread at
+// both ends, where one connection serialises all of that (mutual TLS halves a single
+// connection's throughput). Batches keep the order of their parts. connections <= 1 or
+// min_bytes == 0: unchanged.
+void SpreadOverConnections(Routing& routing, bool push, uint64_t min_bytes, uint32_t connections);
 
 }  // namespace ps
 

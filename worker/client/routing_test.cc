@@ -1,5 +1,6 @@
 #include "worker/client/routing.h"
 
+#include <string>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -66,6 +67,67 @@ TEST(RoutingTest, NothingPendingRoutesNothing) {
 
   EXPECT_FALSE(routing.unroutable);
   EXPECT_TRUE(routing.batches.empty());
+}
+
+// Pull parts of shards 0..n-1 expecting `values[i]` float32 values each.
+std::vector<ShardPart> PullParts(const std::vector<uint64_t>& values) {
+  std::vector<ShardPart> parts(values.size());
+  for (size_t i = 0; i < values.size(); ++i) {
+    parts[i].shard_id = static_cast<uint32_t>(i);
+    parts[i].num_values = values[i];
+  }
+  return parts;
+}
+
+TEST(RoutingTest, SpreadSplitsALargeBatchIntoRunsOfAboutEqualBytesOnSuccessiveConnections) {
+  // Server 3 leads shards 0, 1, 2, 4 (100, 100, 100, 100 values: 1600 bytes); server 1 leads 3.
+  std::vector<ShardPart> parts = PullParts({100, 100, 100, 50, 100});
+  Routing routing = RoutePendingParts(MakeMap({3, 3, 3, 1, 3}), parts);
+  SpreadOverConnections(routing, /*push=*/false, /*min_bytes=*/1600, /*connections=*/2);
+
+  ASSERT_EQ(routing.batches.size(), 3u);
+  EXPECT_EQ(routing.batches[0].server_id, 3u);
+  EXPECT_EQ(routing.batches[0].connection, 0u);
+  EXPECT_EQ(routing.batches[0].parts, (std::vector<ShardPart*>{&parts[0], &parts[1]}));
+  EXPECT_EQ(routing.batches[1].server_id, 3u);
+  EXPECT_EQ(routing.batches[1].address, "c:3");
+  EXPECT_EQ(routing.batches[1].connection, 1u);
+  EXPECT_EQ(routing.batches[1].parts, (std::vector<ShardPart*>{&parts[2], &parts[4]}));
+  // 200 bytes: below min_bytes, one request.
+  EXPECT_EQ(routing.batches[2].server_id, 1u);
+  EXPECT_EQ(routing.batches[2].connection, 0u);
+  EXPECT_EQ(routing.batches[2].parts, std::vector<ShardPart*>{&parts[3]});
+}
+
+TEST(RoutingTest, SpreadNeverMakesMoreBatchesThanPartsOrConnections) {
+  std::vector<ShardPart> parts = PullParts({1000, 1, 1, 1, 1, 1});
+  Routing routing = RoutePendingParts(MakeMap({1, 1, 1, 1, 1, 1}), parts);
+  SpreadOverConnections(routing, /*push=*/false, /*min_bytes=*/1, /*connections=*/4);
+
+  // The first part holds nearly every byte: it fills connection 0, the rest share connection 3.
+  ASSERT_EQ(routing.batches.size(), 2u);
+  EXPECT_EQ(routing.batches[0].connection, 0u);
+  EXPECT_EQ(routing.batches[0].parts, std::vector<ShardPart*>{&parts[0]});
+  EXPECT_EQ(routing.batches[1].connection, 3u);
+  EXPECT_EQ(routing.batches[1].parts.size(), 5u);
+
+  std::vector<ShardPart> two = PullParts({10, 10});
+  Routing pair = RoutePendingParts(MakeMap({1, 1}), two);
+  SpreadOverConnections(pair, /*push=*/false, /*min_bytes=*/1, /*connections=*/8);
+  ASSERT_EQ(pair.batches.size(), 2u);
+  EXPECT_EQ(pair.batches[1].connection, 1u);
+}
+
+TEST(RoutingTest, SpreadCountsAPushsValuesAsSent) {
+  std::vector<ShardPart> parts = PullParts({1000, 1000});
+  parts[0].values = grpc::Slice(std::string(10, 'x'));
+  parts[1].values = grpc::Slice(std::string(10, 'x'));
+  Routing routing = RoutePendingParts(MakeMap({1, 1}), parts);
+  // As a push these parts carry 20 bytes (their values), not 8000.
+  SpreadOverConnections(routing, /*push=*/true, /*min_bytes=*/21, /*connections=*/2);
+  EXPECT_EQ(routing.batches.size(), 1u);
+  SpreadOverConnections(routing, /*push=*/true, /*min_bytes=*/20, /*connections=*/2);
+  EXPECT_EQ(routing.batches.size(), 2u);
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // How the client's data plane reaches a parameter server: an asynchronous unary call carrying a
-// frame (common/frame.h) to a server address, or a client-streaming call carrying several. GrpcServerTransport (grpc_server_transport.h) is the
-// real one; unit tests of the retry logic supply a fake.
+// frame (common/frame.h) to a server address, or a client-streaming call carrying several.
+// GrpcServerTransport (grpc_server_transport.h) is the real one; unit tests of the retry logic
+// supply a fake.
 //
 // Thread-safety: implementations are safe for concurrent use. Call() returns without waiting for
 // the answer, so calls to several servers are in flight together; `done` runs exactly once, on a
@@ -9,6 +10,7 @@
 #ifndef PS_WORKER_CLIENT_SERVER_TRANSPORT_H_
 #define PS_WORKER_CLIENT_SERVER_TRANSPORT_H_
 
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
@@ -37,14 +39,15 @@ class ServerTransport {
   virtual ~ServerTransport() = default;
 
   // Sends `request` to `method` (e.g. "/ps.v1.ParameterServer/Push") of the server at `address`
-  // (host:port), to be answered by `deadline` (DEADLINE_EXCEEDED otherwise), then runs `done`
-  // with the answer. Failures to connect arrive in `done` as UNAVAILABLE.
-  // REQUIRES: the transport outlives the call (until `done` has run).
-  virtual void Call(const std::string& address, absl::string_view method,
+  // (host:port) over the client's `connection`-th connection to it (each its own TCP connection,
+  // opened on first use), to be answered by `deadline` (DEADLINE_EXCEEDED otherwise), then runs
+  // `done` with the answer. Failures to connect arrive in `done` as UNAVAILABLE. REQUIRES: the
+  // transport outlives the call (until `done` has run).
+  virtual void Call(const std::string& address, uint32_t connection, absl::string_view method,
                     grpc::ByteBuffer request, absl::Time deadline, DoneCallback done) = 0;
   // A client-streaming call (e.g. "/ps.v1.ParameterServer/PushStream"): writes `requests` in
   // order, one message each, closes the stream and runs `done` with the single answer.
-  virtual void StreamCall(const std::string& address, absl::string_view method,
+  virtual void StreamCall(const std::string& address, uint32_t connection, absl::string_view method,
                           std::vector<grpc::ByteBuffer> requests, absl::Time deadline,
                           DoneCallback done) = 0;
 };
