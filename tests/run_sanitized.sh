@@ -29,6 +29,7 @@ asan_bazel=(bazel --output_base="${output_base}")
 
 # etcd was installed above: its tests must run, not skip (tests/harness/test_etcd.h).
 "${asan_bazel[@]}" test --config=asan --symlink_prefix=/ --test_env=PS_REQUIRE_ETCD=1 \
+  --test_env=PS_TEST_TIME_SCALE=3 \
   "${bazel_flags[@]}" "${packages[@]}"
 bazel_status=$?
 

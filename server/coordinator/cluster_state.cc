@@ -101,14 +101,15 @@ absl::StatusOr<Registration> ClusterState::RegisterServer(const std::string& add
   const bool placed_before = !s_.chains.empty();
   spdlog::info("server {} joined from {} (incarnation {}); {} servers alive{}", registration.id,
                address, registration.incarnation, AliveServers().size(),
-               !placed_before         ? ""
+               !placed_before       ? ""
                : options_.rebalance ? "; replicas move to it a few at a time (rebalancing)"
                                     : "; a spare unless re-replication needs it");
   const bool placed = MaybePlaceShards();
   // A shard may have been short of R for want of a server that did not hold it.
   const bool learners_added = Reconcile();
-  if (absl::Status committed = Commit(std::move(before), /*shards_changed=*/placed || learners_added,
-                                      /*membership_changed=*/true);
+  if (absl::Status committed =
+          Commit(std::move(before), /*shards_changed=*/placed || learners_added,
+                 /*membership_changed=*/true);
       !committed.ok()) {
     return committed;
   }
@@ -127,7 +128,8 @@ absl::StatusOr<Registration> ClusterState::RegisterWorker(const std::string& add
     if (worker.state() == v1::MEMBER_STATE_ALIVE) taken_ranks.insert(worker.rank());
   }
   Registration registration;
-  while (taken_ranks.count(registration.rank) > 0 || s_.finished_ranks.count(registration.rank) > 0) {
+  while (taken_ranks.count(registration.rank) > 0 ||
+         s_.finished_ranks.count(registration.rank) > 0) {
     ++registration.rank;
   }
   registration.id = s_.next_worker_id++;
@@ -175,9 +177,9 @@ absl::Status ClusterState::CheckAlive(const v1::MemberRef& member) const {
     }
   }
   if (found) return absl::OkStatus();
-  return absl::NotFoundError(absl::StrCat("no live ", RoleName(member.role()), " ", member.id(),
-                                          " with incarnation ", member.incarnation(),
-                                          "; it was declared dead or never registered: register again"));
+  return absl::NotFoundError(absl::StrCat(
+      "no live ", RoleName(member.role()), " ", member.id(), " with incarnation ",
+      member.incarnation(), "; it was declared dead or never registered: register again"));
 }
 
 absl::Status ClusterState::CheckAliveServer(const v1::MemberRef& member) const {
@@ -188,9 +190,8 @@ absl::Status ClusterState::CheckAliveServer(const v1::MemberRef& member) const {
   return CheckAlive(member);
 }
 
-absl::StatusOr<uint64_t> ClusterState::Heartbeat(const v1::MemberRef& member,
-                                                 uint64_t known_epoch, absl::Time now,
-                                                 uint64_t steps_done) {
+absl::StatusOr<uint64_t> ClusterState::Heartbeat(const v1::MemberRef& member, uint64_t known_epoch,
+                                                 absl::Time now, uint64_t steps_done) {
   absl::MutexLock lock(&mu_);
   absl::Status alive = CheckAlive(member);
   if (!alive.ok()) return alive;
@@ -219,8 +220,8 @@ absl::Status ClusterState::RestoreFrom(const v1::CheckpointManifest& manifest,
     return absl::InvalidArgumentError(absl::StrCat(
         "checkpoint ", manifest.checkpoint_id(), " was written with ", manifest.num_shards(),
         " shards; this coordinator has --num_shards=", options_.num_shards,
-        " (shards are the unit of a checkpoint: start it with --num_shards=",
-        manifest.num_shards(), ")"));
+        " (shards are the unit of a checkpoint: start it with --num_shards=", manifest.num_shards(),
+        ")"));
   }
   v1::RestoreSource* restore = s_.map.mutable_restore();
   restore->set_directory(directory);
@@ -284,7 +285,8 @@ absl::StatusOr<uint64_t> ClusterState::Leave(const v1::MemberRef& member, bool f
       workers_alive |= worker.state() == v1::MEMBER_STATE_ALIVE;
     }
     bool all_finished = !workers_alive;
-    for (const auto& [rank, steps] : s_.rank_progress) all_finished &= s_.finished_ranks.count(rank) > 0;
+    for (const auto& [rank, steps] : s_.rank_progress)
+      all_finished &= s_.finished_ranks.count(rank) > 0;
     for (uint32_t rank : s_.job_ranks) all_finished &= s_.finished_ranks.count(rank) > 0;
     if (all_finished) {
       spdlog::info("every rank finished its share: the job is over");
@@ -360,8 +362,7 @@ absl::StatusOr<ClusterState::Suspect> ClusterState::SuspectUnreachable(
     suspect.lease_lapsed = liveness->second.last_heartbeat + ServerLease(options_);
     return suspect;
   }
-  return absl::FailedPreconditionError(
-      absl::StrCat("server ", server_id, " is not a live server"));
+  return absl::FailedPreconditionError(absl::StrCat("server ", server_id, " is not a live server"));
 }
 
 bool ClusterState::DeclareDead(const v1::MemberRef& server, const std::string& reason) {
@@ -452,17 +453,17 @@ bool ClusterState::StartMoves() {
     const auto& [shard, move] = *it;
     const bool valid =
         shard < s_.chains.size() &&
-        (move.handing_over
-             ? has(s_.chains[shard], move.to) && s_.chains[shard][0] == move.from
-             : has(s_.learners[shard], move.to) && has(s_.chains[shard], move.from));
+        (move.handing_over ? has(s_.chains[shard], move.to) && s_.chains[shard][0] == move.from
+                           : has(s_.learners[shard], move.to) && has(s_.chains[shard], move.from));
     if (valid) {
       ++it;
       continue;
     }
     changed |= s_.sealed.erase(shard) > 0;
-    spdlog::info("shard {}: move from server {} to server {} dropped (a failure changed the shard; "
-                 "re-replication takes over)",
-                 shard, move.from, move.to);
+    spdlog::info(
+        "shard {}: move from server {} to server {} dropped (a failure changed the shard; "
+        "re-replication takes over)",
+        shard, move.from, move.to);
     it = s_.moves.erase(it);
   }
   for (auto it = s_.sealed.begin(); it != s_.sealed.end();) {
@@ -492,10 +493,11 @@ bool ClusterState::StartMoves() {
     s_.learner_since[move.shard][move.to] = s_.map.epoch() + 1;
     s_.moves[move.shard] = move;
     const bool leads = s_.chains[move.shard][0] == move.from;
-    spdlog::info("shard {}: moving its {} on server {} to server {} ({}; {} move(s) in flight): "
-                 "server {} copies it as a learner first",
-                 move.shard, leads ? "primary" : "backup", move.from, move.to, move.reason,
-                 s_.moves.size(), move.to);
+    spdlog::info(
+        "shard {}: moving its {} on server {} to server {} ({}; {} move(s) in flight): "
+        "server {} copies it as a learner first",
+        move.shard, leads ? "primary" : "backup", move.from, move.to, move.reason, s_.moves.size(),
+        move.to);
   }
   return changed || !planned.empty();
 }
@@ -534,10 +536,11 @@ absl::Status ClusterState::CompleteHandoff(uint32_t shard, const char* why) {
     return committed;
   }
   seal_seen_.erase(shard);
-  spdlog::info("shard {}: moved from server {} to server {} ({}; {}): server {} leads, chain [{}]; "
-               "epoch {}",
-               shard, move.from, move.to, move.reason, why, s_.chains[shard][0],
-               absl::StrJoin(s_.chains[shard], ", "), s_.map.epoch());
+  spdlog::info(
+      "shard {}: moved from server {} to server {} ({}; {}): server {} leads, chain [{}]; "
+      "epoch {}",
+      shard, move.from, move.to, move.reason, why, s_.chains[shard][0],
+      absl::StrJoin(s_.chains[shard], ", "), s_.map.epoch());
   return absl::OkStatus();
 }
 
@@ -580,9 +583,10 @@ void ClusterState::TickMoves(absl::Time now) {
   for (uint32_t shard : stalled) {
     // Completed with an earlier one (sealed shards always have their move: StartMoves, Resume).
     if (s_.sealed.count(shard) == 0 || s_.moves.count(shard) == 0) continue;
-    spdlog::warn("shard {}: primary {} did not report the handoff ready within {}; switching "
-                 "anyway (a replica that diverged will copy the shard afresh)",
-                 shard, s_.moves.at(shard).from, absl::FormatDuration(options_.handoff_timeout));
+    spdlog::warn(
+        "shard {}: primary {} did not report the handoff ready within {}; switching "
+        "anyway (a replica that diverged will copy the shard afresh)",
+        shard, s_.moves.at(shard).from, absl::FormatDuration(options_.handoff_timeout));
     if (!CompleteHandoff(shard, "handoff timed out").ok()) return;  // The next sweep retries.
   }
   if (options_.move_pause > absl::ZeroDuration() && now >= moves_paused_until_ &&
@@ -605,10 +609,10 @@ absl::StatusOr<ClusterState::DrainProgress> ClusterState::Drain(uint32_t server_
   if (server->draining()) return ProgressOf(server_id);
   const size_t left = TargetServers().size() - 1;
   if (left < options_.replication_factor) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "draining server ", server_id, " would leave ", left,
-        " server(s) to hold the replicas, fewer than the replication factor ",
-        options_.replication_factor, ": add a server first"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("draining server ", server_id, " would leave ", left,
+                     " server(s) to hold the replicas, fewer than the replication factor ",
+                     options_.replication_factor, ": add a server first"));
   }
   Data before = s_;
   server->set_draining(true);
@@ -621,10 +625,10 @@ absl::StatusOr<ClusterState::DrainProgress> ClusterState::Drain(uint32_t server_
       !committed.ok()) {
     return committed;
   }
-  spdlog::info("server {} is being drained: {} replica(s), {} of them primaries, move to other "
-               "servers ({} learner copies it was making dropped); epoch {}",
-               server_id, progress.replicas_held, progress.primaries_held, dropped,
-               s_.map.epoch());
+  spdlog::info(
+      "server {} is being drained: {} replica(s), {} of them primaries, move to other "
+      "servers ({} learner copies it was making dropped); epoch {}",
+      server_id, progress.replicas_held, progress.primaries_held, dropped, s_.map.epoch());
   return ProgressOf(server_id);
 }
 
@@ -684,9 +688,10 @@ absl::Status ClusterState::Save() {
   if (!saved.ok()) {
     const std::string error = saved.ToString();
     if (error != sink_error_) {
-      spdlog::error("cannot save the coordinator state, so the change is not made (members retry; "
-                    "no failure can be handled until it can be saved): {}",
-                    error);
+      spdlog::error(
+          "cannot save the coordinator state, so the change is not made (members retry; "
+          "no failure can be handled until it can be saved): {}",
+          error);
       sink_error_ = error;
     }
     return absl::UnavailableError(
@@ -733,11 +738,12 @@ absl::Status ClusterState::Resume(const v1::CoordinatorState& saved, absl::Time 
   const v1::ClusterMap& map = saved.map();
   if (map.num_shards() != options_.num_shards ||
       map.replication_factor() != options_.replication_factor) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "the saved cluster has num_shards=", map.num_shards(), " and replication_factor=",
-        map.replication_factor(), "; this coordinator was started with --num_shards=",
-        options_.num_shards, " --replication_factor=", options_.replication_factor,
-        " (both are fixed for a cluster's life: start it with the saved values)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("the saved cluster has num_shards=", map.num_shards(),
+                     " and replication_factor=", map.replication_factor(),
+                     "; this coordinator was started with --num_shards=", options_.num_shards,
+                     " --replication_factor=", options_.replication_factor,
+                     " (both are fixed for a cluster's life: start it with the saved values)"));
   }
   if (map.shards_size() != 0 && map.shards_size() != static_cast<int>(map.num_shards())) {
     return absl::InvalidArgumentError(absl::StrCat("the saved map places ", map.shards_size(),
@@ -747,14 +753,15 @@ absl::Status ClusterState::Resume(const v1::CoordinatorState& saved, absl::Time 
   data.map = map;
   for (const v1::ShardAssignment& shard : map.shards()) {
     if (shard.learner_epochs_size() != shard.learners_size()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "the saved map's shard ", shard.shard_id(), " has ", shard.learners_size(),
-          " learners but ", shard.learner_epochs_size(), " learner epochs"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("the saved map's shard ", shard.shard_id(), " has ", shard.learners_size(),
+                       " learners but ", shard.learner_epochs_size(), " learner epochs"));
     }
     data.chains.emplace_back(shard.replicas().begin(), shard.replicas().end());
     data.learners.emplace_back(shard.learners().begin(), shard.learners().end());
     std::map<uint32_t, uint64_t>& since = data.learner_since.emplace_back();
-    for (int i = 0; i < shard.learners_size(); ++i) since[shard.learners(i)] = shard.learner_epochs(i);
+    for (int i = 0; i < shard.learners_size(); ++i)
+      since[shard.learners(i)] = shard.learner_epochs(i);
   }
   for (const v1::ServerInfo& server : map.servers()) {
     if (server.state() == v1::MEMBER_STATE_ALIVE) {
@@ -783,8 +790,8 @@ absl::Status ClusterState::Resume(const v1::CoordinatorState& saved, absl::Time 
           absl::StrCat("the saved state moves shard ", move.shard_id(), ", which is not placed"));
     }
     data.moves[move.shard_id()] =
-        PlannedMove{move.shard_id(), move.from_server(), move.to_server(), move.lead(),
-                    move.reason(), move.handing_over()};
+        PlannedMove{move.shard_id(), move.from_server(), move.to_server(),
+                    move.lead(),     move.reason(),      move.handing_over()};
   }
   for (v1::ShardAssignment& shard : *data.map.mutable_shards()) {
     // A seal is kept only with its handover move (a saved state is not trusted to pair them):
@@ -819,6 +826,13 @@ void ClusterState::GrantGrace(absl::Time now) {
   const absl::Time as_if = now + options_.failure_timeout;
   for (auto& [key, liveness] : s_.liveness) {
     liveness.last_heartbeat = std::max(liveness.last_heartbeat, as_if);
+  }
+}
+
+void ClusterState::RestartSilenceClocks(absl::Time now) {
+  absl::MutexLock lock(&mu_);
+  for (auto& [key, liveness] : s_.liveness) {
+    liveness.last_heartbeat = std::max(liveness.last_heartbeat, now);
   }
 }
 
@@ -903,9 +917,10 @@ absl::StatusOr<uint64_t> ClusterState::ReportReplicaFailure(
     }
   }
   if (failed == reporter) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "server ", reporter, " reported itself as the failed replica; a primary cannot remove "
-        "itself (it should leave or stop heartbeating)"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("server ", reporter,
+                     " reported itself as the failed replica; a primary cannot remove "
+                     "itself (it should leave or stop heartbeating)"));
   }
   for (uint32_t shard : request.shard_ids()) {
     if (shard >= s_.chains.size() || s_.chains[shard].empty() || s_.chains[shard][0] != reporter) {
@@ -926,9 +941,10 @@ absl::StatusOr<uint64_t> ClusterState::ReportReplicaFailure(
     if (chain.size() + learners.size() != before) changed.push_back(shard);
   }
   if (changed.empty()) return s_.map.epoch();  // A retry: already removed.
-  spdlog::warn("server {} reported replica failure of server {} on shard(s) [{}]: {}; removed it "
-               "from them",
-               reporter, failed, absl::StrJoin(changed, ", "), request.reason());
+  spdlog::warn(
+      "server {} reported replica failure of server {} on shard(s) [{}]: {}; removed it "
+      "from them",
+      reporter, failed, absl::StrJoin(changed, ", "), request.reason());
   // The failed server is picked again only if no other server can take the shard: it may be dead
   // and not yet declared so (a killed backup keeps its heartbeat age for up to the timeout).
   LearnerLists avoid(s_.chains.size());
@@ -955,8 +971,9 @@ absl::StatusOr<uint64_t> ClusterState::ReportLearnerCaughtUp(
                                                    options_.num_shards, " shards"));
   }
   const auto is_learner = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return shard < s_.learners.size() && std::find(s_.learners[shard].begin(), s_.learners[shard].end(),
-                                                 learner) != s_.learners[shard].end();
+    return shard < s_.learners.size() &&
+           std::find(s_.learners[shard].begin(), s_.learners[shard].end(), learner) !=
+               s_.learners[shard].end();
   };
   if (!is_learner()) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -997,18 +1014,19 @@ absl::StatusOr<uint64_t> ClusterState::ReportLearnerCaughtUp(
     return committed;
   }
   if (sealed) {
-    spdlog::info("shard {}: server {} caught up and joined the chain [{}]; primary {} takes no "
-                 "new push on it and hands it over once every replica has all it sent; epoch {}",
-                 shard, learner, absl::StrJoin(s_.chains[shard], ", "), move->from,
-                 s_.map.epoch());
+    spdlog::info(
+        "shard {}: server {} caught up and joined the chain [{}]; primary {} takes no "
+        "new push on it and hands it over once every replica has all it sent; epoch {}",
+        shard, learner, absl::StrJoin(s_.chains[shard], ", "), move->from, s_.map.epoch());
   } else if (move.has_value()) {
     spdlog::info("shard {}: moved from server {} to server {} ({}): chain [{}]; epoch {}", shard,
                  move->from, move->to, move->reason, absl::StrJoin(s_.chains[shard], ", "),
                  s_.map.epoch());
   } else {
-    spdlog::info("shard {}: learner {} caught up and joined the chain as its last backup: [{}]; "
-                 "epoch {}",
-                 shard, learner, absl::StrJoin(s_.chains[shard], ", "), s_.map.epoch());
+    spdlog::info(
+        "shard {}: learner {} caught up and joined the chain as its last backup: [{}]; "
+        "epoch {}",
+        shard, learner, absl::StrJoin(s_.chains[shard], ", "), s_.map.epoch());
   }
   return s_.map.epoch();
 }

@@ -137,6 +137,11 @@ class ClusterState {
   // that credit when the grace ends. The second lets members whose connections are in reconnect
   // backoff come back before anyone is declared dead.
   void GrantGrace(absl::Time now);
+  // Counts every member as having heartbeated at `now` (never earlier than it last did). For a
+  // coordinator that was itself stalled (the failure detector's sweeps came late): heartbeats
+  // sent meanwhile may still be queued unread, so the silence it measured may be its own. As
+  // safe as GrantGrace: declaring a member dead later only delays a failover.
+  void RestartSilenceClocks(absl::Time now);
   // Hands progress reports received since the last save to the sink if a second has passed.
   void SaveProgressIfDue(absl::Time now);
   // The checkpoint the cluster was restored from (0: none), also after a Resume.
@@ -231,7 +236,8 @@ class ClusterState {
   };
   // Errors: NotFound for a reporter that is not a live member; FailedPrecondition for a server
   // that is not alive (already declared dead, or never was).
-  absl::StatusOr<Suspect> SuspectUnreachable(const v1::MemberRef& reporter, uint32_t server_id) const;
+  absl::StatusOr<Suspect> SuspectUnreachable(const v1::MemberRef& reporter,
+                                             uint32_t server_id) const;
   // Declares `server` dead now, if that incarnation is still alive (re-replicating and publishing
   // as a timeout would). Returns whether it did.
   bool DeclareDead(const v1::MemberRef& server, const std::string& reason);

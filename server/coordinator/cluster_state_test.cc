@@ -300,7 +300,8 @@ int CompleteMoves(ClusterState& state, const std::vector<v1::MemberRef>& servers
     EXPECT_LE(status.moves_size(), static_cast<int>(status.max_concurrent_moves()));
     const v1::ShardMove move = status.moves(0);
     const uint64_t epoch = status.map().epoch();
-    const bool primary_moves = status.map().shards(move.shard_id()).replicas(0) == move.from_server();
+    const bool primary_moves =
+        status.map().shards(move.shard_id()).replicas(0) == move.from_server();
     absl::StatusOr<uint64_t> after =
         state.ReportLearnerCaughtUp(CaughtUp(servers.at(move.to_server() - 1), move.shard_id(), 0));
     EXPECT_TRUE(after.ok()) << after.status();
@@ -339,8 +340,8 @@ int CompleteMoves(ClusterState& state, const std::vector<v1::MemberRef>& servers
 std::map<uint32_t, int> ReplicasPerServer(const v1::ClusterMap& map, bool primaries_only) {
   std::map<uint32_t, int> counts;
   for (const v1::ShardAssignment& shard : map.shards()) {
-    for (int i = 0; i < (primaries_only ? std::min(1, shard.replicas_size()) : shard.replicas_size());
-         ++i) {
+    for (int i = 0;
+         i < (primaries_only ? std::min(1, shard.replicas_size()) : shard.replicas_size()); ++i) {
       ++counts[shard.replicas(i)];
     }
   }
@@ -428,7 +429,8 @@ TEST(MoveTest, DrainEmptiesTheServerAndUndrainRebalancesItAgain) {
   ASSERT_TRUE(undrained.ok()) << undrained.status();
   EXPECT_FALSE(state.Map().servers(2).draining());
   EXPECT_EQ(CompleteMoves(state, servers), 8);
-  EXPECT_EQ(ReplicasPerServer(state.Map(), false), (std::map<uint32_t, int>{{1, 8}, {2, 8}, {3, 8}}));
+  EXPECT_EQ(ReplicasPerServer(state.Map(), false),
+            (std::map<uint32_t, int>{{1, 8}, {2, 8}, {3, 8}}));
 }
 
 TEST(MoveTest, DrainRefusalsChangeNothing) {
@@ -443,7 +445,8 @@ TEST(MoveTest, DrainRefusalsChangeNothing) {
       << refused.status();
   ASSERT_TRUE(state.Leave(servers[1]).ok());
   EXPECT_EQ(state.Drain(2).status().code(), absl::StatusCode::kNotFound) << "a dead server";
-  EXPECT_TRUE(MessageDifferencer::Equals(state.Snapshot().map().servers(0), before.map().servers(0)));
+  EXPECT_TRUE(
+      MessageDifferencer::Equals(state.Snapshot().map().servers(0), before.map().servers(0)));
 }
 
 TEST(MoveTest, AMoveWhoseTargetDiesIsDroppedAndTheDrainGoesOnElsewhere) {
@@ -463,7 +466,8 @@ TEST(MoveTest, AMoveWhoseTargetDiesIsDroppedAndTheDrainGoesOnElsewhere) {
     EXPECT_EQ(move.from_server(), 4u);
   }
   for (const v1::ShardAssignment& shard : status.map().shards()) {
-    for (uint32_t learner : shard.learners()) EXPECT_NE(learner, 4u) << "a learner on a drained server";
+    for (uint32_t learner : shard.learners())
+      EXPECT_NE(learner, 4u) << "a learner on a drained server";
   }
 }
 
@@ -496,7 +500,8 @@ TEST(MoveTest, APausedSlotStartsItsNextMoveOnlyAfterThePause) {
   ASSERT_EQ(status.moves_size(), 1) << "the first move starts at once";
   v1::ShardMove move = status.moves(0);
   ASSERT_TRUE(
-      state.ReportLearnerCaughtUp(CaughtUp(servers[move.to_server() - 1], move.shard_id(), 0)).ok());
+      state.ReportLearnerCaughtUp(CaughtUp(servers[move.to_server() - 1], move.shard_id(), 0))
+          .ok());
   if (state.Map().shards(move.shard_id()).sealed()) {
     v1::ReportHandoffReadyRequest ready;
     *ready.mutable_primary() = servers[move.from_server() - 1];
@@ -923,7 +928,6 @@ ClusterOptions PersistenceOptions() {
   return options;
 }
 
-
 v1::TableSpec DenseSpec(const std::string& name) {
   v1::TableSpec spec;
   spec.set_name(name);
@@ -980,8 +984,7 @@ TEST(ClusterStatePersistenceTest, EveryChangeIsSavedBeforeItIsVisible) {
   }
   // The newest saved state holds the visible map exactly.
   EXPECT_TRUE(MessageDifferencer::Equals(cluster.sink.saved.back().map(), cluster.state.Map()));
-  EXPECT_TRUE(
-      MessageDifferencer::Equals(cluster.sink.saved.back(), cluster.state.Snapshot()));
+  EXPECT_TRUE(MessageDifferencer::Equals(cluster.sink.saved.back(), cluster.state.Snapshot()));
   EXPECT_EQ(cluster.sink.saved.back().map().tables_size(), 1);
   EXPECT_EQ(cluster.sink.saved.back().job_ranks_size(), 2);
 }
@@ -1014,8 +1017,9 @@ TEST(ClusterStatePersistenceTest, AResumedStateCarriesOnTheSameCluster) {
   }
   EXPECT_EQ(resumed.Heartbeat(dead, before.epoch(), restart).status().code(),
             absl::StatusCode::kNotFound);
-  EXPECT_TRUE(resumed.Heartbeat(Ref(v1::MemberRef::ROLE_WORKER, cluster.workers[1]), 0, restart,
-                                /*steps_done=*/7)
+  EXPECT_TRUE(resumed
+                  .Heartbeat(Ref(v1::MemberRef::ROLE_WORKER, cluster.workers[1]), 0, restart,
+                             /*steps_done=*/7)
                   .ok());
 
   // New members get ids and incarnations never used before.
@@ -1045,8 +1049,9 @@ TEST(ClusterStatePersistenceTest, ARefusedSaveUndoesTheChangeWhole) {
   EXPECT_NE(server.status().message().find("disk full"), std::string::npos) << server.status();
   EXPECT_EQ(cluster.state.CreateTable(DenseSpec("v")).status().code(),
             absl::StatusCode::kUnavailable);
-  EXPECT_EQ(cluster.state.Leave(Ref(v1::MemberRef::ROLE_SERVER, cluster.servers[0])).status().code(),
-            absl::StatusCode::kUnavailable);
+  EXPECT_EQ(
+      cluster.state.Leave(Ref(v1::MemberRef::ROLE_SERVER, cluster.servers[0])).status().code(),
+      absl::StatusCode::kUnavailable);
   // A sweep that would declare every member dead is undone too, and tried again later.
   const absl::Time late = kStart + absl::Seconds(5);
   EXPECT_TRUE(cluster.state.ExpireSilentMembers(late).empty());
@@ -1075,12 +1080,37 @@ TEST(ClusterStatePersistenceTest, MembersGetAFullTimeoutFromTheGrace) {
   resumed.GrantGrace(listening);
   EXPECT_TRUE(resumed.ExpireSilentMembers(listening + absl::Milliseconds(1999)).empty())
       << "two failure timeouts of grace";
-  ASSERT_TRUE(resumed.Heartbeat(Ref(v1::MemberRef::ROLE_SERVER, cluster.servers[0]), 0,
-                                listening + absl::Milliseconds(1500))
+  ASSERT_TRUE(resumed
+                  .Heartbeat(Ref(v1::MemberRef::ROLE_SERVER, cluster.servers[0]), 0,
+                             listening + absl::Milliseconds(1500))
                   .ok());
   const std::vector<v1::MemberRef> dead =
       resumed.ExpireSilentMembers(listening + absl::Milliseconds(2001));
   EXPECT_EQ(dead.size(), 4u) << "all but the server that heartbeated";
+}
+
+TEST(ClusterStateTest, RestartedSilenceClocksGiveEveryMemberOneFullTimeout) {
+  ClusterState state(ThreeServerOptions(), kStart);
+  std::vector<Registration> servers;
+  for (int i = 0; i < 3; ++i) {
+    servers.push_back(*state.RegisterServer("127.0.0.1:" + std::to_string(7000 + i), kStart));
+  }
+  // The coordinator wakes 5 s later: everyone looks silent for five failure timeouts.
+  const absl::Time woke = kStart + absl::Seconds(5);
+  state.RestartSilenceClocks(woke);
+  EXPECT_TRUE(state.ExpireSilentMembers(woke + absl::Milliseconds(1000)).empty());
+  ASSERT_TRUE(
+      state
+          .Heartbeat(Ref(v1::MemberRef::ROLE_SERVER, servers[0]), 0, woke + absl::Milliseconds(600))
+          .ok());
+  // Restarting never moves a clock back: server 0's heartbeat still counts from 600 ms.
+  state.RestartSilenceClocks(woke);
+  const std::vector<v1::MemberRef> dead =
+      state.ExpireSilentMembers(woke + absl::Milliseconds(1001));
+  ASSERT_EQ(dead.size(), 2u);
+  EXPECT_EQ(dead[0].id() + dead[1].id(), servers[1].id + servers[2].id);
+  EXPECT_TRUE(state.ExpireSilentMembers(woke + absl::Milliseconds(1600)).empty());
+  EXPECT_EQ(state.ExpireSilentMembers(woke + absl::Milliseconds(1601)).size(), 1u);
 }
 
 TEST(ClusterStatePersistenceTest, ProgressIsSavedAtMostOnceASecond) {

@@ -97,12 +97,11 @@ int CoordinatorRunner::Serve(ClusterState& state, const std::function<bool()>& m
   std::unique_ptr<ServerCheckpointClient> checkpoint_client =
       NewGrpcServerCheckpointClient(options_.endpoint.security);
   CheckpointManager checkpoints(state, *checkpoint_client, options_.checkpoints,
-                                    state.restored_from());
+                                state.restored_from());
   CoordinatorService service(state, CoordinatorService::DefaultProber(), &checkpoints,
                              options_.endpoint.security);
   if (may_serve) service.SetServingGate(may_serve);
-  absl::StatusOr<RunningEndpoint> endpoint =
-      StartEndpoint(options_.endpoint, {&service});
+  absl::StatusOr<RunningEndpoint> endpoint = StartEndpoint(options_.endpoint, {&service});
   if (!endpoint.ok()) {
     spdlog::critical("cannot start: {}", endpoint.status().ToString());
     return 1;
@@ -124,8 +123,8 @@ int CoordinatorRunner::Serve(ClusterState& state, const std::function<bool()>& m
       when = absl::StrCat("every ", absl::ToInt64Seconds(checkpoint_options.interval), " s");
     }
     if (checkpoint_options.every_steps > 0) {
-      absl::StrAppend(&when, when.empty() ? "" : " and ", "every ",
-                      checkpoint_options.every_steps, " steps of the slowest rank");
+      absl::StrAppend(&when, when.empty() ? "" : " and ", "every ", checkpoint_options.every_steps,
+                      " steps of the slowest rank");
     }
     spdlog::info("checkpoints in {}: {}, keeping the newest {}", checkpoint_options.directory,
                  when.empty() ? std::string("on demand (psctl checkpoint)") : when,
@@ -134,7 +133,9 @@ int CoordinatorRunner::Serve(ClusterState& state, const std::function<bool()>& m
   int exit_status = 0;
   {
     // Sweeping at a quarter of the heartbeat interval bounds detection at timeout + interval / 4.
-    FailureDetector detector(state, options.heartbeat_interval / 4, may_serve);
+    // A sweep half a failure timeout late means this process, not its members, was held up.
+    FailureDetector detector(state, options.heartbeat_interval / 4, options.failure_timeout / 2,
+                             may_serve);
     checkpoints.Start();
     exit_status = wait();
     checkpoints.Stop();
@@ -159,8 +160,7 @@ int CoordinatorRunner::RunAlone(const std::string& state_dir) {
             *store,
             absl::StrCat("Put back a good copy of ", state_dir, "/", kStateFileName,
                          ", or move it away to start a new cluster on purpose."),
-            state,
-            [sink](const v1::CoordinatorState& latest) { return sink->Save(latest); })) {
+            state, [sink](const v1::CoordinatorState& latest) { return sink->Save(latest); })) {
       return *failed;
     }
   } else {
@@ -172,8 +172,9 @@ int CoordinatorRunner::RunAlone(const std::string& state_dir) {
         return 1;
       }
     }
-    spdlog::warn("no --state_dir: the cluster's state lives in this process only; if the "
-                 "coordinator restarts, every server and worker must be restarted too");
+    spdlog::warn(
+        "no --state_dir: the cluster's state lives in this process only; if the "
+        "coordinator restarts, every server and worker must be restarted too");
   }
   const int status = Serve(state, nullptr, [this] {
     absl::MutexLock lock(&mu_);
@@ -191,9 +192,9 @@ int CoordinatorRunner::RunAlone(const std::string& state_dir) {
 int CoordinatorRunner::RunWithEtcd(EtcdClient& etcd, const EtcdRunOptions& etcd_options) {
   const std::string& cluster = etcd_options.cluster_name;
   const EndpointOptions& endpoint = options_.endpoint;
-  const std::string advertised = absl::StrCat(
-      endpoint.advertise_host.empty() ? endpoint.bind_host : endpoint.advertise_host, ":",
-      endpoint.port);
+  const std::string advertised =
+      absl::StrCat(endpoint.advertise_host.empty() ? endpoint.bind_host : endpoint.advertise_host,
+                   ":", endpoint.port);
   LeaderElectionOptions election_options;
   election_options.election = EtcdElectionName(cluster);
   election_options.candidate = advertised;
@@ -210,9 +211,10 @@ int CoordinatorRunner::RunWithEtcd(EtcdClient& etcd, const EtcdRunOptions& etcd_
     election_ = nullptr;
   };
 
-  spdlog::info("standing by for the leadership of cluster {} as {}; not listening until it "
-               "leads",
-               cluster, advertised);
+  spdlog::info(
+      "standing by for the leadership of cluster {} as {}; not listening until it "
+      "leads",
+      cluster, advertised);
   absl::StatusOr<EtcdLeaderKey> office = election.Lead();
   if (!office.ok()) {
     forget_election();
@@ -227,8 +229,9 @@ int CoordinatorRunner::RunWithEtcd(EtcdClient& etcd, const EtcdRunOptions& etcd_
                        [&election](const absl::Status& why) { election.MarkDeposed(why); });
   ClusterState state(options_.cluster, absl::Now());
   election.SetResumeCallback([&state] {
-    spdlog::info("etcd renewed the lease after a lapse: every member gets a grace period before "
-                 "failures are detected again");
+    spdlog::info(
+        "etcd renewed the lease after a lapse: every member gets a grace period before "
+        "failures are detected again");
     state.GrantGrace(absl::Now());
   });
   std::optional<int> failed = LoadAndResume(
@@ -252,19 +255,22 @@ int CoordinatorRunner::RunWithEtcd(EtcdClient& etcd, const EtcdRunOptions& etcd_
                absl::FormatTime("%Y-%m-%d %H:%M:%E3S %Z", since, absl::UTCTimeZone()),
                absl::FormatDuration(election.granted_ttl()), office->key);
   bool deposed = false;
-  const int status = Serve(state, [&election] { return election.MayServe(); }, [&] {
-    const absl::Status lost = election.AwaitLoss();
-    absl::MutexLock lock(&mu_);
-    if (stop_reason_.has_value()) {
-      spdlog::info("{}; resigning and shutting down", *stop_reason_);
-      return 0;
-    }
-    spdlog::critical("no longer the leader of cluster {}: {}. Exiting at once so that nothing "
-                     "more is served from this term (a supervisor restarts it as a standby)",
-                     cluster, lost.ToString());
-    deposed = true;
-    return kExitDeposed;
-  });
+  const int status = Serve(
+      state, [&election] { return election.MayServe(); },
+      [&] {
+        const absl::Status lost = election.AwaitLoss();
+        absl::MutexLock lock(&mu_);
+        if (stop_reason_.has_value()) {
+          spdlog::info("{}; resigning and shutting down", *stop_reason_);
+          return 0;
+        }
+        spdlog::critical(
+            "no longer the leader of cluster {}: {}. Exiting at once so that nothing "
+            "more is served from this term (a supervisor restarts it as a standby)",
+            cluster, lost.ToString());
+        deposed = true;
+        return kExitDeposed;
+      });
   forget_election();
   // Hands over at once instead of after the TTL; when deposed, gives up whatever is left of the
   // office. Also joins the renewal thread, whose callback uses `state`.

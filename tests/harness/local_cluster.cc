@@ -3,6 +3,9 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cstdlib>
+
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/coordinator_addresses.h"
@@ -28,7 +31,25 @@ int AliveWorkers(const v1::ClusterMap& map) {
   return alive;
 }
 
-LocalCluster::LocalCluster(const LocalClusterOptions& options) : options_(options) {}
+int TestTimeScale() {
+  const char* scale = std::getenv("PS_TEST_TIME_SCALE");
+  int value = 1;
+  if (scale == nullptr || !absl::SimpleAtoi(scale, &value) || value < 1) return 1;
+  return value;
+}
+
+namespace {
+
+LocalClusterOptions Scaled(LocalClusterOptions options) {
+  const uint32_t scale = static_cast<uint32_t>(TestTimeScale());
+  options.heartbeat_interval_ms *= scale;
+  options.failure_timeout_ms *= scale;
+  return options;
+}
+
+}  // namespace
+
+LocalCluster::LocalCluster(const LocalClusterOptions& options) : options_(Scaled(options)) {}
 
 absl::StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Start(
     const LocalClusterOptions& options) {

@@ -19,6 +19,12 @@
 
 namespace ps::testing {
 
+// $PS_TEST_TIME_SCALE (an integer >= 1, default 1): how much slower than usual the daemons under
+// test run, e.g. 3 under AddressSanitizer on 2 cores (tests/run_sanitized.sh). LocalCluster
+// stretches the heartbeat interval and failure timeout by it, so that a slow build is not
+// mistaken for dead members.
+int TestTimeScale();
+
 struct LocalClusterOptions {
   int servers = 3;
   int workers = 2;
@@ -50,6 +56,8 @@ class LocalCluster {
   // workers, and waits until the map shows all of them alive and the shards placed.
   static absl::StatusOr<std::unique_ptr<LocalCluster>> Start(const LocalClusterOptions& options);
 
+  // The options as started: heartbeat_interval_ms and failure_timeout_ms multiplied by
+  // TestTimeScale(), so tests should take timing from here rather than from what they passed.
   const LocalClusterOptions& options() const { return options_; }
   // host:port of the coordinator; with several, all of them, comma-separated (what members get).
   const std::string& coordinator_address() const { return coordinator_address_; }
@@ -63,9 +71,7 @@ class LocalCluster {
   // Errors: DeadlineExceeded.
   int num_coordinators() const { return static_cast<int>(coordinators_.size()); }
   DaemonProcess& coordinator_process(int index) { return *coordinators_[index]; }
-  const std::string& coordinator_address(int index) const {
-    return coordinator_addresses_[index];
-  }
+  const std::string& coordinator_address(int index) const { return coordinator_addresses_[index]; }
   absl::StatusOr<int> WaitForLeader(absl::Duration timeout, int not_index = -1);
   // Starts coordinator `index` again (SIGKILLing it first if it still runs) with the same
   // arguments, logging to coordinator-INDEX.GENERATION.log; it stands by until it leads.

@@ -1,6 +1,7 @@
 // Real processes on 127.0.0.1: a coordinator, 3 servers and 2 workers come up and register; a
 // SIGKILLed server is declared dead within the failure timeout, no shard keeps a dead primary and
-// the shards it held get learners on the survivors.
+// the shards it held get learners on the survivors; a coordinator stopped for longer than the
+// failure timeout declares only the members that are really gone dead once it runs again.
 #include <signal.h>
 
 #include <cstdio>
@@ -55,10 +56,10 @@ TEST(FailureDetectionTest, AllMembersRegisterAndShardsArePlacedOnDistinctServers
 }
 
 TEST(FailureDetectionTest, KilledServerIsDeclaredDeadWithinTimeoutAndPrimariesMove) {
-  const LocalClusterOptions options = FiveMemberCluster();
-  absl::StatusOr<std::unique_ptr<LocalCluster>> started = LocalCluster::Start(options);
+  absl::StatusOr<std::unique_ptr<LocalCluster>> started = LocalCluster::Start(FiveMemberCluster());
   ASSERT_TRUE(started.ok()) << started.status();
   LocalCluster& cluster = **started;
+  const LocalClusterOptions& options = cluster.options();
 
   grpc::ClientContext context;
   v1::ClusterStatus before;
@@ -78,12 +79,15 @@ TEST(FailureDetectionTest, KilledServerIsDeclaredDeadWithinTimeoutAndPrimariesMo
   ASSERT_TRUE(after.ok()) << after.status() << "\n" << cluster.AllLogs();
   std::printf("SIGKILL -> new map without server %u: %.0f ms (failure timeout %u ms)\n", victim,
               absl::ToDoubleMilliseconds(detection), options.failure_timeout_ms);
-  ::testing::Test::RecordProperty("detection_ms", std::to_string(absl::ToInt64Milliseconds(detection)));
+  ::testing::Test::RecordProperty("detection_ms",
+                                  std::to_string(absl::ToInt64Milliseconds(detection)));
 
   // The last heartbeat came at most one interval before the kill, and the detector sweeps every
   // interval / 4, so detection lies in [timeout - interval, timeout + interval / 4] plus delivery.
-  EXPECT_GE(detection, absl::Milliseconds(options.failure_timeout_ms - options.heartbeat_interval_ms));
-  EXPECT_LE(detection, absl::Milliseconds(options.failure_timeout_ms + options.heartbeat_interval_ms));
+  EXPECT_GE(detection,
+            absl::Milliseconds(options.failure_timeout_ms - options.heartbeat_interval_ms));
+  EXPECT_LE(detection,
+            absl::Milliseconds(options.failure_timeout_ms + options.heartbeat_interval_ms));
   EXPECT_GT(after->epoch(), before.map().epoch());
   for (const auto& server : after->servers()) {
     EXPECT_EQ(server.state() == v1::MEMBER_STATE_DEAD, server.server_id() == victim)
@@ -108,6 +112,46 @@ TEST(FailureDetectionTest, KilledServerIsDeclaredDeadWithinTimeoutAndPrimariesMo
   for (int i : {0, 1}) EXPECT_EQ(cluster.worker(i).Wait(absl::Seconds(10)), 0) << cluster.AllLogs();
   EXPECT_EQ(cluster.coordinator_process().Wait(absl::Seconds(10)), 0) << cluster.AllLogs();
   EXPECT_EQ(cluster.server(1).Wait(absl::Seconds(1)), 128 + SIGKILL);
+}
+
+TEST(FailureDetectionTest, CoordinatorStoppedPastTheTimeoutDeclaresOnlyTheTrulyDeadOnWaking) {
+  absl::StatusOr<std::unique_ptr<LocalCluster>> started = LocalCluster::Start(FiveMemberCluster());
+  ASSERT_TRUE(started.ok()) << started.status();
+  LocalCluster& cluster = **started;
+  const LocalClusterOptions& options = cluster.options();
+  v1::ClusterStatus before;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(cluster.coordinator().GetClusterStatus(&context, {}, &before).ok());
+  }
+  const uint32_t victim = ServerIdAt(before.map(), cluster.server_address(1));
+  ASSERT_NE(victim, 0u);
+
+  // Three failure timeouts without the coordinator; a server dies meanwhile.
+  cluster.coordinator_process().Signal(SIGSTOP);
+  absl::SleepFor(absl::Milliseconds(options.failure_timeout_ms));
+  cluster.server(1).Signal(SIGKILL);
+  absl::SleepFor(absl::Milliseconds(2 * options.failure_timeout_ms));
+  const absl::Time woke = absl::Now();
+  cluster.coordinator_process().Signal(SIGCONT);
+
+  absl::StatusOr<v1::ClusterMap> after = cluster.WaitForMap(
+      [&](const v1::ClusterMap& map) { return AliveServers(map) < 3; }, absl::Seconds(10));
+  const absl::Duration detection = absl::Now() - woke;
+  ASSERT_TRUE(after.ok()) << after.status() << "\n" << cluster.AllLogs();
+  std::printf("coordinator stopped %u ms; server %u declared dead %.0f ms after it woke\n",
+              3 * options.failure_timeout_ms, victim, absl::ToDoubleMilliseconds(detection));
+  // Only the killed server, and only once it had a whole timeout to heartbeat after the wake.
+  EXPECT_GE(detection, absl::Milliseconds(options.failure_timeout_ms));
+  for (const auto& server : after->servers()) {
+    EXPECT_EQ(server.state() == v1::MEMBER_STATE_DEAD, server.server_id() == victim)
+        << server.ShortDebugString();
+  }
+  EXPECT_EQ(AliveWorkers(*after), 2) << cluster.AllLogs();
+  EXPECT_EQ(after->membership_version(), before.map().membership_version() + 1);
+  EXPECT_NE(cluster.coordinator_process().ReadLog().find("this coordinator was stalled for"),
+            std::string::npos)
+      << cluster.coordinator_process().ReadLog();
 }
 
 }  // namespace
