@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages this project builds and runs with. Idempotent: prints nothing and
 # touches nothing when every package is already installed.
-# Usage: deploy/install_deps.sh [--plotting]
-#   --plotting  also gnuplot, for the benchmark scripts that draw their figures as PNG.
+# Usage: deploy/install_deps.sh
 set -euo pipefail
 
 required=(
@@ -15,14 +14,17 @@ required=(
   # with systemd, Debian starts a system etcd on localhost:2379/2380; the tests never use those
   # ports (each starts its own etcd on free ports).
   etcd-server etcd-client
+  # The daemons' /metrics and status page (cpp-httplib, header-only); gnuplot draws the demo's
+  # training curves (psctl plot). Prometheus (promtool and a real server) and headless chromium
+  # are what the tests check the metrics and the status page with.
+  libcpp-httplib-dev gnuplot-nox prometheus chromium
 )
 # Real training data; the demo falls back to a labelled synthetic set without it.
 optional=(dataset-fashion-mnist)
-case "${1:-}" in
-  --plotting) required+=(gnuplot-nox) ;;
-  "") ;;
-  *) echo "install_deps: unknown option $1 (usage: install_deps.sh [--plotting])" >&2; exit 2 ;;
-esac
+if [[ $# -gt 0 ]]; then
+  echo "install_deps: takes no arguments (usage: deploy/install_deps.sh)" >&2
+  exit 2
+fi
 
 missing_from() {
   local package

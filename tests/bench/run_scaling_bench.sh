@@ -9,7 +9,7 @@
 # (--max_rows caps that).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-deploy/install_deps.sh --plotting
+deploy/install_deps.sh
 bazel build //tests/bench:scaling_bench >&2
 
 out_dir=""
