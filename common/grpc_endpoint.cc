@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/file_util.h"
+#include "common/metrics/grpc_server_metrics.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/security/server_credentials.h"
@@ -14,12 +15,12 @@ absl::StatusOr<RunningEndpoint> StartEndpoint(const EndpointOptions& options,
   if (options.port < 0 || options.port > 65535) {
     return absl::InvalidArgumentError(absl::StrCat("port ", options.port, " is out of range"));
   }
-  std::string advertise_host = options.advertise_host.empty() ? options.bind_host
-                                                              : options.advertise_host;
+  std::string advertise_host =
+      options.advertise_host.empty() ? options.bind_host : options.advertise_host;
   if (advertise_host == "0.0.0.0" || advertise_host == "::" || advertise_host == "[::]") {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "listening on the wildcard address ", advertise_host,
-        " needs --advertise_host: the address other members can reach this one at"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("listening on the wildcard address ", advertise_host,
+                     " needs --advertise_host: the address other members can reach this one at"));
   }
   if (options.max_message_bytes <= 0) {
     return absl::InvalidArgumentError("the maximum message size must be positive");
@@ -35,6 +36,9 @@ absl::StatusOr<RunningEndpoint> StartEndpoint(const EndpointOptions& options,
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   builder.SetMaxSendMessageSize(options.max_message_bytes);
   for (grpc::Service* service : services) builder.RegisterService(service);
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(GrpcServerMetrics(GlobalMetrics()));
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   RunningEndpoint endpoint;
   endpoint.server = builder.BuildAndStart();
   if (endpoint.server == nullptr || selected_port == 0) {

@@ -26,10 +26,11 @@ ABSL_FLAG(bool, insecure, false,
 
 namespace ps {
 
-void ShowSecurityFlagsInHelp() {
+void ShowSharedFlagsInHelp() {
   absl::FlagsUsageConfig config;
   config.contains_help_flags = [](absl::string_view file) {
-    return absl::StrContains(file, "_main.") || absl::EndsWith(file, "security_flags.cc");
+    return absl::StrContains(file, "_main.") || absl::EndsWith(file, "security_flags.cc") ||
+           absl::EndsWith(file, "metrics_flags.cc");
   };
   absl::SetFlagsUsageConfig(config);
 }

@@ -11,9 +11,10 @@
 
 namespace ps {
 
-// Makes --help list these flags beside the program's own (absl shows only flags defined in a
-// file named after the program otherwise). Call before absl::ParseCommandLine.
-void ShowSecurityFlagsInHelp();
+// Makes --help list these flags and those of common/metrics/metrics_flags.h beside the program's
+// own (absl shows only flags defined in a file named after the program otherwise). Call before
+// absl::ParseCommandLine.
+void ShowSharedFlagsInHelp();
 
 // The options the flags give.
 SecurityOptions SecurityOptionsFromFlags();

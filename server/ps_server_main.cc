@@ -11,8 +11,8 @@
 #include "absl/flags/usage.h"
 #include "absl/synchronization/mutex.h"
 #include "common/coordinator_session.h"
-#include "common/grpc_endpoint.h"
 #include "common/denormals.h"
+#include "common/grpc_endpoint.h"
 #include "common/logging.h"
 #include "common/security_flags.h"
 #include "common/termination_signal.h"
@@ -64,7 +64,7 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "Parameter-server daemon: hosts shard replicas of the cluster's tables and serves pushes\n"
       "and pulls. Usage: ps_server --coordinator=HOST:PORT [--port=0] [--address_file=PATH]");
-  ps::ShowSecurityFlagsInHelp();
+  ps::ShowSharedFlagsInHelp();
   absl::ParseCommandLine(argc, argv);
   ps::FlushDenormalsToZero();
   ps::BlockTerminationSignals();
@@ -81,10 +81,12 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "ps_server: --lease_ms must be >= 0 and --replication_timeout_ms > 0\n");
     return 2;
   }
-  if (absl::GetFlag(FLAGS_max_parked_pulls) < 1 || absl::GetFlag(FLAGS_max_parked_pulls_per_client) < 1 ||
+  if (absl::GetFlag(FLAGS_max_parked_pulls) < 1 ||
+      absl::GetFlag(FLAGS_max_parked_pulls_per_client) < 1 ||
       absl::GetFlag(FLAGS_max_streams_per_client) < 1) {
-    std::fprintf(stderr, "ps_server: --max_parked_pulls, --max_parked_pulls_per_client and "
-                         "--max_streams_per_client must be >= 1\n");
+    std::fprintf(stderr,
+                 "ps_server: --max_parked_pulls, --max_parked_pulls_per_client and "
+                 "--max_streams_per_client must be >= 1\n");
     return 2;
   }
   if (absl::GetFlag(FLAGS_memory_mb) < 0 || absl::GetFlag(FLAGS_table_memory_mb) < 0) {
@@ -182,34 +184,34 @@ int main(int argc, char** argv) {
       membership.self_id = 0;
       membership.roles = ps::ShardRoles();
     }
-    absl::StatusOr<std::unique_ptr<ps::CoordinatorSession>> session =
-        ps::CoordinatorSession::Start(
-            session_options,
-            [&](const ps::v1::ClusterMap& map) {
-              absl::MutexLock lock(&membership.mu);
-              // The registration map; adopted once registered.
-              if (membership.self_id == 0) return;
-              parameter_server.OnClusterMap(map, membership.self_id);
-              const ps::ShardRoles now = ps::RolesOf(map, membership.self_id);
-              if (now == membership.roles) return;
-              membership.roles = now;
-              spdlog::info("map epoch {}: {}", map.epoch(), ps::DescribeRoles(membership.roles));
-            },
-            [&](const absl::Status&) {
-              // The cluster moved on without this incarnation (it stalled past the failure
-              // timeout): wake main, which joins again as a new member.
-              expelled = true;
-              kill(getpid(), SIGTERM);
-            });
+    absl::StatusOr<std::unique_ptr<ps::CoordinatorSession>> session = ps::CoordinatorSession::Start(
+        session_options,
+        [&](const ps::v1::ClusterMap& map) {
+          absl::MutexLock lock(&membership.mu);
+          // The registration map; adopted once registered.
+          if (membership.self_id == 0) return;
+          parameter_server.OnClusterMap(map, membership.self_id);
+          const ps::ShardRoles now = ps::RolesOf(map, membership.self_id);
+          if (now == membership.roles) return;
+          membership.roles = now;
+          spdlog::info("map epoch {}: {}", map.epoch(), ps::DescribeRoles(membership.roles));
+        },
+        [&](const absl::Status&) {
+          // The cluster moved on without this incarnation (it stalled past the failure
+          // timeout): wake main, which joins again as a new member.
+          expelled = true;
+          kill(getpid(), SIGTERM);
+        });
     if (!session.ok()) return session;
     absl::MutexLock lock(&membership.mu);
     membership.self_id = (*session)->member_id();
     const int64_t coordinator_lease = absl::ToInt64Milliseconds((*session)->lease());
     if (lease_ms.load() == 0 || lease_ms.load() > coordinator_lease) {
       if (lease_ms.load() > coordinator_lease) {
-        spdlog::warn("--lease_ms={} exceeds the coordinator's lease ({} ms); using {} ms so the "
-                     "server stops serving before it can be replaced",
-                     lease_ms.load(), coordinator_lease, coordinator_lease);
+        spdlog::warn(
+            "--lease_ms={} exceeds the coordinator's lease ({} ms); using {} ms so the "
+            "server stops serving before it can be replaced",
+            lease_ms.load(), coordinator_lease, coordinator_lease);
       }
       lease_ms = coordinator_lease;
     }

@@ -10,8 +10,8 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <functional>
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -54,7 +54,8 @@ ABSL_FLAG(float, init_scale, 0.05f, "mlp: initial weights are uniform in [-s, s)
 ABSL_FLAG(int, epochs, 10, "Passes over this worker's partition.");
 ABSL_FLAG(int, batch_size, 64, "Examples per step and worker.");
 ABSL_FLAG(std::string, optimizer, "adam", "sgd, momentum, adagrad, adam or ftrl (sparse only).");
-ABSL_FLAG(float, learning_rate, 0, "0 = the optimizer's usual rate (adam 0.001, ftrl 0.1, else 0.05).");
+ABSL_FLAG(float, learning_rate, 0,
+          "0 = the optimizer's usual rate (adam 0.001, ftrl 0.1, else 0.05).");
 ABSL_FLAG(float, lr_decay, 1.0f,
           "Learning-rate factor per epoch, applied smoothly by the servers (1 = constant).");
 ABSL_FLAG(std::string, consistency, "bsp", "bsp, ssp or asp.");
@@ -171,8 +172,7 @@ int TrainOnCluster(const WorkerJobOptions& options, const std::function<void()>&
   });
   const int signal_number = WaitForTerminationSignal(on_hangup);
   if (!finished) {
-    spdlog::info("received signal {} before training finished; leaving the cluster",
-                 signal_number);
+    spdlog::info("received signal {} before training finished; leaving the cluster", signal_number);
     {
       absl::MutexLock lock(&mu);
       if (client != nullptr) client->Leave();
@@ -200,8 +200,7 @@ int RunInProcess(const WorkerJobOptions& options) {
     result = evaluation.status();
     if (evaluation.ok()) {
       std::printf("test_accuracy %.4f on %lld examples of %s\n", evaluation->test_accuracy,
-                  static_cast<long long>(evaluation->test_examples),
-                  evaluation->test_set.c_str());
+                  static_cast<long long>(evaluation->test_examples), evaluation->test_set.c_str());
     }
   }
   if (!result.ok()) {
@@ -223,7 +222,7 @@ int main(int argc, char** argv) {
       "  ps_worker --mode=evaluate --model_in=FILE       test accuracy of an exported model\n"
       "  ps_worker --mode=evaluate --checkpoint_in=DIR [--table=NAME] [--hidden=...]\n"
       "      test accuracy of the mlp in a checkpoint (DIR: ckpt-<id>, or a root: the newest)");
-  ps::ShowSecurityFlagsInHelp();
+  ps::ShowSharedFlagsInHelp();
   absl::ParseCommandLine(argc, argv);
   ps::FlushDenormalsToZero();
   ps::BlockTerminationSignals();

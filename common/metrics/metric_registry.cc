@@ -1,14 +1,19 @@
 #include "common/metrics/metric_registry.h"
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
 
 namespace ps {
 namespace {
@@ -102,6 +107,30 @@ const char* TypeName(MetricType type) {
   return "untyped";
 }
 
+// The standard process_* metrics every Prometheus client library exports.
+void AddProcessMetrics(MetricRegistry& registry) {
+  const double start = absl::ToDoubleSeconds(absl::Now() - absl::UnixEpoch());
+  registry.AddCollector([start](Exposition& out) {
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    const double cpu = usage.ru_utime.tv_sec + usage.ru_stime.tv_sec +
+                       (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) * 1e-6;
+    out.Add("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.",
+            MetricType::kCounter, {}, cpu);
+    out.Add("process_start_time_seconds", "Start time of the process since unix epoch in seconds.",
+            MetricType::kGauge, {}, start);
+    std::ifstream statm("/proc/self/statm");
+    double pages_total = 0, pages_resident = 0;
+    if (statm >> pages_total >> pages_resident) {
+      const double page = static_cast<double>(sysconf(_SC_PAGESIZE));
+      out.Add("process_resident_memory_bytes", "Resident memory size in bytes.", MetricType::kGauge,
+              {}, pages_resident * page);
+      out.Add("process_virtual_memory_bytes", "Virtual memory size in bytes.", MetricType::kGauge,
+              {}, pages_total * page);
+    }
+  });
+}
+
 }  // namespace
 
 void Counter::Add(double amount) {
@@ -117,8 +146,7 @@ Histogram::Histogram(std::vector<double> bounds)
 }
 
 void Histogram::Observe(double value) {
-  const size_t bucket =
-      std::lower_bound(bounds_.begin(), bounds_.end(), value) - bounds_.begin();
+  const size_t bucket = std::lower_bound(bounds_.begin(), bounds_.end(), value) - bounds_.begin();
   counts_[bucket].fetch_add(1, std::memory_order_relaxed);
   AtomicAdd(sum_, value);
 }
@@ -145,8 +173,7 @@ std::vector<double> ExponentialBuckets(double start, double factor, int count) {
 std::vector<double> LatencySecondsBuckets() { return ExponentialBuckets(50e-6, 2.0, 20); }
 
 void Exposition::Add(absl::string_view name, absl::string_view help, MetricType type,
-                     const std::vector<std::pair<std::string, std::string>>& labels,
-                     double value) {
+                     const std::vector<std::pair<std::string, std::string>>& labels, double value) {
   Family& family = families_[std::string(name)];
   if (family.lines.empty() && family.help.empty()) {
     family.help = std::string(help);
@@ -165,8 +192,8 @@ void Exposition::AddHistogram(absl::string_view name, absl::string_view help,
   }
   for (size_t i = 0; i < histogram.cumulative.size(); ++i) {
     std::vector<std::pair<std::string, std::string>> with_le = labels;
-    with_le.emplace_back("le", i < histogram.bounds.size() ? FormatValue(histogram.bounds[i])
-                                                           : std::string("+Inf"));
+    with_le.emplace_back(
+        "le", i < histogram.bounds.size() ? FormatValue(histogram.bounds[i]) : std::string("+Inf"));
     family.lines.push_back(absl::StrCat(name, "_bucket", LabelText(with_le), " ",
                                         FormatValue(histogram.cumulative[i])));
   }
@@ -221,8 +248,8 @@ Family<Gauge>& MetricRegistry::AddGauge(const std::string& name, const std::stri
                                         std::vector<std::string> label_names) {
   absl::MutexLock lock(&mu_);
   CheckNew(name, label_names, MetricType::kGauge);
-  gauges_.push_back(std::make_unique<Family<Gauge>>(
-      name, help, std::move(label_names), [] { return std::make_unique<Gauge>(); }));
+  gauges_.push_back(std::make_unique<Family<Gauge>>(name, help, std::move(label_names),
+                                                    [] { return std::make_unique<Gauge>(); }));
   return *gauges_.back();
 }
 
@@ -238,13 +265,23 @@ Family<Histogram>& MetricRegistry::AddHistogram(const std::string& name, const s
   return *histograms_.back();
 }
 
-void MetricRegistry::AddCollector(Collector collector) {
+int MetricRegistry::AddCollector(Collector collector) {
   absl::MutexLock lock(&mu_);
-  collectors_.push_back(std::move(collector));
+  collectors_.emplace(next_collector_, std::move(collector));
+  return next_collector_++;
+}
+
+void MetricRegistry::RemoveCollector(int id) {
+  absl::MutexLock collecting(&collecting_);
+  absl::MutexLock lock(&mu_);
+  collectors_.erase(id);
 }
 
 std::string MetricRegistry::Render() const {
   Exposition exposition;
+  // Collectors run outside mu_ (they may take locks that also guard metric updates), but inside
+  // collecting_, which RemoveCollector takes first.
+  absl::MutexLock collecting(&collecting_);
   std::vector<Collector> collectors;
   {
     absl::MutexLock lock(&mu_);
@@ -262,11 +299,11 @@ std::string MetricRegistry::Render() const {
     }
     for (const auto& family : histograms_) {
       family->ForEach([&](const LabelValues& values, const Histogram& histogram) {
-        exposition.AddHistogram(family->name(), family->help(),
-                                Zip(family->label_names(), values), histogram.snapshot());
+        exposition.AddHistogram(family->name(), family->help(), Zip(family->label_names(), values),
+                                histogram.snapshot());
       });
     }
-    collectors = collectors_;
+    for (const auto& [id, collector] : collectors_) collectors.push_back(collector);
   }
   // Outside the lock: a collector may take locks of its own that also guard metric updates.
   for (const Collector& collector : collectors) collector(exposition);
@@ -274,7 +311,11 @@ std::string MetricRegistry::Render() const {
 }
 
 MetricRegistry& GlobalMetrics() {
-  static MetricRegistry* const registry = new MetricRegistry();
+  static MetricRegistry* const registry = [] {
+    auto* created = new MetricRegistry();
+    AddProcessMetrics(*created);
+    return created;
+  }();
   return *registry;
 }
 

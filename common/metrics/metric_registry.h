@@ -156,8 +156,10 @@ class MetricRegistry {
   Family<Histogram>& AddHistogram(const std::string& name, const std::string& help,
                                   std::vector<std::string> label_names, std::vector<double> bounds);
   // Runs at every scrape, after the families are written: for values cheaper to read when asked
-  // (sizes, clocks, states) than to track on every change.
-  void AddCollector(Collector collector);
+  // (sizes, clocks, states) than to track on every change. Returns an id for RemoveCollector.
+  int AddCollector(Collector collector);
+  // Stops running a collector (before what it reads goes away); waits for a scrape running it.
+  void RemoveCollector(int id);
 
   // Every family and collector's samples in the text exposition format.
   std::string Render() const;
@@ -171,10 +173,14 @@ class MetricRegistry {
   std::vector<std::unique_ptr<Family<Gauge>>> gauges_ ABSL_GUARDED_BY(mu_);
   std::vector<std::unique_ptr<Family<Histogram>>> histograms_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> names_ ABSL_GUARDED_BY(mu_);
-  std::vector<Collector> collectors_ ABSL_GUARDED_BY(mu_);
+  std::map<int, Collector> collectors_ ABSL_GUARDED_BY(mu_);
+  int next_collector_ ABSL_GUARDED_BY(mu_) = 0;
+  // Held while collectors run (outside mu_), so that RemoveCollector can wait for them.
+  mutable absl::Mutex collecting_ ABSL_ACQUIRED_BEFORE(mu_);
 };
 
-// The process's registry: daemons register their metrics here and serve it on /metrics.
+// The process's registry, with the standard process_* metrics (CPU seconds, resident memory,
+// start time): daemons register their metrics here and serve it on /metrics.
 MetricRegistry& GlobalMetrics();
 
 }  // namespace ps

@@ -100,6 +100,16 @@ TEST(MetricRegistryTest, CountersOnlyGoUpAndConcurrentUpdatesAreAllCounted) {
   EXPECT_EQ(snapshot.sum, 20000);
 }
 
+TEST(MetricRegistryTest, RemovedCollectorsNoLongerRun) {
+  MetricRegistry registry;
+  int runs = 0;
+  const int id = registry.AddCollector([&runs](Exposition&) { ++runs; });
+  registry.Render();
+  registry.RemoveCollector(id);
+  registry.Render();
+  EXPECT_EQ(runs, 1);
+}
+
 TEST(MetricRegistryTest, RemovedLabelValuesAreNoLongerRendered) {
   MetricRegistry registry;
   Family<Gauge>& g = registry.AddGauge("g", "h", {"table"});

@@ -6,12 +6,35 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/metrics/metric_registry.h"
 #include "common/table/table_spec.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "spdlog/spdlog.h"
 
 namespace ps {
 namespace {
+
+// Events counted for Prometheus (status_http.h has the gauges). Counted when decided: a change
+// the state store then refuses is undone but stays counted, as an attempt.
+struct Events {
+  Family<Counter>& deaths = GlobalMetrics().AddCounter(
+      "ps_coordinator_members_declared_dead_total",
+      "Members declared dead (silent past the failure timeout, unreachable, or left).", {"role"});
+  Counter& failovers = GlobalMetrics()
+                           .AddCounter("ps_coordinator_failovers_total",
+                                       "Shards whose primary died and a backup took over.")
+                           .With({});
+  Counter& rereplications =
+      GlobalMetrics()
+          .AddCounter("ps_coordinator_rereplications_total",
+                      "Learners added to bring a shard back to its replication factor.")
+          .With({});
+};
+
+Events& CoordinatorEvents() {
+  static Events* const events = new Events();
+  return *events;
+}
 
 v1::ShardMove MoveToProto(const PlannedMove& move) {
   v1::ShardMove proto;
@@ -377,6 +400,7 @@ bool ClusterState::DeclareDead(const v1::MemberRef& server, const std::string& r
 bool ClusterState::MarkDead(const MemberKey& key, const char* reason) {
   s_.liveness.erase(key);
   const auto [role, id] = key;
+  CoordinatorEvents().deaths.With({role == v1::MemberRef::ROLE_WORKER ? "worker" : "server"}).Add();
   if (role == v1::MemberRef::ROLE_WORKER) {
     for (v1::WorkerInfo& w : *s_.map.mutable_workers()) {
       if (w.worker_id() == id) w.set_state(v1::MEMBER_STATE_DEAD);
@@ -408,6 +432,7 @@ bool ClusterState::MarkDead(const MemberKey& key, const char* reason) {
           shard);
     } else {
       spdlog::info("shard {}: server {} promoted to primary", shard, s_.chains[shard][0]);
+      CoordinatorEvents().failovers.Add();
     }
   }
   return removed > 0 || removed_learners > 0;
@@ -440,6 +465,7 @@ bool ClusterState::ReReplicate(const LearnerLists* avoid) {
     s_.learner_since[choice.shard][choice.server] = s_.map.epoch() + 1;
     spdlog::info("shard {}: server {} added as learner (re-replication, {} of {} replicas left)",
                  choice.shard, choice.server, choice.replicas_left, options_.replication_factor);
+    CoordinatorEvents().rereplications.Add();
   }
   return !choices.empty();
 }

@@ -4,9 +4,13 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/metrics/http_endpoint.h"
+#include "common/metrics/metric_registry.h"
 #include "server/coordinator/coordinator_service.h"
 #include "server/coordinator/etcd_state_store.h"
 #include "server/coordinator/failure_detector.h"
+#include "server/coordinator/status_http.h"
+#include "server/coordinator/worker_progress.h"
 #include "spdlog/spdlog.h"
 
 namespace ps {
@@ -98,13 +102,33 @@ int CoordinatorRunner::Serve(ClusterState& state, const std::function<bool()>& m
       NewGrpcServerCheckpointClient(options_.endpoint.security);
   CheckpointManager checkpoints(state, *checkpoint_client, options_.checkpoints,
                                 state.restored_from());
+  WorkerProgressBook progress;
   CoordinatorService service(state, CoordinatorService::DefaultProber(), &checkpoints,
-                             options_.endpoint.security);
+                             options_.endpoint.security, &progress);
   if (may_serve) service.SetServingGate(may_serve);
   absl::StatusOr<RunningEndpoint> endpoint = StartEndpoint(options_.endpoint, {&service});
   if (!endpoint.ok()) {
     spdlog::critical("cannot start: {}", endpoint.status().ToString());
     return 1;
+  }
+  const uint32_t replication_factor = options_.cluster.replication_factor;
+  const int collector = GlobalMetrics().AddCollector([&service,
+                                                      replication_factor](Exposition& out) {
+    CollectCoordinatorMetrics(service.FullStatus(/*with_curves=*/false), replication_factor, out);
+  });
+  std::unique_ptr<HttpEndpoint> http;
+  if (options_.http_port != 0) {
+    absl::StatusOr<std::unique_ptr<HttpEndpoint>> started =
+        HttpEndpoint::Start(options_.http_host, options_.http_port, StatusHandlers(service));
+    if (!started.ok()) {
+      spdlog::critical("cannot start the status page: {}", started.status().ToString());
+      GlobalMetrics().RemoveCollector(collector);
+      endpoint->server->Shutdown();
+      return 1;
+    }
+    http = *std::move(started);
+    spdlog::info("status page on http://{}:{}/ (JSON on /api/status, metrics on /metrics)",
+                 options_.http_host, http->port());
   }
   // Members whose heartbeats were refused while no coordinator listened have kept serving on
   // that credit (common/coordinator_session.h): their grace runs from now.
@@ -138,6 +162,8 @@ int CoordinatorRunner::Serve(ClusterState& state, const std::function<bool()>& m
                              may_serve);
     checkpoints.Start();
     exit_status = wait();
+    http.reset();
+    GlobalMetrics().RemoveCollector(collector);
     checkpoints.Stop();
     state.Shutdown();
     endpoint->server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));

@@ -42,6 +42,10 @@ struct CoordinatorRunOptions {
   std::string restore;
   // Where to listen. With etcd the port must be fixed: it is part of the campaign value.
   EndpointOptions endpoint;
+  // The status page, /api/status and /metrics (status_http.h) while this coordinator serves;
+  // port 0: none.
+  std::string http_host = "127.0.0.1";
+  int http_port = 0;
 };
 
 struct EtcdRunOptions {

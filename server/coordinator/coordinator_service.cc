@@ -16,9 +16,11 @@ constexpr absl::Duration kProbeTimeout = absl::Milliseconds(200);
 
 CoordinatorService::CoordinatorService(ClusterState& state, ConnectionProber prober,
                                        CheckpointManager* checkpoints,
-                                       std::shared_ptr<const TransportSecurity> security)
+                                       std::shared_ptr<const TransportSecurity> security,
+                                       WorkerProgressBook* progress)
     : state_(state),
       checkpoints_(checkpoints),
+      progress_(progress),
       prober_(std::move(prober)),
       authorizer_(v1::Coordinator::service_full_name(), std::move(security)) {}
 
@@ -29,8 +31,8 @@ grpc::Status CoordinatorService::Serving() const {
                       "have lapsed; try the next coordinator address");
 }
 
-grpc::Status CoordinatorService::Admit(const grpc::ServerContext& context,
-                                       absl::string_view method, RoleSet* caller) const {
+grpc::Status CoordinatorService::Admit(const grpc::ServerContext& context, absl::string_view method,
+                                       RoleSet* caller) const {
   if (grpc::Status serving = Serving(); !serving.ok()) return serving;
   return authorizer_.Check(context, method, caller);
 }
@@ -41,13 +43,13 @@ grpc::Status CoordinatorService::AdmitMember(const grpc::ServerContext& context,
   RoleSet caller;
   if (grpc::Status admitted = Admit(context, method, &caller); !admitted.ok()) return admitted;
   // A worker must not keep a server alive, make it leave or report it as itself, nor the reverse.
-  const v1::PeerRole needed = member.role() == v1::MemberRef::ROLE_SERVER ? v1::PEER_ROLE_SERVER
-                                                                          : v1::PEER_ROLE_WORKER;
+  const v1::PeerRole needed =
+      member.role() == v1::MemberRef::ROLE_SERVER ? v1::PEER_ROLE_SERVER : v1::PEER_ROLE_WORKER;
   if (caller.Contains(needed)) return grpc::Status::OK;
-  return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
-                      absl::StrCat(method, " for a ", RoleName(needed),
-                                   " member needs that role; the caller's roles are ",
-                                   caller.ToString()));
+  return grpc::Status(
+      grpc::StatusCode::PERMISSION_DENIED,
+      absl::StrCat(method, " for a ", RoleName(needed),
+                   " member needs that role; the caller's roles are ", caller.ToString()));
 }
 
 ConnectionProber CoordinatorService::DefaultProber() {
@@ -81,10 +83,11 @@ grpc::Status CoordinatorService::ReportUnreachable(grpc::ServerContext* context,
   if (probe == ProbeResult::kRefused) {
     declared = state_.DeclareDead(
         suspect->server,
-        absl::StrCat("declared dead: unreachable (reported by ",
-                     request->reporter().role() == v1::MemberRef::ROLE_SERVER ? "server " : "worker ",
-                     request->reporter().id(), ": ", request->reason(),
-                     ") and refusing the coordinator's connection"));
+        absl::StrCat(
+            "declared dead: unreachable (reported by ",
+            request->reporter().role() == v1::MemberRef::ROLE_SERVER ? "server " : "worker ",
+            request->reporter().id(), ": ", request->reason(),
+            ") and refusing the coordinator's connection"));
   }
   {
     absl::MutexLock lock(&probing_mu_);
@@ -99,12 +102,14 @@ grpc::Status CoordinatorService::RegisterServer(grpc::ServerContext* context,
                                                 const v1::RegisterServerRequest* request,
                                                 v1::RegisterServerResponse* response) {
   if (grpc::Status admitted = Admit(*context, "RegisterServer"); !admitted.ok()) return admitted;
-  absl::StatusOr<Registration> registration = state_.RegisterServer(request->address(), absl::Now());
+  absl::StatusOr<Registration> registration =
+      state_.RegisterServer(request->address(), absl::Now());
   if (!registration.ok()) return ToGrpcStatus(registration.status());
   response->set_server_id(registration->id);
   response->set_incarnation(registration->incarnation);
   *response->mutable_map() = std::move(registration->map);
-  response->set_heartbeat_interval_ms(absl::ToInt64Milliseconds(state_.options().heartbeat_interval));
+  response->set_heartbeat_interval_ms(
+      absl::ToInt64Milliseconds(state_.options().heartbeat_interval));
   response->set_failure_timeout_ms(absl::ToInt64Milliseconds(state_.options().failure_timeout));
   response->set_lease_ms(absl::ToInt64Milliseconds(ServerLease(state_.options())));
   return grpc::Status::OK;
@@ -114,7 +119,8 @@ grpc::Status CoordinatorService::RegisterWorker(grpc::ServerContext* context,
                                                 const v1::RegisterWorkerRequest* request,
                                                 v1::RegisterWorkerResponse* response) {
   if (grpc::Status admitted = Admit(*context, "RegisterWorker"); !admitted.ok()) return admitted;
-  absl::StatusOr<Registration> registration = state_.RegisterWorker(request->address(), absl::Now());
+  absl::StatusOr<Registration> registration =
+      state_.RegisterWorker(request->address(), absl::Now());
   if (!registration.ok()) return ToGrpcStatus(registration.status());
   response->set_worker_id(registration->id);
   response->set_incarnation(registration->incarnation);
@@ -122,29 +128,34 @@ grpc::Status CoordinatorService::RegisterWorker(grpc::ServerContext* context,
   response->set_steps_done(registration->steps_done);
   response->set_job_running(registration->job_running);
   *response->mutable_map() = std::move(registration->map);
-  response->set_heartbeat_interval_ms(absl::ToInt64Milliseconds(state_.options().heartbeat_interval));
+  response->set_heartbeat_interval_ms(
+      absl::ToInt64Milliseconds(state_.options().heartbeat_interval));
   response->set_failure_timeout_ms(absl::ToInt64Milliseconds(state_.options().failure_timeout));
   return grpc::Status::OK;
 }
 
-grpc::Status CoordinatorService::Heartbeat(grpc::ServerContext* context, const v1::HeartbeatRequest* request,
+grpc::Status CoordinatorService::Heartbeat(grpc::ServerContext* context,
+                                           const v1::HeartbeatRequest* request,
                                            v1::HeartbeatResponse* response) {
   if (grpc::Status admitted = AdmitMember(*context, "Heartbeat", request->member());
       !admitted.ok()) {
     return admitted;
   }
-  absl::StatusOr<uint64_t> epoch =
-      state_.Heartbeat(request->member(), request->known_epoch(), absl::Now(),
-                       request->steps_done());
+  absl::StatusOr<uint64_t> epoch = state_.Heartbeat(request->member(), request->known_epoch(),
+                                                    absl::Now(), request->steps_done());
   if (!epoch.ok()) return ToGrpcStatus(epoch.status());
+  if (progress_ != nullptr && request->has_progress() &&
+      request->member().role() == v1::MemberRef::ROLE_WORKER) {
+    progress_->Report(request->member().id(), request->progress());
+  }
   response->set_epoch(*epoch);
   return grpc::Status::OK;
 }
 
-grpc::Status CoordinatorService::Leave(grpc::ServerContext* context, const v1::LeaveRequest* request,
+grpc::Status CoordinatorService::Leave(grpc::ServerContext* context,
+                                       const v1::LeaveRequest* request,
                                        v1::LeaveResponse* response) {
-  if (grpc::Status admitted = AdmitMember(*context, "Leave", request->member());
-      !admitted.ok()) {
+  if (grpc::Status admitted = AdmitMember(*context, "Leave", request->member()); !admitted.ok()) {
     return admitted;
   }
   absl::StatusOr<uint64_t> epoch = state_.Leave(request->member(), request->finished());
@@ -237,15 +248,22 @@ grpc::Status CoordinatorService::ReportLearnerCaughtUp(
 }
 
 grpc::Status CoordinatorService::GetClusterStatus(grpc::ServerContext* context,
-                                                  const v1::GetClusterStatusRequest*,
+                                                  const v1::GetClusterStatusRequest* request,
                                                   v1::ClusterStatus* response) {
   if (grpc::Status admitted = Admit(*context, "GetClusterStatus"); !admitted.ok()) return admitted;
-  *response = state_.Status(absl::Now());
-  if (checkpoints_ != nullptr) *response->mutable_checkpoints() = checkpoints_->Status();
+  *response = FullStatus(request->with_curves());
   return grpc::Status::OK;
 }
 
-grpc::Status CoordinatorService::Checkpoint(grpc::ServerContext* context, const v1::CheckpointNowRequest*,
+v1::ClusterStatus CoordinatorService::FullStatus(bool with_curves) const {
+  v1::ClusterStatus status = state_.Status(absl::Now());
+  if (checkpoints_ != nullptr) *status.mutable_checkpoints() = checkpoints_->Status();
+  if (progress_ != nullptr) progress_->Annotate(status, with_curves);
+  return status;
+}
+
+grpc::Status CoordinatorService::Checkpoint(grpc::ServerContext* context,
+                                            const v1::CheckpointNowRequest*,
                                             v1::CheckpointNowResponse* response) {
   if (grpc::Status admitted = Admit(*context, "Checkpoint"); !admitted.ok()) return admitted;
   if (checkpoints_ == nullptr) {
@@ -271,13 +289,15 @@ grpc::Status AnswerDrain(const absl::StatusOr<ClusterState::DrainProgress>& prog
 
 }  // namespace
 
-grpc::Status CoordinatorService::Drain(grpc::ServerContext* context, const v1::DrainRequest* request,
+grpc::Status CoordinatorService::Drain(grpc::ServerContext* context,
+                                       const v1::DrainRequest* request,
                                        v1::DrainResponse* response) {
   if (grpc::Status admitted = Admit(*context, "Drain"); !admitted.ok()) return admitted;
   return AnswerDrain(state_.Drain(request->server_id()), response);
 }
 
-grpc::Status CoordinatorService::Undrain(grpc::ServerContext* context, const v1::DrainRequest* request,
+grpc::Status CoordinatorService::Undrain(grpc::ServerContext* context,
+                                         const v1::DrainRequest* request,
                                          v1::DrainResponse* response) {
   if (grpc::Status admitted = Admit(*context, "Undrain"); !admitted.ok()) return admitted;
   return AnswerDrain(state_.Undrain(request->server_id()), response);

@@ -5,15 +5,16 @@
 
 #include <functional>
 
-#include "proto/coordinator.grpc.pb.h"
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
-#include "server/coordinator/checkpoint_manager.h"
-#include "server/coordinator/cluster_state.h"
 #include "common/authorizer.h"
 #include "common/connection_probe.h"
 #include "common/transport_security.h"
+#include "proto/coordinator.grpc.pb.h"
+#include "server/coordinator/checkpoint_manager.h"
+#include "server/coordinator/cluster_state.h"
+#include "server/coordinator/worker_progress.h"
 
 namespace ps {
 
@@ -22,15 +23,22 @@ class CoordinatorService final : public v1::Coordinator::Service {
   // `state` is borrowed and must outlive the service; `prober` checks suspects (tests fake it);
   // `checkpoints`, borrowed too, takes checkpoints (null: the Checkpoint rpc answers
   // FAILED_PRECONDITION); `security` says who callers are (every rpc checks their roles against
-  // its allowed_roles in the proto).
+  // its allowed_roles in the proto); `progress`, borrowed, keeps the workers' training reports
+  // (null: they are dropped and the status shows none).
   explicit CoordinatorService(
       ClusterState& state, ConnectionProber prober = DefaultProber(),
       CheckpointManager* checkpoints = nullptr,
-      std::shared_ptr<const TransportSecurity> security = TransportSecurity::Plaintext());
+      std::shared_ptr<const TransportSecurity> security = TransportSecurity::Plaintext(),
+      WorkerProgressBook* progress = nullptr);
 
-  grpc::Status RegisterServer(grpc::ServerContext* context, const v1::RegisterServerRequest* request,
+  // What GetClusterStatus answers (also the status page's /api/status).
+  v1::ClusterStatus FullStatus(bool with_curves) const;
+
+  grpc::Status RegisterServer(grpc::ServerContext* context,
+                              const v1::RegisterServerRequest* request,
                               v1::RegisterServerResponse* response) override;
-  grpc::Status RegisterWorker(grpc::ServerContext* context, const v1::RegisterWorkerRequest* request,
+  grpc::Status RegisterWorker(grpc::ServerContext* context,
+                              const v1::RegisterWorkerRequest* request,
                               v1::RegisterWorkerResponse* response) override;
   grpc::Status Heartbeat(grpc::ServerContext* context, const v1::HeartbeatRequest* request,
                          v1::HeartbeatResponse* response) override;
@@ -93,6 +101,7 @@ class CoordinatorService final : public v1::Coordinator::Service {
 
   ClusterState& state_;
   CheckpointManager* const checkpoints_;
+  WorkerProgressBook* const progress_;
   const ConnectionProber prober_;
   std::function<bool()> may_serve_;  // Set before serving, then constant.
   const Authorizer authorizer_;

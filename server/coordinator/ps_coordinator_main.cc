@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/logging.h"
+#include "common/metrics/metrics_flags.h"
 #include "common/security_flags.h"
 #include "common/termination_signal.h"
 #include "server/coordinator/checkpoint_manager.h"
@@ -76,6 +77,10 @@ ABSL_FLAG(uint32_t, lease_ttl_s, 1,
           "leader is replaced about this long after it died. etcd raises TTLs below 1.5 of its "
           "election timeout (2 s with etcd's defaults; run etcd with --election-timeout=500 "
           "--heartbeat-interval=50 for 1 s).");
+ABSL_FLAG(int, http_port, 0,
+          "Port of the live status page (/), the status as JSON (/api/status) and the "
+          "Prometheus metrics (/metrics), served on --metrics_host while this coordinator "
+          "leads. 0: none; --metrics_port is the same endpoint (give one of them).");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error, critical or off.");
 
 int main(int argc, char** argv) {
@@ -89,7 +94,7 @@ int main(int argc, char** argv) {
   for (char*& arg : args) {
     if (std::string(arg) == "--restore" || std::string(arg) == "-restore") arg = kRestoreLatest;
   }
-  ps::ShowSecurityFlagsInHelp();
+  ps::ShowSharedFlagsInHelp();
   absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
   ps::BlockTerminationSignals();
   if (absl::Status logging = ps::InitLogging("coordinator", absl::GetFlag(FLAGS_log_level));
@@ -118,6 +123,17 @@ int main(int argc, char** argv) {
   if (valid.ok() && !restore.empty() && checkpoint_options.directory.empty()) {
     valid = absl::InvalidArgumentError("--restore needs --checkpoint_dir (where to look)");
   }
+  if (valid.ok()) valid = ps::CheckMetricsFlags();
+  const int http_port = absl::GetFlag(FLAGS_http_port);
+  const int metrics_port = absl::GetFlag(FLAGS_metrics_port);
+  if (valid.ok() && (http_port < 0 || http_port > 65535)) {
+    valid = absl::InvalidArgumentError(absl::StrCat("--http_port=", http_port, " is not a port"));
+  }
+  if (valid.ok() && http_port != 0 && metrics_port != 0 && http_port != metrics_port) {
+    valid = absl::InvalidArgumentError(
+        "--http_port and --metrics_port name the same endpoint (status page and /metrics): "
+        "give one of them");
+  }
   absl::StatusOr<std::shared_ptr<ps::TransportSecurity>> security =
       ps::TransportSecurityFromFlags();
   if (valid.ok()) valid = security.status();
@@ -126,6 +142,7 @@ int main(int argc, char** argv) {
     spdlog::critical("invalid options: {}", valid.ToString());
     return 2;
   }
+  spdlog::info("effective configuration: {}", ps::EffectiveFlags());
   spdlog::info("transport: {}", (*security)->Describe());
 
   const std::string state_dir = absl::GetFlag(FLAGS_state_dir);
@@ -139,6 +156,8 @@ int main(int argc, char** argv) {
   run.endpoint.advertise_host = absl::GetFlag(FLAGS_advertise_host);
   run.endpoint.address_file = absl::GetFlag(FLAGS_address_file);
   run.endpoint.security = *security;
+  run.http_host = absl::GetFlag(FLAGS_metrics_host);
+  run.http_port = http_port != 0 ? http_port : metrics_port;
 
   // Several coordinators on etcd: every flag is checked before the network is touched.
   std::vector<std::string> endpoints;
@@ -158,8 +177,8 @@ int main(int argc, char** argv) {
           "--state_store=etcd://... needs a fixed --port: members find the leader among the "
           "coordinators' fixed addresses (--coordinator=HOST:PORT,HOST:PORT,...)");
     }
-    if (etcd_valid.ok() && (absl::GetFlag(FLAGS_lease_ttl_s) < 1 ||
-                            absl::GetFlag(FLAGS_lease_ttl_s) > 3600)) {
+    if (etcd_valid.ok() &&
+        (absl::GetFlag(FLAGS_lease_ttl_s) < 1 || absl::GetFlag(FLAGS_lease_ttl_s) > 3600)) {
       etcd_valid = absl::InvalidArgumentError("--lease_ttl_s must be 1..3600");
     }
     if (!etcd_valid.ok()) {

@@ -33,7 +33,8 @@ const char* StateName(ps::v1::MemberState state) {
 
 int PrintStatus(ps::v1::Coordinator::Stub& coordinator) {
   grpc::ClientContext context;
-  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(absl::GetFlag(FLAGS_timeout_s))));
+  context.set_deadline(
+      absl::ToChronoTime(absl::Now() + absl::Seconds(absl::GetFlag(FLAGS_timeout_s))));
   ps::v1::ClusterStatus status;
   const grpc::Status rpc = coordinator.GetClusterStatus(&context, {}, &status);
   if (!rpc.ok()) {
@@ -42,9 +43,10 @@ int PrintStatus(ps::v1::Coordinator::Stub& coordinator) {
     return 1;
   }
   const ps::v1::ClusterMap& map = status.map();
-  std::printf("cluster map epoch %lu: %u shards x %u replicas, heartbeat %u ms, failure timeout %u ms\n",
-              static_cast<unsigned long>(map.epoch()), map.num_shards(), map.replication_factor(),
-              status.heartbeat_interval_ms(), status.failure_timeout_ms());
+  std::printf(
+      "cluster map epoch %lu: %u shards x %u replicas, heartbeat %u ms, failure timeout %u ms\n",
+      static_cast<unsigned long>(map.epoch()), map.num_shards(), map.replication_factor(),
+      status.heartbeat_interval_ms(), status.failure_timeout_ms());
   std::printf("\n%-8s %-4s %-22s %-6s %-10s %s\n", "ROLE", "ID", "ADDRESS", "STATE", "HEARTBEAT",
               "PRIMARY/BACKUP SHARDS");
   for (const ps::v1::MemberHealth& health : status.members()) {
@@ -64,7 +66,8 @@ int PrintStatus(ps::v1::Coordinator::Stub& coordinator) {
       shards = absl::StrCat(primary, "/", backup);
     } else {
       for (const auto& worker : map.workers()) {
-        if (worker.worker_id() == health.member().id()) address = absl::StrCat("rank ", worker.rank());
+        if (worker.worker_id() == health.member().id())
+          address = absl::StrCat("rank ", worker.rank());
       }
     }
     bool draining = false;
@@ -76,8 +79,9 @@ int PrintStatus(ps::v1::Coordinator::Stub& coordinator) {
                                 : "-";
     std::printf("%-8s %-4u %-22s %-6s %-10s %s\n", is_server ? "server" : "worker",
                 health.member().id(), address.c_str(),
-                draining && health.state() == ps::v1::MEMBER_STATE_ALIVE ? "drain"
-                                                                        : StateName(health.state()),
+                draining && health.state() == ps::v1::MEMBER_STATE_ALIVE
+                    ? "drain"
+                    : StateName(health.state()),
                 age.c_str(), shards.c_str());
   }
   const ps::v1::CheckpointStatus& checkpoints = status.checkpoints();
@@ -96,7 +100,8 @@ int PrintStatus(ps::v1::Coordinator::Stub& coordinator) {
     }
   }
   if (map.shards().empty()) {
-    std::printf("\nshards not placed yet: waiting for %u servers to register\n", status.min_servers());
+    std::printf("\nshards not placed yet: waiting for %u servers to register\n",
+                status.min_servers());
     return 0;
   }
   if (!status.moves().empty()) {
@@ -215,8 +220,10 @@ int Drain(ps::v1::Coordinator::Stub& coordinator, const std::string& name, bool 
   if (!status.has_value()) return 2;
   const std::optional<uint32_t> server_id = FindServer(status->map(), name);
   if (!server_id.has_value()) {
-    std::fprintf(stderr, "psctl: no live server '%s' (give its id or its host:port; see psctl "
-                 "status)\n", name.c_str());
+    std::fprintf(stderr,
+                 "psctl: no live server '%s' (give its id or its host:port; see psctl "
+                 "status)\n",
+                 name.c_str());
     return 1;
   }
   ps::v1::DrainRequest request;
@@ -233,9 +240,10 @@ int Drain(ps::v1::Coordinator::Stub& coordinator, const std::string& name, bool 
     return rpc.error_code() == grpc::StatusCode::UNAVAILABLE ? 2 : 1;
   }
   if (undrain) {
-    std::printf("server %u is back in service: it keeps the %u replica(s) it holds, and "
-                "rebalancing may give it more\n",
-                *server_id, response.replicas_held());
+    std::printf(
+        "server %u is back in service: it keeps the %u replica(s) it holds, and "
+        "rebalancing may give it more\n",
+        *server_id, response.replicas_held());
     return 0;
   }
   std::printf("draining server %u: %u replica(s) to move, %u of them primaries (moved last)\n",
@@ -248,30 +256,32 @@ int Drain(ps::v1::Coordinator::Stub& coordinator, const std::string& name, bool 
     if (!status.has_value()) return 2;
     const Holdings held = HoldingsOf(*status, *server_id);
     if (!held.alive) {
-      std::fprintf(stderr, "psctl: server %u died while it was drained; the cluster replaced "
-                   "its replicas as after any failure\n", *server_id);
+      std::fprintf(stderr,
+                   "psctl: server %u died while it was drained; the cluster replaced "
+                   "its replicas as after any failure\n",
+                   *server_id);
       return 1;
     }
     if (!held.draining) {
-      std::fprintf(stderr, "psctl: server %u was undrained; it holds %d replica(s)\n",
-                   *server_id, held.replicas);
+      std::fprintf(stderr, "psctl: server %u was undrained; it holds %d replica(s)\n", *server_id,
+                   held.replicas);
       return 1;
     }
     if (held.replicas == 0 && held.learning == 0) {
       std::printf("server %u holds no replica: it can be stopped with nothing lost\n", *server_id);
       return 0;
     }
-    const std::string line =
-        absl::StrCat("server ", *server_id, ": ", held.replicas, " replica(s) left (",
-                     held.primaries, " primaries)",
-                     held.moves.empty() ? "" : absl::StrCat("; moving ", held.moves));
+    const std::string line = absl::StrCat(
+        "server ", *server_id, ": ", held.replicas, " replica(s) left (", held.primaries,
+        " primaries)", held.moves.empty() ? "" : absl::StrCat("; moving ", held.moves));
     if (line != last_line) {
       std::printf("%s\n", line.c_str());
       std::fflush(stdout);
       last_line = line;
     }
     if (absl::Now() > deadline) {
-      std::fprintf(stderr, "psctl: server %u still holds %d replica(s) after %d s; the drain "
+      std::fprintf(stderr,
+                   "psctl: server %u still holds %d replica(s) after %d s; the drain "
                    "goes on in the coordinator (psctl status shows it)\n",
                    *server_id, held.replicas, absl::GetFlag(FLAGS_drain_timeout_s));
       return 1;
@@ -292,7 +302,7 @@ int main(int argc, char** argv) {
       "                   it can be stopped with nothing lost (--wait=false: do not wait)\n"
       "  undrain SERVER   return a drained server to service\n"
       "With TLS give an admin certificate: --tls_cert, --tls_key, --tls_ca (README \"Security\").");
-  ps::ShowSecurityFlagsInHelp();
+  ps::ShowSharedFlagsInHelp();
   std::vector<char*> commands = absl::ParseCommandLine(argc, argv);
   const std::string command = commands.size() >= 2 ? commands[1] : "";
   const bool takes_server = command == "drain" || command == "undrain";
@@ -310,9 +320,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "psctl: %s\n", security.status().ToString().c_str());
     return 2;
   }
-  absl::StatusOr<std::string> leader =
-      ps::FindServingCoordinator(absl::GetFlag(FLAGS_coordinator),
-                                 absl::Seconds(absl::GetFlag(FLAGS_timeout_s)), **security);
+  absl::StatusOr<std::string> leader = ps::FindServingCoordinator(
+      absl::GetFlag(FLAGS_coordinator), absl::Seconds(absl::GetFlag(FLAGS_timeout_s)), **security);
   if (!leader.ok()) {
     std::fprintf(stderr, "psctl: cannot reach the coordinator at %s: %s\n",
                  absl::GetFlag(FLAGS_coordinator).c_str(), leader.status().ToString().c_str());
