@@ -67,8 +67,8 @@ absl::StatusOr<std::unique_ptr<CoordinatorSession>> CoordinatorSession::Start(
   return session;
 }
 
-CoordinatorSession::CoordinatorSession(const CoordinatorSessionOptions& options,
-                                       MapCallback on_map, ExpelledCallback on_expelled)
+CoordinatorSession::CoordinatorSession(const CoordinatorSessionOptions& options, MapCallback on_map,
+                                       ExpelledCallback on_expelled)
     : options_(options),
       on_map_(std::move(on_map)),
       on_expelled_(std::move(on_expelled)),
@@ -82,9 +82,7 @@ CoordinatorSession::Target CoordinatorSession::Current() const {
   return Target{current_, stub_};
 }
 
-std::string CoordinatorSession::current_coordinator() const {
-  return addresses_[Current().index];
-}
+std::string CoordinatorSession::current_coordinator() const { return addresses_[Current().index]; }
 
 bool CoordinatorSession::Failed(const Target& target, const grpc::Status& status) {
   if (addresses_.size() < 2 || !Unreachable(status)) return false;
@@ -173,10 +171,11 @@ absl::Status CoordinatorSession::Register() {
       }
       heartbeat_interval_ = absl::Milliseconds(heartbeat_ms);
       failure_timeout_ = absl::Milliseconds(timeout_ms);
-      spdlog::info("registered with coordinator {} as {} {} (incarnation {}{}), map epoch {}",
-                   addresses_[target.index], RoleName(options_.role), member_id_, incarnation_,
-                   options_.role == v1::MemberRef::ROLE_WORKER ? absl::StrCat(", rank ", rank_) : "",
-                   map.epoch());
+      spdlog::info(
+          "registered with coordinator {} as {} {} (incarnation {}{}), map epoch {}",
+          addresses_[target.index], RoleName(options_.role), member_id_, incarnation_,
+          options_.role == v1::MemberRef::ROLE_WORKER ? absl::StrCat(", rank ", rank_) : "",
+          map.epoch());
       AcceptMap(map);
       return absl::OkStatus();
     }
@@ -191,10 +190,9 @@ absl::Status CoordinatorSession::Register() {
     absl::SleepFor(backoff);  // Backoff between connection attempts, not synchronisation.
     backoff = std::min(backoff * 2, addresses_.size() > 1 ? kMaxBackoffSeveral : kMaxBackoff);
   }
-  return absl::DeadlineExceededError(
-      absl::StrCat("could not register with the coordinator at ", options_.coordinator_address,
-                   " within ", absl::FormatDuration(options_.register_timeout), ": ",
-                   last_error.ToString()));
+  return absl::DeadlineExceededError(absl::StrCat(
+      "could not register with the coordinator at ", options_.coordinator_address, " within ",
+      absl::FormatDuration(options_.register_timeout), ": ", last_error.ToString()));
 }
 
 void CoordinatorSession::StartThreads() {
@@ -293,7 +291,7 @@ void CoordinatorSession::ReportReplicaFailure(v1::ReportReplicaFailureRequest re
       &call->context,
       [&](std::function<void(grpc::Status)> done) {
         target.stub->async()->ReportReplicaFailure(&call->context, &call->request, &call->response,
-                                             std::move(done));
+                                                   std::move(done));
       },
       [call, stub = target.stub](const grpc::Status& status) {  // Holds the channel.
         if (status.ok()) {
@@ -322,8 +320,8 @@ void CoordinatorSession::ReportHandoffReady(uint32_t shard, uint64_t epoch) {
   StartReport(
       &call->context,
       [&](std::function<void(grpc::Status)> done) {
-        target.stub->async()->ReportHandoffReady(&call->context, &call->request,
-                                                 &call->response, std::move(done));
+        target.stub->async()->ReportHandoffReady(&call->context, &call->request, &call->response,
+                                                 std::move(done));
       },
       [call, stub = target.stub](const grpc::Status& status) {  // Holds the channel.
         if (!status.ok()) {
@@ -350,7 +348,7 @@ void CoordinatorSession::ReportUnreachable(uint32_t server_id, const std::string
       &call->context,
       [&](std::function<void(grpc::Status)> done) {
         target.stub->async()->ReportUnreachable(&call->context, &call->request, &call->response,
-                                          std::move(done));
+                                                std::move(done));
       },
       [call, stub = target.stub](const grpc::Status& status) {  // Holds the channel.
         if (!status.ok()) {
@@ -407,11 +405,16 @@ void CoordinatorSession::HeartbeatLoop() {
     const Target target = Current();
     grpc::ClientContext context;
     const absl::Time sent = absl::Now();
-    context.set_deadline(absl::ToChronoTime(sent + std::max(heartbeat_interval_, absl::Milliseconds(100))));
+    context.set_deadline(
+        absl::ToChronoTime(sent + std::max(heartbeat_interval_, absl::Milliseconds(100))));
     v1::HeartbeatRequest request;
     *request.mutable_member() = Self();
     request.set_known_epoch(Map()->epoch());
     request.set_steps_done(steps_done_.load());
+    {
+      absl::MutexLock lock(&progress_mu_);
+      if (progress_.has_value()) *request.mutable_progress() = *progress_;
+    }
     v1::HeartbeatResponse response;
     const grpc::Status status = target.stub->Heartbeat(&context, request, &response);
     if (status.error_code() == grpc::StatusCode::NOT_FOUND) {
@@ -428,10 +431,9 @@ void CoordinatorSession::HeartbeatLoop() {
       // credited only if every one of them refuses connections.
       const bool moved = Failed(target, status);
       const absl::Time probed = absl::Now();
-      const ProbeResult probe =
-          status.error_code() == grpc::StatusCode::UNAVAILABLE
-              ? ProbeAll(std::min(heartbeat_interval_, absl::Seconds(1)))
-              : ProbeResult::kUndecided;
+      const ProbeResult probe = status.error_code() == grpc::StatusCode::UNAVAILABLE
+                                    ? ProbeAll(std::min(heartbeat_interval_, absl::Seconds(1)))
+                                    : ProbeResult::kUndecided;
       // Listening again (the channel is still in reconnect backoff and reconnects shortly), or,
       // with several coordinators, one listens: perhaps the new leader, tried next.
       if (probe == ProbeResult::kConnected) continue;
@@ -445,9 +447,10 @@ void CoordinatorSession::HeartbeatLoop() {
       const Outage now = coordinator_down ? Outage::kDown : Outage::kUnreachable;
       if (now != outage) {
         if (coordinator_down) {
-          spdlog::warn("the coordinator at {} is down (connection refused): carrying on with map "
-                       "epoch {}; no failure can be handled until it is back",
-                       options_.coordinator_address, Map()->epoch());
+          spdlog::warn(
+              "the coordinator at {} is down (connection refused): carrying on with map "
+              "epoch {}; no failure can be handled until it is back",
+              options_.coordinator_address, Map()->epoch());
         } else {
           spdlog::warn("heartbeat to coordinator failed: {}{}", status.error_message(),
                        options_.role == v1::MemberRef::ROLE_SERVER

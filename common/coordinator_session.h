@@ -87,6 +87,11 @@ class CoordinatorSession {
   bool job_running() const { return job_running_; }
   // Workers: the steps this rank has completed, reported with every heartbeat.
   void set_steps_done(uint64_t steps) { steps_done_.store(steps); }
+  // Workers: how training goes (HeartbeatRequest.progress), reported with every heartbeat.
+  void set_progress(const v1::WorkerProgress& progress) {
+    absl::MutexLock lock(&progress_mu_);
+    progress_ = progress;
+  }
   absl::Duration heartbeat_interval() const { return heartbeat_interval_; }
   absl::Duration failure_timeout() const { return failure_timeout_; }
   // Servers: how long to keep serving after the last acknowledged heartbeat (see WithinLease).
@@ -197,6 +202,8 @@ class CoordinatorSession {
   absl::flat_hash_set<grpc::ClientContext*> reports_in_flight_ ABSL_GUARDED_BY(mu_);
 
   std::atomic<uint64_t> steps_done_{0};
+  absl::Mutex progress_mu_;
+  std::optional<v1::WorkerProgress> progress_ ABSL_GUARDED_BY(progress_mu_);
 
   std::thread heartbeat_thread_;
   std::thread watch_thread_;

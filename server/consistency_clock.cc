@@ -1,22 +1,21 @@
 #include "server/consistency_clock.h"
 
-#include "absl/strings/str_join.h"
-
 #include <algorithm>
 #include <limits>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 
 namespace ps {
 
 absl::Status ConsistencyClock::CheckPush(uint32_t worker, uint64_t clock) const {
   if (!accumulates()) return absl::OkStatus();
   if (clock < completed_) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "BSP clock ", clock, " is already complete (the shard is at clock ", completed_,
-        "); the worker fell behind and must pull before pushing again"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("BSP clock ", clock, " is already complete (the shard is at clock ",
+                     completed_, "); the worker fell behind and must pull before pushing again"));
   }
   if (clock >= completed_ + kMaxBspClocksAhead) {
     return absl::FailedPreconditionError(
@@ -138,6 +137,25 @@ void ConsistencyClock::Install(const v1::ShardState& state) {
   for (const v1::WorkerClock& entry : state.worker_clocks()) {
     worker_clocks_[entry.worker_id()] = entry.clock();
   }
+}
+
+std::pair<uint64_t, uint64_t> ConsistencyClock::LiveWorkerClockRange() const {
+  if (live_.empty()) return {0, 0};
+  if (accumulates()) {
+    uint64_t fastest = completed_;
+    for (const auto& [clock, workers] : pending_) {
+      for (uint32_t worker : workers) {
+        if (live_.contains(worker)) fastest = std::max(fastest, clock + 1);
+      }
+    }
+    return {completed_, fastest};
+  }
+  uint64_t fastest = 0;
+  for (uint32_t worker : live_) {
+    const auto it = worker_clocks_.find(worker);
+    if (it != worker_clocks_.end()) fastest = std::max(fastest, it->second);
+  }
+  return {SlowestLiveWorkerClock(), fastest};
 }
 
 uint64_t ConsistencyClock::SlowestLiveWorkerClock() const {

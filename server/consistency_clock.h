@@ -20,9 +20,10 @@
 #define PS_SERVER_CONSISTENCY_CLOCK_H_
 
 #include <cstdint>
-#include <string>
 #include <map>
 #include <optional>
+#include <string>
+#include <utility>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
@@ -73,6 +74,11 @@ class ConsistencyClock {
   // What a reader at `reader_clock` waits for, for logs and errors: "clock 10 of 11 completed" or,
   // BSP, "waits for clock 10: pushed by workers [1, 2], not by [3] (joined at 0)".
   std::string DescribeWait(uint64_t reader_clock) const;
+
+  // The slowest and fastest clocks live workers have reached, for monitoring staleness: SSP and
+  // ASP their clocks (one past the newest each pushed); BSP the completed clocks and one past
+  // the newest clock any live worker pushed. (0, 0) without live workers.
+  std::pair<uint64_t, uint64_t> LiveWorkerClockRange() const;
 
   // Writes the canonical state (completed clocks, pending clocks with their workers, worker
   // clocks or, BSP, join clocks; not the live workers, which come from the map) into `state`,

@@ -181,6 +181,7 @@ class DataPlaneService::PullCall : public grpc::ServerUnaryReactor, public Parke
     if (parked_at_ != absl::InfinitePast()) {
       header.set_parked_micros(absl::ToInt64Microseconds(absl::Now() - parked_at_));
     }
+    service_->metrics_.CountPull(header.slices());
     if (push_answer.has_value()) {
       *fused.mutable_push() = *std::move(push_answer);
       *response_ = MakeFrame(fused, payload);
@@ -420,7 +421,7 @@ class DataPlaneService::SnapshotWriter : public grpc::ServerWriteReactor<grpc::B
     fields_.set_last(sent_ == total_);
     std::string head = fields_.SerializeAsString();
     head.push_back(static_cast<char>((3 << 3) | 2));  // Field 3 (payload), length-delimited.
-    for (uint64_t value = length;; value >>= 7) {    // Its length as a varint.
+    for (uint64_t value = length;; value >>= 7) {     // Its length as a varint.
       if (value < 0x80) {
         head.push_back(static_cast<char>(value));
         break;
@@ -449,9 +450,20 @@ DataPlaneService::DataPlaneService(DataPlaneOptions options)
       replicator_(options_.replication_timeout, options_.security) {
   learner_thread_ = std::thread([this] { LearnerLoop(); });
   handoff_thread_ = std::thread([this] { HandoffLoop(); });
+  metrics_collector_ = GlobalMetrics().AddCollector([this](Exposition& out) {
+    size_t parked;
+    {
+      absl::MutexLock lock(&waiting_mu_);
+      parked = parked_.size();
+    }
+    metrics_.Collect(replicas_.Summaries(), parked, out);
+  });
 }
 
-DataPlaneService::~DataPlaneService() { Stop(); }
+DataPlaneService::~DataPlaneService() {
+  GlobalMetrics().RemoveCollector(metrics_collector_);
+  Stop();
+}
 
 void DataPlaneService::Stop() {
   {
@@ -489,6 +501,7 @@ void DataPlaneService::Stop() {
 }
 
 void DataPlaneService::OnClusterMap(const v1::ClusterMap& map, uint32_t self_id) {
+  metrics_.SetTables(map);
   ReplicaSet::Adoption adoption = replicas_.AdoptMap(map, self_id);
   if (!adoption.adopted) return;
   for (auto& callback : adoption.finished) callback();
@@ -508,18 +521,17 @@ void DataPlaneService::OnClusterMap(const v1::ClusterMap& map, uint32_t self_id)
   std::vector<ParkedPull*> ready;
   {
     absl::MutexLock lock(&waiting_mu_);
-    moved = parked_.TakeIf([](const ParkedPull& pull) {
-      return !static_cast<const PullCall&>(pull).StillPrimary();
-    });
+    moved = parked_.TakeIf(
+        [](const ParkedPull& pull) { return !static_cast<const PullCall&>(pull).StillPrimary(); });
     // Membership changed too: a worker that left no longer holds a BSP clock back.
     ready = parked_.TakeIf([](const ParkedPull& pull) { return pull.Readable(); });
   }
   for (ParkedPull* pull : moved) {
     PullCall* call = static_cast<PullCall*>(pull);
     call->context()->AddTrailingMetadata(kEpochTrailer, std::to_string(adoption.epoch));
-    call->Finish(grpc::Status(grpc::StatusCode::ABORTED,
-                              absl::StrCat("the shard moved at epoch ", adoption.epoch,
-                                           "; re-route")));
+    call->Finish(
+        grpc::Status(grpc::StatusCode::ABORTED,
+                     absl::StrCat("the shard moved at epoch ", adoption.epoch, "; re-route")));
   }
   AnswerUnparked(ready);
   WakeHandoffs();
@@ -582,6 +594,7 @@ void DataPlaneService::StartPush(grpc::CallbackServerContext* context,
     FailPush(context, *progress, outcome.status(), routed.refresh_epoch);
     return;
   }
+  metrics_.CountPush(header);
   ServeReadyPulls(outcome->shards);
   progress->Settle();  // Applied here.
 }
@@ -684,17 +697,26 @@ void DataPlaneService::Replicate(
     done(std::move(error), std::move(failures));
     settled();
   };
-  replicator_.Send(std::move(requests), [this, epoch, done = std::move(done)](
+  uint64_t bytes = 0;
+  for (const ReplicationRequest& request : requests) {
+    bytes += request.header.ByteSizeLong();
+    for (const grpc::Slice& slice : request.payload) bytes += slice.size();
+  }
+  const absl::Time sent = absl::Now();
+  replicator_.Send(std::move(requests), [this, epoch, bytes, sent, done = std::move(done)](
                                             std::vector<ReplicationResult> results) {
+    int failed = 0;
+    for (const ReplicationResult& result : results) failed += !result.status.ok();
+    metrics_.CountReplication(bytes, absl::Now() - sent, failed);
     absl::Status error;
     std::vector<ReplicationResult> failures;
     for (ReplicationResult& result : results) {
       if (result.status.ok()) continue;
       if (result.status.code() == absl::StatusCode::kAborted) {
         // The replica's newer map no longer makes this server the primary.
-        error = absl::UnavailableError(absl::StrCat("replica ", result.server_id,
-                                                    " refused the update: ",
-                                                    result.status.message(), "; retry"));
+        error = absl::UnavailableError(
+            absl::StrCat("replica ", result.server_id,
+                         " refused the update: ", result.status.message(), "; retry"));
         continue;
       }
       spdlog::warn("replication to server {} for shards [{}] failed: {}; reporting it",
@@ -862,10 +884,9 @@ void DataPlaneService::HandlePushStreamMessage(grpc::CallbackServerContext* cont
     if (header.worker_id() != first.worker_id() || header.incarnation() != first.incarnation() ||
         header.seq() != first.seq() || header.clock() != first.clock()) {
       same_push = absl::InvalidArgumentError(absl::StrCat(
-          "message ", index, " of the push stream is of another push (worker ",
-          header.worker_id(), " seq ", header.seq(), " clock ", header.clock(),
-          "; the stream's first message: worker ", first.worker_id(), " seq ", first.seq(),
-          " clock ", first.clock(), ")"));
+          "message ", index, " of the push stream is of another push (worker ", header.worker_id(),
+          " seq ", header.seq(), " clock ", header.clock(), "; the stream's first message: worker ",
+          first.worker_id(), " seq ", first.seq(), " clock ", first.clock(), ")"));
     }
   }
   if (!same_push.ok()) {
@@ -920,8 +941,9 @@ bool DataPlaneService::ParkUnlessReadable(PullCall* call) {
   if (!call->StillPrimary()) {
     const uint64_t epoch = replicas_.epoch();
     call->context()->AddTrailingMetadata(kEpochTrailer, std::to_string(epoch));
-    call->Finish(grpc::Status(grpc::StatusCode::ABORTED,
-                              absl::StrCat("the pull's shard moved at epoch ", epoch, "; re-route")));
+    call->Finish(
+        grpc::Status(grpc::StatusCode::ABORTED,
+                     absl::StrCat("the pull's shard moved at epoch ", epoch, "; re-route")));
     return true;
   }
   call->MarkParked();
@@ -931,9 +953,8 @@ bool DataPlaneService::ParkUnlessReadable(PullCall* call) {
     call->Finish(grpc::Status(
         grpc::StatusCode::RESOURCE_EXHAUSTED,
         absl::StrCat("this server holds ", parked_.size(), " waiting pulls, ",
-                     parked_.ParkedBy(call->client()), " of them from ", call->client(),
-                     " (caps: ", options_.max_parked_pulls, " in all, ",
-                     options_.max_parked_pulls_per_client,
+                     parked_.ParkedBy(call->client()), " of them from ", call->client(), " (caps: ",
+                     options_.max_parked_pulls, " in all, ", options_.max_parked_pulls_per_client,
                      " per client; ps_server --max_parked_pulls); retry later")));
     return true;
   }
@@ -1091,8 +1112,8 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* DataPlaneService::FetchShardSnapshot
   }
   v1::FetchShardSnapshotRequest request;
   if (!ParseMessage(*raw_request, &request)) {
-    return new SnapshotWriter(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                           "the snapshot request does not parse"));
+    return new SnapshotWriter(
+        grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "the snapshot request does not parse"));
   }
   absl::StatusOr<ReplicaSet::Snapshot> snapshot = replicas_.TakeSnapshot(request);
   if (!snapshot.ok()) return new SnapshotWriter(ToGrpcStatus(snapshot.status()));
@@ -1138,9 +1159,8 @@ grpc::ServerUnaryReactor* DataPlaneService::Checkpoint(grpc::CallbackServerConte
   const absl::Time deadline = std::min(absl::FromChrono(context->deadline()),
                                        absl::Now() + options_.checkpoint_cut_timeout);
   checkpoint_thread_ = std::thread([this, reactor, request, response, deadline] {
-    absl::StatusOr<v1::CheckpointResponse> written =
-        WriteCheckpointShards(replicas_, *request, deadline,
-                              [this] { return checkpoint_cancelled_.load(); });
+    absl::StatusOr<v1::CheckpointResponse> written = WriteCheckpointShards(
+        replicas_, *request, deadline, [this] { return checkpoint_cancelled_.load(); });
     if (!written.ok()) {
       spdlog::error("checkpoint {}: {}", request->checkpoint_id(), written.status().ToString());
     } else {
@@ -1225,10 +1245,11 @@ absl::Status DataPlaneService::FetchAndInstall(const ReplicaSet::SnapshotToFetch
   for (auto& callback : finished) callback();
   if (!installed.ok()) return installed;
   const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
-  spdlog::info("learner: table {} shard {} installed from server {}: {} bytes in {:.3f} s "
-               "({:.2f} GB/s)",
-               item.table_id, item.shard_id, item.primary, total, seconds,
-               seconds > 0 ? total / seconds / 1e9 : 0.0);
+  spdlog::info(
+      "learner: table {} shard {} installed from server {}: {} bytes in {:.3f} s "
+      "({:.2f} GB/s)",
+      item.table_id, item.shard_id, item.primary, total, seconds,
+      seconds > 0 ? total / seconds / 1e9 : 0.0);
   return absl::OkStatus();
 }
 

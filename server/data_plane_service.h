@@ -1,5 +1,5 @@
-// The parameter server's gRPC service: Push, PushStream, Pull and PushPull for workers, Replicate and
-// FetchShardSnapshot between replicas, DescribeShards for operators, Checkpoint for the
+// The parameter server's gRPC service: Push, PushStream, Pull and PushPull for workers, Replicate
+// and FetchShardSnapshot between replicas, DescribeShards for operators, Checkpoint for the
 // coordinator (server/checkpoint_writer.h, on a thread of its own), all over gRPC's callback
 // API so that no thread waits for a clock, a replica's acknowledgement or a newer map. The
 // decisions are ReplicaSet's (replica_set.h); this class converts frames and statuses, parks
@@ -30,8 +30,8 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
-#include <set>
 #include <memory>
+#include <set>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -41,13 +41,15 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "common/authorizer.h"
+#include "common/metrics/metric_registry.h"
+#include "common/transport_security.h"
 #include "proto/coordinator.pb.h"
 #include "proto/parameter_server.grpc.pb.h"
-#include "common/authorizer.h"
-#include "common/transport_security.h"
 #include "server/parked_pulls.h"
 #include "server/replica_set.h"
 #include "server/replicator.h"
+#include "server/server_metrics.h"
 #include "server/table_shard.h"
 
 namespace ps {
@@ -118,7 +120,7 @@ class DataPlaneService final
                                      const grpc::ByteBuffer* request,
                                      grpc::ByteBuffer* response) override;
   grpc::ServerReadReactor<grpc::ByteBuffer>* PushStream(grpc::CallbackServerContext* context,
-                                                       grpc::ByteBuffer* response) override;
+                                                        grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* Replicate(grpc::CallbackServerContext* context,
                                       const grpc::ByteBuffer* request,
                                       grpc::ByteBuffer* response) override;
@@ -154,8 +156,7 @@ class DataPlaneService final
   void FailPush(grpc::CallbackServerContext* context, PushProgress& progress,
                 const absl::Status& status, uint64_t refresh_epoch);
   // One message of a PushStream: a push of its own, acknowledged to `state` as message `index`.
-  void HandlePushStreamMessage(grpc::CallbackServerContext* context,
-                               const grpc::ByteBuffer& frame,
+  void HandlePushStreamMessage(grpc::CallbackServerContext* context, const grpc::ByteBuffer& frame,
                                const std::shared_ptr<PushStreamState>& state, size_t index);
   // Sends a push's entries (ReplicaSet::SendFn); settles `progress` once every replica has them
   // (after a map without the failed ones, if some failed) or fails it.
@@ -195,6 +196,9 @@ class DataPlaneService final
   absl::Status FetchAndInstall(const ReplicaSet::SnapshotToFetch& item);
 
   const DataPlaneOptions options_;
+  ServerMetrics metrics_{GlobalMetrics()};
+  // The scrape-time part of metrics_, removed by the destructor (before the members it reads).
+  int metrics_collector_ = -1;
   MemoryQuota memory_quota_;
   absl::Mutex streams_mu_;
   absl::flat_hash_map<std::string, int> streams_by_client_ ABSL_GUARDED_BY(streams_mu_);
@@ -206,7 +210,6 @@ class DataPlaneService final
   std::vector<std::shared_ptr<ReplicateWork>> replicate_waiting_ ABSL_GUARDED_BY(mu_);
   // Pushes waiting for a map without a replica that failed.
   std::vector<std::shared_ptr<PushProgress>> pushes_waiting_ ABSL_GUARDED_BY(mu_);
-
 
   absl::Mutex waiting_mu_;
   ParkedPulls parked_ ABSL_GUARDED_BY(waiting_mu_);

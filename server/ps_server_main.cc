@@ -14,6 +14,7 @@
 #include "common/denormals.h"
 #include "common/grpc_endpoint.h"
 #include "common/logging.h"
+#include "common/metrics/metrics_flags.h"
 #include "common/security_flags.h"
 #include "common/termination_signal.h"
 #include "proto/parameter_server.grpc.pb.h"
@@ -101,11 +102,23 @@ int main(int argc, char** argv) {
       ps::TransportSecurityFromFlags();
   absl::Status secure = security.status();
   if (secure.ok()) secure = (*security)->CheckListenAddress(absl::GetFlag(FLAGS_bind_host));
+  if (secure.ok()) secure = ps::CheckMetricsFlags();
   if (!secure.ok()) {
     std::fprintf(stderr, "ps_server: %s\n", secure.ToString().c_str());
     return 2;
   }
+  spdlog::info("effective configuration: {}", ps::EffectiveFlags());
   spdlog::info("transport: {}", (*security)->Describe());
+  absl::StatusOr<std::unique_ptr<ps::HttpEndpoint>> metrics = ps::StartMetricsEndpointFromFlags();
+  if (!metrics.ok()) {
+    std::fprintf(stderr, "ps_server: cannot serve metrics: %s\n",
+                 metrics.status().ToString().c_str());
+    return 2;
+  }
+  if (*metrics != nullptr) {
+    spdlog::info("metrics on http://{}:{}/metrics", absl::GetFlag(FLAGS_metrics_host),
+                 (*metrics)->port());
+  }
   // The session starts after the service (it needs the service's address), so the service reaches
   // it through this pointer, set once registration returns; the service's threads use it under a
   // reader lock, and main replaces it (after an expulsion) under the writer lock.

@@ -111,13 +111,12 @@ absl::Status RestoreFromCheckpoint(const v1::ClusterMap& map, TableShard& shard)
     v1::ShardState parsed;
     absl::StatusOr<FrameReader> reader = FrameReader::Open(MakeFrame(state, {payload}), &parsed);
     if (!reader.ok()) return reader.status();
-    if (absl::Status restored = shard.RestoreLocked(parsed, *reader, map.epoch());
-        !restored.ok()) {
+    if (absl::Status restored = shard.RestoreLocked(parsed, *reader, map.epoch()); !restored.ok()) {
       return restored;
     }
   }
-  spdlog::info("table {} shard {}: restored from {} (log index {}, {} bytes)", table_id,
-               shard_id, path, state.log_index(), file->file_size());
+  spdlog::info("table {} shard {}: restored from {} (log index {}, {} bytes)", table_id, shard_id,
+               path, state.log_index(), file->file_size());
   return absl::OkStatus();
 }
 
@@ -207,8 +206,8 @@ ReplicaSet::Adoption ReplicaSet::AdoptMap(const v1::ClusterMap& map, uint32_t se
       const auto it = shards_.find({table_id, shard});
       if (!role.has_value()) {
         if (it != shards_.end()) {
-          spdlog::info("table '{}' shard {}: no longer held here at epoch {}",
-                       table.spec().name(), shard, map.epoch());
+          spdlog::info("table '{}' shard {}: no longer held here at epoch {}", table.spec().name(),
+                       shard, map.epoch());
           {
             absl::MutexLock shard_lock(&it->second->mu());
             it->second->MarkDroppedLocked();
@@ -246,10 +245,10 @@ ReplicaSet::Adoption ReplicaSet::AdoptMap(const v1::ClusterMap& map, uint32_t se
         if (*role != ReplicaRole::kLearner && IsRestored(map, table_id)) {
           absl::Status restored = RestoreFromCheckpoint(map, *created);
           if (!restored.ok()) {
-            spdlog::error("table '{}' shard {}: cannot restore from checkpoint {}: {}; the shard "
-                          "is not served",
-                          table.spec().name(), shard, map.restore().checkpoint_id(),
-                          restored.ToString());
+            spdlog::error(
+                "table '{}' shard {}: cannot restore from checkpoint {}: {}; the shard "
+                "is not served",
+                table.spec().name(), shard, map.restore().checkpoint_id(), restored.ToString());
             continue;
           }
         }
@@ -288,9 +287,10 @@ RoutedError ReplicaSet::CheckRouting(uint64_t epoch) const {
           0};
 }
 
-absl::StatusOr<std::shared_ptr<TableShard>> ReplicaSet::PrimaryShardFor(
-    const v1::ShardSlice& slice, uint64_t catalog_version, uint64_t request_epoch,
-    RoutedError* error) const {
+absl::StatusOr<std::shared_ptr<TableShard>> ReplicaSet::PrimaryShardFor(const v1::ShardSlice& slice,
+                                                                        uint64_t catalog_version,
+                                                                        uint64_t request_epoch,
+                                                                        RoutedError* error) const {
   if (!tables_.contains(slice.table_id())) {
     if (catalog_version > map_.catalog_version()) {
       return absl::UnavailableError(absl::StrCat(
@@ -309,10 +309,10 @@ absl::StatusOr<std::shared_ptr<TableShard>> ReplicaSet::PrimaryShardFor(
   const uint32_t primary =
       assignment != nullptr && assignment->replicas_size() > 0 ? assignment->replicas(0) : 0;
   if (primary != self_id_ && request_epoch < map_.epoch()) {
-    *error = {absl::AbortedError(absl::StrCat(
-                  "request routed with map epoch ", request_epoch, "; at epoch ", map_.epoch(),
-                  " server ", primary, " leads shard ", slice.shard_id(),
-                  ", not this server: refresh the map and retry")),
+    *error = {absl::AbortedError(absl::StrCat("request routed with map epoch ", request_epoch,
+                                              "; at epoch ", map_.epoch(), " server ", primary,
+                                              " leads shard ", slice.shard_id(),
+                                              ", not this server: refresh the map and retry")),
               map_.epoch()};
     return error->status;
   }
@@ -389,10 +389,9 @@ absl::StatusOr<ReplicaSet::PushOutcome> ReplicaSet::ApplyPush(const v1::PushRequ
           map_.membership_version(), ") yet; the request knows version ",
           header.membership_version(), "; retry"));
     }
-    return absl::FailedPreconditionError(
-        absl::StrCat("worker ", header.worker_id(), " incarnation ", header.incarnation(),
-                     " is not a live worker (membership version ", map_.membership_version(),
-                     "); re-register"));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "worker ", header.worker_id(), " incarnation ", header.incarnation(),
+        " is not a live worker (membership version ", map_.membership_version(), "); re-register"));
   }
   std::vector<BoundPush> pushes;
   pushes.reserve(header.slices_size());
@@ -404,23 +403,23 @@ absl::StatusOr<ReplicaSet::PushOutcome> ReplicaSet::ApplyPush(const v1::PushRequ
     if (const v1::ShardAssignment* assignment = AssignmentLocked(slice.shard_id());
         assignment != nullptr && assignment->sealed()) {
       // Handing the shard over (ShardAssignment.sealed): the next map names its new primary.
-      *error = {absl::AbortedError(absl::StrCat(
-                    "server ", self_id_, " is handing shard ", slice.shard_id(),
-                    " over at epoch ", map_.epoch(), "; retry with the next map")),
+      *error = {absl::AbortedError(absl::StrCat("server ", self_id_, " is handing shard ",
+                                                slice.shard_id(), " over at epoch ", map_.epoch(),
+                                                "; retry with the next map")),
                 map_.epoch() + 1};
       return error->status;
     }
     FrameReader start = reader;
     absl::StatusOr<PushPayload> payload = (*shard)->store().ValidatePush(slice, reader);
     if (!payload.ok()) return payload.status();
-    BoundPush& bound = pushes.emplace_back(BoundPush{*std::move(shard), *std::move(payload),
-                                                     slice, {}, static_cast<size_t>(i)});
+    BoundPush& bound = pushes.emplace_back(
+        BoundPush{*std::move(shard), *std::move(payload), slice, {}, static_cast<size_t>(i)});
     // Validation read exactly this slice's bytes; forward them as they arrived.
     start.ReadSlices(start.remaining() - reader.remaining(), &bound.bytes).IgnoreError();
   }
   if (reader.remaining() != 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "the push frame carries ", reader.remaining(), " bytes beyond what its slices describe"));
+    return absl::InvalidArgumentError(absl::StrCat("the push frame carries ", reader.remaining(),
+                                                   " bytes beyond what its slices describe"));
   }
   // Lock every shard in a fixed order, admit all, then apply all: all or nothing.
   std::sort(pushes.begin(), pushes.end(), [](const BoundPush& a, const BoundPush& b) {
@@ -490,12 +489,14 @@ absl::StatusOr<ReplicaSet::PushOutcome> ReplicaSet::ApplyPush(const v1::PushRequ
       continue;
     }
     all_duplicates = false;
-    entries[i] = [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return shard.BeginApplyLocked(identity); }();
+    entries[i] = [&]()
+                     ABSL_NO_THREAD_SAFETY_ANALYSIS { return shard.BeginApplyLocked(identity); }();
     if (entries[i].term_base_index() > 0 &&
         entries[i].log_index() == entries[i].term_base_index() + 1) {
-      spdlog::info("table '{}' shard {}: first push as the promoted primary (epoch {}, log index {})",
-                   shard.store().table().spec().name(), shard.store().shard_id(),
-                   entries[i].term_epoch(), entries[i].log_index());
+      spdlog::info(
+          "table '{}' shard {}: first push as the promoted primary (epoch {}, log index {})",
+          shard.store().table().spec().name(), shard.store().shard_id(), entries[i].term_epoch(),
+          entries[i].log_index());
     }
     v1::LogEntry forwarded = entries[i];
     *forwarded.mutable_slice() = push.slice;
@@ -524,10 +525,10 @@ absl::StatusOr<std::vector<ReplicaSet::PullPart>> ReplicaSet::BindPull(
   }
   if (header.worker_id() != 0 && !live_workers_.contains(header.worker_id()) &&
       header.membership_version() > map_.membership_version()) {
-    return absl::UnavailableError(absl::StrCat(
-        "worker ", header.worker_id(), " is not in this server's membership (version ",
-        map_.membership_version(), ") yet; the request knows version ",
-        header.membership_version(), "; retry"));
+    return absl::UnavailableError(
+        absl::StrCat("worker ", header.worker_id(), " is not in this server's membership (version ",
+                     map_.membership_version(), ") yet; the request knows version ",
+                     header.membership_version(), "; retry"));
   }
   std::vector<PullPart> parts;
   for (const v1::ShardSlice& slice : header.slices()) {
@@ -539,8 +540,8 @@ absl::StatusOr<std::vector<ReplicaSet::PullPart>> ReplicaSet::BindPull(
     parts.push_back(PullPart{*std::move(shard), slice, *std::move(keys)});
   }
   if (reader.remaining() != 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "the pull frame carries ", reader.remaining(), " bytes beyond what its slices describe"));
+    return absl::InvalidArgumentError(absl::StrCat("the pull frame carries ", reader.remaining(),
+                                                   " bytes beyond what its slices describe"));
   }
   return parts;
 }
@@ -584,12 +585,12 @@ absl::StatusOr<std::optional<ReplicaSet::Offers>> ReplicaSet::TakeReplicate(
     const v1::ShardAssignment* assignment = AssignmentLocked(shard_id);
     if (assignment == nullptr || assignment->replicas_size() == 0 ||
         assignment->replicas(0) != header.primary_id()) {
-      return absl::AbortedError(absl::StrCat(
-          "server ", header.primary_id(), " is not the primary of shard ", shard_id, " at epoch ",
-          map_.epoch(),
-          assignment != nullptr && assignment->replicas_size() > 0
-              ? absl::StrCat(" (server ", assignment->replicas(0), " is)")
-              : std::string()));
+      return absl::AbortedError(
+          absl::StrCat("server ", header.primary_id(), " is not the primary of shard ", shard_id,
+                       " at epoch ", map_.epoch(),
+                       assignment != nullptr && assignment->replicas_size() > 0
+                           ? absl::StrCat(" (server ", assignment->replicas(0), " is)")
+                           : std::string()));
     }
     const auto it = shards_.find({entry.table_id(), shard_id});
     if (it == shards_.end() && header.epoch() < map_.epoch() &&
@@ -605,9 +606,9 @@ absl::StatusOr<std::optional<ReplicaSet::Offers>> ReplicaSet::TakeReplicate(
       if (entry.has_push()) {
         const v1::ShardSlice& slice = entry.slice();
         if (slice.num_keys() > reader.remaining() / sizeof(uint64_t)) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              "log entry ", entry.log_index(), " claims ", slice.num_keys(), " keys; the frame has ",
-              reader.remaining(), " bytes left"));
+          return absl::InvalidArgumentError(
+              absl::StrCat("log entry ", entry.log_index(), " claims ", slice.num_keys(),
+                           " keys; the frame has ", reader.remaining(), " bytes left"));
         }
         absl::Status skipped = reader.Skip(slice.num_keys() * sizeof(uint64_t));
         if (skipped.ok()) skipped = reader.Skip(slice.values().payload_bytes());
@@ -628,12 +629,11 @@ absl::StatusOr<std::optional<ReplicaSet::Offers>> ReplicaSet::TakeReplicate(
     }
     if (entry.has_push()) {
       if (entry.slice().table_id() != entry.table_id() || entry.slice().shard_id() != shard_id) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "log entry ", entry.log_index(), " carries a slice of table ",
-            entry.slice().table_id(), " shard ", entry.slice().shard_id()));
+        return absl::InvalidArgumentError(
+            absl::StrCat("log entry ", entry.log_index(), " carries a slice of table ",
+                         entry.slice().table_id(), " shard ", entry.slice().shard_id()));
       }
-      absl::StatusOr<PushPayload> payload =
-          it->second->store().ValidatePush(entry.slice(), reader);
+      absl::StatusOr<PushPayload> payload = it->second->store().ValidatePush(entry.slice(), reader);
       if (!payload.ok()) return payload.status();
       offered.payload = *std::move(payload);
     } else if (entry.completions_size() == 0 && !entry.barrier()) {
@@ -662,17 +662,17 @@ absl::StatusOr<ReplicaSet::Snapshot> ReplicaSet::TakeSnapshot(
     if (request.requester_id() != 0) {
       if (request.epoch() > map_.epoch()) {
         return absl::UnavailableError(absl::StrCat("this server's map (epoch ", map_.epoch(),
-                                                   ") is behind the request's (",
-                                                   request.epoch(), "); retry"));
+                                                   ") is behind the request's (", request.epoch(),
+                                                   "); retry"));
       }
       const bool leads = assignment->replicas_size() > 0 && assignment->replicas(0) == self_id_;
       const bool learner = std::find(assignment->learners().begin(), assignment->learners().end(),
                                      request.requester_id()) != assignment->learners().end();
       if (!leads || !learner) {
-        return absl::AbortedError(absl::StrCat(
-            "at epoch ", map_.epoch(), " server ", self_id_, leads ? " leads" : " does not lead",
-            " shard ", shard_id, " and server ", request.requester_id(),
-            learner ? " is" : " is not", " its learner"));
+        return absl::AbortedError(absl::StrCat("at epoch ", map_.epoch(), " server ", self_id_,
+                                               leads ? " leads" : " does not lead", " shard ",
+                                               shard_id, " and server ", request.requester_id(),
+                                               learner ? " is" : " is not", " its learner"));
       }
     }
     const auto it = shards_.find({request.table_id(), shard_id});
@@ -807,6 +807,19 @@ std::vector<std::shared_ptr<TableShard>> ReplicaSet::LedShards() const {
            std::make_pair(b->store().table().table_id(), b->store().shard_id());
   });
   return led;
+}
+
+std::vector<TableShard::Summary> ReplicaSet::Summaries() const {
+  std::vector<std::shared_ptr<TableShard>> shards;
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    for (const auto& [key, shard] : shards_) shards.push_back(shard);
+  }
+  std::vector<TableShard::Summary> summaries;
+  summaries.reserve(shards.size());
+  // Outside mu_: each shard takes its own lock.
+  for (const std::shared_ptr<TableShard>& shard : shards) summaries.push_back(shard->Summarize());
+  return summaries;
 }
 
 v1::DescribeShardsResponse ReplicaSet::Describe() const {

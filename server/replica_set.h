@@ -90,8 +90,7 @@ class ReplicaSet {
   // Sends the replication requests of a push; called once per admitted push, after its entries
   // are decided (and `outcome` is complete) and before this replica applies them, so that the
   // replicas work meanwhile. Must not block.
-  using SendFn =
-      std::function<void(std::vector<ReplicationRequest>, const PushOutcome& outcome)>;
+  using SendFn = std::function<void(std::vector<ReplicationRequest>, const PushOutcome& outcome)>;
   // Validates a push frame completely (routing, worker, shards, payloads), then admits it on all
   // its shards or none, decides its log entries, calls `send`, and applies it. Duplicates are
   // acknowledged behind a replication barrier (LogEntry.barrier). Nothing changes on error.
@@ -104,8 +103,8 @@ class ReplicaSet {
     std::vector<uint64_t> keys;
   };
   // Validates a pull frame and binds its slices to the shards this server leads.
-  absl::StatusOr<std::vector<PullPart>> BindPull(const v1::PullRequest& header,
-                                                 FrameReader& reader, RoutedError* error);
+  absl::StatusOr<std::vector<PullPart>> BindPull(const v1::PullRequest& header, FrameReader& reader,
+                                                 RoutedError* error);
 
   // Whether a push replicated at `replicated_epoch` whose replication to `failures` failed can now
   // be acknowledged: every failed server is either out of its shards in the current map or a
@@ -172,6 +171,8 @@ class ReplicaSet {
 
   // Every replica held, with its role, log position and state checksum.
   v1::DescribeShardsResponse Describe() const;
+  // Every shard held, summarised for monitoring (cheap: no snapshot, no checksum).
+  std::vector<TableShard::Summary> Summaries() const;
 
  private:
   MemoryQuota* const quota_;

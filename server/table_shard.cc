@@ -1,5 +1,6 @@
 #include "server/table_shard.h"
 
+#include <tuple>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -35,9 +36,9 @@ absl::StatusOr<bool> TableShard::AdmitLocked(const PushIdentity& push) const {
   if (!seen.ok() || *seen) return seen;
   absl::Status allowed = clock_.CheckPush(push.worker_id, push.clock);
   if (!allowed.ok()) {
-    return absl::Status(allowed.code(), absl::StrCat("table '", store_->table().spec().name(),
-                                                     "' shard ", store_->shard_id(), ": ",
-                                                     allowed.message()));
+    return absl::Status(allowed.code(),
+                        absl::StrCat("table '", store_->table().spec().name(), "' shard ",
+                                     store_->shard_id(), ": ", allowed.message()));
   }
   return false;
 }
@@ -114,9 +115,9 @@ absl::Status TableShard::CheckTermLocked(const v1::LogEntry& entry) {
   }
   if (entry.term_epoch() == term_epoch_) {
     if (entry.term_base_index() != term_base_index_) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "term ", term_epoch_, " started at log index ", term_base_index_,
-          " here but at ", entry.term_base_index(), " on the sender"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("term ", term_epoch_, " started at log index ", term_base_index_,
+                       " here but at ", entry.term_base_index(), " on the sender"));
     }
     return absl::OkStatus();
   }
@@ -124,8 +125,7 @@ absl::Status TableShard::CheckTermLocked(const v1::LogEntry& entry) {
     return absl::FailedPreconditionError(absl::StrCat(
         "this copy of table '", store_->table().spec().name(), "' shard ", store_->shard_id(),
         " holds ", log_index_, " log entries but the new primary (term of epoch ",
-        entry.term_epoch(), ") continues from ", entry.term_base_index(),
-        ": the copies diverged"));
+        entry.term_epoch(), ") continues from ", entry.term_base_index(), ": the copies diverged"));
   }
   term_epoch_ = entry.term_epoch();
   term_base_index_ = entry.term_base_index();
@@ -143,10 +143,10 @@ absl::Status TableShard::ApplyEntryLocked(OfferedEntry& offered) {
                         (entry.has_push() && entry.clock() == completion.clock());
     if (!clock_.accumulates() || completion.clock() != expected++ ||
         (completion.contributors() == 0 && pushed)) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "log entry ", entry.log_index(), " completes BSP clock ", completion.clock(),
-          " with ", completion.contributors(), " contributors; this replica's next clock is ",
-          clock_.completed()));
+      return absl::FailedPreconditionError(
+          absl::StrCat("log entry ", entry.log_index(), " completes BSP clock ", completion.clock(),
+                       " with ", completion.contributors(),
+                       " contributors; this replica's next clock is ", clock_.completed()));
     }
   }
   if (entry.has_push()) {
@@ -243,7 +243,8 @@ void TableShard::DrainLocked(FinishedCallbacks* finished) {
     auto it = queued_.begin();
     if (it->first <= log_index_) {
       if (!it->second.acknowledged && it->second.offered.done) {
-        finished->push_back([done = std::move(it->second.offered.done)] { done(absl::OkStatus()); });
+        finished->push_back(
+            [done = std::move(it->second.offered.done)] { done(absl::OkStatus()); });
       }
       queued_.erase(it);
       continue;
@@ -254,8 +255,7 @@ void TableShard::DrainLocked(FinishedCallbacks* finished) {
     absl::Status status = CheckTermLocked(queued.offered.entry);
     if (status.ok()) status = ApplyEntryLocked(queued.offered);
     if (!queued.acknowledged && queued.offered.done) {
-      finished->push_back(
-          [done = std::move(queued.offered.done), status] { done(status); });
+      finished->push_back([done = std::move(queued.offered.done), status] { done(status); });
     }
     if (!status.ok()) {
       RefuseQueuedLocked(status, finished);
@@ -267,8 +267,7 @@ void TableShard::DrainLocked(FinishedCallbacks* finished) {
 
 void TableShard::ReleaseBarriersLocked(FinishedCallbacks* finished) {
   while (!barriers_.empty() && barriers_.begin()->first <= log_index_) {
-    finished->push_back(
-        [done = std::move(barriers_.begin()->second)] { done(absl::OkStatus()); });
+    finished->push_back([done = std::move(barriers_.begin()->second)] { done(absl::OkStatus()); });
     barriers_.erase(barriers_.begin());
   }
 }
@@ -298,9 +297,9 @@ absl::Status TableShard::CheckSnapshotOfThisShard(const v1::ShardState& state) c
   if (state.table_id() == store_->table().table_id() && state.shard_id() == store_->shard_id()) {
     return absl::OkStatus();
   }
-  return absl::InvalidArgumentError(absl::StrCat(
-      "the snapshot is of table ", state.table_id(), " shard ", state.shard_id(), ", not table ",
-      store_->table().table_id(), " shard ", store_->shard_id()));
+  return absl::InvalidArgumentError(
+      absl::StrCat("the snapshot is of table ", state.table_id(), " shard ", state.shard_id(),
+                   ", not table ", store_->table().table_id(), " shard ", store_->shard_id()));
 }
 
 void TableShard::AdoptSnapshotLocked(const v1::ShardState& state, FinishedCallbacks* finished) {
@@ -313,8 +312,8 @@ void TableShard::AdoptSnapshotLocked(const v1::ShardState& state, FinishedCallba
   DrainLocked(finished);
 }
 
-absl::StatusOr<std::optional<std::vector<absl::Span<char>>>>
-TableShard::BeginInstallInPlaceLocked(const v1::ShardState& state) {
+absl::StatusOr<std::optional<std::vector<absl::Span<char>>>> TableShard::BeginInstallInPlaceLocked(
+    const v1::ShardState& state) {
   if (role_ != ReplicaRole::kLearner || installed_) {
     return absl::FailedPreconditionError("not a learner waiting for its snapshot");
   }
@@ -343,8 +342,7 @@ absl::Status TableShard::CaptureForCheckpoint(std::optional<uint64_t> cut_clock,
                                               absl::Time deadline, v1::ShardState* state,
                                               std::vector<grpc::Slice>* payload) {
   const auto where = [&] {
-    return absl::StrCat("table '", store_->table().spec().name(), "' shard ",
-                        store_->shard_id());
+    return absl::StrCat("table '", store_->table().spec().name(), "' shard ", store_->shard_id());
   };
   if (!cut_clock.has_value()) {
     absl::MutexLock lock(&mu_);
@@ -360,8 +358,7 @@ absl::Status TableShard::CaptureForCheckpoint(std::optional<uint64_t> cut_clock,
   const absl::Time idle_since = absl::Now() - kIdleCut;
   const auto reached = [this, cut, idle_since]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return role_ != ReplicaRole::kPrimary || clock_.completed() >= cut ||
-           !clock_.has_live_workers() ||
-           (!clock_.has_pending() && last_entry_time_ <= idle_since);
+           !clock_.has_live_workers() || (!clock_.has_pending() && last_entry_time_ <= idle_since);
   };
   // The clock completes under this mutex, so the wait ends holding it at the very moment the
   // cut is reached, before any later clock can complete.
@@ -370,9 +367,10 @@ absl::Status TableShard::CaptureForCheckpoint(std::optional<uint64_t> cut_clock,
   if (role_ != ReplicaRole::kPrimary) {
     status = absl::AbortedError(absl::StrCat(where(), ": no longer led by this server"));
   } else if (!in_time) {
-    status = absl::DeadlineExceededError(
-        absl::StrCat(where(), ": BSP clock ", cut, " (the checkpoint's cut) was not reached in "
-                     "time; the shard has completed ", clock_.completed(), " clocks"));
+    status = absl::DeadlineExceededError(absl::StrCat(where(), ": BSP clock ", cut,
+                                                      " (the checkpoint's cut) was not reached in "
+                                                      "time; the shard has completed ",
+                                                      clock_.completed(), " clocks"));
   } else if (clock_.completed() > cut) {
     status = absl::AbortedError(absl::StrCat(where(), ": already completed ", clock_.completed(),
                                              " clocks, past the cut at ", cut));
@@ -380,8 +378,7 @@ absl::Status TableShard::CaptureForCheckpoint(std::optional<uint64_t> cut_clock,
     SerializeLocked(state, payload);
     // The accumulators are the payload's last arrays (ShardState's layout): one sum per clock
     // for dense tables, keys and sums for sparse ones.
-    const size_t per_accumulator =
-        store_->table().spec().kind() == v1::TABLE_KIND_SPARSE ? 2 : 1;
+    const size_t per_accumulator = store_->table().spec().kind() == v1::TABLE_KIND_SPARSE ? 2 : 1;
     payload->resize(payload->size() - per_accumulator * state->accumulators_size());
     state->clear_accumulators();
     state->clear_pending();
@@ -400,8 +397,8 @@ absl::Status TableShard::RestoreLocked(const v1::ShardState& state, FrameReader&
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::optional<std::vector<absl::Span<char>>>>
-TableShard::BeginRestoreInPlaceLocked(const v1::ShardState& state) {
+absl::StatusOr<std::optional<std::vector<absl::Span<char>>>> TableShard::BeginRestoreInPlaceLocked(
+    const v1::ShardState& state) {
   if (absl::Status same = CheckSnapshotOfThisShard(state); !same.ok()) return same;
   return store_->BeginInstallInPlace(state);
 }
@@ -435,6 +432,18 @@ grpc::Slice TableShard::Read(const std::vector<uint64_t>& keys, v1::Encoding enc
   absl::MutexLock lock(&mu_);
   *clock = clock_.clock();
   return store_->Read(keys, encoding, header);
+}
+
+TableShard::Summary TableShard::Summarize() {
+  Summary summary;
+  summary.table_id = store_->table().table_id();
+  summary.shard_id = store_->shard_id();
+  absl::MutexLock lock(&mu_);
+  summary.role = role_;
+  summary.installed = installed_;
+  summary.memory_bytes = store_->MemoryBytes();
+  std::tie(summary.slowest_clock, summary.fastest_clock) = clock_.LiveWorkerClockRange();
+  return summary;
 }
 
 }  // namespace ps

@@ -74,6 +74,19 @@ class TableShard {
   TableShard& operator=(const TableShard&) = delete;
 
   const ShardStore& store() const { return *store_; }
+
+  // What monitoring reads of a shard (server metrics): cheap, unlike a snapshot.
+  struct Summary {
+    uint32_t table_id = 0;
+    uint32_t shard_id = 0;
+    ReplicaRole role = ReplicaRole::kBackup;
+    bool installed = false;
+    uint64_t memory_bytes = 0;
+    // ConsistencyClock::LiveWorkerClockRange.
+    uint64_t slowest_clock = 0;
+    uint64_t fastest_clock = 0;
+  };
+  Summary Summarize();
   absl::Mutex& mu() ABSL_LOCK_RETURNED(mu_) { return mu_; }
 
   ReplicaRole RoleLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return role_; }
@@ -92,7 +105,8 @@ class TableShard {
   // --- Primary ---
   // Whether the push was already applied (true: acknowledge without applying). See DedupeTable.
   // Errors: FailedPrecondition for a push the dedupe record or the consistency model refuses.
-  absl::StatusOr<bool> AdmitLocked(const PushIdentity& push) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<bool> AdmitLocked(const PushIdentity& push) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Applies (ASP, SSP) or accumulates (BSP) an admitted, non-duplicate push, completes every BSP
   // clock that became complete, and returns the log entry to replicate (without its slice and
   // payload, which the caller forwards from the request). The same as BeginApplyLocked followed
@@ -154,9 +168,9 @@ class TableShard {
   // for the shard to complete exactly that many clocks, or to stand still short of it (no live
   // worker left, or no push accumulating and none for kIdleCut: the job is idle, between
   // steps, and every shard of the table stands at the same clock), and leaves out the pending
-  // clocks and their accumulated sums: the copy holds the clocks it completed applied and nothing after,
-  // which is what workers resuming at that clock expect (ShardState.completed_clocks says which).
-  // Errors: Aborted when this replica is not the primary (any more) or the shard already
+  // clocks and their accumulated sums: the copy holds the clocks it completed applied and nothing
+  // after, which is what workers resuming at that clock expect (ShardState.completed_clocks says
+  // which). Errors: Aborted when this replica is not the primary (any more) or the shard already
   // completed more clocks than the cut; DeadlineExceeded.
   static constexpr absl::Duration kIdleCut = absl::Milliseconds(250);
   absl::Status CaptureForCheckpoint(std::optional<uint64_t> cut_clock, absl::Time deadline,

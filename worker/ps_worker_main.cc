@@ -22,6 +22,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/denormals.h"
 #include "common/logging.h"
+#include "common/metrics/metrics_flags.h"
 #include "common/security_flags.h"
 #include "common/termination_signal.h"
 #include "spdlog/spdlog.h"
@@ -237,11 +238,22 @@ int main(int argc, char** argv) {
   absl::StatusOr<std::shared_ptr<ps::TransportSecurity>> security =
       ps::TransportSecurityFromFlags();
   if (valid.ok()) valid = security.status();
+  if (valid.ok()) valid = ps::CheckMetricsFlags();
   if (!valid.ok()) {
     spdlog::critical("{}", valid.ToString());
     return 2;
   }
   options.security = *security;
+  spdlog::info("effective configuration: {}", ps::EffectiveFlags());
+  absl::StatusOr<std::unique_ptr<ps::HttpEndpoint>> metrics = ps::StartMetricsEndpointFromFlags();
+  if (!metrics.ok()) {
+    spdlog::critical("cannot serve metrics: {}", metrics.status().ToString());
+    return 2;
+  }
+  if (*metrics != nullptr) {
+    spdlog::info("metrics on http://{}:{}/metrics", absl::GetFlag(FLAGS_metrics_host),
+                 (*metrics)->port());
+  }
   if (options.mode == "train") spdlog::info("transport: {}", (*security)->Describe());
   if (options.mode == "train") return ps::TrainOnCluster(options, ps::ReloadOnHangup(*security));
   return ps::RunInProcess(options);

@@ -70,7 +70,7 @@ TEST(MetricRegistryTest, SpecialValuesAreSpelledAsPrometheusParsesThem) {
   g.With({"big"}).Set(1e300);
   EXPECT_EQ(registry.Render(),
             "# HELP g h\n# TYPE g gauge\n"
-            "g{k=\"big\"} 1.0000000000000001e+300\n"
+            "g{k=\"big\"} 1e+300\n"
             "g{k=\"inf\"} +Inf\n"
             "g{k=\"nan\"} NaN\n");
 }

@@ -225,6 +225,9 @@ class PsClient {
   uint64_t resume_steps() const { return session_->resume_steps(); }
   // Reports the steps this worker's rank has completed (with its heartbeats).
   void ReportProgress(uint64_t steps_done) { session_->set_steps_done(steps_done); }
+  // How training goes (status page, psctl workers, stragglers), sent with every heartbeat from
+  // now on.
+  void ReportTraining(const v1::WorkerProgress& progress) { session_->set_progress(progress); }
   // Workers alive in the newest map.
   int live_workers() const;
   ClientStats stats() const;

@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "common/codec/compression.h"
+#include "common/metrics/metric_registry.h"
 #include "common/status_macros.h"
 #include "spdlog/spdlog.h"
 #include "worker/compute/device.h"
@@ -16,13 +17,14 @@
 #include "worker/job/job_data.h"
 #include "worker/job/job_table_spec.h"
 #include "worker/job/step_plan.h"
+#include "worker/job/training_report.h"
 #include "worker/model/checkpoint_model.h"
 #include "worker/model/mlp.h"
 #include "worker/model/model_file.h"
 #include "worker/training/bucketed_parameters.h"
 #include "worker/training/dense_parameters.h"
-#include "worker/training/pipelined_parameters.h"
 #include "worker/training/mlp_task.h"
+#include "worker/training/pipelined_parameters.h"
 #include "worker/training/sparse_lr_task.h"
 #include "worker/training/training_loop.h"
 
@@ -60,10 +62,18 @@ absl::Status JoinClock(PsClient& client, const v1::TableInfo& table, const std::
 // reports its progress to the coordinator.
 absl::StatusOr<MetricsRecord> RunTask(const WorkerJobOptions& options, TrainingTask& task,
                                       int64_t steps_per_epoch, uint32_t rank,
-                                      const std::string& label, PsClient* client) {
+                                      const std::string& label, const std::string& device,
+                                      PsClient* client) {
   const bool resumed = client != nullptr && client->resume_steps() > 0;
   PS_ASSIGN_OR_RETURN(MetricsLog log,
                       MetricsLog::Open(ForRank(options.metrics_out, rank), /*append=*/resumed));
+  TrainingReportOptions report_options;
+  report_options.epochs = static_cast<uint32_t>(options.epochs);
+  report_options.steps = static_cast<uint64_t>(options.epochs) * steps_per_epoch;
+  report_options.device = device;
+  report_options.rank = rank;
+  TrainingReport report(report_options, client, GlobalMetrics());
+  log.set_observer([&report](const MetricsRecord& record) { report.Take(record); });
   TrainingLoopOptions loop;
   loop.epochs = options.epochs;
   loop.steps_per_epoch = steps_per_epoch;
@@ -95,9 +105,10 @@ Overlap ChooseOverlap(const WorkerJobOptions& options, const v1::TableSpec& spec
   const std::string& mode = options.overlap;
   if (mode == "none" || mode == "false") return Overlap::kNone;
   if (!compression.dense()) {
-    spdlog::info("{}--compression={}: exchanges do not overlap computation (overlapped "
-                 "pushes travel as float32: the encoder would read a gradient being overwritten)",
-                 label, options.compression);
+    spdlog::info(
+        "{}--compression={}: exchanges do not overlap computation (overlapped "
+        "pushes travel as float32: the encoder would read a gradient being overwritten)",
+        label, options.compression);
     return Overlap::kNone;
   }
   const v1::ConsistencySpec& consistency = spec.consistency();
@@ -106,21 +117,24 @@ Overlap ChooseOverlap(const WorkerJobOptions& options, const v1::TableSpec& spec
       (consistency.model() == v1::ConsistencySpec::MODEL_SSP && consistency.staleness() >= 1);
   if (mode == "buckets") {
     if (reads_ahead) {
-      spdlog::info("{}--overlap=buckets is for bsp; under {} the next step's exchange overlaps "
-                   "instead",
-                   label, v1::ConsistencySpec::Model_Name(consistency.model()));
+      spdlog::info(
+          "{}--overlap=buckets is for bsp; under {} the next step's exchange overlaps "
+          "instead",
+          label, v1::ConsistencySpec::Model_Name(consistency.model()));
     } else {
-      spdlog::info("{}exchanges overlap the backward pass: the shards of the last layers are "
-                   "pushed while the first layers' gradient is computed, the rest when it is "
-                   "done",
-                   label);
+      spdlog::info(
+          "{}exchanges overlap the backward pass: the shards of the last layers are "
+          "pushed while the first layers' gradient is computed, the rest when it is "
+          "done",
+          label);
       return Overlap::kBackwardPass;
     }
   }
   if (!reads_ahead) return Overlap::kNone;  // auto under BSP: buckets measured slower (README).
-  spdlog::info("{}exchanges overlap computation: each step computes with parameters fetched "
-               "during the previous one (--overlap=none to turn off)",
-               label);
+  spdlog::info(
+      "{}exchanges overlap computation: each step computes with parameters fetched "
+      "during the previous one (--overlap=none to turn off)",
+      label);
   return Overlap::kNextStep;
 }
 
@@ -160,13 +174,13 @@ absl::StatusOr<MetricsRecord> TrainMlp(const WorkerJobOptions& options, PsClient
     PS_RETURN_IF_ERROR(JoinClock(*client, table, label));
     switch (ChooseOverlap(options, spec, compression, label)) {
       case Overlap::kNextStep: {
-        PS_ASSIGN_OR_RETURN(parameters, PipelinedDenseParameters::Create(
-                                            client, std::move(table), backend.get()));
+        PS_ASSIGN_OR_RETURN(
+            parameters, PipelinedDenseParameters::Create(client, std::move(table), backend.get()));
         break;
       }
       case Overlap::kBackwardPass: {
-        PS_ASSIGN_OR_RETURN(parameters, BucketedDenseParameters::Create(
-                                            client, std::move(table), backend.get()));
+        PS_ASSIGN_OR_RETURN(
+            parameters, BucketedDenseParameters::Create(client, std::move(table), backend.get()));
         break;
       }
       case Overlap::kNone: {
@@ -183,13 +197,13 @@ absl::StatusOr<MetricsRecord> TrainMlp(const WorkerJobOptions& options, PsClient
       "examples, {} steps per epoch of batch {}",
       label, absl::StrJoin(layers, "-"), mlp->num_parameters(), DescribeTableSpec(options, spec),
       client == nullptr ? "local" : CompressionName(compression),
-      client == nullptr ? "local" : options.pull_compression, rank, workers,
-      partition.num_examples, plan.steps_per_epoch, batch_size);
+      client == nullptr ? "local" : options.pull_compression, rank, workers, partition.num_examples,
+      plan.steps_per_epoch, batch_size);
 
   MlpTask task(mlp.get(), parameters.get(), &partition, &data.test, batch_size,
                options.seed * 7919 + rank);
-  PS_ASSIGN_OR_RETURN(MetricsRecord final_record,
-                      RunTask(options, task, plan.steps_per_epoch, rank, label, client));
+  PS_ASSIGN_OR_RETURN(MetricsRecord final_record, RunTask(options, task, plan.steps_per_epoch, rank,
+                                                          label, backend->name(), client));
 
   const std::string& model_out = options.model_out;
   if (!model_out.empty() && (rank == 0 || absl::StrContains(model_out, "{rank}"))) {
@@ -214,13 +228,14 @@ absl::StatusOr<MetricsRecord> TrainSparseLr(const WorkerJobOptions& options, PsC
                       SparseLrTableSpec(options, plan.steps_per_epoch, workers));
   PS_ASSIGN_OR_RETURN(v1::TableInfo table, client.CreateTable(spec));
   PS_RETURN_IF_ERROR(JoinClock(client, table, label));
-  spdlog::info("{}sparse logistic regression over {} keys, {}, partition {}/{}, {} steps per "
-               "epoch of batch {}",
-               label, data.train.key_space, DescribeTableSpec(options, spec), rank, workers,
-               plan.steps_per_epoch, batch_size);
+  spdlog::info(
+      "{}sparse logistic regression over {} keys, {}, partition {}/{}, {} steps per "
+      "epoch of batch {}",
+      label, data.train.key_space, DescribeTableSpec(options, spec), rank, workers,
+      plan.steps_per_epoch, batch_size);
   SparseLrTask task(&client, std::move(table), &partition, &data.test, batch_size,
                     options.seed * 7919 + rank);
-  return RunTask(options, task, plan.steps_per_epoch, rank, label, &client);
+  return RunTask(options, task, plan.steps_per_epoch, rank, label, "cpu", &client);
 }
 
 // The dense table evaluate reads from --checkpoint_in, and the checkpoint it came from.
@@ -240,8 +255,8 @@ absl::StatusOr<CheckpointTable> ReadCheckpointTable(const WorkerJobOptions& opti
   const std::string table_name = options.table.empty() ? options.model : options.table;
   PS_ASSIGN_OR_RETURN(CheckpointedDenseTable table,
                       ReadDenseTableFromCheckpoint(*directory, table_name));
-  spdlog::info("read table '{}' ({} values) from checkpoint {}", table_name,
-               table.values.size(), *directory);
+  spdlog::info("read table '{}' ({} values) from checkpoint {}", table_name, table.values.size(),
+               *directory);
   return CheckpointTable{*std::move(directory), std::move(table)};
 }
 
@@ -254,8 +269,8 @@ absl::StatusOr<MlpModel> MlpFromCheckpoint(const WorkerJobOptions& options,
   const std::vector<float>& values = checkpoint.table.values;
   if (count != values.size()) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "table '", checkpoint.table.table.spec().name(), "' of ", checkpoint.directory,
-        " has ", values.size(), " values; an mlp ", absl::StrJoin(layers, "-"), " has ", count,
+        "table '", checkpoint.table.table.spec().name(), "' of ", checkpoint.directory, " has ",
+        values.size(), " values; an mlp ", absl::StrJoin(layers, "-"), " has ", count,
         ": pass the --hidden the job trained with (got --hidden=", options.hidden, ")"));
   }
   return MlpModel{std::move(layers), std::move(checkpoint.table.values)};
@@ -269,15 +284,13 @@ PsClientOptions PsClientOptionsFor(const WorkerJobOptions& options) {
   client.security = options.security;
   client.wait_for_workers = options.workers;
   client.connect_timeout = absl::Seconds(options.register_timeout_s);
-  client.pull_encoding =
-      ParsePullCompression(options.pull_compression).value_or(v1::ENCODING_F32);
+  client.pull_encoding = ParsePullCompression(options.pull_compression).value_or(v1::ENCODING_F32);
   return client;
 }
 
 absl::StatusOr<std::unique_ptr<PsClient>> JoinCluster(const WorkerJobOptions& options) {
   PS_RETURN_IF_ERROR(ValidateWorkerJobOptions(options));
-  absl::StatusOr<std::unique_ptr<PsClient>> client =
-      PsClient::Connect(PsClientOptionsFor(options));
+  absl::StatusOr<std::unique_ptr<PsClient>> client = PsClient::Connect(PsClientOptionsFor(options));
   if (!client.ok()) {
     return absl::Status(client.status().code(),
                         absl::StrCat("cannot join the cluster: ", client.status().message()));
@@ -289,9 +302,8 @@ absl::StatusOr<MetricsRecord> RunClusterJob(const WorkerJobOptions& options, PsC
   PS_RETURN_IF_ERROR(ValidateWorkerJobOptions(options));
   const uint32_t rank = client.rank();
   if (rank >= static_cast<uint32_t>(options.workers)) {
-    return absl::InvalidArgumentError(absl::StrCat("rank ", rank, " but --workers=",
-                                                   options.workers,
-                                                   ": start at most --workers workers"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "rank ", rank, " but --workers=", options.workers, ": start at most --workers workers"));
   }
   const std::string label = absl::StrCat("worker ", client.worker_id(), " rank ", rank, ": ");
   if (options.model == "sparse_lr") return TrainSparseLr(options, client, rank, label);

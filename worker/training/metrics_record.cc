@@ -78,6 +78,7 @@ absl::StatusOr<MetricsLog> MetricsLog::Open(const std::string& path, bool append
 }
 
 absl::Status MetricsLog::Write(const MetricsRecord& record) {
+  if (observer_) observer_(record);
   if (file_ == nullptr) return absl::OkStatus();
   const std::string line = record.ToJson() + "\n";
   if (std::fwrite(line.data(), 1, line.size(), file_.get()) != line.size() ||

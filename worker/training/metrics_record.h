@@ -4,6 +4,7 @@
 #define PS_WORKER_TRAINING_METRICS_RECORD_H_
 
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -40,12 +41,20 @@ class MetricsLog {
   // the records of the incarnation before it).
   static absl::StatusOr<MetricsLog> Open(const std::string& path, bool append = false);
 
+  // Writes `record` (nothing without a file) and hands it to the observer, if any.
   absl::Status Write(const MetricsRecord& record);
+
+  // Also hands every record written from now on to `observer` (e.g. to report progress to the
+  // coordinator and Prometheus), on the writing thread.
+  void set_observer(std::function<void(const MetricsRecord&)> observer) {
+    observer_ = std::move(observer);
+  }
 
  private:
   explicit MetricsLog(std::FILE* file) : file_(file, &std::fclose) {}
 
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> file_;
+  std::function<void(const MetricsRecord&)> observer_;
 };
 
 }  // namespace ps
