@@ -2,8 +2,10 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "spdlog/sinks/stdout_color_sinks.h"
 #include "spdlog/spdlog.h"
 
@@ -23,6 +25,18 @@ absl::Status InitLogging(absl::string_view process_name, absl::string_view level
   logger->flush_on(spdlog::level::info);
   spdlog::set_default_logger(std::move(logger));
   return absl::OkStatus();
+}
+
+void NameLoggedMember(absl::string_view name) {
+  // spdlog's free functions log through a raw pointer to the default logger: a thread may still
+  // be using the old one, so it is never destroyed.
+  static absl::Mutex mu(absl::kConstInit);
+  static auto* retired = new std::vector<std::shared_ptr<spdlog::logger>>();
+  absl::MutexLock lock(&mu);
+  std::shared_ptr<spdlog::logger> current = spdlog::default_logger();
+  if (current->name() == name) return;
+  retired->push_back(current);
+  spdlog::set_default_logger(current->clone(std::string(name)));
 }
 
 }  // namespace ps

@@ -14,6 +14,11 @@ namespace ps {
 // Returns InvalidArgument for an unknown level. Not thread-safe: call before starting threads.
 absl::Status InitLogging(absl::string_view process_name, absl::string_view level);
 
+// Renames the process in every later log line, e.g. "server" to "server-3" once the coordinator
+// gave the server its id, so that lines of several members' logs merged together say whose they
+// are. Safe while other threads log (the previous logger is kept alive).
+void NameLoggedMember(absl::string_view name);
+
 }  // namespace ps
 
 #endif  // PS_COMMON_LOGGING_H_

@@ -9,6 +9,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "common/coordinator_session.h"
 #include "common/denormals.h"
@@ -218,6 +219,7 @@ int main(int argc, char** argv) {
     if (!session.ok()) return session;
     absl::MutexLock lock(&membership.mu);
     membership.self_id = (*session)->member_id();
+    ps::NameLoggedMember(absl::StrCat("server-", membership.self_id));
     const int64_t coordinator_lease = absl::ToInt64Milliseconds((*session)->lease());
     if (lease_ms.load() == 0 || lease_ms.load() > coordinator_lease) {
       if (lease_ms.load() > coordinator_lease) {

@@ -19,6 +19,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "common/denormals.h"
 #include "common/logging.h"
@@ -163,6 +164,7 @@ int TrainOnCluster(const WorkerJobOptions& options, const std::function<void()>&
     absl::StatusOr<std::unique_ptr<PsClient>> connected = JoinCluster(options);
     PsClient* joined = nullptr;
     if (connected.ok()) {
+      NameLoggedMember(absl::StrCat("worker-", (*connected)->worker_id()));
       absl::MutexLock lock(&mu);
       client = *std::move(connected);
       joined = client.get();
