@@ -33,16 +33,17 @@ placeholder_bin="${work_dir}/bin"
 mkdir -p "${placeholder_bin}" "${work_dir}/units"
 
 # `verify` insists that every ExecStart= binary exists and is executable, and a test machine has no
-# /usr/local/bin/ps_*. So each unit is verified from a copy whose /usr/local/bin/ points at
-# placeholder executables; nothing else in the unit changes. The copy keeps the file name, since
-# systemd derives the unit's name and kind (e.g. the template ps-server@.service) from it.
+# /usr/bin/ps_* (the Debian package installs them; deb_package_test.sh verifies the units against
+# those). So each unit is verified from a copy whose /usr/bin/ points at placeholder executables;
+# nothing else in the unit changes. The copy keeps the file name, since systemd derives the unit's
+# name and kind (e.g. the template ps-server@.service) from it.
 stage_unit() {
   local unit="$1" staged="$2" binary
   while read -r binary; do
     printf '#!/bin/sh\nexit 0\n' >"${placeholder_bin}/${binary}"
     chmod +x "${placeholder_bin}/${binary}"
-  done < <(grep -o '/usr/local/bin/[A-Za-z0-9_.-]*' "${unit}" | sed 's#^/usr/local/bin/##' | sort -u)
-  sed "s#/usr/local/bin/#${placeholder_bin}/#g" "${unit}" >"${staged}"
+  done < <(grep -o '/usr/bin/[A-Za-z0-9_.-]*' "${unit}" | sed 's#^/usr/bin/##' | sort -u)
+  sed "s#/usr/bin/#${placeholder_bin}/#g" "${unit}" >"${staged}"
 }
 
 # The highest overall exposure `systemd-analyze security` may rate each unit (0.0 to 10.0, lower is
