@@ -6,9 +6,9 @@
 #
 # Usage: deploy/build_deb.sh [--output DIR] [--cpu-only | --binaries DIR] [--help]
 #   --output DIR    where the .deb goes (default: the current directory)
-#   --cpu-only      build with --config=cpu. Where the CUDA toolkit is installed, the default build's
-#                   ps_worker loads cudart and cuBLAS from it, and so runs only on hosts that have
-#                   the toolkit at the same path; this one runs anywhere, on the CPU.
+#   --cpu-only      build with --config=cpu. Where the CUDA toolkit is installed, the default
+#                   build's ps_worker loads cudart and cuBLAS from it, and so runs only on hosts
+#                   that have the toolkit at the same path; this one runs anywhere, on the CPU.
 #   --binaries DIR  package ps_coordinator, ps_server, ps_worker and psctl from DIR instead of
 #                   building them (the Bazel test uses this: Bazel cannot run inside a test)
 #
@@ -48,7 +48,8 @@ if [[ -n "${binaries_dir}" && "${cpu_only}" == true ]]; then
 fi
 for tool in dpkg-deb dpkg-shlibdeps strip ldd; do
   command -v "${tool}" >/dev/null ||
-    die "${tool} not found (dpkg-shlibdeps is in dpkg-dev, strip in binutils: deploy/install_deps.sh)"
+    die "${tool} not found (dpkg-shlibdeps is in dpkg-dev, strip in binutils;" \
+      "deploy/install_deps.sh installs them)"
 done
 
 # The package's version lives in one file, VERSION, rather than in `git describe`: the repository
@@ -109,23 +110,28 @@ stage_files() {
   local binary unit binaries=()
   install -d -m 0755 "${package_root}" "${package_root}/usr/bin" "${unit_dir}" \
     "${package_root}/etc/paramserver" "${doc_dir}/examples" "${package_root}/DEBIAN"
-  mapfile -t binaries < <(locate_binaries)
-  [[ ${#binaries[@]} -eq ${#targets[@]} ]] || die "could not locate every binary"
+  # Through a file rather than <(...), so that a failed build stops the script here.
+  locate_binaries >"${work_dir}/binaries" || exit 1
+  mapfile -t binaries <"${work_dir}/binaries"
   # Stripped, as Debian ships binaries (Policy 10.1): the daemons do not symbolize their own
   # stacks, and gdb wants a build with -g anyway.
   for binary in "${binaries[@]}"; do
     install -m 0755 -s "${binary}" "${package_root}/usr/bin/"
   done
-  install -m 0755 "${repo_root}/deploy/make_certs.sh" "${package_root}/usr/bin/paramserver-make-certs"
+  install -m 0755 "${repo_root}/deploy/make_certs.sh" \
+    "${package_root}/usr/bin/paramserver-make-certs"
 
   # /lib, not /usr/lib: where Debian 12's own packages put units (the same directory once /usr is
-  # merged). The units' ExecStart= name /usr/bin/.
+  # merged). The units' ExecStart= lines name /usr/bin/.
   install -m 0644 "${systemd_dir}"/*.service "${unit_dir}/"
   for unit in ps-coordinator.service ps-server@.service ps-worker@.service; do
-    install -D -m 0644 "${debian_dir}/paramserver-group.conf" "${unit_dir}/${unit}.d/paramserver-group.conf"
+    install -D -m 0644 "${debian_dir}/paramserver-group.conf" \
+      "${unit_dir}/${unit}.d/paramserver-group.conf"
   done
+  # Only the daemons that write checkpoints.
   for unit in ps-coordinator.service ps-server@.service; do
-    install -D -m 0644 "${debian_dir}/shared-checkpoints.conf" "${unit_dir}/${unit}.d/shared-checkpoints.conf"
+    install -D -m 0644 "${debian_dir}/shared-checkpoints.conf" \
+      "${unit_dir}/${unit}.d/shared-checkpoints.conf"
   done
 
   # Configuration every host may use goes to /etc/paramserver/ (conffiles: an upgrade keeps the
@@ -133,7 +139,8 @@ stage_files() {
   # examples go to the documentation, to be copied once per instance.
   install -m 0644 "${systemd_dir}/env/common.env" "${systemd_dir}/env/coordinator.env" \
     "${package_root}/etc/paramserver/"
-  install -m 0644 "${systemd_dir}/env/server.env" "${systemd_dir}/env/worker.env" "${doc_dir}/examples/"
+  install -m 0644 "${systemd_dir}/env/server.env" "${systemd_dir}/env/worker.env" \
+    "${doc_dir}/examples/"
   # Uncompressed, unlike most of /usr/share/doc: the units' Documentation= names systemd.md.
   install -m 0644 "${repo_root}/README.md" "${doc_dir}/README.md"
   install -m 0644 "${systemd_dir}/README.md" "${doc_dir}/systemd.md"
@@ -180,7 +187,8 @@ outside_debian_libraries() {
 # addgroup and procps for the units' ExecReload=/bin/kill.
 compute_depends() {
   local shlibs
-  printf 'Source: paramserver\n\nPackage: paramserver\nArchitecture: any\n' >"${work_dir}/debian/control"
+  printf 'Source: paramserver\n\nPackage: paramserver\nArchitecture: any\n' \
+    >"${work_dir}/debian/control"
   # --warnings=1 keeps the "symbol not found" warnings; it drops "could avoid a useless
   # dependency", which is about bazel/system linking every library pkg-config names.
   shlibs="$(cd "${work_dir}" && dpkg-shlibdeps -O --warnings=1 debian/paramserver/usr/bin/ps*)" ||
@@ -212,7 +220,8 @@ write_control() {
   if grep -q '@[A-Z_]*@' <<<"${control}"; then die "deploy/debian/control: unknown placeholder"; fi
   printf '%s\n' "${control}" >"${package_root}/DEBIAN/control"
   # Every file under /etc is a conffile, as debhelper makes them.
-  (cd "${package_root}" && find etc -type f | sort | sed 's#^#/#') >"${package_root}/DEBIAN/conffiles"
+  (cd "${package_root}" && find etc -type f | sort | sed 's#^#/#') \
+    >"${package_root}/DEBIAN/conffiles"
   install -m 0755 "${debian_dir}/postinst" "${debian_dir}/prerm" "${debian_dir}/postrm" \
     "${package_root}/DEBIAN/"
 }

@@ -74,9 +74,10 @@ check() {
 
 check_build() {
   # TMPDIR: its staging directory too stays in the scratch directory.
-  TMPDIR="${work_dir}" bash "${build_deb}" --binaries "${work_dir}/binaries" --output "${work_dir}/out" ||
-    { echo "build_deb.sh exited with status $?"; return 1; }
-  [[ -f "${deb}" ]] || { echo "no ${deb##*/} in the output directory:"; ls "${work_dir}/out"; return 1; }
+  TMPDIR="${work_dir}" bash "${build_deb}" --binaries "${work_dir}/binaries" \
+    --output "${work_dir}/out" || { echo "build_deb.sh exited with status $?"; return 1; }
+  [[ -f "${deb}" ]] ||
+    { echo "no ${deb##*/} in the output directory:"; ls "${work_dir}/out"; return 1; }
 }
 
 check_control() {
@@ -95,7 +96,8 @@ check_control() {
   depends="$(dpkg-deb --field "${deb}" Depends)"
   for field in 'libgrpc\+\+[0-9.]+ ' 'libprotobuf[0-9]+ ' 'libabsl[0-9]+ ' 'libc6 ' \
     'libtcmalloc-minimal4 ' 'libopenblas0' '(^|, )adduser(,|$)' '(^|, )procps(,|$)'; do
-    grep -qE "${field}" <<<"${depends}" || { echo "Depends lacks /${field}/: ${depends}"; failed=1; }
+    grep -qE "${field}" <<<"${depends}" ||
+      { echo "Depends lacks /${field}/: ${depends}"; failed=1; }
   done
   return "${failed}"
 }
@@ -144,7 +146,8 @@ check_unit() {
     echo "systemd-analyze verify exited with status ${status}: ${output}"
     return 1
   fi
-  documentation="$(sed -n 's#^Documentation=file:##p' "${work_dir}/root/lib/systemd/system/${unit}")"
+  documentation="$(sed -n 's#^Documentation=file:##p' \
+    "${work_dir}/root/lib/systemd/system/${unit}")"
   [[ -n "${documentation}" && -f "${work_dir}/root${documentation}" ]] ||
     { echo "Documentation=file:${documentation} is not in the package"; return 1; }
 }

@@ -10,7 +10,8 @@ junit_failures=0
 # junit_case SUITE NAME [FAILURE]: records a check; it failed when FAILURE is given.
 junit_case() {
   local suite="$1" name="$2" failure="${3:-}"
-  junit_cases+="  <testcase classname=\"$(junit_escape "${suite}")\" name=\"$(junit_escape "${name}")\">"
+  junit_cases+="  <testcase classname=\"$(junit_escape "${suite}")\""
+  junit_cases+=" name=\"$(junit_escape "${name}")\">"
   if [[ -n "${failure}" ]]; then
     junit_cases+="<failure message=\"$(junit_escape "${failure}")\"/>"
     junit_failures=$((junit_failures + 1))
@@ -26,7 +27,8 @@ junit_write() {
   [[ -n "${XML_OUTPUT_FILE:-}" ]] || return 0
   {
     echo '<?xml version="1.0" encoding="UTF-8"?>'
-    echo "<testsuites><testsuite name=\"$(junit_escape "${suite}")\" tests=\"${junit_count}\" failures=\"${junit_failures}\">"
+    echo "<testsuites><testsuite name=\"$(junit_escape "${suite}")\" tests=\"${junit_count}\"" \
+      "failures=\"${junit_failures}\">"
     printf '%s' "${junit_cases}"
     echo '</testsuite></testsuites>'
   } >"${XML_OUTPUT_FILE}"
