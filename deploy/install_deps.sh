@@ -18,6 +18,9 @@ required=(
   # training curves (psctl plot). Prometheus (promtool and a real server) and headless chromium
   # are what the tests check the metrics and the status page with.
   libcpp-httplib-dev gnuplot-nox prometheus chromium
+  # deploy/build_deb.sh and its test: dpkg-shlibdeps computes the package's Depends (dpkg-deb
+  # itself is in dpkg; strip in binutils, which dpkg-dev depends on).
+  dpkg-dev
 )
 # Real training data; the demo falls back to a labelled synthetic set without it.
 optional=(dataset-fashion-mnist)

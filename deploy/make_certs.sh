@@ -18,7 +18,13 @@
 #   --expired  certificates that expired yesterday (for tests of refusal).
 set -euo pipefail
 
-usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+# The comment above, without its "# ", under the name this script was run as (the Debian package
+# installs it as paramserver-make-certs). --help: on stdout, status 0; a usage error: stderr, 2.
+usage() {
+  awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0" |
+    sed "s#deploy/make_certs.sh#${0##*/}#"
+  exit "${1:-2}"
+}
 
 dir=""
 hosts="localhost,127.0.0.1,$(hostname)"
@@ -30,13 +36,13 @@ for arg in "$@"; do
     --hosts=*) hosts="${arg#--hosts=}" ;;
     --days=*) days="${arg#--days=}" ;;
     --expired) expired=true ;;
-    -h|--help) usage ;;
-    -*) echo "make_certs.sh: unknown option ${arg}" >&2; usage ;;
+    -h|--help) usage 0 ;;
+    -*) echo "make_certs.sh: unknown option ${arg}" >&2; usage >&2 ;;
     *=*) specs+=("${arg}") ;;
-    *) [[ -z "${dir}" ]] || { echo "make_certs.sh: one DIR only" >&2; usage; }; dir="${arg}" ;;
+    *) [[ -z "${dir}" ]] || { echo "make_certs.sh: one DIR only" >&2; usage >&2; }; dir="${arg}" ;;
   esac
 done
-[[ -n "${dir}" ]] || usage
+[[ -n "${dir}" ]] || usage >&2
 [[ "${days}" =~ ^[1-9][0-9]*$ ]] || { echo "make_certs.sh: --days must be a positive number" >&2; exit 2; }
 command -v openssl >/dev/null || { echo "make_certs.sh: openssl is not installed (apt-get install openssl)" >&2; exit 1; }
 if [[ ${#specs[@]} -eq 0 ]]; then

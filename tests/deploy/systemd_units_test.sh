@@ -33,16 +33,17 @@ placeholder_bin="${work_dir}/bin"
 mkdir -p "${placeholder_bin}" "${work_dir}/units"
 
 # `verify` insists that every ExecStart= binary exists and is executable, and a test machine has no
-# /usr/local/bin/ps_*. So each unit is verified from a copy whose /usr/local/bin/ points at
-# placeholder executables; nothing else in the unit changes. The copy keeps the file name, since
-# systemd derives the unit's name and kind (e.g. the template ps-server@.service) from it.
+# /usr/bin/ps_* (the Debian package installs them; deb_package_test.sh verifies the units against
+# those). So each unit is verified from a copy whose /usr/bin/ points at placeholder executables;
+# nothing else in the unit changes. The copy keeps the file name, since systemd derives the unit's
+# name and kind (e.g. the template ps-server@.service) from it.
 stage_unit() {
   local unit="$1" staged="$2" binary
   while read -r binary; do
     printf '#!/bin/sh\nexit 0\n' >"${placeholder_bin}/${binary}"
     chmod +x "${placeholder_bin}/${binary}"
-  done < <(grep -o '/usr/local/bin/[A-Za-z0-9_.-]*' "${unit}" | sed 's#^/usr/local/bin/##' | sort -u)
-  sed "s#/usr/local/bin/#${placeholder_bin}/#g" "${unit}" >"${staged}"
+  done < <(grep -o '/usr/bin/[A-Za-z0-9_.-]*' "${unit}" | sed 's#^/usr/bin/##' | sort -u)
+  sed "s#/usr/bin/#${placeholder_bin}/#g" "${unit}" >"${staged}"
 }
 
 # The highest overall exposure `systemd-analyze security` may rate each unit (0.0 to 10.0, lower is
@@ -116,56 +117,33 @@ check_exposure() {
   echo "PASS: ${name}: exposure ${level} (ceiling ${max})"
 }
 
-# Two JUnit test cases per unit (verify, exposure), so that test counts are per check rather than
-# per script.
-junit_cases=""
-junit_count=0
-add_junit_case() {
-  local name="$1" failure="$2"
-  junit_cases+="  <testcase classname=\"systemd_units_test\" name=\"${name}\">"
-  if [[ -n "${failure}" ]]; then
-    junit_cases+="<failure message=\"${failure}\"/>"
-  fi
-  junit_cases+="</testcase>"$'\n'
-  junit_count=$((junit_count + 1))
-}
-
-failed=0
+# Two JUnit test cases per unit (verify, exposure).
+# shellcheck source=tests/deploy/junit.sh
+source "$(dirname "$0")/junit.sh"
 for unit in "$@"; do
   name="$(basename "${unit}")"
   if [[ ! -f "${unit}" ]]; then
     echo "FAIL: ${unit}: no such file"
-    failed=$((failed + 2))
-    add_junit_case "${name} verify" "no such file"
-    add_junit_case "${name} exposure" "no such file"
+    junit_case systemd_units_test "${name} verify" "no such file"
+    junit_case systemd_units_test "${name} exposure" "no such file"
     continue
   fi
   stage_unit "${unit}" "${work_dir}/units/${name}"
   if verify_unit "${work_dir}/units/${name}"; then
-    add_junit_case "${name} verify" ""
+    junit_case systemd_units_test "${name} verify"
   else
-    failed=$((failed + 1))
-    add_junit_case "${name} verify" "systemd-analyze verify failed"
+    junit_case systemd_units_test "${name} verify" "systemd-analyze verify failed"
   fi
   if check_exposure "${work_dir}/units/${name}"; then
-    add_junit_case "${name} exposure" ""
+    junit_case systemd_units_test "${name} exposure"
   else
-    failed=$((failed + 1))
-    add_junit_case "${name} exposure" "exposure above its ceiling, or not rated"
+    junit_case systemd_units_test "${name} exposure" "exposure above its ceiling, or not rated"
   fi
 done
+junit_write systemd_units_test
 
-if [[ -n "${XML_OUTPUT_FILE:-}" ]]; then
-  {
-    echo '<?xml version="1.0" encoding="UTF-8"?>'
-    echo "<testsuites><testsuite name=\"systemd_units_test\" tests=\"${junit_count}\" failures=\"${failed}\">"
-    printf '%s' "${junit_cases}"
-    echo '</testsuite></testsuites>'
-  } >"${XML_OUTPUT_FILE}"
-fi
-
-if [[ ${failed} -ne 0 ]]; then
-  echo "${failed} of ${junit_count} check(s) of $# unit(s) failed"
+if [[ ${junit_failures} -ne 0 ]]; then
+  echo "${junit_failures} of ${junit_count} check(s) of $# unit(s) failed"
   exit 1
 fi
 echo "all $# unit(s) verified and within their exposure ceilings"
