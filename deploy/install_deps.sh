@@ -14,7 +14,7 @@ required=(
   # with systemd, Debian starts a system etcd on localhost:2379/2380; the tests never use those
   # ports (each starts its own etcd on free ports).
   etcd-server etcd-client
-  # The daemons' /metrics and status page (cpp-httplib, header-only); gnuplot draws the demo's
+  # The daemons' /metrics and status page (cpp-httplib); gnuplot draws the demo's
   # training curves (psctl plot). Prometheus (promtool and a real server) and headless chromium
   # are what the tests check the metrics and the status page with.
   libcpp-httplib-dev gnuplot-nox prometheus chromium
