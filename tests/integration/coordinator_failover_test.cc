@@ -127,7 +127,7 @@ class QueuedCalls {
     heartbeat_ = std::thread([this, member] {
       grpc::ClientContext context;
       context.set_wait_for_ready(true);
-      context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(3)));
+      context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(3 * TestTimeScale())));
       v1::HeartbeatRequest request;
       *request.mutable_member() = member;
       v1::HeartbeatResponse response;
@@ -136,7 +136,7 @@ class QueuedCalls {
     watch_ = std::thread([this] {
       grpc::ClientContext context;
       context.set_wait_for_ready(true);
-      context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(3)));
+      context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(3 * TestTimeScale())));
       auto reader = stub_->WatchClusterMap(&context, v1::WatchClusterMapRequest());
       v1::ClusterMap map;
       while (reader->Read(&map)) ++maps_;
