@@ -80,8 +80,11 @@ int RunWatch(const PsctlOptions& options) {
     absl::StatusOr<v1::ClusterStatus> status = absl::UnavailableError("not connected");
     if (!coordinator.has_value()) {
       absl::StatusOr<CoordinatorClient> connected = Connect(options);
-      if (connected.ok()) coordinator.emplace(*std::move(connected));
-      status = connected.status();
+      if (connected.ok()) {
+        coordinator.emplace(*std::move(connected));
+      } else {
+        status = connected.status();
+      }
     }
     if (coordinator.has_value()) status = coordinator->GetStatus();
     // A wrong address shows at once; later the coordinator may be failing over: show, retry.
