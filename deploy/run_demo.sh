@@ -5,7 +5,8 @@
 # prints the failover timeline: the kill, its detection, the promotions, the first push
 # acknowledged by a promoted primary, and the re-replication that restores 2 replicas per shard;
 # training goes on with nothing lost. Then it shows the final test accuracy of each worker and of
-# the exported model, scored again by `ps_worker --mode=evaluate`.
+# the exported model, scored again by `ps_worker --mode=evaluate`, and draws the run's training
+# curves (psctl plot) into RUN_DIR/training_curves.png.
 # Without the dataset package it says so and trains on a clearly labelled synthetic stand-in.
 # Options: --consistency=bsp|ssp|asp (default bsp), --epochs=N, --device=auto|cuda|cpu,
 # --compression=none|fp16|int8|topk:RATIO|onebit (pushed gradients, default none),
@@ -132,4 +133,17 @@ done
 printf 'exported model %s: ' "${run_dir}/model.psmlp"
 "${bin_dir}/worker/ps_worker" --mode=evaluate --dataset="${dataset}" --device="${device}" \
   --model_in="${run_dir}/model.psmlp" --log_level=warn
+# The run's training curves, drawn by gnuplot through psctl plot; a demo that trained well is not
+# failed by a missing plotter.
+curves="${run_dir}/training_curves.png"
+title="MLP 784-256-128-10, ${dataset}: ${consistency}, ${servers} servers, 2 workers, seed ${seed}"
+if [[ -f "${run_dir}/kill.time" ]]; then
+  title+=", server-1 SIGKILLed after epoch ${kill_after_epoch}"
+fi
+if "${bin_dir}/tools/psctl/psctl" plot "${run_dir}/metrics-0.jsonl" "${run_dir}/metrics-1.jsonl" \
+    -o "${curves}" --title="${title}" >/dev/null; then
+  echo "training curves (loss, train and test accuracy per worker per epoch): ${curves}"
+else
+  echo "demo: could not draw the training curves (psctl plot said why above)"
+fi
 echo "demo wall time: $((SECONDS - started)) s; logs and metrics in ${run_dir}"

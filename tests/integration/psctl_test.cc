@@ -317,16 +317,27 @@ TEST(PsctlUnreachableTest, OneLineAndExitTwoWithinSeconds) {
 
 // Two epochs of a two-rank job, with progress reports between them.
 constexpr char kRank0[] =
-    R"({"event": "progress", "epoch": 1, "step": 50, "loss": 2.1, "train_accuracy": 0.3, "elapsed_seconds": 1}
-{"event": "epoch", "epoch": 1, "step": 100, "loss": 1.6, "train_accuracy": 0.5, "test_accuracy": 0.6, "elapsed_seconds": 2}
-{"event": "progress", "epoch": 2, "step": 150, "loss": 1.2, "train_accuracy": 0.6, "elapsed_seconds": 3}
-{"event": "epoch", "epoch": 2, "step": 200, "loss": 1.0, "train_accuracy": 0.7, "test_accuracy": 0.72, "elapsed_seconds": 4}
-{"event": "final", "test_accuracy": 0.72, "elapsed_seconds": 4.1}
-)";
+    R"({"event": "progress", "epoch": 1, "step": 50, "loss": 2.1, "train_accuracy": 0.3, )"
+    R"("elapsed_seconds": 1})"
+    "\n"
+    R"({"event": "epoch", "epoch": 1, "step": 100, "loss": 1.6, "train_accuracy": 0.5, )"
+    R"("test_accuracy": 0.6, "elapsed_seconds": 2})"
+    "\n"
+    R"({"event": "progress", "epoch": 2, "step": 150, "loss": 1.2, "train_accuracy": 0.6, )"
+    R"("elapsed_seconds": 3})"
+    "\n"
+    R"({"event": "epoch", "epoch": 2, "step": 200, "loss": 1.0, "train_accuracy": 0.7, )"
+    R"("test_accuracy": 0.72, "elapsed_seconds": 4})"
+    "\n"
+    R"({"event": "final", "test_accuracy": 0.72, "elapsed_seconds": 4.1})"
+    "\n";
 constexpr char kRank1[] =
-    R"({"event": "epoch", "epoch": 1, "step": 100, "loss": 1.7, "train_accuracy": 0.45, "test_accuracy": 0.58, "elapsed_seconds": 2.2}
-{"event": "epoch", "epoch": 2, "step": 200, "loss": 1.1, "train_accuracy": 0.68, "test_accuracy": 0.7, "elapsed_seconds": 4.3}
-)";
+    R"({"event": "epoch", "epoch": 1, "step": 100, "loss": 1.7, "train_accuracy": 0.45, )"
+    R"("test_accuracy": 0.58, "elapsed_seconds": 2.2})"
+    "\n"
+    R"({"event": "epoch", "epoch": 2, "step": 200, "loss": 1.1, "train_accuracy": 0.68, )"
+    R"("test_accuracy": 0.7, "elapsed_seconds": 4.3})"
+    "\n";
 
 TEST(PsctlPlotTest, DrawsAPngWithGnuplot) {
   const std::string directory = MakeTempDir("psctl-plot");

@@ -10,15 +10,25 @@ namespace {
 // Two epochs of 100 steps with progress every 50, then a restart of the worker (its clock
 // starts again) that finishes epoch 3; "final" and "evaluate" records are not plotted.
 constexpr char kMetrics[] =
-    R"({"event": "progress", "epoch": 1, "step": 50, "loss": 2.0, "train_accuracy": 0.3, "elapsed_seconds": 1.5}
-{"event": "epoch", "epoch": 1, "step": 100, "loss": 1.5, "train_accuracy": 0.5, "test_accuracy": 0.55, "elapsed_seconds": 3}
-
-{"event": "progress", "epoch": 2, "step": 150, "loss": null, "elapsed_seconds": 4.5}
-{"event": "epoch", "epoch": 2, "step": 200, "loss": 1.0, "train_accuracy": 0.7, "test_accuracy": 0.72, "elapsed_seconds": 6}
-{"event": "epoch", "epoch": 3, "step": 300, "loss": 0.8, "train_accuracy": 0.75, "test_accuracy": 0.76, "elapsed_seconds": 2}
-{"event": "final", "test_accuracy": 0.76, "elapsed_seconds": 2.5}
-{"event": "evaluate", "model": "m"}
-)";
+    R"({"event": "progress", "epoch": 1, "step": 50, "loss": 2.0, "train_accuracy": 0.3, )"
+    R"("elapsed_seconds": 1.5})"
+    "\n"
+    R"({"event": "epoch", "epoch": 1, "step": 100, "loss": 1.5, "train_accuracy": 0.5, )"
+    R"("test_accuracy": 0.55, "elapsed_seconds": 3})"
+    "\n"
+    "\n"
+    R"({"event": "progress", "epoch": 2, "step": 150, "loss": null, "elapsed_seconds": 4.5})"
+    "\n"
+    R"({"event": "epoch", "epoch": 2, "step": 200, "loss": 1.0, "train_accuracy": 0.7, )"
+    R"("test_accuracy": 0.72, "elapsed_seconds": 6})"
+    "\n"
+    R"({"event": "epoch", "epoch": 3, "step": 300, "loss": 0.8, "train_accuracy": 0.75, )"
+    R"("test_accuracy": 0.76, "elapsed_seconds": 2})"
+    "\n"
+    R"({"event": "final", "test_accuracy": 0.76, "elapsed_seconds": 2.5})"
+    "\n"
+    R"({"event": "evaluate", "model": "m"})"
+    "\n";
 
 TEST(TrainingCurvesTest, ReadsEpochAndProgressRecords) {
   const absl::StatusOr<TrainingCurve> curve = ParseTrainingCurve(kMetrics, "/runs/metrics-0.jsonl");
