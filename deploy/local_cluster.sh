@@ -15,6 +15,8 @@ Usage: deploy/local_cluster.sh [options] [-- worker args...]
   --bin_dir=DIR           where the binaries are (default: <repo>/bazel-bin)
   --duration=SECONDS      stop after this long; 0 runs until Ctrl-C or until every worker is done
   --keep_going            a daemon that dies is reported, not fatal (for failure drills)
+  --http_port=PORT        the coordinator's live status page on http://127.0.0.1:PORT/ (with
+                          /api/status and /metrics)
   --tls_dir=DIR           mutual TLS with the certificates deploy/make_certs.sh made in DIR
                           (made there first if DIR has no ca.pem): coordinator.pem for the
                           coordinator, server.pem for servers, chief.pem for the first worker
@@ -35,6 +37,7 @@ bin_dir="${repo_root}/bazel-bin"
 duration=0
 keep_going=0
 tls_dir=""
+http_port=0
 worker_args=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -47,6 +50,7 @@ while [[ $# -gt 0 ]]; do
     --duration=*) duration="${1#*=}" ;;
     --keep_going) keep_going=1 ;;
     --tls_dir=*) tls_dir="${1#*=}" ;;
+    --http_port=*) http_port="${1#*=}" ;;
     --help|-h) usage; exit 0 ;;
     --) shift; worker_args=("$@"); break ;;
     *) echo "local_cluster: unknown option $1" >&2; usage >&2; exit 2 ;;
@@ -112,7 +116,8 @@ start() {  # start NAME BINARY ARGS...
 
 start coordinator server/coordinator/ps_coordinator --port=0 \
   --address_file="${run_dir}/coordinator.addr" --num_shards="${num_shards}" \
-  --replication_factor="${replication_factor}" --min_servers="${servers}" $(tls coordinator)
+  --replication_factor="${replication_factor}" --min_servers="${servers}" \
+  --http_port="${http_port}" $(tls coordinator)
 for _ in $(seq 300); do [[ -s "${run_dir}/coordinator.addr" ]] && break; sleep 0.1; done
 [[ -s "${run_dir}/coordinator.addr" ]] || { echo "local_cluster: the coordinator did not start; see ${run_dir}/logs/coordinator.log" >&2; exit 1; }
 coordinator=$(cat "${run_dir}/coordinator.addr")
@@ -128,6 +133,7 @@ for i in $(seq "${workers}"); do
 done
 echo "local cluster: coordinator ${coordinator}, ${servers} servers, ${workers} workers"
 echo "run directory: ${run_dir} (logs in ${run_dir}/logs)"
+[[ ${http_port} -eq 0 ]] || echo "status page: http://127.0.0.1:${http_port}/"
 
 # Watch the processes: a daemon that exits on its own is a failure, except workers that finish
 # their job with status 0; once every worker has done so the cluster's work is over.
