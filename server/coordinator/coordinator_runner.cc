@@ -127,6 +127,7 @@ int CoordinatorRunner::Serve(ClusterState& state, const std::function<bool()>& m
       return 1;
     }
     http = *std::move(started);
+    service.SetHttpPort(http->port());
     spdlog::info("status page on http://{}:{}/ (JSON on /api/status, metrics on /metrics)",
                  options_.http_host, http->port());
   }

@@ -259,6 +259,7 @@ v1::ClusterStatus CoordinatorService::FullStatus(bool with_curves) const {
   v1::ClusterStatus status = state_.Status(absl::Now());
   if (checkpoints_ != nullptr) *status.mutable_checkpoints() = checkpoints_->Status();
   if (progress_ != nullptr) progress_->Annotate(status, with_curves);
+  status.set_http_port(static_cast<uint32_t>(http_port_.load()));
   return status;
 }
 

@@ -3,6 +3,7 @@
 #ifndef PS_SERVER_COORDINATOR_COORDINATOR_SERVICE_H_
 #define PS_SERVER_COORDINATOR_COORDINATOR_SERVICE_H_
 
+#include <atomic>
 #include <functional>
 
 #include "absl/base/thread_annotations.h"
@@ -33,6 +34,8 @@ class CoordinatorService final : public v1::Coordinator::Service {
 
   // What GetClusterStatus answers (also the status page's /api/status).
   v1::ClusterStatus FullStatus(bool with_curves) const;
+  // The port of this coordinator's HTTP endpoint, for ClusterStatus.http_port.
+  void SetHttpPort(int port) { http_port_.store(port); }
 
   grpc::Status RegisterServer(grpc::ServerContext* context,
                               const v1::RegisterServerRequest* request,
@@ -102,6 +105,7 @@ class CoordinatorService final : public v1::Coordinator::Service {
   ClusterState& state_;
   CheckpointManager* const checkpoints_;
   WorkerProgressBook* const progress_;
+  std::atomic<int> http_port_{0};
   const ConnectionProber prober_;
   std::function<bool()> may_serve_;  // Set before serving, then constant.
   const Authorizer authorizer_;

@@ -223,6 +223,11 @@ TEST_F(PsctlTest, MetricsComeFromTheCoordinatorsHttpPort) {
   ASSERT_EQ(all.exit_code, 0) << all.output;
   EXPECT_GT(all.output.size(), run.output.size());
   EXPECT_NE(all.output.find("ps_coordinator_map_epoch"), std::string::npos) << all.output;
+  // Without --http: the port the coordinator announces (ClusterStatus.http_port).
+  const PsctlRun announced = Run({"metrics", "ps_coordinator_shards"});
+  ASSERT_EQ(announced.exit_code, 0) << announced.output;
+  EXPECT_NE(announced.output.find("ps_coordinator_shards 6\n"), std::string::npos)
+      << announced.output;
 }
 
 TEST_F(PsctlTest, WatchRefreshesCountTimes) {
@@ -252,7 +257,6 @@ TEST_F(PsctlTest, UsageErrorsExitTwo) {
                                              {"members", "extra"},
                                              {"drain"},
                                              {"metrics", "--json"},
-                                             {"metrics"},
                                              {"plot", "a.jsonl"}}) {
     const PsctlRun run = Run(args);
     EXPECT_EQ(run.exit_code, 2) << absl::StrJoin(args, " ") << ": " << run.output;

@@ -14,8 +14,8 @@ namespace ps::psctl {
 
 // host:port of the endpoint, from --http=[HOST:]PORT. A bare PORT takes the host of
 // `coordinator_address` (host:port), the coordinator psctl talks to: it serves /metrics itself,
-// and with several coordinators only the one that leads does. The port has no default: the
-// coordinator serves none unless given --http_port, and does not say which.
+// and with several coordinators only the one that leads does. (Without --http, psctl passes the
+// port the coordinator announces in ClusterStatus.http_port.)
 // Errors: InvalidArgument for an empty flag or a port outside 1..65535.
 absl::StatusOr<std::string> MetricsAddress(const std::string& http_flag,
                                            const std::string& coordinator_address);

@@ -135,12 +135,25 @@ int RunDrainOrUndrain(const PsctlOptions& options) {
 
 int RunMetrics(const PsctlOptions& options) {
   std::string coordinator_address;
-  if (!NamesHost(options.http) && !options.http.empty()) {
+  std::string http = options.http;
+  if (!NamesHost(http)) {
     absl::StatusOr<CoordinatorClient> coordinator = Connect(options);
     if (!coordinator.ok()) return StatusError(options, coordinator.status());
     coordinator_address = coordinator->address();
+    if (http.empty()) {
+      // The port the leading coordinator says it serves HTTP on.
+      absl::StatusOr<v1::ClusterStatus> status = coordinator->GetStatus();
+      if (!status.ok()) return StatusError(options, status.status());
+      if (status->http_port() == 0) {
+        return Fail(kExitUsage,
+                    absl::StrCat("the coordinator at ", coordinator_address,
+                                 " serves no metrics: start it with --http_port, or give "
+                                 "--http=[HOST:]PORT"));
+      }
+      http = absl::StrCat(status->http_port());
+    }
   }
-  const absl::StatusOr<std::string> address = MetricsAddress(options.http, coordinator_address);
+  const absl::StatusOr<std::string> address = MetricsAddress(http, coordinator_address);
   if (!address.ok()) return Fail(kExitUsage, address.status().message());
   const absl::StatusOr<std::string> exposition = FetchMetrics(*address, options.timeout);
   if (!exposition.ok()) {
@@ -207,8 +220,8 @@ const Command kCommands[] = {
      true, ShowTable<WorkersTable>},
     {"watch", "", "status and workers every --interval_s until Ctrl-C or --count", 0, 0, false,
      RunWatch},
-    {"metrics", "[PREFIX]", "the coordinator's Prometheus metrics from --http=[HOST:]PORT", 0, 1,
-     false, RunMetrics},
+    {"metrics", "[PREFIX]", "the coordinator's Prometheus metrics (its --http_port, or --http)", 0,
+     1, false, RunMetrics},
     {"checkpoint", "", "take a checkpoint now (ps_coordinator --checkpoint_dir)", 0, 0, true,
      RunCheckpoint},
     {"drain", "SERVER", "move every replica off a server (id or host:port); wait till empty", 1, 1,
