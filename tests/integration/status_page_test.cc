@@ -22,8 +22,9 @@
 namespace ps::testing {
 namespace {
 
-// Longer than the test lasts: the workers are still training when the browser looks, and the
-// cluster's teardown ends the job.
+// Far longer than the test lasts (about 15 s per 100 epochs on 2 cores): the workers are still
+// training when the browser looks, even on a slow machine, and the cluster's teardown ends the
+// job.
 const std::vector<std::string> kTraining = {"--workers=2",
                                             "--device=cpu",
                                             "--cpu_threads=1",
@@ -31,7 +32,7 @@ const std::vector<std::string> kTraining = {"--workers=2",
                                             "--dataset=synthetic-images",
                                             "--train_limit=2000",
                                             "--hidden=32",
-                                            "--epochs=100",
+                                            "--epochs=1000",
                                             "--batch_size=32",
                                             "--log_every_steps=5"};
 
