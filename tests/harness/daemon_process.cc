@@ -27,7 +27,8 @@ int ExitCodeOf(int wait_status) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<DaemonProcess>> DaemonProcess::Start(
-    const std::string& binary, const std::vector<std::string>& args, const std::string& log_path) {
+    const std::string& binary, const std::vector<std::string>& args, const std::string& log_path,
+    const std::vector<std::pair<int, int>>& inherited) {
   const int log_fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (log_fd < 0) {
     return absl::InternalError(absl::StrCat("cannot open ", log_path, ": ", std::strerror(errno)));
@@ -57,6 +58,7 @@ absl::StatusOr<std::unique_ptr<DaemonProcess>> DaemonProcess::Start(
     sigprocmask(SIG_SETMASK, &none, nullptr);
     dup2(log_fd, STDOUT_FILENO);
     dup2(log_fd, STDERR_FILENO);
+    for (const auto& [from, to] : inherited) dup2(from, to);  // dup2 clears O_CLOEXEC on `to`.
     execv(binary.c_str(), argv.data());
     _exit(127);
   }

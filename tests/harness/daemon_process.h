@@ -13,6 +13,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -22,12 +23,15 @@ namespace ps::testing {
 
 class DaemonProcess {
  public:
-  // Starts `binary` with `args`, stdout and stderr appended to `log_path`.
+  // Starts `binary` with `args`, stdout and stderr appended to `log_path`. The child also gets
+  // each `inherited` pair's first descriptor as its second (dup2, in order), e.g. the pipes of
+  // Chromium's --remote-debugging-pipe as 3 and 4.
+  // REQUIRES: no first descriptor of `inherited` is also a second one, or below 3.
   // Errors: Internal when fork or the log file fails; the child reports exec failure by exiting
   // with status 127 (see Wait()).
-  static absl::StatusOr<std::unique_ptr<DaemonProcess>> Start(const std::string& binary,
-                                                              const std::vector<std::string>& args,
-                                                              const std::string& log_path);
+  static absl::StatusOr<std::unique_ptr<DaemonProcess>> Start(
+      const std::string& binary, const std::vector<std::string>& args, const std::string& log_path,
+      const std::vector<std::pair<int, int>>& inherited = {});
 
   DaemonProcess(const DaemonProcess&) = delete;
   DaemonProcess& operator=(const DaemonProcess&) = delete;
