@@ -19,8 +19,10 @@ std::vector<std::string> FindStragglers(const std::vector<v1::WorkerProgress>& w
   if (workers.size() < 2) return reasons;
   double fastest = 0;
   double quickest = 0;  // Least compute per step.
+  uint64_t furthest = 0;
   for (const v1::WorkerProgress& worker : workers) {
     fastest = std::max(fastest, worker.examples_per_second());
+    furthest = std::max(furthest, worker.step());
     const double per_step = ComputePerStep(worker);
     if (per_step > 0 && (quickest == 0 || per_step < quickest)) quickest = per_step;
   }
@@ -30,7 +32,9 @@ std::vector<std::string> FindStragglers(const std::vector<v1::WorkerProgress>& w
     if (quickest > 0 && per_step * kStragglerShare >= quickest && per_step > quickest) {
       reasons[i] = absl::StrFormat("computes %.1fx longer per step than the quickest worker",
                                    per_step / quickest);
-    } else if (fastest > 0 && worker.examples_per_second() <= kStragglerShare * fastest) {
+    } else if (fastest > 0 && worker.examples_per_second() <= kStragglerShare * fastest &&
+               furthest >= kMinStepsToJudge &&
+               static_cast<double>(worker.step()) < kBehindShare * static_cast<double>(furthest)) {
       reasons[i] = absl::StrFormat("%.0f examples/s, %.0f%% of the fastest worker's",
                                    worker.examples_per_second(),
                                    100 * worker.examples_per_second() / fastest);

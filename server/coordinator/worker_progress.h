@@ -18,10 +18,16 @@
 
 namespace ps {
 
-// A worker is a straggler when its examples/s are at most this share of the fastest worker's,
-// or its compute time per step at least 1 / this of the quickest: under BSP every worker runs at
-// the pace of the slowest, so speed alone cannot tell which one it is, while compute per step can.
+// A worker is a straggler when its compute time per step is at least 1 / this of the quickest
+// worker's (under BSP and SSP every worker runs at the pace of the slowest, so speed cannot tell
+// which one it is, while compute per step, summed over the run, can), or when its examples/s are
+// at most this share of the fastest worker's while it is also behind (ASP: a slow worker falls
+// back). Speed alone is measured over one report interval and jitters on a busy machine.
 inline constexpr double kStragglerShare = 2.0 / 3.0;
+// "Behind": fewer steps than this share of the furthest worker's, once that one did
+// kMinStepsToJudge steps.
+inline constexpr double kBehindShare = 0.95;
+inline constexpr uint64_t kMinStepsToJudge = 20;
 
 // For each of `workers` (the last reports of the live workers), why it is a straggler, or "".
 std::vector<std::string> FindStragglers(const std::vector<v1::WorkerProgress>& workers);
