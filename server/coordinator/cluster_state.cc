@@ -17,6 +17,12 @@ namespace {
 // Events counted for Prometheus (status_http.h has the gauges). Counted when decided: a change
 // the state store then refuses is undone but stays counted, as an attempt.
 struct Events {
+  // Every series is exposed from the start, at 0: Prometheus' increase() and rate() count from a
+  // series' first sample, so a series born at 1 would hide the first death from an alert.
+  Events() {
+    for (const char* role : {"server", "worker"}) deaths.With({role});
+  }
+
   Family<Counter>& deaths = GlobalMetrics().AddCounter(
       "ps_coordinator_members_declared_dead_total",
       "Members declared dead (silent past the failure timeout, unreachable, or left).", {"role"});
@@ -99,6 +105,7 @@ absl::Duration ServerLease(const ClusterOptions& options) {
 }
 
 ClusterState::ClusterState(const ClusterOptions& options, absl::Time start) : options_(options) {
+  CoordinatorEvents();  // On /metrics (at 0) before the first event, not from it.
   absl::MutexLock lock(&mu_);
   s_.next_incarnation = static_cast<uint64_t>(absl::ToUnixMicros(start));
   s_.map.set_num_shards(options.num_shards);

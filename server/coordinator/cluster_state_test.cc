@@ -8,6 +8,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/metrics/metric_registry.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 
@@ -1148,6 +1149,20 @@ TEST(ClusterStatePersistenceTest, ResumeRefusesAnotherShapeOrAStartedState) {
   torn.mutable_map()->mutable_shards()->RemoveLast();
   ClusterState short_map(PersistenceOptions(), kStart);
   EXPECT_EQ(short_map.Resume(torn, kStart).code(), absl::StatusCode::kInvalidArgument);
+}
+
+// Prometheus' increase() counts from a series' first sample: the event counters must be exposed,
+// at 0, by a coordinator that has seen no event yet (values are not checked: other tests of this
+// process may have counted events in the same global registry).
+TEST(ClusterStateMetricsTest, EventCountersAreExposedBeforeTheFirstEvent) {
+  ClusterState state(ThreeServerOptions(), kStart);
+  const std::string text = GlobalMetrics().Render();
+  for (const char* series :
+       {"ps_coordinator_members_declared_dead_total{role=\"server\"} ",
+        "ps_coordinator_members_declared_dead_total{role=\"worker\"} ",
+        "\nps_coordinator_failovers_total ", "\nps_coordinator_rereplications_total "}) {
+    EXPECT_NE(text.find(series), std::string::npos) << series << " missing from\n" << text;
+  }
 }
 
 }  // namespace
