@@ -17,6 +17,13 @@ namespace {
 
 constexpr absl::Duration kStartTimeout = absl::Seconds(30);
 
+// Appends member `index`'s own arguments (per_server_args, per_worker_args), if it has any.
+void AppendOwnArgs(const std::vector<std::vector<std::string>>& per_member, int index,
+                   std::vector<std::string>& args) {
+  if (static_cast<size_t>(index) >= per_member.size()) return;
+  args.insert(args.end(), per_member[index].begin(), per_member[index].end());
+}
+
 }  // namespace
 
 int AliveServers(const v1::ClusterMap& map) {
@@ -222,6 +229,7 @@ absl::StatusOr<std::unique_ptr<DaemonProcess>> LocalCluster::StartServer(int ind
   std::vector<std::string> args = {"--coordinator=" + coordinator_address_, "--port=0",
                                    absl::StrCat("--address_file=", directory_, "/", name, ".addr")};
   args.insert(args.end(), options_.server_args.begin(), options_.server_args.end());
+  AppendOwnArgs(options_.per_server_args, index, args);
   return DaemonProcess::Start(RunfilePath("server/ps_server"), args,
                               absl::StrCat(directory_, "/", name, ".log"));
 }
@@ -232,10 +240,7 @@ absl::StatusOr<std::unique_ptr<DaemonProcess>> LocalCluster::StartWorker(int ind
                                            : absl::StrCat("worker-", index, ".", generation);
   std::vector<std::string> args = {"--coordinator=" + coordinator_address_};
   args.insert(args.end(), options_.worker_args.begin(), options_.worker_args.end());
-  if (static_cast<size_t>(index) < options_.per_worker_args.size()) {
-    const std::vector<std::string>& own = options_.per_worker_args[index];
-    args.insert(args.end(), own.begin(), own.end());
-  }
+  AppendOwnArgs(options_.per_worker_args, index, args);
   return DaemonProcess::Start(RunfilePath("worker/ps_worker"), args,
                               absl::StrCat(directory_, "/", name, ".log"));
 }

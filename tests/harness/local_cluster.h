@@ -38,6 +38,8 @@ struct LocalClusterOptions {
   std::vector<std::vector<std::string>> per_worker_args;
   // Appended to every ps_server command line.
   std::vector<std::string> server_args;
+  // Then, for server i < size(), these (e.g. its own --metrics_port).
+  std::vector<std::vector<std::string>> per_server_args;
   // Appended to the ps_coordinator command line.
   std::vector<std::string> coordinator_args;
   // With etcd (e.g. TestEtcd::url()): `coordinators` coordinators share it
