@@ -35,9 +35,10 @@ bazel --output_base="${main_output_base}-tsa" build "${bazel_flags[@]}" --config
   fail "the thread-safety analysis build (--config=tsa) failed"
 bazel --output_base="${main_output_base}-tsa" shutdown >/dev/null 2>&1
 
-# etcd and chromium were installed above: their tests must run, not skip (tests/harness/test_etcd.h,
-# tests/harness/headless_chromium.h).
-bazel test "${bazel_flags[@]}" --test_env=PS_REQUIRE_ETCD=1 --test_env=PS_REQUIRE_CHROMIUM=1 //...
+# etcd, chromium and Prometheus were installed above: their tests must run, not skip
+# (tests/harness/test_etcd.h, tests/harness/headless_chromium.h, tests/harness/test_prometheus.h).
+bazel test "${bazel_flags[@]}" --test_env=PS_REQUIRE_ETCD=1 --test_env=PS_REQUIRE_CHROMIUM=1 \
+  --test_env=PS_REQUIRE_PROMETHEUS=1 //...
 bazel_status=$?
 
 mapfile -t targets < <(bazel query 'tests(//...)' 2>/dev/null)
