@@ -49,10 +49,10 @@ std::map<std::string, double> ByInstance(const std::vector<PromSample>& samples)
   return values;
 }
 
-// `count` distinct free ports.
+// `count` distinct free ports (fewer if the machine has none to give).
 std::vector<int> DistinctFreePorts(int count) {
   std::vector<int> ports;
-  while (static_cast<int>(ports.size()) < count) {
+  for (int attempt = 0; attempt < 10 * count && static_cast<int>(ports.size()) < count; ++attempt) {
     const int port = PickFreePort();
     if (port != 0 && std::find(ports.begin(), ports.end(), port) == ports.end()) {
       ports.push_back(port);
@@ -90,7 +90,7 @@ class PrometheusTest : public ::testing::Test {
           return true;
         },
         kTrainingDeadline);
-    ASSERT_TRUE(grown.ok()) << grown.status() << "first answer:\n" << ToString(*first);
+    ASSERT_TRUE(grown.ok()) << grown.status() << "\nfirst answer:\n" << ToString(*first);
   }
 
   // promtool's lint of what `address` serves on /metrics, which must hold `family`.
@@ -110,6 +110,7 @@ class PrometheusTest : public ::testing::Test {
 TEST_F(PrometheusTest, PrometheusScrapesEveryDaemonAndSeesTrainingAndAKilledWorker) {
   PS_SKIP_WITHOUT_PROMETHEUS();
   const std::vector<int> ports = DistinctFreePorts(5);
+  ASSERT_EQ(ports.size(), 5u) << "no free ports";
   const auto address = [](int port) { return absl::StrCat("127.0.0.1:", port); };
   const std::string coordinator = address(ports[0]);
   const std::vector<std::string> servers = {address(ports[1]), address(ports[2])};
