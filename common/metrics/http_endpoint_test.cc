@@ -1,8 +1,11 @@
 #include "common/metrics/http_endpoint.h"
 
+#include <algorithm>
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "httplib.h"
 
@@ -57,6 +60,28 @@ TEST(HttpEndpointTest, StoppingRightAfterStartingDoesNotHang) {
         HttpEndpoint::Start("127.0.0.1", 0, {});
     ASSERT_TRUE(endpoint.ok()) << endpoint.status();
   }
+}
+
+// Without TCP_NODELAY each answer after the first waits for the client's delayed ACK (40 ms on
+// Linux). The median of 20 is far from either side: about 0.2 ms with it, 40 ms without.
+TEST(HttpEndpointTest, BackToBackRequestsOnAKeptAliveConnectionAreNotDelayed) {
+  MetricRegistry registry;
+  registry.AddCounter("served_total", "h").With({}).Add(7);
+  absl::StatusOr<std::unique_ptr<HttpEndpoint>> endpoint =
+      HttpEndpoint::Start("127.0.0.1", 0, {{"/metrics", MetricsHandler(registry)}});
+  ASSERT_TRUE(endpoint.ok()) << endpoint.status();
+  httplib::Client client("127.0.0.1", (*endpoint)->port());
+  client.set_keep_alive(true);
+  client.set_tcp_nodelay(true);
+  std::vector<absl::Duration> times;
+  for (int i = 0; i < 20; ++i) {
+    const absl::Time start = absl::Now();
+    httplib::Result metrics = client.Get("/metrics");
+    times.push_back(absl::Now() - start);
+    ASSERT_TRUE(metrics) << httplib::to_string(metrics.error());
+  }
+  std::sort(times.begin(), times.end());
+  EXPECT_LT(times[times.size() / 2], absl::Milliseconds(20));
 }
 
 }  // namespace
