@@ -9,8 +9,9 @@
 //     median ratio and that of the totals (target >= 0.98).
 // (b) /metrics response time of a server leading 64 shards of --tables tables (1 server, R=1,
 //     every table pushed and pulled so that every per-table and per-method series exists), and
-//     of its coordinator: median, p99 and max over --gets sequential GETs on a connection kept
-//     alive (as Prometheus scrapes), and the size of what they serve.
+//     of its coordinator: median, p99 and max over --gets sequential GETs from a client that asks
+//     for keep-alive (as Prometheus does; the endpoint closes each connection anyway), and the
+//     size of what they serve.
 // Usage: metrics_bench [--rounds=8] [--epochs=2] [--gets=200] [--tables=4] [--part=ab]
 #include <unistd.h>
 
@@ -49,7 +50,7 @@ constexpr char kProgram[] = "metrics_bench";
 constexpr int kServers = 3;
 constexpr int kWorkers = 2;
 
-// GETs every target's /metrics once a second over a connection kept alive between scrapes, as a
+// GETs every target's /metrics once a second, asking for keep-alive and with TCP_NODELAY, as a
 // Prometheus server with scrape_interval 1s does, until stopped. Owns its thread.
 class Scraper {
  public:
@@ -229,8 +230,8 @@ void MeasureTrainingCost() {
       median, ratios.front(), ratios.back(), scraped_total / plain_total);
 }
 
-// Times --gets sequential GETs of /metrics on 127.0.0.1:`port`, over one connection kept alive
-// (as Prometheus scrapes), and prints median, p99 and max.
+// Times --gets sequential GETs of /metrics on 127.0.0.1:`port` by a client asking for keep-alive
+// (as Prometheus does), and prints median, p99 and max.
 void TimeScrapes(const std::string& name, int port) {
   httplib::Client client("127.0.0.1", port);
   client.set_keep_alive(true);
@@ -283,7 +284,7 @@ void MeasureScrapeTime() {
   }
   std::printf(
       "(b) /metrics response time, 1 server leading 64 shards of %d tables (R=1), %d "
-      "sequential GETs on a kept-alive connection\n",
+      "sequential GETs from a client asking for keep-alive, as Prometheus\n",
       tables, absl::GetFlag(FLAGS_gets));
   std::printf("  %-11s  med ms  p99 ms  max ms  exposition\n", "endpoint");
   TimeScrapes("server", server_port);
