@@ -284,7 +284,7 @@ void MeasureScrapeTime() {
   }
   std::printf(
       "(b) /metrics response time, 1 server leading 64 shards of %d tables (R=1), %d "
-      "sequential GETs from a client asking for keep-alive, as Prometheus\n",
+      "sequential GETs from a client asking for keep-alive, as Prometheus does\n",
       tables, absl::GetFlag(FLAGS_gets));
   std::printf("  %-11s  med ms  p99 ms  max ms  exposition\n", "endpoint");
   TimeScrapes("server", server_port);
