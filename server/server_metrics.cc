@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
@@ -57,8 +58,22 @@ ServerMetrics::Families& ServerMetrics::FamiliesFor(MetricRegistry& registry) {
 ServerMetrics::ServerMetrics(MetricRegistry& registry) : families_(FamiliesFor(registry)) {}
 
 void ServerMetrics::SetTables(const v1::ClusterMap& map) {
-  absl::MutexLock lock(&mu_);
-  for (const v1::TableInfo& table : map.tables()) names_[table.table_id()] = table.spec().name();
+  std::vector<std::string> added;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const v1::TableInfo& table : map.tables()) {
+      if (names_.emplace(table.table_id(), table.spec().name()).second) {
+        added.push_back(table.spec().name());
+      }
+    }
+  }
+  // At zero from the start: a series that first appears at 1 is invisible to increase().
+  for (const std::string& name : added) {
+    families_.push_requests.With({name});
+    families_.push_bytes.With({name});
+    families_.pull_requests.With({name});
+    families_.pull_bytes.With({name});
+  }
 }
 
 std::string ServerMetrics::TableLabel(uint32_t table_id) const {

@@ -34,7 +34,7 @@ namespace ps {
 class ServerMetrics {
  public:
   // The families live in `registry` (added on first use; several services of one process, as in
-  // tests, share them).
+  // tests, share them). REQUIRES: `registry` lives as long as the process (GlobalMetrics()).
   explicit ServerMetrics(MetricRegistry& registry);
 
   // Table names for the labels, from the newest map (an unknown id is labelled by its number).

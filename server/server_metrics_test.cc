@@ -8,18 +8,26 @@
 namespace ps {
 namespace {
 
+// One registry for the process, as ServerMetrics requires.
+MetricRegistry& Registry() {
+  static MetricRegistry* const registry = new MetricRegistry();
+  return *registry;
+}
+
 bool Has(const std::string& text, const std::string& line) {
   return text.find(line + "\n") != std::string::npos;
 }
 
 TEST(ServerMetricsTest, CountsPushesAndPullsPerTableByName) {
-  MetricRegistry registry;
+  MetricRegistry& registry = Registry();
   ServerMetrics metrics(registry);
   v1::ClusterMap map;
   v1::TableInfo* table = map.add_tables();
   table->set_table_id(3);
   table->mutable_spec()->set_name("w");
   metrics.SetTables(map);
+  EXPECT_TRUE(Has(registry.Render(), "ps_server_push_requests_total{table=\"w\"} 0"))
+      << "a known table's counters start at zero";
   v1::PushRequest push;
   for (const uint32_t table_id : {3u, 3u, 9u}) {
     v1::ShardSlice* slice = push.add_slices();
@@ -42,7 +50,7 @@ TEST(ServerMetricsTest, CountsPushesAndPullsPerTableByName) {
 }
 
 TEST(ServerMetricsTest, CollectsRolesMemoryClocksAndStalenessOfLedShards) {
-  MetricRegistry registry;
+  MetricRegistry& registry = Registry();
   ServerMetrics metrics(registry);
   v1::ClusterMap map;
   v1::TableInfo* table = map.add_tables();

@@ -13,7 +13,8 @@
 
 namespace ps {
 
-// An interceptor factory recording into `registry` (which must outlive the server). The families
+// An interceptor factory recording into `registry` (which must live as long as the process:
+// GlobalMetrics()). The families
 // are added on the first call for a registry.
 std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface> GrpcServerMetrics(
     MetricRegistry& registry);
