@@ -14,8 +14,7 @@
 namespace ps {
 
 // An interceptor factory recording into `registry` (which must live as long as the process:
-// GlobalMetrics()). The families
-// are added on the first call for a registry.
+// GlobalMetrics()). The families are added on the first call for a registry.
 std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface> GrpcServerMetrics(
     MetricRegistry& registry);
 
