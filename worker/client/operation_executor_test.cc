@@ -683,18 +683,21 @@ TEST(OperationExecutorTest, ShardWithoutLivePrimaryWaitsForAMapUntilTheDeadline)
   EXPECT_FALSE(op.parts[1].done);
 }
 
+// A server answering a dense pull with values 10 s and 10 s + 1 for each shard s asked.
+ServerReply AnswerTwoValuesPerShard(const SentCall& call) {
+  v1::PullRequest request;
+  ReadFrame(call.request, &request);
+  std::vector<std::pair<uint32_t, std::vector<float>>> answer;
+  for (const v1::ShardSlice& slice : request.slices()) {
+    const float base = 10.0f * static_cast<float>(slice.shard_id());
+    answer.push_back({slice.shard_id(), {base, base + 1}});
+  }
+  return Ok(PullAnswer(answer));
+}
+
 TEST(OperationExecutorTest, DensePullScattersEachServersAnswerIntoItsRanges) {
   FakeMapSource maps(MakeMap(5, {1, 2}, {1, 2, 1, 2}));
-  FakeTransport transport([](const SentCall& call) {
-    v1::PullRequest request;
-    ReadFrame(call.request, &request);
-    std::vector<std::pair<uint32_t, std::vector<float>>> answer;
-    for (const v1::ShardSlice& slice : request.slices()) {
-      const float base = 10.0f * static_cast<float>(slice.shard_id());
-      answer.push_back({slice.shard_id(), {base, base + 1}});
-    }
-    return Ok(PullAnswer(answer));
-  });
+  FakeTransport transport(AnswerTwoValuesPerShard);
   OperationExecutorOptions options = Options();
   options.pull_encoding = v1::ENCODING_F32;
   OperationExecutor executor(options, maps, transport);
@@ -725,16 +728,7 @@ TEST(OperationExecutorTest, DensePullScattersEachServersAnswerIntoItsRanges) {
 TEST(OperationExecutorTest, LargePullToOneServerIsSpreadOverItsConnections) {
   // Shards 0, 2, 4, 5 on server 1; 1 and 3 on server 2.
   FakeMapSource maps(MakeMap(5, {1, 2}, {1, 2, 1, 2, 1, 1}));
-  FakeTransport transport([](const SentCall& call) {
-    v1::PullRequest request;
-    ReadFrame(call.request, &request);
-    std::vector<std::pair<uint32_t, std::vector<float>>> answer;
-    for (const v1::ShardSlice& slice : request.slices()) {
-      const float base = 10.0f * static_cast<float>(slice.shard_id());
-      answer.push_back({slice.shard_id(), {base, base + 1}});
-    }
-    return Ok(PullAnswer(answer));
-  });
+  FakeTransport transport(AnswerTwoValuesPerShard);
   OperationExecutorOptions options = Options();
   options.spread_bytes = 3 * 2 * sizeof(float);  // Server 1's share; server 2's is smaller.
   options.connections_per_server = 2;
