@@ -19,6 +19,7 @@
 #include "tests/harness/free_port.h"
 #include "tests/harness/http_get.h"
 #include "tests/harness/local_cluster.h"
+#include "tests/harness/small_training.h"
 #include "tests/harness/test_prometheus.h"
 
 namespace ps::testing {
@@ -27,18 +28,9 @@ namespace {
 // Training: long enough (1000 epochs) to outlast the test, which ends it by tearing the cluster
 // down; SSP so that the servers track clocks and staleness; a progress record (and so new worker
 // metrics) every 10 steps.
-const std::vector<std::string> kEndlessSspTraining = {"--workers=2",
-                                                      "--device=cpu",
-                                                      "--cpu_threads=1",
-                                                      "--model=mlp",
-                                                      "--dataset=synthetic-images",
-                                                      "--train_limit=6000",
-                                                      "--hidden=64",
-                                                      "--epochs=1000",
-                                                      "--batch_size=32",
-                                                      "--consistency=ssp",
-                                                      "--staleness=2",
-                                                      "--log_every_steps=10"};
+const std::vector<std::string> kEndlessSspTraining =
+    SmallTrainingArgs(/*epochs=*/1000, /*examples=*/6000, /*hidden=*/64,
+                      {"--consistency=ssp", "--staleness=2", "--log_every_steps=10"});
 
 // Includes the worker's start-up (about 10 s to generate its data on 2 busy cores).
 constexpr absl::Duration kTrainingDeadline = absl::Seconds(60);

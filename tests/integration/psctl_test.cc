@@ -17,6 +17,7 @@
 #include "tests/harness/daemon_process.h"
 #include "tests/harness/free_port.h"
 #include "tests/harness/local_cluster.h"
+#include "tests/harness/small_training.h"
 
 namespace ps::testing {
 namespace {
@@ -62,15 +63,8 @@ class PsctlTest : public ::testing::Test {
     options.coordinator_args = {absl::StrCat("--http_port=", http_port_),
                                 absl::StrCat("--checkpoint_dir=", *directory_, "/checkpoints")};
     // Trains for longer than the test runs; one BLAS thread each, as the cores are shared.
-    options.worker_args = {"--workers=2",
-                           "--device=cpu",
-                           "--cpu_threads=1",
-                           "--model=mlp",
-                           "--dataset=synthetic-images",
-                           "--train_limit=2000",
-                           "--hidden=16",
-                           "--epochs=100000",
-                           "--log_every_steps=0"};
+    options.worker_args = SmallTrainingArgs(/*epochs=*/100000, /*examples=*/2000, /*hidden=*/16,
+                                            {"--log_every_steps=0"});
     absl::StatusOr<std::unique_ptr<LocalCluster>> cluster = LocalCluster::Start(options);
     ASSERT_TRUE(cluster.ok()) << cluster.status();
     cluster_ = cluster->release();

@@ -27,21 +27,14 @@
 #include "tests/harness/daemon_process.h"
 #include "tests/harness/local_cluster.h"
 #include "tests/harness/raw_call.h"
+#include "tests/harness/small_training.h"
 #include "tests/harness/test_certs.h"
 #include "worker/client/ps_client.h"
 
 namespace ps::testing {
 namespace {
 
-const std::vector<std::string> kShortTraining = {"--workers=2",
-                                                 "--device=cpu",
-                                                 "--cpu_threads=1",
-                                                 "--model=mlp",
-                                                 "--dataset=synthetic-images",
-                                                 "--train_limit=2000",
-                                                 "--hidden=32",
-                                                 "--epochs=1",
-                                                 "--batch_size=32"};
+const std::vector<std::string> kShortTraining = SmallTrainingArgs(/*epochs=*/1);
 
 std::string Read(const std::string& path) {
   absl::StatusOr<std::string> text = ReadFileToString(path);

@@ -18,6 +18,7 @@
 #include "tests/harness/free_port.h"
 #include "tests/harness/headless_chromium.h"
 #include "tests/harness/local_cluster.h"
+#include "tests/harness/small_training.h"
 
 namespace ps::testing {
 namespace {
@@ -25,16 +26,8 @@ namespace {
 // Far longer than the test lasts (about 15 s per 100 epochs on 2 cores): the workers are still
 // training when the browser looks, even on a slow machine, and the cluster's teardown ends the
 // job.
-const std::vector<std::string> kTraining = {"--workers=2",
-                                            "--device=cpu",
-                                            "--cpu_threads=1",
-                                            "--model=mlp",
-                                            "--dataset=synthetic-images",
-                                            "--train_limit=2000",
-                                            "--hidden=32",
-                                            "--epochs=1000",
-                                            "--batch_size=32",
-                                            "--log_every_steps=5"};
+const std::vector<std::string> kTraining =
+    SmallTrainingArgs(/*epochs=*/1000, /*examples=*/2000, /*hidden=*/32, {"--log_every_steps=5"});
 
 // The coordinator's status once some worker's training curve has at least two points.
 absl::StatusOr<v1::ClusterStatus> WaitForCurve(LocalCluster& cluster, absl::Duration timeout) {
